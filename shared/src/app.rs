@@ -1,0 +1,389 @@
+//! One shape for every service: an [`App`] says what it answers and what it consumes; this
+//! module connects it to its database, the bus and the probes, and runs it until stopped.
+//!
+//! The same `App` runs as its own binary ([`run`]), inside the all-in-one `govshare up`, and
+//! inside tests ([`start`]), with the clock and the stop signal passed in, never global.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use async_nats::jetstream;
+use futures::{StreamExt, future::BoxFuture};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm_migration::MigratorTrait;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    bus::{self, CallKind, CallSubject, Service},
+    clock::{SharedClock, SystemClock},
+    config::Settings,
+    envelope::EventMeta,
+    inbox::{self, ConsumerSpec, EventHandler, Inbox},
+    outbox::{self, Outgoing, Relay, Waker},
+    reply::{self, ApiError, ErrorCode, Lang},
+    validate::Fields,
+};
+
+/// What every part of a service shares.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub service: Service,
+    pub db: DatabaseConnection,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub clock: SharedClock,
+    pub settings: Settings,
+    pub waker: Waker,
+}
+
+impl Context {
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db.begin().await
+    }
+
+    /// Records `outgoing` in the outbox, commits, and wakes the relay: the end of every
+    /// state change. The events are sent if and only if the state change is kept.
+    pub async fn commit(
+        &self,
+        tx: DatabaseTransaction,
+        outgoing: &[Outgoing],
+    ) -> Result<(), DbErr> {
+        outbox::record(&tx, outgoing).await?;
+        tx.commit().await?;
+        if !outgoing.is_empty() {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+}
+
+/// A command or query, parsed as far as the shared layer can: subject, size, JSON, version.
+#[derive(Debug)]
+pub struct Call {
+    pub kind: CallKind,
+    /// The acting organisation, from the subject.
+    pub org: String,
+    pub name: String,
+    pub fields: Fields,
+    pub lang: Lang,
+    /// Copied onto every event the call causes.
+    pub meta: EventMeta,
+}
+
+impl Call {
+    /// The error for a name this service does not know.
+    pub fn unknown(&self) -> ApiError {
+        ApiError::with_text(
+            ErrorCode::UnknownOperation,
+            format!("未知的操作 {}", self.name),
+            format!("unknown operation {}", self.name),
+        )
+    }
+}
+
+/// A service.
+#[async_trait::async_trait]
+pub trait App: Send + Sync + Sized + 'static {
+    const SERVICE: Service;
+    type Migrator: MigratorTrait;
+
+    fn new(ctx: Context) -> Self;
+
+    /// Answers one command or query. An `Err` must leave the store unchanged.
+    async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError>;
+
+    /// The events this service consumes, each with its handler.
+    fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {
+        Vec::new()
+    }
+
+    /// Long-running work of its own (e.g. the deadline scanner), stopped by `stop`.
+    fn tasks(&self, _stop: CancellationToken) -> Vec<BoxFuture<'static, ()>> {
+        Vec::new()
+    }
+}
+
+/// A started service.
+#[derive(Debug)]
+pub struct Running {
+    pub service: Service,
+    pub health_addr: SocketAddr,
+    pub ctx: Context,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops taking work, finishes what is in hand, drains NATS.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        let _ = self.ctx.nats.drain().await;
+        tracing::info!(service = self.service.name(), "stopped");
+    }
+
+    /// Stops at once, like a killed process: nothing in hand is finished.
+    pub async fn kill(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        self.stop.cancel();
+    }
+
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+/// Connects a service's store and NATS client as `settings` say, and runs the migrations.
+pub async fn connect<A: App>(settings: &Settings, clock: SharedClock) -> anyhow::Result<Context> {
+    let db = crate::store::connect_and_migrate::<A::Migrator>(
+        &settings.database.url,
+        settings.database.max_connections,
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "database {}: {e}",
+            crate::config::redact_url(&settings.database.url)
+        )
+    })?;
+    let nats = async_nats::ConnectOptions::new()
+        .name(format!("govshare-{}", A::SERVICE.name()))
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&settings.nats.url)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "nats {}: {e}",
+                crate::config::redact_url(&settings.nats.url)
+            )
+        })?;
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(settings.nats.ack_timeout_ms))
+        .build(nats.clone());
+    bus::ensure_streams(&js, &settings.streams.to_bus())
+        .await
+        .map_err(|e| anyhow::anyhow!("streams: {e}"))?;
+    Ok(Context {
+        service: A::SERVICE,
+        db,
+        nats,
+        js,
+        clock,
+        settings: settings.clone(),
+        waker: Waker::default(),
+    })
+}
+
+/// Starts a service: relay, consumers, call responders, probes and its own tasks. When it
+/// returns, every durable consumer exists and calls are being answered.
+pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Result<Running> {
+    let ctx = connect::<A>(&settings, clock.clone()).await?;
+    let stop = CancellationToken::new();
+    let app = Arc::new(A::new(ctx.clone()));
+    let mut tasks = JoinSet::new();
+
+    let relay = Relay {
+        db: ctx.db.clone(),
+        js: ctx.js.clone(),
+        waker: ctx.waker.clone(),
+        settings: settings.outbox.clone(),
+        clock: clock.clone(),
+    };
+    tasks.spawn(relay.run(stop.clone()));
+
+    for (spec, handler) in app.consumers() {
+        inbox::durable_consumer(&ctx.js, &spec, &settings.inbox)
+            .await
+            .map_err(|e| anyhow::anyhow!("consumer {}: {e}", spec.durable))?;
+        let inbox = Inbox {
+            db: ctx.db.clone(),
+            consumer: spec.durable.clone(),
+            handler,
+            waker: ctx.waker.clone(),
+            clock: clock.clone(),
+        };
+        tasks.spawn(inbox::run_consumer(
+            ctx.js.clone(),
+            spec,
+            inbox,
+            settings.inbox.clone(),
+            stop.clone(),
+        ));
+    }
+
+    for kind in ["cmd", "qry"] {
+        let subject = format!("{}.{kind}.{}.>", bus::PREFIX, A::SERVICE.name());
+        let sub = ctx
+            .nats
+            .queue_subscribe(subject, A::SERVICE.name().to_owned())
+            .await
+            .map_err(|e| anyhow::anyhow!("subscribe: {e}"))?;
+        tasks.spawn(respond(app.clone(), ctx.clone(), sub, stop.clone()));
+    }
+    // Make sure the server has the subscriptions before anyone is told we are up.
+    ctx.nats
+        .flush()
+        .await
+        .map_err(|e| anyhow::anyhow!("nats flush: {e}"))?;
+
+    for task in app.tasks(stop.clone()) {
+        tasks.spawn(task);
+    }
+
+    let (health_addr, health) = crate::health::serve(
+        &settings.http.addr,
+        A::SERVICE.name(),
+        ctx.db.clone(),
+        ctx.nats.clone(),
+        stop.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("health server on {}: {e}", settings.http.addr))?;
+    tasks.spawn(async move {
+        let _ = health.await;
+    });
+
+    tracing::info!(service = A::SERVICE.name(), %health_addr, "started");
+    Ok(Running {
+        service: A::SERVICE,
+        health_addr,
+        ctx,
+        stop,
+        tasks,
+    })
+}
+
+/// Answers calls until `stop`, then finishes the calls in hand.
+async fn respond<A: App>(
+    app: Arc<A>,
+    ctx: Context,
+    mut sub: async_nats::Subscriber,
+    stop: CancellationToken,
+) {
+    let mut in_hand = JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => break,
+            m = sub.next() => match m { Some(m) => m, None => break },
+        };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (app, ctx) = (app.clone(), ctx.clone());
+        in_hand.spawn(async move {
+            answer(&*app, &ctx, message).await;
+            drop(permit);
+        });
+        while in_hand.try_join_next().is_some() {}
+    }
+    let _ = sub.unsubscribe().await;
+    while in_hand.join_next().await.is_some() {}
+}
+
+async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
+    let Some(reply_to) = message.reply.clone() else {
+        return;
+    };
+    let header = |name: &str| {
+        message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
+    let lang = Lang::from_header(header(bus::LANG_HEADER).as_deref());
+    let correlation_id =
+        header(bus::CORRELATION_HEADER).unwrap_or_else(|| Uuid::now_v7().to_string());
+    let span =
+        tracing::info_span!("call", subject = %message.subject, correlation_id = %correlation_id);
+    crate::telemetry::set_parent(
+        &span,
+        header("traceparent").as_deref(),
+        header("tracestate").as_deref(),
+    );
+    let result = async {
+        let Some(subject) = CallSubject::parse(&message.subject) else {
+            return Err(ApiError::new(ErrorCode::UnknownOperation));
+        };
+        let fields = Fields::parse(&message.payload, ctx.settings.calls.max_payload_bytes)?;
+        let (traceparent, tracestate) = crate::telemetry::current_trace_context();
+        let call = Call {
+            kind: subject.kind,
+            org: subject.org.clone(),
+            name: subject.name,
+            fields,
+            lang,
+            meta: EventMeta {
+                acting_org: subject.org,
+                correlation_id,
+                traceparent,
+                tracestate,
+            },
+        };
+        app.call(call).await
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(err) = &result {
+        span.in_scope(|| tracing::info!(error = %err, "call refused"));
+    }
+    if let Err(err) = ctx
+        .nats
+        .publish(reply_to, reply::render(&result, lang).into())
+        .await
+    {
+        tracing::warn!(error = %err, "could not send the reply");
+    }
+}
+
+/// Runs a service as its own process: settings from file and environment, the system
+/// clock, until SIGTERM or ctrl-c.
+pub async fn run<A: App>() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    crate::telemetry::init(
+        &settings.telemetry,
+        &format!("govshare-{}", A::SERVICE.name()),
+    );
+    tracing::info!(settings = ?settings.redacted(), "starting govshare-{}", A::SERVICE.name());
+    let running = start::<A>(settings, Arc::new(SystemClock)).await?;
+    shutdown_signal().await;
+    running.shutdown().await;
+    crate::telemetry::shutdown();
+    Ok(())
+}
+
+/// Starts a service with the given settings and clock and runs it until `stop`.
+pub async fn serve<A: App>(
+    settings: Settings,
+    clock: SharedClock,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let running = start::<A>(settings, clock).await?;
+    stop.cancelled().await;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes) or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,280 @@
+//! Configuration as one typed tree: defaults in code, then a TOML file (`GOVSHARE_CONFIG`,
+//! default `govshare.toml` if present), then `GOVSHARE_*` environment variables, with `__`
+//! between levels (`GOVSHARE_DATABASE__URL`, `GOVSHARE_NATS__URL`). `deploy/k8s` sets the
+//! same keys. Secrets (passwords in URLs) are never printed: use [`Settings::redacted`].
+
+use std::time::Duration;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub nats: NatsSettings,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub telemetry: TelemetrySettings,
+    pub calls: CallSettings,
+    pub streams: StreamsSettings,
+    pub outbox: OutboxSettings,
+    pub inbox: InboxSettings,
+    pub deadlines: DeadlineSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsSettings {
+    pub url: String,
+    /// How long a publish waits for JetStream's PubAck.
+    pub ack_timeout_ms: u64,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            ack_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `postgres://...` in production, `sqlite://path/file.db?mode=rwc` for one machine.
+    pub url: String,
+    /// Pool size on PostgreSQL. SQLite always uses one connection: one writer.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://govshare.db?mode=rwc".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Where `/healthz` and `/readyz` listen. Port 0 picks a free port (tests).
+    pub addr: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            addr: "0.0.0.0:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// `tracing` env-filter directives; `RUST_LOG` wins when set.
+    pub filter: String,
+    /// Log lines as JSON (for log collectors) instead of text.
+    pub json: bool,
+    /// OTLP/HTTP endpoint for traces, e.g. `http://otel-collector:4318/v1/traces`. Off when empty.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            filter: "info,sqlx=warn,sea_orm=warn,async_nats=warn".into(),
+            json: false,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallSettings {
+    /// Larger command or query payloads are refused before they are parsed.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamsSettings {
+    pub duplicate_window_secs: u64,
+    pub max_age_days: u64,
+}
+
+impl Default for StreamsSettings {
+    fn default() -> Self {
+        let d = crate::bus::StreamSettings::default();
+        Self {
+            duplicate_window_secs: d.duplicate_window.as_secs(),
+            max_age_days: d.max_age.as_secs() / 86_400,
+        }
+    }
+}
+
+impl StreamsSettings {
+    pub fn to_bus(&self) -> crate::bus::StreamSettings {
+        crate::bus::StreamSettings {
+            duplicate_window: Duration::from_secs(self.duplicate_window_secs),
+            max_age: Duration::from_secs(self.max_age_days * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxSettings {
+    /// Events published per round; each round is one short transaction.
+    pub batch_size: u64,
+    /// Safety sweep when nothing woke the relay (e.g. another replica committed).
+    pub sweep_interval_ms: u64,
+    /// Published rows are kept this long (evidence), then trimmed in small batches.
+    pub retention_hours: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            sweep_interval_ms: 1_000,
+            retention_hours: 24 * 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InboxSettings {
+    /// JetStream redelivers a message not acked within this time.
+    pub ack_wait_ms: u64,
+    /// Deliveries before a transiently failing message is dead-lettered.
+    pub max_deliver: i64,
+    /// First retry delay; doubles per delivery up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Handled ids are kept this long: longer than any redelivery can arrive.
+    pub retention_hours: u64,
+}
+
+impl Default for InboxSettings {
+    fn default() -> Self {
+        Self {
+            ack_wait_ms: 30_000,
+            max_deliver: 12,
+            backoff_base_ms: 500,
+            backoff_max_ms: 60_000,
+            retention_hours: 24 * 40,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeadlineSettings {
+    /// Longest sleep between looks at the due index (another replica may have added a clock).
+    pub rescan_interval_ms: u64,
+    /// Due clocks fired per transaction; after downtime, misses fire in such batches.
+    pub batch_size: u64,
+}
+
+impl Default for DeadlineSettings {
+    fn default() -> Self {
+        Self {
+            rescan_interval_ms: 5_000,
+            batch_size: 100,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file, then the environment.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let file = std::env::var("GOVSHARE_CONFIG").unwrap_or_else(|_| "govshare.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("GOVSHARE_").split("__").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The settings with passwords masked, for logs.
+    pub fn redacted(&self) -> Self {
+        let mut s = self.clone();
+        s.database.url = redact_url(&s.database.url);
+        s.nats.url = redact_url(&s.nats.url);
+        s
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((auth, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_variables_override_defaults_level_by_level() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GOVSHARE_DATABASE__URL", "postgres://u:pw@db/catalog");
+            jail.set_env("GOVSHARE_INBOX__MAX_DELIVER", "3");
+            let s = Settings::load().expect("loads");
+            assert_eq!(s.database.url, "postgres://u:pw@db/catalog");
+            assert_eq!(s.inbox.max_deliver, 3);
+            assert_eq!(s.inbox.ack_wait_ms, InboxSettings::default().ack_wait_ms);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_config_file_sits_between_defaults_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "g.toml",
+                "[nats]\nurl = \"nats://file:4222\"\n[http]\naddr = \"127.0.0.1:9\"\n",
+            )?;
+            jail.set_env("GOVSHARE_CONFIG", "g.toml");
+            jail.set_env("GOVSHARE_HTTP__ADDR", "127.0.0.1:10");
+            let s = Settings::load().expect("loads");
+            assert_eq!(s.nats.url, "nats://file:4222");
+            assert_eq!(s.http.addr, "127.0.0.1:10");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_are_masked_in_printed_settings() {
+        assert_eq!(
+            redact_url("postgres://u:pw@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

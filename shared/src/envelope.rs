@@ -1,0 +1,266 @@
+//! The CloudEvents 1.0 envelope every govshare event travels in.
+//!
+//! The envelope's `id` (a UUIDv7) is also the `Nats-Msg-Id` the outbox relay publishes with,
+//! and the key a consumer's inbox records, so one id follows an event end to end.
+//! `type` carries the payload's version (`govshare.catalog.entry.published.v1`): a consumer
+//! that meets a version it does not know dead-letters the message instead of guessing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use crate::bus::Service;
+
+/// A versioned event payload. Implemented once per event type, in the producing service.
+pub trait EventPayload: Serialize + DeserializeOwned {
+    /// The service that emits it.
+    const SERVICE: Service;
+    /// Dotted kind, `<aggregate>.<past-tense verb>`, e.g. `entry.published`.
+    const KIND: &'static str;
+    /// Schema version of the payload. Bump it (and keep the old type) on a breaking change.
+    const VERSION: u32;
+
+    /// The CloudEvents `subject`: the id of the thing the event is about.
+    fn subject(&self) -> String;
+
+    /// The CloudEvents `type`, e.g. `govshare.catalog.entry.published.v1`.
+    fn event_type() -> String {
+        format!(
+            "govshare.{}.{}.v{}",
+            Self::SERVICE.name(),
+            Self::KIND,
+            Self::VERSION
+        )
+    }
+
+    /// The NATS subject it is published on, e.g. `govshare.evt.catalog.entry.published`.
+    fn nats_subject() -> String {
+        Self::SERVICE.event_subject(Self::KIND)
+    }
+}
+
+/// Who acted and in which causal chain: copied from a command onto the events it causes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMeta {
+    /// The organisation on whose behalf the change was made.
+    pub acting_org: String,
+    /// Ties together every event caused by one command.
+    pub correlation_id: String,
+    /// W3C trace context of the span that caused the event.
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl EventMeta {
+    /// Meta for an event caused by another event: same actor and correlation, current trace.
+    pub fn caused_by(env: &Envelope) -> Self {
+        let (traceparent, tracestate) = crate::telemetry::current_trace_context();
+        Self {
+            acting_org: env.actingorg.clone(),
+            correlation_id: env.correlationid.clone(),
+            traceparent: traceparent.or_else(|| env.traceparent.clone()),
+            tracestate: tracestate.or_else(|| env.tracestate.clone()),
+        }
+    }
+}
+
+/// A CloudEvents 1.0 JSON envelope with govshare's extensions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub specversion: String,
+    pub id: Uuid,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub subject: String,
+    pub time: DateTime<Utc>,
+    pub datacontenttype: String,
+    pub data: serde_json::Value,
+    /// Extension: the acting organisation.
+    pub actingorg: String,
+    /// Extension: the correlation id.
+    pub correlationid: String,
+    /// Extension (CloudEvents distributed tracing): W3C `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
+}
+
+/// Why an envelope's payload could not be read as the type asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("event type {found} is not {expected}")]
+    WrongType { expected: String, found: String },
+    #[error("event data does not match {event_type}: {source}")]
+    BadData {
+        event_type: String,
+        source: serde_json::Error,
+    },
+}
+
+impl Envelope {
+    pub const SPEC_VERSION: &'static str = "1.0";
+
+    /// Wraps a payload. `id` and `now` are arguments: the caller owns ids and time.
+    pub fn new<E: EventPayload>(
+        id: Uuid,
+        payload: &E,
+        meta: &EventMeta,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            specversion: Self::SPEC_VERSION.to_owned(),
+            id,
+            source: E::SERVICE.source(),
+            event_type: E::event_type(),
+            subject: payload.subject(),
+            time: now,
+            datacontenttype: "application/json".to_owned(),
+            data: serde_json::to_value(payload).expect("event payloads serialize to JSON"),
+            actingorg: meta.acting_org.clone(),
+            correlationid: meta.correlation_id.clone(),
+            traceparent: meta.traceparent.clone(),
+            tracestate: meta.tracestate.clone(),
+        }
+    }
+
+    /// Is this envelope of `E`'s type and version?
+    pub fn is<E: EventPayload>(&self) -> bool {
+        self.event_type == E::event_type()
+    }
+
+    /// Reads the payload as `E`, refusing another type or version.
+    pub fn decode<E: EventPayload>(&self) -> Result<E, DecodeError> {
+        if !self.is::<E>() {
+            return Err(DecodeError::WrongType {
+                expected: E::event_type(),
+                found: self.event_type.clone(),
+            });
+        }
+        serde_json::from_value(self.data.clone()).map_err(|source| DecodeError::BadData {
+            event_type: self.event_type.clone(),
+            source,
+        })
+    }
+
+    /// Parses an envelope from the bus, checking the spec version.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, String> {
+        let env: Envelope = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a CloudEvents envelope: {e}"))?;
+        if env.specversion != Self::SPEC_VERSION {
+            return Err(format!(
+                "unsupported CloudEvents specversion {}",
+                env.specversion
+            ));
+        }
+        Ok(env)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("envelopes serialize to JSON")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Published {
+        entry_id: String,
+    }
+    impl EventPayload for Published {
+        const SERVICE: Service = Service::Catalog;
+        const KIND: &'static str = "entry.published";
+        const VERSION: u32 = 1;
+        fn subject(&self) -> String {
+            self.entry_id.clone()
+        }
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct PublishedV2 {
+        entry_id: String,
+    }
+    impl EventPayload for PublishedV2 {
+        const SERVICE: Service = Service::Catalog;
+        const KIND: &'static str = "entry.published";
+        const VERSION: u32 = 2;
+        fn subject(&self) -> String {
+            self.entry_id.clone()
+        }
+    }
+
+    fn meta() -> EventMeta {
+        EventMeta {
+            acting_org: "dept-a".into(),
+            correlation_id: "corr-1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_envelope_is_cloudevents_json_with_govshare_extensions() {
+        let now = "2026-11-23T02:00:00Z".parse().unwrap();
+        let id = Uuid::now_v7();
+        let env = Envelope::new(
+            id,
+            &Published {
+                entry_id: "e-1".into(),
+            },
+            &meta(),
+            now,
+        );
+        let json: serde_json::Value = serde_json::from_str(&env.to_json()).unwrap();
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["id"], id.to_string());
+        assert_eq!(json["source"], "/govshare/catalog");
+        assert_eq!(json["type"], "govshare.catalog.entry.published.v1");
+        assert_eq!(json["subject"], "e-1");
+        assert_eq!(json["time"], "2026-11-23T02:00:00Z");
+        assert_eq!(json["datacontenttype"], "application/json");
+        assert_eq!(json["data"]["entry_id"], "e-1");
+        assert_eq!(json["actingorg"], "dept-a");
+        assert_eq!(json["correlationid"], "corr-1");
+        assert!(json.get("traceparent").is_none());
+    }
+
+    #[test]
+    fn a_payload_round_trips_and_another_version_is_refused() {
+        let env = Envelope::new(
+            Uuid::now_v7(),
+            &Published {
+                entry_id: "e-1".into(),
+            },
+            &meta(),
+            Utc::now(),
+        );
+        let back = Envelope::from_slice(env.to_json().as_bytes()).unwrap();
+        assert_eq!(
+            back.decode::<Published>().unwrap(),
+            Published {
+                entry_id: "e-1".into()
+            }
+        );
+        assert!(matches!(
+            back.decode::<PublishedV2>(),
+            Err(DecodeError::WrongType { .. })
+        ));
+    }
+
+    #[test]
+    fn a_foreign_spec_version_is_refused() {
+        let mut env = Envelope::new(
+            Uuid::now_v7(),
+            &Published {
+                entry_id: "e".into(),
+            },
+            &meta(),
+            Utc::now(),
+        );
+        env.specversion = "0.3".into();
+        assert!(Envelope::from_slice(env.to_json().as_bytes()).is_err());
+        assert!(Envelope::from_slice(b"{not json").is_err());
+    }
+}

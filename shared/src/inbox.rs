@@ -1,0 +1,446 @@
+//! The inbox: consumers are durable JetStream pull consumers, and a handler records the id of
+//! the event it handled **in the same transaction as its effect**. So:
+//!
+//! - a redelivered event (crash before the ack, ack lost, ack-wait expired) finds its id and
+//!   is acked without a second effect;
+//! - the ack goes out only after the commit;
+//! - a permanent failure (malformed, unknown version, refused by the domain) is copied to the
+//!   dead-letter stream with its reason and then terminated, never retried;
+//! - a transient failure (database down) is nak'ed with exponential backoff, and
+//!   dead-lettered only after `max_deliver` attempts.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, message::PublishMessage};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait, sea_query::OnConflict,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    bus,
+    clock::SharedClock,
+    config::InboxSettings,
+    envelope::Envelope,
+    outbox::{self, Outgoing, Waker},
+};
+
+/// What to do with a message that could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// It will never succeed (bad data, unknown version, a rule refuses it): dead-letter it.
+    #[error("permanent: {0}")]
+    Permanent(String),
+    /// It may succeed later (storage or bus down): redeliver with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl From<DbErr> for HandleError {
+    fn from(err: DbErr) -> Self {
+        HandleError::Transient(err.to_string())
+    }
+}
+
+impl HandleError {
+    /// The ack that says what happens to the message.
+    pub fn ack(&self, delivered: i64, settings: &InboxSettings) -> AckKind {
+        match self {
+            HandleError::Permanent(_) => AckKind::Term,
+            HandleError::Transient(_) if delivered >= settings.max_deliver => AckKind::Term,
+            HandleError::Transient(_) => AckKind::Nak(Some(retry_delay(delivered, settings))),
+        }
+    }
+}
+
+/// Exponential backoff with the delivery count: base, 2*base, 4*base ... capped.
+pub fn retry_delay(delivered: i64, settings: &InboxSettings) -> Duration {
+    let exp = (delivered.max(1) - 1).min(20) as u32;
+    let ms = settings
+        .backoff_base_ms
+        .saturating_mul(1u64 << exp)
+        .min(settings.backoff_max_ms);
+    Duration::from_millis(ms)
+}
+
+/// A service's reaction to one event: its effect within `tx`, and the events that follow.
+#[async_trait::async_trait]
+pub trait EventHandler: Send + Sync {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError>;
+}
+
+/// Which events a consumer reads, under which durable name.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable consumer name, also the inbox key: `<service>-<purpose>`.
+    pub durable: String,
+    pub stream: String,
+    /// One filter subject: JetStream 2.9 has no multi-filter consumers.
+    pub filter_subject: String,
+}
+
+/// The outcome of processing one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    /// Seen before: no effect, just ack.
+    Duplicate,
+}
+
+/// Applies events exactly once to a service's store.
+#[derive(Clone)]
+pub struct Inbox {
+    pub db: DatabaseConnection,
+    pub consumer: String,
+    pub handler: Arc<dyn EventHandler>,
+    pub waker: Waker,
+    pub clock: SharedClock,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("consumer", &self.consumer)
+            .finish()
+    }
+}
+
+impl Inbox {
+    /// Records the id, applies the effect and writes the outbox in one transaction.
+    pub async fn process(&self, event: &Envelope) -> Result<Outcome, HandleError> {
+        let tx = self.db.begin().await?;
+        let row = entity::ActiveModel {
+            consumer: Set(self.consumer.clone()),
+            event_id: Set(event.id.to_string()),
+            handled_at: Set(self.clock.now()),
+        };
+        let inserted = entity::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&tx)
+            .await?;
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(Outcome::Duplicate);
+        }
+        let outgoing = self.handler.handle(&tx, event, self.clock.now()).await?;
+        outbox::record(&tx, &outgoing).await?;
+        tx.commit().await?;
+        if !outgoing.is_empty() {
+            self.waker.wake();
+        }
+        Ok(Outcome::Handled)
+    }
+
+    /// Deletes handled ids older than the retention, a small batch at a time.
+    pub async fn trim(&self, retention: Duration) -> Result<u64, DbErr> {
+        let cutoff = self.clock.now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let mut total = 0;
+        loop {
+            let ids: Vec<String> = entity::Entity::find()
+                .select_only()
+                .column(entity::Column::EventId)
+                .filter(entity::Column::Consumer.eq(&self.consumer))
+                .filter(entity::Column::HandledAt.lt(cutoff))
+                .limit(500)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let res = entity::Entity::delete_many()
+                .filter(entity::Column::Consumer.eq(&self.consumer))
+                .filter(entity::Column::EventId.is_in(ids))
+                .exec(&self.db)
+                .await?;
+            total += res.rows_affected;
+        }
+    }
+}
+
+/// Creates the durable pull consumer if needed and returns it.
+pub async fn durable_consumer(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    settings: &InboxSettings,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, async_nats::Error> {
+    let stream = js.get_stream(&spec.stream).await?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &spec.durable,
+            pull::Config {
+                durable_name: Some(spec.durable.clone()),
+                filter_subject: spec.filter_subject.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(settings.ack_wait_ms),
+                max_deliver: settings.max_deliver,
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(consumer)
+}
+
+/// Runs one consumer until `stop`. The message in hand is finished before it returns.
+pub async fn run_consumer(
+    js: jetstream::Context,
+    spec: ConsumerSpec,
+    inbox: Inbox,
+    settings: InboxSettings,
+    stop: CancellationToken,
+) {
+    let mut handled: u64 = 0;
+    while !stop.is_cancelled() {
+        let consumer = match durable_consumer(&js, &spec, &settings).await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(consumer = %spec.durable, error = %err, "cannot open consumer; retrying");
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+            }
+        };
+        let mut messages = match consumer.messages().await {
+            Ok(m) => m,
+            Err(err) => {
+                tracing::warn!(consumer = %spec.durable, error = %err, "cannot pull; retrying");
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return,
+                next = messages.next() => next,
+            };
+            let message = match next {
+                Some(Ok(m)) => m,
+                Some(Err(err)) => {
+                    tracing::warn!(consumer = %spec.durable, error = %err, "pull stream error; reopening");
+                    break;
+                }
+                None => break,
+            };
+            handle_message(&js, &spec, &inbox, &settings, &message).await;
+            handled += 1;
+            if handled.is_multiple_of(10_000) {
+                if let Err(err) = inbox
+                    .trim(Duration::from_secs(settings.retention_hours * 3600))
+                    .await
+                {
+                    tracing::warn!(error = %err, "inbox trim failed");
+                }
+            }
+        }
+    }
+}
+
+async fn handle_message(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    inbox: &Inbox,
+    settings: &InboxSettings,
+    message: &jetstream::Message,
+) {
+    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+    let envelope = match Envelope::from_slice(&message.payload) {
+        Ok(env) => env,
+        Err(reason) => {
+            dead_letter(js, spec, message, &reason).await;
+            ack(message, AckKind::Term).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "handle_event",
+        consumer = %spec.durable,
+        event_id = %envelope.id,
+        event_type = %envelope.event_type,
+        delivered
+    );
+    crate::telemetry::set_parent(
+        &span,
+        envelope.traceparent.as_deref(),
+        envelope.tracestate.as_deref(),
+    );
+    let result = inbox.process(&envelope).instrument(span.clone()).await;
+    let _enter = span.enter();
+    match result {
+        Ok(Outcome::Handled) => ack(message, AckKind::Ack).await,
+        Ok(Outcome::Duplicate) => {
+            tracing::info!("event handled before; acked without effect");
+            ack(message, AckKind::Ack).await;
+        }
+        Err(err) => {
+            let kind = err.ack(delivered, settings);
+            if matches!(kind, AckKind::Term) {
+                tracing::error!(error = %err, "event dead-lettered");
+                dead_letter(js, spec, message, &err.to_string()).await;
+            } else {
+                tracing::warn!(error = %err, "event will be redelivered");
+            }
+            ack(message, kind).await;
+        }
+    }
+}
+
+async fn ack(message: &jetstream::Message, kind: AckKind) {
+    if let Err(err) = message.ack_with(kind).await {
+        // Not fatal: an unacked message is redelivered and the inbox makes that harmless.
+        tracing::warn!(error = %err, "ack failed; the message will be redelivered");
+    }
+}
+
+/// Copies a message to the dead-letter stream with the reason.
+async fn dead_letter(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    message: &jetstream::Message,
+    reason: &str,
+) {
+    let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+    let publish = PublishMessage::build()
+        .payload(message.payload.clone())
+        .message_id(format!("dlq-{}-{}", spec.durable, seq))
+        .header(bus::DLQ_REASON_HEADER, reason)
+        .header("Govshare-Dlq-Subject", message.subject.as_str());
+    match js
+        .send_publish(bus::dlq_subject(&spec.durable), publish)
+        .await
+    {
+        Ok(ack) => {
+            if let Err(err) = ack.await {
+                tracing::error!(error = %err, "dead-letter publish not acked");
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+    }
+}
+
+pub mod entity {
+    //! `inbox`: the ids of the events each consumer has handled.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consumer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: String,
+        pub handled_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod migration {
+    //! Creates `inbox`.
+    use sea_orm_migration::{prelude::*, schema::*};
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261123_000002_create_inbox"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Inbox {
+        Table,
+        Consumer,
+        EventId,
+        HandledAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Inbox::Table)
+                        .if_not_exists()
+                        .col(string(Inbox::Consumer))
+                        .col(string(Inbox::EventId))
+                        .col(timestamp_with_time_zone(Inbox::HandledAt))
+                        .primary_key(Index::create().col(Inbox::Consumer).col(Inbox::EventId))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name("inbox_handled_at")
+                        .table(Inbox::Table)
+                        .col(Inbox::HandledAt)
+                        .to_owned(),
+                )
+                .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(kind: AckKind) -> String {
+        format!("{kind:?}")
+    }
+
+    #[test]
+    fn a_transient_failure_backs_off_exponentially_then_dead_letters() {
+        let s = InboxSettings {
+            backoff_base_ms: 100,
+            backoff_max_ms: 1_000,
+            max_deliver: 5,
+            ..Default::default()
+        };
+        let err = HandleError::Transient("db down".into());
+        assert_eq!(
+            k(err.ack(1, &s)),
+            k(AckKind::Nak(Some(Duration::from_millis(100))))
+        );
+        assert_eq!(
+            k(err.ack(2, &s)),
+            k(AckKind::Nak(Some(Duration::from_millis(200))))
+        );
+        assert_eq!(
+            k(err.ack(4, &s)),
+            k(AckKind::Nak(Some(Duration::from_millis(800))))
+        );
+        assert_eq!(retry_delay(5, &s), Duration::from_millis(1_000), "capped");
+        assert_eq!(
+            k(err.ack(5, &s)),
+            k(AckKind::Term),
+            "the last delivery dead-letters"
+        );
+    }
+
+    #[test]
+    fn a_permanent_failure_is_never_retried() {
+        let s = InboxSettings::default();
+        assert_eq!(
+            k(HandleError::Permanent("unknown version".into()).ack(1, &s)),
+            k(AckKind::Term)
+        );
+    }
+}

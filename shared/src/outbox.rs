@@ -1,0 +1,351 @@
+//! The outbox: a service changes its state and records the events it emits in **one**
+//! database transaction ([`record`]); the [`Relay`] then publishes them to JetStream with the
+//! event id as `Nats-Msg-Id`, waits for each PubAck, and only then marks them sent.
+//!
+//! - A crash after the commit and before the publish loses nothing: the relay sweeps on
+//!   start-up and publishes what is pending.
+//! - A crash after the publish and before the mark repeats nothing downstream: JetStream
+//!   drops the re-sent copy by its `Nats-Msg-Id` inside the duplicate window, and every
+//!   consumer's inbox drops it after that.
+//! - Several replicas share the table safely: on PostgreSQL each claims its batch with
+//!   `FOR UPDATE SKIP LOCKED`, so no row is published by two relays at once and none stalls
+//!   behind another. (SQLite is the one-process default and has a single writer anyway.)
+//! - The relay is woken right after each commit ([`Waker`]) and otherwise sweeps at a slow
+//!   interval; it never busy-polls. Published rows are trimmed in small batches.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
+    sea_query::{LockBehavior, LockType},
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    clock::SharedClock,
+    config::OutboxSettings,
+    envelope::{Envelope, EventMeta, EventPayload},
+};
+
+/// A message to publish once the transaction that produced it commits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub subject: String,
+    pub envelope: Envelope,
+}
+
+impl Outgoing {
+    /// An event, with a fresh UUIDv7 id.
+    pub fn event<E: EventPayload>(payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        Self {
+            subject: E::nats_subject(),
+            envelope: Envelope::new(Uuid::now_v7(), payload, meta, now),
+        }
+    }
+
+    /// A message on another subject than the payload's own (the duty contract uses this).
+    pub fn on_subject<E: EventPayload>(
+        subject: String,
+        payload: &E,
+        meta: &EventMeta,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            subject,
+            envelope: Envelope::new(Uuid::now_v7(), payload, meta, now),
+        }
+    }
+}
+
+/// Writes `messages` into the outbox inside the caller's transaction.
+pub async fn record(tx: &impl ConnectionTrait, messages: &[Outgoing]) -> Result<(), DbErr> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows = messages.iter().map(|m| entity::ActiveModel {
+        id: Set(m.envelope.id.to_string()),
+        subject: Set(m.subject.clone()),
+        envelope: Set(m.envelope.to_json()),
+        created_at: Set(m.envelope.time),
+        published_at: Set(None),
+    });
+    entity::Entity::insert_many(rows)
+        .exec_without_returning(tx)
+        .await?;
+    Ok(())
+}
+
+/// Wakes the relay after a commit. Cheap to clone; a wake with nobody waiting is kept.
+#[derive(Debug, Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Why a round of publishing stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox storage: {0}")]
+    Storage(#[from] DbErr),
+    #[error("publishing {id} to JetStream: {reason}")]
+    Publish { id: String, reason: String },
+}
+
+/// Publishes the outbox to JetStream.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub db: DatabaseConnection,
+    pub js: jetstream::Context,
+    pub waker: Waker,
+    pub settings: OutboxSettings,
+    pub clock: SharedClock,
+}
+
+impl Relay {
+    /// Runs until `stop`; finishes the round in hand before returning.
+    pub async fn run(self, stop: CancellationToken) {
+        let sweep = Duration::from_millis(self.settings.sweep_interval_ms);
+        let mut failures = 0u32;
+        let mut rounds = 0u64;
+        loop {
+            match self.drain().await {
+                Ok(_) => failures = 0,
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %err, failures, "outbox relay round failed; will retry");
+                }
+            }
+            rounds += 1;
+            if rounds.is_multiple_of(600) {
+                if let Err(err) = self.trim().await {
+                    tracing::warn!(error = %err, "outbox trim failed");
+                }
+            }
+            let pause = if failures == 0 {
+                sweep
+            } else {
+                backoff(failures)
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = self.waker.woken() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        // One last round so a clean shutdown leaves nothing behind that it could send.
+        if let Err(err) = self.drain().await {
+            tracing::warn!(error = %err, "outbox relay: last round at shutdown failed; the next start sends it");
+        }
+    }
+
+    /// Publishes rounds until nothing is pending. Returns how many were published.
+    pub async fn drain(&self) -> Result<usize, RelayError> {
+        let mut total = 0;
+        loop {
+            let n = self.publish_round().await?;
+            total += n;
+            if n < self.settings.batch_size as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One short transaction: claim a batch, publish it pipelined, mark what was acked.
+    pub async fn publish_round(&self) -> Result<usize, RelayError> {
+        let tx = self.db.begin().await?;
+        let mut query = entity::Entity::find()
+            .filter(entity::Column::PublishedAt.is_null())
+            .order_by_asc(entity::Column::Id)
+            .limit(self.settings.batch_size);
+        if crate::store::is_postgres(&tx) {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&tx).await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        // Send every publish first, then wait for the acks: the batch costs one round trip.
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut publish = PublishMessage::build()
+                .payload(row.envelope.clone().into())
+                .message_id(&row.id);
+            if let Some(tp) = traceparent_of(&row.envelope) {
+                publish = publish.header("traceparent", tp.as_str());
+            }
+            pending.push(self.js.send_publish(row.subject.clone(), publish).await);
+        }
+        // Mark only the acked prefix, so a failed message is retried before anything after it.
+        let mut acked = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for (row, sent) in rows.iter().zip(pending) {
+            let result = match sent {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(()) if failure.is_none() => acked.push(row.id.clone()),
+                Ok(()) => {}
+                Err(reason) => {
+                    failure.get_or_insert(RelayError::Publish {
+                        id: row.id.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        let n = acked.len();
+        if !acked.is_empty() {
+            entity::Entity::update_many()
+                .col_expr(
+                    entity::Column::PublishedAt,
+                    sea_orm::sea_query::Expr::value(self.clock.now()),
+                )
+                .filter(entity::Column::Id.is_in(acked))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        tracing::debug!(published = n, "outbox round");
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(n),
+        }
+    }
+
+    /// Deletes published rows older than the retention, a small batch at a time.
+    pub async fn trim(&self) -> Result<u64, DbErr> {
+        let cutoff =
+            self.clock.now() - chrono::Duration::hours(self.settings.retention_hours as i64);
+        let mut total = 0;
+        loop {
+            let ids: Vec<String> = entity::Entity::find()
+                .select_only()
+                .column(entity::Column::Id)
+                .filter(entity::Column::PublishedAt.lt(cutoff))
+                .limit(500)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let res = entity::Entity::delete_many()
+                .filter(entity::Column::Id.is_in(ids))
+                .exec(&self.db)
+                .await?;
+            total += res.rows_affected;
+        }
+    }
+}
+
+/// Count of events not yet acked by JetStream (readiness and tests).
+pub async fn pending_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    entity::Entity::find()
+        .filter(entity::Column::PublishedAt.is_null())
+        .count(db)
+        .await
+}
+
+fn traceparent_of(envelope_json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(envelope_json).ok()?;
+    v.get("traceparent")?.as_str().map(str::to_owned)
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << failures.min(5)))
+}
+
+pub mod entity {
+    //! `outbox`: events committed with the state change that caused them.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// The event id (UUIDv7: sorts by creation time), also its `Nats-Msg-Id`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub subject: String,
+        #[sea_orm(column_type = "Text")]
+        pub envelope: String,
+        pub created_at: DateTimeUtc,
+        pub published_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod migration {
+    //! Creates `outbox` and the partial index the relay claims from.
+    use sea_orm_migration::{prelude::*, schema::*};
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261123_000001_create_outbox"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Outbox {
+        Table,
+        Id,
+        Subject,
+        Envelope,
+        CreatedAt,
+        PublishedAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Outbox::Table)
+                        .if_not_exists()
+                        .col(string(Outbox::Id).primary_key())
+                        .col(string(Outbox::Subject))
+                        .col(text(Outbox::Envelope))
+                        .col(timestamp_with_time_zone(Outbox::CreatedAt))
+                        .col(timestamp_with_time_zone_null(Outbox::PublishedAt))
+                        .to_owned(),
+                )
+                .await?;
+            // Same SQL on PostgreSQL and SQLite: only pending rows are indexed, so the index
+            // stays small however long the published history is kept.
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (id) WHERE published_at IS NULL",
+                )
+                .await?;
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)",
+                )
+                .await?;
+            Ok(())
+        }
+    }
+}

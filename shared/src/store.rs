@@ -1,0 +1,57 @@
+//! Each service's own database: PostgreSQL in production, SQLite on one machine, one code
+//! path through sea-orm. Migrations run at start.
+//!
+//! SQLite is opened in WAL mode (readers never block the writer) with a single pooled
+//! connection: SQLite allows one writer, and a second pooled connection would only queue on
+//! its lock with `SQLITE_BUSY` surprises. A consequence every service respects: never query
+//! the pool while holding a transaction from it.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// Connects, applying the SQLite settings above when the URL is SQLite.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        opts.max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+    } else {
+        opts.max_connections(max_connections);
+    }
+    Database::connect(opts).await
+}
+
+/// Connects and brings the schema up to date.
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url, max_connections).await?;
+    M::up(&db, None).await?;
+    Ok(db)
+}
+
+/// The migrations every service carries (outbox and inbox), to list first in its migrator.
+pub fn shared_migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        Box::new(crate::outbox::migration::Migration),
+        Box::new(crate::inbox::migration::Migration),
+    ]
+}
+
+/// Is this a PostgreSQL connection? (Only the outbox claim differs, by one lock clause.)
+pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}

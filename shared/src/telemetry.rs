@@ -1,0 +1,121 @@
+//! Tracing with an env filter, text or JSON logs, and optional OTLP/HTTP trace export.
+//! Trace context crosses the bus in the envelope (`traceparent`, `tracestate`) and in the
+//! `traceparent` NATS header; only the bus layer reads and writes it, through this module.
+
+use std::{collections::HashMap, sync::OnceLock};
+
+use opentelemetry::{
+    global,
+    propagation::{Extractor, Injector},
+    trace::TracerProvider as _,
+};
+use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::TelemetrySettings;
+
+static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
+
+/// Installs the global subscriber once per process (later calls do nothing: `govshare up`
+/// runs five services in one process and tests start many).
+pub fn init(settings: &TelemetrySettings, service_name: &str) {
+    PROVIDER.get_or_init(|| {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+        let fmt = if settings.json {
+            tracing_subscriber::fmt::layer().json().boxed()
+        } else {
+            tracing_subscriber::fmt::layer().compact().boxed()
+        };
+        let provider = settings
+            .otlp_endpoint
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .and_then(|endpoint| {
+                use opentelemetry_otlp::WithExportConfig;
+                match opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_endpoint(endpoint)
+                    .build()
+                {
+                    Ok(exporter) => Some(
+                        SdkTracerProvider::builder()
+                            .with_batch_exporter(exporter)
+                            .with_resource(
+                                opentelemetry_sdk::Resource::builder()
+                                    .with_service_name(service_name.to_owned())
+                                    .build(),
+                            )
+                            .build(),
+                    ),
+                    Err(err) => {
+                        eprintln!("OTLP export disabled: {err}");
+                        None
+                    }
+                }
+            });
+        let otel = provider
+            .as_ref()
+            .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
+        // A second init in the same process (tests) keeps the first subscriber.
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .with(otel)
+            .try_init();
+        provider
+    });
+}
+
+/// Flushes exported spans at shutdown.
+pub fn shutdown() {
+    if let Some(Some(provider)) = PROVIDER.get() {
+        let _ = provider.shutdown();
+    }
+}
+
+struct Map<'a>(&'a mut HashMap<String, String>);
+
+impl Injector for Map<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct Read<'a>(&'a HashMap<String, String>);
+
+impl Extractor for Read<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// The W3C trace context of the current span, if it belongs to a trace.
+pub fn current_trace_context() -> (Option<String>, Option<String>) {
+    let cx = tracing::Span::current().context();
+    let mut map = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut Map(&mut map)));
+    (
+        map.remove("traceparent"),
+        map.remove("tracestate").filter(|s| !s.is_empty()),
+    )
+}
+
+/// Makes `span` a child of the remote span described by `traceparent`.
+pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let mut map = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    if let Some(state) = tracestate {
+        map.insert("tracestate".to_owned(), state.to_owned());
+    }
+    let cx = global::get_text_map_propagator(|p| p.extract(&Read(&map)));
+    let _ = span.set_parent(cx);
+}
