@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod duty;
 pub mod envelope;
+pub mod events;
 pub mod health;
 pub mod inbox;
 pub mod outbox;
