@@ -1,1 +1,173 @@
-fn main() {}
+//! `govshare`: run the platform on one machine, walk the demo, or call a service.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use govshare_cli::{
+    client::{CallError, Client},
+    demo,
+    platform::{self, LocalNats},
+};
+use govshare_shared::{ManualClock, Service, SharedClock, SystemClock, config::Settings, reply::Lang};
+
+#[derive(Parser)]
+#[command(name = "govshare", version, about = "Government data sharing platform (《政务数据共享条例》)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run all five services in this process on SQLite, with a local nats-server.
+    Up(UpArgs),
+    /// Run the platform on a controllable clock and walk one request to its breach notice.
+    Demo(UpArgs),
+    /// Send a command or query to a service and print the JSON answer.
+    Call(CallArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Where the SQLite files and the JetStream store live (demo: a temporary folder).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Use this NATS server (with JetStream) instead of starting a local one.
+    #[arg(long, env = "GOVSHARE_NATS__URL")]
+    nats_url: Option<String>,
+    /// Port of the local nats-server (0: any free port).
+    #[arg(long, default_value_t = 4223)]
+    nats_port: u16,
+    /// First of five ports for the services' /healthz and /readyz (0: any free ports).
+    #[arg(long, default_value_t = 8081)]
+    http_port: u16,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Command,
+    Query,
+}
+
+#[derive(clap::Args)]
+struct CallArgs {
+    /// catalog, requests, deadlines, recall or notify.
+    service: String,
+    kind: Kind,
+    /// e.g. register_organisation, submit_request, list_inbox.
+    name: String,
+    /// The acting organisation's id.
+    #[arg(long)]
+    org: String,
+    /// The payload (JSON object); `version` is added if missing.
+    #[arg(long, default_value = "{}")]
+    json: String,
+    /// Language of error messages: zh-CN or en.
+    #[arg(long, default_value = "zh-CN")]
+    lang: String,
+    #[arg(long, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(args) => up(args, false).await,
+        Command::Demo(args) => up(args, true).await,
+        Command::Call(args) => call(args).await,
+    }
+}
+
+async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    if demo_mode {
+        settings.telemetry.filter = "warn".into();
+    }
+    govshare_shared::telemetry::init(&settings.telemetry, "govshare");
+    let temp = tempfile::tempdir()?;
+    let data_dir = match (&args.data_dir, demo_mode) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => temp.path().to_owned(),
+        (None, false) => PathBuf::from("data"),
+    };
+    std::fs::create_dir_all(&data_dir)?;
+
+    let mut local = None;
+    let nats_url = match args.nats_url.clone() {
+        Some(url) => url,
+        None => {
+            let Some(binary) = platform::find_nats_server() else {
+                eprintln!("{}", platform::NATS_MISSING);
+                std::process::exit(2);
+            };
+            let port = if args.nats_port == 0 || demo_mode { platform::free_port() } else { args.nats_port };
+            let nats = LocalNats::start(&binary, port, &data_dir.join("nats")).await?;
+            let url = nats.url.clone();
+            local = Some(nats);
+            url
+        }
+    };
+
+    // The demo drives time itself; `up` always runs on the system clock.
+    let manual = ManualClock::new("2026-11-23T01:30:00Z".parse().expect("instant"));
+    let clock: SharedClock = if demo_mode { manual.shared() } else { Arc::new(SystemClock) };
+
+    let mut running = Vec::new();
+    for (i, service) in Service::ALL.into_iter().enumerate() {
+        let port = if args.http_port == 0 || demo_mode { 0 } else { args.http_port + i as u16 };
+        let s = platform::embedded_settings(&settings, service, &data_dir, &nats_url, port);
+        let r = platform::start_service(service, s, clock.clone()).await?;
+        if !demo_mode {
+            println!("{:<10} http://{}/readyz  db {}", service.name(), r.health_addr, data_dir.join(format!("{}.db", service.name())).display());
+        }
+        running.push(r);
+    }
+
+    if demo_mode {
+        println!("govshare demo: five services, SQLite in {}, NATS at {nats_url}", data_dir.display());
+        let client = Client::connect(&nats_url).await?;
+        let result = demo::run(&client, &manual).await;
+        for r in running {
+            r.shutdown().await;
+        }
+        return result;
+    }
+
+    println!("govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- call catalog query list_entries --org platform --nats-url {nats_url}\nctrl-c stops.");
+    govshare_shared::app::shutdown_signal().await;
+    println!("stopping...");
+    for r in running {
+        r.shutdown().await;
+    }
+    if let Some(nats) = local {
+        nats.kill().await;
+    }
+    govshare_shared::telemetry::shutdown();
+    Ok(())
+}
+
+async fn call(args: CallArgs) -> anyhow::Result<()> {
+    let Some(service) = Service::parse(&args.service) else {
+        anyhow::bail!("unknown service {}; one of catalog, requests, deadlines, recall, notify", args.service);
+    };
+    let body: serde_json::Value =
+        serde_json::from_str(&args.json).map_err(|e| anyhow::anyhow!("--json is not valid JSON: {e}"))?;
+    let mut client = Client::connect(&args.nats_url).await?.with_lang(Lang::from_header(Some(&args.lang)));
+    client.timeout = Duration::from_secs(10);
+    let result = match args.kind {
+        Kind::Command => client.command(service, &args.org, &args.name, body).await,
+        Kind::Query => client.query(service, &args.org, &args.name, body).await,
+    };
+    match result {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+        Err(CallError::Refused(e)) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        Err(e) => Err(e.into()),
+    }
+}

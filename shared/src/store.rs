@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 /// Connects, applying the SQLite settings above when the URL is SQLite.
@@ -39,9 +39,23 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url, max_connections).await?;
-    M::up(&db, None).await?;
+    if url.starts_with("postgres") {
+        // Replicas starting together must not run the same migration twice: hold a
+        // session-level advisory lock on a connection of its own while migrating.
+        let lock = connect(url, 1).await?;
+        lock.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).await?;
+        let result = M::up(&db, None).await;
+        lock.execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).await?;
+        lock.close().await?;
+        result?;
+    } else {
+        M::up(&db, None).await?;
+    }
     Ok(db)
 }
+
+/// Advisory lock key taken while migrating ("govshare" in ASCII, as a number).
+const MIGRATION_LOCK: i64 = 0x676f_7673_6861_7265;
 
 /// The migrations every service carries (outbox and inbox), to list first in its migrator.
 pub fn shared_migrations() -> Vec<Box<dyn MigrationTrait>> {

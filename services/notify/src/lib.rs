@@ -1,1 +1,57 @@
-pub fn x() {}
+//! The notify service: turns events that need a person (breaches, for now) into
+//! notifications for the right people, exactly once per recipient and channel. Recipients
+//! come from its own copy of the directory, fed by the catalog's events.
+
+pub mod domain;
+pub mod handlers;
+pub mod store;
+
+use std::sync::Arc;
+
+use govshare_shared::{
+    Service,
+    app::Call,
+    async_trait,
+    inbox::{ConsumerSpec, EventHandler},
+    reply::ApiError,
+};
+
+/// The notify service as the shared runtime runs it.
+pub struct App {
+    ctx: govshare_shared::Context,
+}
+
+#[async_trait]
+impl govshare_shared::App for App {
+    const SERVICE: Service = Service::Notify;
+    type Migrator = store::Migrator;
+
+    fn new(ctx: govshare_shared::Context) -> Self {
+        Self { ctx }
+    }
+
+    async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError> {
+        handlers::call(&self.ctx, call).await
+    }
+
+    fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {
+        vec![
+            (
+                ConsumerSpec {
+                    durable: "notify-catalog".into(),
+                    stream: Service::Catalog.stream(),
+                    filter_subject: Service::Catalog.event_subject("organisation.>"),
+                },
+                Arc::new(handlers::Directory),
+            ),
+            (
+                ConsumerSpec {
+                    durable: "notify-deadlines".into(),
+                    stream: Service::Deadlines.stream(),
+                    filter_subject: Service::Deadlines.event_subject("duty.breached"),
+                },
+                Arc::new(handlers::Breaches),
+            ),
+        ]
+    }
+}

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    Ok(())
+    govshare_shared::run::<govshare_notify::App>().await
 }

@@ -1,0 +1,111 @@
+//! `govshare demo`: the thin flow, narrated. A provider publishes an entry, a requester asks
+//! for it, nobody replies, the controllable clock passes the Art. 21 deadline, and the
+//! provider's administrator finds the breach in the inbox.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use govshare_shared::{Envelope, ManualClock, Service, duty::DutyBreached, envelope::EventPayload, reply::Lang};
+use serde_json::json;
+
+use crate::{client::Client, platform};
+
+/// Runs the demo against a running platform whose clock is `clock`.
+pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
+    let js = client.jetstream();
+    let narrator = tokio::spawn(narrate(client.nats.clone()));
+
+    step("1", "平台登记两个部门 / the platform registers two departments");
+    client
+        .command(Service::Catalog, "platform", "register_organisation", json!({
+            "id": "gd-gongan", "name": "广东省公安厅", "kind": "department", "region": "440000",
+            "administrators": ["zhang.san"]}))
+        .await?;
+    client
+        .command(Service::Catalog, "platform", "register_organisation", json!({
+            "id": "gd-weijian", "name": "广东省卫生健康委员会", "kind": "department", "region": "440000",
+            "administrators": ["li.si"]}))
+        .await?;
+
+    step("2", "公安厅发布无条件共享目录 / the provider publishes an unconditional entry");
+    let entry = client
+        .command(Service::Catalog, "gd-gongan", "publish_entry", json!({"name": "居民户籍信息", "share_type": "unconditional"}))
+        .await?;
+    let entry_id = entry["entry_id"].as_str().unwrap_or_default().to_owned();
+    platform::wait_caught_up(&js, &Service::Catalog.stream(), "requests-catalog", Duration::from_secs(10)).await?;
+
+    step("3", "卫健委提交共享申请 / the requester submits a request");
+    let request = client
+        .command(Service::Requests, "gd-weijian", "submit_request", json!({"entry_id": entry_id, "purpose": "出生医学证明核验"}))
+        .await?;
+    let duty_id = request["reply_duty_id"].as_str().unwrap_or_default().to_owned();
+    platform::wait_caught_up(&js, govshare_shared::bus::DUTY_STREAM, "deadlines-duties", Duration::from_secs(10)).await?;
+    let duty = client.query(Service::Deadlines, "gd-gongan", "get_duty", json!({"id": duty_id})).await?;
+    println!("      答复期限 / reply due: {} (Art. 21: 1 working day)", duty["due_at"]);
+
+    step("4", "无人答复，时钟越过期限 / nobody replies; the clock passes the deadline");
+    let due: chrono::DateTime<chrono::Utc> = serde_json::from_value(duty["due_at"].clone())?;
+    clock.set(due + chrono::Duration::minutes(1));
+    println!("      clock now {}", clock_now(clock));
+    wait_for_event::<DutyBreached>(&js, &duty_id, Duration::from_secs(10)).await?;
+    platform::wait_caught_up(&js, &Service::Deadlines.stream(), "notify-deadlines", Duration::from_secs(10)).await?;
+
+    step("5", "公安厅管理员的站内信 / the provider administrator's inbox");
+    for lang in [Lang::ZhCn, Lang::En] {
+        let inbox = client.clone().with_lang(lang).query(Service::Notify, "gd-gongan", "list_inbox", json!({})).await?;
+        for n in inbox["notifications"].as_array().into_iter().flatten() {
+            println!("      [{}] to {}: {}", lang.tag(), n["recipient"].as_str().unwrap_or(""), n["message"].as_str().unwrap_or(""));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the narrator print the last events
+    narrator.abort();
+    println!("\n演示完成 / demo complete.");
+    Ok(())
+}
+
+fn step(n: &str, text: &str) {
+    println!("\n[{n}] {text}");
+}
+
+fn clock_now(clock: &ManualClock) -> String {
+    use govshare_shared::Clock;
+    clock.now().with_timezone(&govshare_shared::calendar::TIME_ZONE).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// Prints every event and duty message as it crosses the bus.
+async fn narrate(nats: async_nats::Client) {
+    let Ok(mut sub) = nats.subscribe("govshare.>").await else { return };
+    while let Some(m) = sub.next().await {
+        if m.subject.starts_with("govshare.evt.") || m.subject.starts_with("govshare.duty.") {
+            if let Ok(env) = Envelope::from_slice(&m.payload) {
+                println!("      event  {:<45} subject={}", env.event_type, env.subject);
+            }
+        }
+    }
+}
+
+/// Waits for an event of type `E` about `subject` on its service's stream.
+pub async fn wait_for_event<E: EventPayload>(js: &jetstream::Context, subject: &str, timeout: Duration) -> anyhow::Result<Envelope> {
+    let stream = js.get_stream(E::SERVICE.stream()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig { filter_subject: E::nats_subject(), ..Default::default() })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let found = tokio::time::timeout(timeout, async {
+        while let Some(Ok(m)) = messages.next().await {
+            if let Ok(env) = Envelope::from_slice(&m.payload) {
+                if env.is::<E>() && env.subject == subject {
+                    return Some(env);
+                }
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(env)) => Ok(env),
+        _ => anyhow::bail!("no {} about {subject} within {timeout:?}", E::event_type()),
+    }
+}

@@ -1,0 +1,7 @@
+//! The `govshare` command line and the pieces it shares with the system tests: assembling
+//! the five services in one process, starting a local `nats-server`, and calling services
+//! over the bus the way a department system does.
+
+pub mod client;
+pub mod demo;
+pub mod platform;

@@ -1,0 +1,139 @@
+//! Events -> recipients -> notifications (once each), and the inbox calls.
+
+use chrono::{DateTime, Utc};
+use govshare_shared::{
+    ApiError, Context, Envelope, EventMeta, Outgoing,
+    app::Call,
+    async_trait,
+    bus::CallKind,
+    duty::DutyBreached,
+    events::{catalog::OrganisationRegistered, notify::NotificationStored},
+    inbox::{self, EventHandler, HandleError},
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use serde_json::{Value, json};
+
+use crate::{
+    domain::{self, Message},
+    store::{self, entities::notification},
+};
+
+/// Keeps the directory copy.
+pub struct Directory;
+
+#[async_trait]
+impl EventHandler for Directory {
+    async fn handle(&self, tx: &DatabaseTransaction, event: &Envelope, _now: DateTime<Utc>) -> Result<Vec<Outgoing>, HandleError> {
+        if event.is::<OrganisationRegistered>() {
+            let e: OrganisationRegistered = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+            store::upsert_org(tx, &e.org_id, &e.name, &e.administrators).await?;
+        } else if inbox::unknown_version_of::<OrganisationRegistered>(event) {
+            return Err(inbox::unsupported(event));
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Notifies the duty holder's administrators of a breach.
+pub struct Breaches;
+
+#[async_trait]
+impl EventHandler for Breaches {
+    async fn handle(&self, tx: &DatabaseTransaction, event: &Envelope, now: DateTime<Utc>) -> Result<Vec<Outgoing>, HandleError> {
+        if !event.is::<DutyBreached>() {
+            return if inbox::unknown_version_of::<DutyBreached>(event) { Err(inbox::unsupported(event)) } else { Ok(Vec::new()) };
+        }
+        let e: DutyBreached = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        let Some(admins) = store::administrators(tx, &e.holder).await? else {
+            // The directory copy may lag the catalog: retry until the holder is known.
+            return Err(HandleError::Transient(format!("holder {} not in the directory yet", e.holder)));
+        };
+        let message = serde_json::to_string(&Message::breach(&e)).expect("messages serialize");
+        let meta = EventMeta::caused_by(event);
+        let mut out = Vec::new();
+        for recipient in domain::recipients(&e.holder, &admins) {
+            let id = uuid::Uuid::now_v7().to_string();
+            let row = notification::ActiveModel {
+                id: Set(id.clone()),
+                recipient: Set(recipient.clone()),
+                org: Set(e.holder.clone()),
+                channel: Set("inbox".into()),
+                source_event: Set(event.id.to_string()),
+                message: Set(message.clone()),
+                created_at: Set(now),
+                read_at: Set(None),
+            };
+            if store::insert_once(tx, row).await? {
+                let stored = NotificationStored {
+                    notification_id: id,
+                    recipient,
+                    org: e.holder.clone(),
+                    about_event: event.id.to_string(),
+                };
+                out.push(Outgoing::event(&stored, &meta, now));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
+pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    match (call.kind, call.name.as_str()) {
+        (CallKind::Query, "list_inbox") => list_inbox(ctx, call).await,
+        (CallKind::Command, "mark_read") => mark_read(ctx, call).await,
+        _ => Err(call.unknown()),
+    }
+}
+
+/// An organisation reads its own notifications, optionally one recipient's.
+async fn list_inbox(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let recipient = f.optional_str("recipient");
+    let unread_only: Option<bool> = f.optional("unread_only");
+    f.finish()?;
+    let mut q = notification::Entity::find().filter(notification::Column::Org.eq(&call.org));
+    if let Some(r) = recipient {
+        q = q.filter(notification::Column::Recipient.eq(r));
+    }
+    if unread_only.unwrap_or(false) {
+        q = q.filter(notification::Column::ReadAt.is_null());
+    }
+    let rows = q.order_by_asc(notification::Column::Id).all(&ctx.db).await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let text = serde_json::from_str::<Message>(&r.message).map(|m| m.render(call.lang)).unwrap_or_default();
+            json!({
+                "id": r.id, "recipient": r.recipient, "org": r.org, "channel": r.channel,
+                "source_event": r.source_event, "message": text, "created_at": r.created_at, "read_at": r.read_at,
+            })
+        })
+        .collect();
+    Ok(json!({"notifications": items}))
+}
+
+async fn mark_read(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let id = f.required_str("id");
+    f.finish()?;
+    let id = id.expect("checked");
+    let res = notification::Entity::update_many()
+        .col_expr(notification::Column::ReadAt, Expr::value(ctx.clock.now()))
+        .filter(notification::Column::Id.eq(&id))
+        .filter(notification::Column::Org.eq(&call.org))
+        .filter(notification::Column::ReadAt.is_null())
+        .exec(&ctx.db)
+        .await?;
+    if res.rows_affected == 0 {
+        let exists = notification::Entity::find_by_id(id.clone())
+            .filter(notification::Column::Org.eq(&call.org))
+            .one(&ctx.db)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(ApiError::not_found("notification", &id));
+        }
+    }
+    Ok(json!({"id": id, "read": true}))
+}
