@@ -14,6 +14,7 @@ use crate::{
     bus::{self, Service},
     envelope::{EventMeta, EventPayload},
     outbox::Outgoing,
+    reply::Text,
 };
 
 /// What a duty is about: the aggregate whose clock it is.
@@ -67,13 +68,13 @@ macro_rules! duty_message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenDuty {
     pub duty_id: String,
-    /// The article that sets the duty, e.g. `Art. 21`.
-    pub article: String,
+    /// The article of the regulation (《政务数据共享条例》) that sets the duty, e.g. `21`.
+    pub article: u16,
     /// The organisation that owes it.
     pub holder: String,
     pub about: About,
-    /// A short human title, e.g. `reply to request R-1`.
-    pub title: String,
+    /// A short title in both languages, e.g. `reply to request R-1`.
+    pub title: Text,
     pub term: Term,
     pub opened_by: Service,
 }
@@ -120,10 +121,10 @@ duty_message!(CloseDuty, "closed");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyScheduled {
     pub duty_id: String,
-    pub article: String,
+    pub article: u16,
     pub holder: String,
     pub about: About,
-    pub title: String,
+    pub title: Text,
     pub due_at: DateTime<Utc>,
 }
 
@@ -140,10 +141,10 @@ impl EventPayload for DutyScheduled {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyBreached {
     pub duty_id: String,
-    pub article: String,
+    pub article: u16,
     pub holder: String,
     pub about: About,
-    pub title: String,
+    pub title: Text,
     pub due_at: DateTime<Utc>,
     pub breached_at: DateTime<Utc>,
 }
@@ -177,13 +178,13 @@ mod tests {
     fn duty_messages_travel_on_the_duty_stream_with_the_openers_source() {
         let open = OpenDuty {
             duty_id: "request-1-reply".into(),
-            article: "Art. 21".into(),
+            article: 21,
             holder: "dept-p".into(),
             about: About {
                 kind: "request".into(),
                 id: "1".into(),
             },
-            title: "reply".into(),
+            title: Text::new("答复", "reply"),
             term: Term::WorkingDays {
                 days: 1,
                 from: "2026-11-23T02:00:00Z".parse().unwrap(),

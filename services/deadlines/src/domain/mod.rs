@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     calendar::Calendar,
+    reply::Text,
     duty::{About, CloseDuty, DutyBreached, DutyScheduled, ExtendDuty, OpenDuty, PauseDuty, ResumeDuty, Term},
 };
 
@@ -41,10 +42,10 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DutyClock {
     pub duty_id: String,
-    pub article: String,
+    pub article: u16,
     pub holder: String,
     pub about: About,
-    pub title: String,
+    pub title: Text,
     pub state: State,
     pub opened_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
@@ -58,7 +59,7 @@ impl DutyClock {
     fn scheduled(&self) -> Option<DutyScheduled> {
         Some(DutyScheduled {
             duty_id: self.duty_id.clone(),
-            article: self.article.clone(),
+            article: self.article,
             holder: self.holder.clone(),
             about: self.about.clone(),
             title: self.title.clone(),
@@ -86,7 +87,7 @@ pub fn open(existing: Option<&DutyClock>, cmd: &OpenDuty, cal: &Calendar, now: D
     };
     let clock = DutyClock {
         duty_id: cmd.duty_id.clone(),
-        article: cmd.article.clone(),
+        article: cmd.article,
         holder: cmd.holder.clone(),
         about: cmd.about.clone(),
         title: cmd.title.clone(),
@@ -173,7 +174,7 @@ pub fn breach(clock: &DutyClock, now: DateTime<Utc>) -> Option<(DutyClock, DutyB
     }
     let event = DutyBreached {
         duty_id: clock.duty_id.clone(),
-        article: clock.article.clone(),
+        article: clock.article,
         holder: clock.holder.clone(),
         about: clock.about.clone(),
         title: clock.title.clone(),
@@ -201,10 +202,10 @@ mod tests {
     fn open_cmd(days: u32) -> OpenDuty {
         OpenDuty {
             duty_id: "d1".into(),
-            article: "Art. 21".into(),
+            article: 21,
             holder: "gongan".into(),
             about: About { kind: "request".into(), id: "r1".into() },
-            title: "reply".into(),
+            title: Text::new("答复", "reply"),
             term: Term::WorkingDays { days, from: monday() },
             opened_by: Service::Requests,
         }

@@ -8,10 +8,12 @@ pub mod clock {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub duty_id: String,
-        pub article: String,
+        pub article: i32,
         pub holder: String,
         pub about_kind: String,
         pub about_id: String,
+        /// JSON `{"zh": ..., "en": ...}`.
+        #[sea_orm(column_type = "Text")]
         pub title: String,
         /// `open`, `paused` or `closed`.
         pub state: String,

@@ -31,7 +31,7 @@ impl MigrationTrait for Migration {
                     .table(Clocks::Table)
                     .if_not_exists()
                     .col(string(Clocks::DutyId).primary_key())
-                    .col(string(Clocks::Article))
+                    .col(integer(Clocks::Article))
                     .col(string(Clocks::Holder))
                     .col(string(Clocks::AboutKind))
                     .col(string(Clocks::AboutId))

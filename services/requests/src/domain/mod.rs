@@ -5,6 +5,7 @@ use govshare_shared::{
     ApiError, ErrorCode, Service,
     duty::{About, OpenDuty, Term},
     events::{ShareType, requests::RequestSubmitted},
+    reply::Text,
 };
 
 /// A catalog entry as this service knows it, from the catalog's events.
@@ -80,10 +81,13 @@ pub fn decide_submit(
     let duty_id = reply_duty_id(&request_id);
     let duty = OpenDuty {
         duty_id: duty_id.clone(),
-        article: "Art. 21".into(),
+        article: 21,
         holder: entry.provider.clone(),
         about: About { kind: "request".into(), id: request_id.clone() },
-        title: format!("答复共享申请 {request_id}（{}）/ reply to request {request_id} ({})", entry.name, entry.name),
+        title: Text::new(
+            format!("答复对《{}》的共享申请 {request_id}", entry.name),
+            format!("reply to request {request_id} for \"{}\"", entry.name),
+        ),
         term: Term::WorkingDays { days, from: now },
         opened_by: Service::Requests,
     };
@@ -122,7 +126,7 @@ mod tests {
         assert_eq!(submitted.provider, "gongan");
         assert_eq!(submitted.reply_duty_id, "request-r1-reply");
         assert_eq!(duty.holder, "gongan");
-        assert_eq!(duty.article, "Art. 21");
+        assert_eq!(duty.article, 21);
         assert_eq!(duty.term, Term::WorkingDays { days: 1, from: now() });
     }
 
