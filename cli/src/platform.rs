@@ -98,20 +98,24 @@ impl LocalNats {
     }
 }
 
-/// Waits until durable consumer `durable` on `stream` has acked everything in the stream.
+/// Waits until durable consumer `durable` on `stream` has nothing pending: every message
+/// matching its filter was delivered and acked.
 pub async fn wait_caught_up(js: &jetstream::Context, stream: &str, durable: &str, timeout: Duration) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let mut s = js.get_stream(stream).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let last = s.info().await.map_err(|e| anyhow::anyhow!("{e}"))?.state.last_sequence;
+        let s = js.get_stream(stream).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut c: jetstream::consumer::PullConsumer =
             s.get_consumer(durable).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let info = c.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        if info.ack_floor.stream_sequence >= last && info.num_ack_pending == 0 {
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("consumer {durable} did not catch up with {stream} (seq {last}) in {timeout:?}");
+            anyhow::bail!(
+                "consumer {durable} on {stream} still has {} pending and {} unacked after {timeout:?}",
+                info.num_pending,
+                info.num_ack_pending
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

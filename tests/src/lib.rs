@@ -1,1 +1,347 @@
+//! The system-test harness: the real services against a real `nats-server` per test (own
+//! free port, own store directory, killed on drop) and a fresh database per service per
+//! test (PostgreSQL, or SQLite files in a temporary folder). Where no `nats-server` binary
+//! or PostgreSQL server is reachable, it falls back to testcontainers.
+//!
+//! Tests drive the platform over NATS like a department system, drive time with a
+//! [`ManualClock`], and wait on events and consumer positions, never on fixed sleeps.
 
+use std::{collections::HashMap, time::Duration};
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use govshare_cli::{
+    client::{CallError, Client},
+    platform::{self, LocalNats},
+};
+use govshare_shared::{
+    Envelope, ManualClock, Service,
+    app::Running,
+    config::Settings,
+    envelope::EventPayload,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+use testcontainers::{ContainerAsync, ImageExt, runners::AsyncRunner};
+
+/// Monday 2026-11-23 09:30 in Shanghai: the start of every test's clock.
+pub const START: &str = "2026-11-23T01:30:00Z";
+
+/// How long any wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A NATS server with JetStream for one test.
+pub struct TestNats {
+    pub url: String,
+    local: Option<LocalNats>,
+    _dir: tempfile::TempDir,
+    _container: Option<ContainerAsync<testcontainers_modules::nats::Nats>>,
+}
+
+impl TestNats {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if let Some(binary) = platform::find_nats_server() {
+            let local = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js"))
+                .await
+                .expect("nats-server starts");
+            return Self { url: local.url.clone(), local: Some(local), _dir: dir, _container: None };
+        }
+        use testcontainers_modules::nats::{Nats, NatsServerCmd};
+        let container = Nats::default()
+            .with_cmd(&NatsServerCmd::default().with_jetstream())
+            .start()
+            .await
+            .expect("no nats-server binary and no container runtime for the NATS fallback");
+        let port = container.get_host_port_ipv4(4222).await.expect("mapped port");
+        Self { url: format!("nats://127.0.0.1:{port}"), local: None, _dir: dir, _container: Some(container) }
+    }
+
+    /// Stops the server (a local one) now.
+    pub async fn kill(&mut self) {
+        if let Some(local) = self.local.take() {
+            local.kill().await;
+        }
+    }
+}
+
+/// Which store the services run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A fresh database, dropped with the test.
+pub struct TestDb {
+    pub url: String,
+    drop_pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+    _container: Option<ContainerAsync<testcontainers_modules::postgres::Postgres>>,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("GOVSHARE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend, label: &str) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join(format!("{label}.db")).display());
+                Self { url, drop_pg: None, _dir: Some(dir), _container: None }
+            }
+            Backend::Postgres => {
+                let name = format!("gs_{label}_{}", uuid::Uuid::now_v7().simple());
+                let admin = pg_admin_url();
+                match create_pg_database(&admin, &name).await {
+                    Ok(()) => Self { url: replace_db(&admin, &name), drop_pg: Some((admin, name)), _dir: None, _container: None },
+                    Err(err) => {
+                        eprintln!("PostgreSQL at {admin} unreachable ({err}); falling back to testcontainers");
+                        let container = testcontainers_modules::postgres::Postgres::default()
+                            .start()
+                            .await
+                            .expect("no PostgreSQL server and no container runtime for the fallback");
+                        let port = container.get_host_port_ipv4(5432).await.expect("mapped port");
+                        let admin = format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres");
+                        create_pg_database(&admin, &name).await.expect("create database in container");
+                        Self { url: replace_db(&admin, &name), drop_pg: None, _dir: None, _container: Some(container) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn replace_db(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+async fn create_pg_database(admin: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+    let db = sea_orm::Database::connect(admin).await?;
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    db.close().await
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.drop_pg.take() else { return };
+        // Drop runs outside async: use a small runtime on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(db) = sea_orm::Database::connect(&admin).await {
+                    let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings tuned for tests: short waits, free ports.
+pub fn test_settings() -> Settings {
+    let mut s = Settings::default();
+    s.http.addr = "127.0.0.1:0".into();
+    s.outbox.sweep_interval_ms = 200;
+    s.inbox.ack_wait_ms = 2_000;
+    s.inbox.backoff_base_ms = 50;
+    s.inbox.backoff_max_ms = 500;
+    s.inbox.max_deliver = 5;
+    s.deadlines.rescan_interval_ms = 200;
+    s.database.max_connections = 5;
+    s
+}
+
+/// The whole platform for one test.
+pub struct Platform {
+    pub backend: Backend,
+    pub nats: TestNats,
+    pub clock: ManualClock,
+    pub client: Client,
+    pub js: jetstream::Context,
+    pub base: Settings,
+    dbs: HashMap<Service, TestDb>,
+    running: HashMap<Service, Running>,
+}
+
+impl Platform {
+    /// All five services.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &Service::ALL).await
+    }
+
+    /// Only `services` (each still has its database, so the others can start later).
+    pub async fn start_with(backend: Backend, services: &[Service]) -> Self {
+        init_logs();
+        let nats = TestNats::start().await;
+        let mut dbs = HashMap::new();
+        for s in Service::ALL {
+            dbs.insert(s, TestDb::create(backend, s.name()).await);
+        }
+        let client = Client::connect(&nats.url).await.expect("client connects");
+        let js = client.jetstream();
+        let mut p = Self {
+            backend,
+            nats,
+            clock: ManualClock::new(START.parse().expect("instant")),
+            client,
+            js,
+            base: test_settings(),
+            dbs,
+            running: HashMap::new(),
+        };
+        for s in services {
+            p.start_service(*s).await;
+        }
+        p
+    }
+
+    pub fn settings(&self, service: Service) -> Settings {
+        let mut s = self.base.clone();
+        s.database.url = self.dbs[&service].url.clone();
+        s.nats.url = self.nats.url.clone();
+        s
+    }
+
+    pub async fn start_service(&mut self, service: Service) {
+        let running = platform::start_service(service, self.settings(service), self.clock.shared())
+            .await
+            .unwrap_or_else(|e| panic!("{} starts: {e:#}", service.name()));
+        self.running.insert(service, running);
+    }
+
+    /// A second instance of a service on the same database and bus.
+    pub async fn start_replica(&self, service: Service) -> Running {
+        platform::start_service(service, self.settings(service), self.clock.shared()).await.expect("replica starts")
+    }
+
+    pub async fn stop_service(&mut self, service: Service) {
+        if let Some(r) = self.running.remove(&service) {
+            r.shutdown().await;
+        }
+    }
+
+    /// Stops a service at once, like `kill -9`.
+    pub async fn kill_service(&mut self, service: Service) {
+        if let Some(r) = self.running.remove(&service) {
+            r.kill().await;
+        }
+    }
+
+    pub fn running(&self, service: Service) -> &Running {
+        &self.running[&service]
+    }
+
+    /// A connection of the test's own to a service's database, for assertions.
+    pub async fn db(&self, service: Service) -> DatabaseConnection {
+        govshare_shared::store::connect(&self.dbs[&service].url, 2).await.expect("db connects")
+    }
+
+    pub async fn stop(mut self) {
+        for s in Service::ALL {
+            self.stop_service(s).await;
+        }
+    }
+
+    pub async fn command(&self, service: Service, org: &str, name: &str, body: Value) -> Result<Value, CallError> {
+        self.client.command(service, org, name, body).await
+    }
+
+    pub async fn query(&self, service: Service, org: &str, name: &str, body: Value) -> Value {
+        self.client
+            .query(service, org, name, body)
+            .await
+            .unwrap_or_else(|e| panic!("query {} {name}: {e}", service.name()))
+    }
+
+    /// Waits until durable consumer `durable` has acked everything in `stream`.
+    pub async fn caught_up(&self, stream: &str, durable: &str) {
+        platform::wait_caught_up(&self.js, stream, durable, WAIT).await.expect("consumer catches up");
+    }
+
+    /// Waits for an event of type `E` about `subject`.
+    pub async fn wait_event<E: EventPayload>(&self, subject: &str) -> Envelope {
+        govshare_cli::demo::wait_for_event::<E>(&self.js, subject, WAIT).await.expect("event arrives")
+    }
+
+    /// Every message now in `stream` (tests count with it: exactly once is a count).
+    pub async fn messages(&self, stream: &str) -> Vec<(String, Envelope)> {
+        let mut s = self.js.get_stream(stream).await.expect("stream");
+        let state = s.info().await.expect("stream info").state.clone();
+        let mut out = Vec::new();
+        if state.messages == 0 {
+            return out;
+        }
+        for seq in state.first_sequence..=state.last_sequence {
+            if let Ok(m) = s.get_raw_message(seq).await {
+                if let Ok(env) = Envelope::from_slice(&m.payload) {
+                    out.push((m.subject.to_string(), env));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every event of type `E` now in its stream.
+    pub async fn events<E: EventPayload>(&self) -> Vec<Envelope> {
+        self.messages(&E::SERVICE.stream()).await.into_iter().map(|(_, e)| e).filter(|e| e.is::<E>()).collect()
+    }
+
+    /// Registers a provider (`gongan`, administrators alice and bob) and a requester
+    /// (`weijian`), publishes an entry of `share_type` and waits until requests knows it.
+    pub async fn seed(&self, share_type: &str) -> String {
+        for (id, name, admins) in
+            [("gongan", "广东省公安厅", serde_json::json!(["alice", "bob"])), ("weijian", "广东省卫健委", serde_json::json!(["carol"]))]
+        {
+            self.command(
+                Service::Catalog,
+                "platform",
+                "register_organisation",
+                serde_json::json!({"id": id, "name": name, "kind": "department", "region": "440000", "administrators": admins}),
+            )
+            .await
+            .expect("registered");
+        }
+        let entry = self
+            .command(Service::Catalog, "gongan", "publish_entry", serde_json::json!({"name": "居民户籍信息", "share_type": share_type}))
+            .await
+            .expect("published");
+        self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
+        entry["entry_id"].as_str().expect("entry id").to_owned()
+    }
+
+    /// Submits a request from `weijian` for `entry_id`; returns (request id, reply duty id).
+    pub async fn submit(&self, entry_id: &str) -> (String, String) {
+        let r = self
+            .command(Service::Requests, "weijian", "submit_request", serde_json::json!({"entry_id": entry_id}))
+            .await
+            .expect("submitted");
+        (r["request_id"].as_str().unwrap().to_owned(), r["reply_duty_id"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Logs for a failing test: `RUST_LOG=info cargo test`.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// Reads a reply stream of a subscription until `n` messages arrived (used to observe
+/// core-NATS traffic in tests).
+pub async fn take(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(WAIT, sub.next()).await {
+            Ok(Some(m)) => out.push(m),
+            _ => break,
+        }
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! System tests: the five services over a real nats-server and real databases.
+
+mod bad_input;
+mod crash_safety;
+mod deadlines;
+mod thin_flow;
