@@ -33,6 +33,7 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
         .command(Service::Catalog, "gd-gongan", "publish_entry", json!({"name": "居民户籍信息", "share_type": "unconditional"}))
         .await?;
     let entry_id = entry["entry_id"].as_str().unwrap_or_default().to_owned();
+    wait_for_event::<govshare_shared::events::catalog::EntryPublished>(&js, &entry_id, Duration::from_secs(10)).await?;
     platform::wait_caught_up(&js, &Service::Catalog.stream(), "requests-catalog", Duration::from_secs(10)).await?;
 
     step("3", "卫健委提交共享申请 / the requester submits a request");
@@ -40,7 +41,7 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
         .command(Service::Requests, "gd-weijian", "submit_request", json!({"entry_id": entry_id, "purpose": "出生医学证明核验"}))
         .await?;
     let duty_id = request["reply_duty_id"].as_str().unwrap_or_default().to_owned();
-    platform::wait_caught_up(&js, govshare_shared::bus::DUTY_STREAM, "deadlines-duties", Duration::from_secs(10)).await?;
+    wait_for_event::<govshare_shared::duty::DutyScheduled>(&js, &duty_id, Duration::from_secs(10)).await?;
     let duty = client.query(Service::Deadlines, "gd-gongan", "get_duty", json!({"id": duty_id})).await?;
     println!("      答复期限 / reply due: {} (Art. 21: 1 working day)", duty["due_at"]);
 

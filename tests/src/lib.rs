@@ -311,8 +311,12 @@ impl Platform {
             .command(Service::Catalog, "gongan", "publish_entry", serde_json::json!({"name": "居民户籍信息", "share_type": share_type}))
             .await
             .expect("published");
+        let entry_id = entry["entry_id"].as_str().expect("entry id").to_owned();
+        // The reply comes at commit; the event follows through the outbox. Wait for it to be
+        // on the bus, then for requests to have read it.
+        self.wait_event::<govshare_shared::events::catalog::EntryPublished>(&entry_id).await;
         self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
-        entry["entry_id"].as_str().expect("entry id").to_owned()
+        entry_id
     }
 
     /// Submits a request from `weijian` for `entry_id`; returns (request id, reply duty id).
