@@ -75,7 +75,8 @@ impl Client {
         let mut headers = HeaderMap::new();
         headers.insert(bus::LANG_HEADER, self.lang.tag());
         let request = async_nats::Request::new().payload(payload).headers(headers).timeout(Some(self.timeout));
-        let message = self.nats.send_request(subject.to_owned(), request).await.map_err(|e| transport(e.to_string()))?;
+        let message =
+            self.nats.send_request(subject.to_owned(), request).await.map_err(|e| transport(e.to_string()))?;
         let reply: WireReply = serde_json::from_slice(&message.payload).map_err(|e| transport(e.to_string()))?;
         match (reply.ok, reply.result, reply.error) {
             (true, Some(result), _) => Ok(result),

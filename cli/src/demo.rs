@@ -18,19 +18,34 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
 
     step("1", "平台登记两个部门 / the platform registers two departments");
     client
-        .command(Service::Catalog, "platform", "register_organisation", json!({
+        .command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({
             "id": "gd-gongan", "name": "广东省公安厅", "kind": "department", "region": "440000",
-            "administrators": ["zhang.san"]}))
+            "administrators": ["zhang.san"]}),
+        )
         .await?;
     client
-        .command(Service::Catalog, "platform", "register_organisation", json!({
+        .command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({
             "id": "gd-weijian", "name": "广东省卫生健康委员会", "kind": "department", "region": "440000",
-            "administrators": ["li.si"]}))
+            "administrators": ["li.si"]}),
+        )
         .await?;
 
     step("2", "公安厅发布无条件共享目录 / the provider publishes an unconditional entry");
     let entry = client
-        .command(Service::Catalog, "gd-gongan", "publish_entry", json!({"name": "居民户籍信息", "share_type": "unconditional"}))
+        .command(
+            Service::Catalog,
+            "gd-gongan",
+            "publish_entry",
+            json!({"name": "居民户籍信息", "share_type": "unconditional"}),
+        )
         .await?;
     let entry_id = entry["entry_id"].as_str().unwrap_or_default().to_owned();
     wait_for_event::<govshare_shared::events::catalog::EntryPublished>(&js, &entry_id, Duration::from_secs(10)).await?;
@@ -38,7 +53,12 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
 
     step("3", "卫健委提交共享申请 / the requester submits a request");
     let request = client
-        .command(Service::Requests, "gd-weijian", "submit_request", json!({"entry_id": entry_id, "purpose": "出生医学证明核验"}))
+        .command(
+            Service::Requests,
+            "gd-weijian",
+            "submit_request",
+            json!({"entry_id": entry_id, "purpose": "出生医学证明核验"}),
+        )
         .await?;
     let duty_id = request["reply_duty_id"].as_str().unwrap_or_default().to_owned();
     wait_for_event::<govshare_shared::duty::DutyScheduled>(&js, &duty_id, Duration::from_secs(10)).await?;
@@ -56,7 +76,12 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
     for lang in [Lang::ZhCn, Lang::En] {
         let inbox = client.clone().with_lang(lang).query(Service::Notify, "gd-gongan", "list_inbox", json!({})).await?;
         for n in inbox["notifications"].as_array().into_iter().flatten() {
-            println!("      [{}] to {}: {}", lang.tag(), n["recipient"].as_str().unwrap_or(""), n["message"].as_str().unwrap_or(""));
+            println!(
+                "      [{}] to {}: {}",
+                lang.tag(),
+                n["recipient"].as_str().unwrap_or(""),
+                n["message"].as_str().unwrap_or("")
+            );
         }
     }
     tokio::time::sleep(Duration::from_millis(200)).await; // let the narrator print the last events
@@ -78,28 +103,36 @@ fn clock_now(clock: &ManualClock) -> String {
 async fn narrate(nats: async_nats::Client) {
     let Ok(mut sub) = nats.subscribe("govshare.>").await else { return };
     while let Some(m) = sub.next().await {
-        if m.subject.starts_with("govshare.evt.") || m.subject.starts_with("govshare.duty.") {
-            if let Ok(env) = Envelope::from_slice(&m.payload) {
-                println!("      event  {:<45} subject={}", env.event_type, env.subject);
-            }
+        if (m.subject.starts_with("govshare.evt.") || m.subject.starts_with("govshare.duty."))
+            && let Ok(env) = Envelope::from_slice(&m.payload)
+        {
+            println!("      event  {:<45} subject={}", env.event_type, env.subject);
         }
     }
 }
 
 /// Waits for an event of type `E` about `subject` on its service's stream.
-pub async fn wait_for_event<E: EventPayload>(js: &jetstream::Context, subject: &str, timeout: Duration) -> anyhow::Result<Envelope> {
+pub async fn wait_for_event<E: EventPayload>(
+    js: &jetstream::Context,
+    subject: &str,
+    timeout: Duration,
+) -> anyhow::Result<Envelope> {
     let stream = js.get_stream(E::SERVICE.stream()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig { filter_subject: E::nats_subject(), ..Default::default() })
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: E::nats_subject(),
+            ..Default::default()
+        })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let found = tokio::time::timeout(timeout, async {
         while let Some(Ok(m)) = messages.next().await {
-            if let Ok(env) = Envelope::from_slice(&m.payload) {
-                if env.is::<E>() && env.subject == subject {
-                    return Some(env);
-                }
+            if let Ok(env) = Envelope::from_slice(&m.payload)
+                && env.is::<E>()
+                && env.subject == subject
+            {
+                return Some(env);
             }
         }
         None

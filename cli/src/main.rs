@@ -119,7 +119,12 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         let s = platform::embedded_settings(&settings, service, &data_dir, &nats_url, port);
         let r = platform::start_service(service, s, clock.clone()).await?;
         if !demo_mode {
-            println!("{:<10} http://{}/readyz  db {}", service.name(), r.health_addr, data_dir.join(format!("{}.db", service.name())).display());
+            println!(
+                "{:<10} http://{}/readyz  db {}",
+                service.name(),
+                r.health_addr,
+                data_dir.join(format!("{}.db", service.name())).display()
+            );
         }
         running.push(r);
     }
@@ -134,7 +139,9 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         return result;
     }
 
-    println!("govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- call catalog query list_entries --org platform --nats-url {nats_url}\nctrl-c stops.");
+    println!(
+        "govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- call catalog query list_entries --org platform --nats-url {nats_url}\nctrl-c stops."
+    );
     govshare_shared::app::shutdown_signal().await;
     println!("stopping...");
     for r in running {

@@ -24,7 +24,13 @@ pub async fn start_service(service: Service, settings: Settings, clock: SharedCl
 }
 
 /// Settings for one service of the embedded platform: its own SQLite file in `data_dir`.
-pub fn embedded_settings(base: &Settings, service: Service, data_dir: &Path, nats_url: &str, http_port: u16) -> Settings {
+pub fn embedded_settings(
+    base: &Settings,
+    service: Service,
+    data_dir: &Path,
+    nats_url: &str,
+    http_port: u16,
+) -> Settings {
     let mut s = base.clone();
     s.database.url = format!("sqlite://{}?mode=rwc", data_dir.join(format!("{}.db", service.name())).display());
     s.nats.url = nats_url.to_owned();
@@ -100,7 +106,12 @@ impl LocalNats {
 
 /// Waits until durable consumer `durable` on `stream` has nothing pending: every message
 /// matching its filter was delivered and acked.
-pub async fn wait_caught_up(js: &jetstream::Context, stream: &str, durable: &str, timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_caught_up(
+    js: &jetstream::Context,
+    stream: &str,
+    durable: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let s = js.get_stream(stream).await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -45,11 +45,7 @@ impl Context {
 
     /// Records `outgoing` in the outbox, commits, and wakes the relay: the end of every
     /// state change. The events are sent if and only if the state change is kept.
-    pub async fn commit(
-        &self,
-        tx: DatabaseTransaction,
-        outgoing: &[Outgoing],
-    ) -> Result<(), DbErr> {
+    pub async fn commit(&self, tx: DatabaseTransaction, outgoing: &[Outgoing]) -> Result<(), DbErr> {
         outbox::record(&tx, outgoing).await?;
         tx.commit().await?;
         if !outgoing.is_empty() {
@@ -138,44 +134,22 @@ impl Running {
 
 /// Connects a service's store and NATS client as `settings` say, and runs the migrations.
 pub async fn connect<A: App>(settings: &Settings, clock: SharedClock) -> anyhow::Result<Context> {
-    let db = crate::store::connect_and_migrate::<A::Migrator>(
-        &settings.database.url,
-        settings.database.max_connections,
-    )
-    .await
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "database {}: {e}",
-            crate::config::redact_url(&settings.database.url)
-        )
-    })?;
+    let db =
+        crate::store::connect_and_migrate::<A::Migrator>(&settings.database.url, settings.database.max_connections)
+            .await
+            .map_err(|e| anyhow::anyhow!("database {}: {e}", crate::config::redact_url(&settings.database.url)))?;
     let nats = async_nats::ConnectOptions::new()
         .name(format!("govshare-{}", A::SERVICE.name()))
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
         .connect(&settings.nats.url)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "nats {}: {e}",
-                crate::config::redact_url(&settings.nats.url)
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("nats {}: {e}", crate::config::redact_url(&settings.nats.url)))?;
     let js = jetstream::ContextBuilder::new()
         .timeout(Duration::from_millis(settings.nats.ack_timeout_ms))
         .build(nats.clone());
-    bus::ensure_streams(&js, &settings.streams.to_bus())
-        .await
-        .map_err(|e| anyhow::anyhow!("streams: {e}"))?;
-    Ok(Context {
-        service: A::SERVICE,
-        db,
-        nats,
-        js,
-        clock,
-        settings: settings.clone(),
-        waker: Waker::default(),
-    })
+    bus::ensure_streams(&js, &settings.streams.to_bus()).await.map_err(|e| anyhow::anyhow!("streams: {e}"))?;
+    Ok(Context { service: A::SERVICE, db, nats, js, clock, settings: settings.clone(), waker: Waker::default() })
 }
 
 /// Starts a service: relay, consumers, call responders, probes and its own tasks. When it
@@ -206,13 +180,7 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
             waker: ctx.waker.clone(),
             clock: clock.clone(),
         };
-        tasks.spawn(inbox::run_consumer(
-            ctx.js.clone(),
-            spec,
-            inbox,
-            settings.inbox.clone(),
-            stop.clone(),
-        ));
+        tasks.spawn(inbox::run_consumer(ctx.js.clone(), spec, inbox, settings.inbox.clone(), stop.clone()));
     }
 
     for kind in ["cmd", "qry"] {
@@ -225,45 +193,26 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
         tasks.spawn(respond(app.clone(), ctx.clone(), sub, stop.clone()));
     }
     // Make sure the server has the subscriptions before anyone is told we are up.
-    ctx.nats
-        .flush()
-        .await
-        .map_err(|e| anyhow::anyhow!("nats flush: {e}"))?;
+    ctx.nats.flush().await.map_err(|e| anyhow::anyhow!("nats flush: {e}"))?;
 
     for task in app.tasks(stop.clone()) {
         tasks.spawn(task);
     }
 
-    let (health_addr, health) = crate::health::serve(
-        &settings.http.addr,
-        A::SERVICE.name(),
-        ctx.db.clone(),
-        ctx.nats.clone(),
-        stop.clone(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("health server on {}: {e}", settings.http.addr))?;
+    let (health_addr, health) =
+        crate::health::serve(&settings.http.addr, A::SERVICE.name(), ctx.db.clone(), ctx.nats.clone(), stop.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("health server on {}: {e}", settings.http.addr))?;
     tasks.spawn(async move {
         let _ = health.await;
     });
 
     tracing::info!(service = A::SERVICE.name(), %health_addr, "started");
-    Ok(Running {
-        service: A::SERVICE,
-        health_addr,
-        ctx,
-        stop,
-        tasks,
-    })
+    Ok(Running { service: A::SERVICE, health_addr, ctx, stop, tasks })
 }
 
 /// Answers calls until `stop`, then finishes the calls in hand.
-async fn respond<A: App>(
-    app: Arc<A>,
-    ctx: Context,
-    mut sub: async_nats::Subscriber,
-    stop: CancellationToken,
-) {
+async fn respond<A: App>(app: Arc<A>, ctx: Context, mut sub: async_nats::Subscriber, stop: CancellationToken) {
     let mut in_hand = JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
     loop {
@@ -289,23 +238,11 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
     let Some(reply_to) = message.reply.clone() else {
         return;
     };
-    let header = |name: &str| {
-        message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(name))
-            .map(|v| v.as_str().to_owned())
-    };
+    let header = |name: &str| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
     let lang = Lang::from_header(header(bus::LANG_HEADER).as_deref());
-    let correlation_id =
-        header(bus::CORRELATION_HEADER).unwrap_or_else(|| Uuid::now_v7().to_string());
-    let span =
-        tracing::info_span!("call", subject = %message.subject, correlation_id = %correlation_id);
-    crate::telemetry::set_parent(
-        &span,
-        header("traceparent").as_deref(),
-        header("tracestate").as_deref(),
-    );
+    let correlation_id = header(bus::CORRELATION_HEADER).unwrap_or_else(|| Uuid::now_v7().to_string());
+    let span = tracing::info_span!("call", subject = %message.subject, correlation_id = %correlation_id);
+    crate::telemetry::set_parent(&span, header("traceparent").as_deref(), header("tracestate").as_deref());
     let result = async {
         let Some(subject) = CallSubject::parse(&message.subject) else {
             return Err(ApiError::new(ErrorCode::UnknownOperation));
@@ -318,12 +255,7 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
             name: subject.name,
             fields,
             lang,
-            meta: EventMeta {
-                acting_org: subject.org,
-                correlation_id,
-                traceparent,
-                tracestate,
-            },
+            meta: EventMeta { acting_org: subject.org, correlation_id, traceparent, tracestate },
         };
         app.call(call).await
     }
@@ -332,11 +264,7 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
     if let Err(err) = &result {
         span.in_scope(|| tracing::info!(error = %err, "call refused"));
     }
-    if let Err(err) = ctx
-        .nats
-        .publish(reply_to, reply::render(&result, lang).into())
-        .await
-    {
+    if let Err(err) = ctx.nats.publish(reply_to, reply::render(&result, lang).into()).await {
         tracing::warn!(error = %err, "could not send the reply");
     }
 }
@@ -345,10 +273,7 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
 /// clock, until SIGTERM or ctrl-c.
 pub async fn run<A: App>() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    crate::telemetry::init(
-        &settings.telemetry,
-        &format!("govshare-{}", A::SERVICE.name()),
-    );
+    crate::telemetry::init(&settings.telemetry, &format!("govshare-{}", A::SERVICE.name()));
     tracing::info!(settings = ?settings.redacted(), "starting govshare-{}", A::SERVICE.name());
     let running = start::<A>(settings, Arc::new(SystemClock)).await?;
     shutdown_signal().await;
@@ -358,11 +283,7 @@ pub async fn run<A: App>() -> anyhow::Result<()> {
 }
 
 /// Starts a service with the given settings and clock and runs it until `stop`.
-pub async fn serve<A: App>(
-    settings: Settings,
-    clock: SharedClock,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn serve<A: App>(settings: Settings, clock: SharedClock, stop: CancellationToken) -> anyhow::Result<()> {
     let running = start::<A>(settings, clock).await?;
     stop.cancelled().await;
     running.shutdown().await;

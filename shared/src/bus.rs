@@ -43,13 +43,8 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
-        Service::Catalog,
-        Service::Requests,
-        Service::Deadlines,
-        Service::Recall,
-        Service::Notify,
-    ];
+    pub const ALL: [Service; 5] =
+        [Service::Catalog, Service::Requests, Service::Deadlines, Service::Recall, Service::Notify];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -130,12 +125,7 @@ impl CallSubject {
         if parts.next().is_some() || org.is_empty() || name.is_empty() {
             return None;
         }
-        Some(Self {
-            kind,
-            service,
-            org,
-            name,
-        })
+        Some(Self { kind, service, org, name })
     }
 }
 
@@ -158,6 +148,8 @@ pub struct StreamSettings {
     /// How long events are kept. Consumers track their position durably, so this must only
     /// outlast the longest outage a consumer may have.
     pub max_age: Duration,
+    /// Copies kept by a clustered JetStream (1 on a single server).
+    pub replicas: usize,
 }
 
 impl Default for StreamSettings {
@@ -165,20 +157,15 @@ impl Default for StreamSettings {
         Self {
             duplicate_window: Duration::from_secs(2 * 60 * 60),
             max_age: Duration::from_secs(30 * 24 * 60 * 60),
+            replicas: 1,
         }
     }
 }
 
 /// Creates (or leaves as they are) every stream of the platform. Idempotent: each service
 /// calls it at start, so the start order of services does not matter.
-pub async fn ensure_streams(
-    js: &jetstream::Context,
-    settings: &StreamSettings,
-) -> Result<(), async_nats::Error> {
-    let mut wanted: Vec<(String, String)> = Service::ALL
-        .iter()
-        .map(|s| (s.stream(), s.event_subjects()))
-        .collect();
+pub async fn ensure_streams(js: &jetstream::Context, settings: &StreamSettings) -> Result<(), async_nats::Error> {
+    let mut wanted: Vec<(String, String)> = Service::ALL.iter().map(|s| (s.stream(), s.event_subjects())).collect();
     wanted.push((DUTY_STREAM.to_owned(), DUTY_SUBJECTS.to_owned()));
     wanted.push((DLQ_STREAM.to_owned(), format!("{PREFIX}.dlq.>")));
     for (name, subjects) in wanted {
@@ -188,6 +175,7 @@ pub async fn ensure_streams(
             storage: stream::StorageType::File,
             duplicate_window: settings.duplicate_window,
             max_age: settings.max_age,
+            num_replicas: settings.replicas,
             ..Default::default()
         })
         .await?;
@@ -222,9 +210,6 @@ mod tests {
     #[test]
     fn each_service_has_its_own_stream() {
         assert_eq!(Service::Catalog.stream(), "GOVSHARE_CATALOG");
-        assert_eq!(
-            Service::Catalog.event_subject("entry.published"),
-            "govshare.evt.catalog.entry.published"
-        );
+        assert_eq!(Service::Catalog.event_subject("entry.published"), "govshare.evt.catalog.entry.published");
     }
 }

@@ -72,9 +72,7 @@ impl Calendar {
     /// Working days strictly after `from`'s local day, up to and including `due`'s last day.
     pub fn working_days_left(&self, from: DateTime<Utc>, due: DateTime<Utc>) -> u32 {
         let mut day = from.with_timezone(&TIME_ZONE).date_naive();
-        let last = (due - chrono::Duration::nanoseconds(1))
-            .with_timezone(&TIME_ZONE)
-            .date_naive();
+        let last = (due - chrono::Duration::nanoseconds(1)).with_timezone(&TIME_ZONE).date_naive();
         let mut n = 0;
         while day < last {
             day = day + Days::new(1);
@@ -91,11 +89,7 @@ impl Calendar {
             Some(t) => day.and_time(t),
             None => (day + Days::new(1)).and_time(NaiveTime::MIN),
         };
-        TIME_ZONE
-            .from_local_datetime(&local)
-            .single()
-            .expect("Asia/Shanghai has no DST gaps")
-            .with_timezone(&Utc)
+        TIME_ZONE.from_local_datetime(&local).single().expect("Asia/Shanghai has no DST gaps").with_timezone(&Utc)
     }
 }
 
@@ -111,11 +105,7 @@ mod tests {
     fn one_working_day_from_a_monday_ends_at_tuesday_midnight_shanghai() {
         // Monday 2026-11-23 10:00 Shanghai.
         let due = Calendar::weekends_only().due_at(utc("2026-11-23T02:00:00Z"), 1);
-        assert_eq!(
-            due,
-            utc("2026-11-24T16:00:00Z"),
-            "24:00 on Tue 24th in Shanghai"
-        );
+        assert_eq!(due, utc("2026-11-24T16:00:00Z"), "24:00 on Tue 24th in Shanghai");
     }
 
     #[test]
@@ -136,10 +126,7 @@ mod tests {
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         let cal = Calendar::with_days([d("2026-10-01"), d("2026-10-02")], [d("2026-10-10")]);
         assert!(!cal.is_working_day(d("2026-10-01")));
-        assert!(
-            cal.is_working_day(d("2026-10-10")),
-            "a Saturday make-up day"
-        );
+        assert!(cal.is_working_day(d("2026-10-10")), "a Saturday make-up day");
         assert_eq!(cal.last_day(d("2026-09-30"), 1), d("2026-10-05"));
         assert_eq!(cal.last_day(d("2026-10-09"), 1), d("2026-10-10"));
     }

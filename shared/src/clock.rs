@@ -46,15 +46,12 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self {
-            tx: Arc::new(watch::Sender::new(start)),
-        }
+        Self { tx: Arc::new(watch::Sender::new(start)) }
     }
 
     /// Moves the clock forward (never back: time-ordered ids and dues rely on it).
     pub fn advance(&self, by: chrono::Duration) {
-        self.tx
-            .send_modify(|now| *now += by.max(chrono::Duration::zero()));
+        self.tx.send_modify(|now| *now += by.max(chrono::Duration::zero()));
     }
 
     /// Moves the clock to `at` if that is later than now.
@@ -90,18 +87,12 @@ mod tests {
         let start: DateTime<Utc> = "2026-01-05T00:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
         let waker = clock.clone();
-        let sleeper =
-            tokio::spawn(
-                async move { clock.sleep_until(start + chrono::Duration::hours(2)).await },
-            );
+        let sleeper = tokio::spawn(async move { clock.sleep_until(start + chrono::Duration::hours(2)).await });
         waker.advance(chrono::Duration::hours(1));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!sleeper.is_finished(), "one hour is not enough");
         waker.advance(chrono::Duration::hours(1));
-        tokio::time::timeout(Duration::from_secs(1), sleeper)
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(1), sleeper).await.unwrap().unwrap();
     }
 
     #[test]

@@ -35,10 +35,7 @@ pub struct NatsSettings {
 
 impl Default for NatsSettings {
     fn default() -> Self {
-        Self {
-            url: "nats://127.0.0.1:4222".into(),
-            ack_timeout_ms: 5_000,
-        }
+        Self { url: "nats://127.0.0.1:4222".into(), ack_timeout_ms: 5_000 }
     }
 }
 
@@ -53,10 +50,7 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self {
-            url: "sqlite://govshare.db?mode=rwc".into(),
-            max_connections: 10,
-        }
+        Self { url: "sqlite://govshare.db?mode=rwc".into(), max_connections: 10 }
     }
 }
 
@@ -69,9 +63,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            addr: "0.0.0.0:8080".into(),
-        }
+        Self { addr: "0.0.0.0:8080".into() }
     }
 }
 
@@ -88,11 +80,7 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self {
-            filter: "info,sqlx=warn,sea_orm=warn,async_nats=warn".into(),
-            json: false,
-            otlp_endpoint: None,
-        }
+        Self { filter: "info,sqlx=warn,sea_orm=warn,async_nats=warn".into(), json: false, otlp_endpoint: None }
     }
 }
 
@@ -105,9 +93,7 @@ pub struct CallSettings {
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self {
-            max_payload_bytes: 256 * 1024,
-        }
+        Self { max_payload_bytes: 256 * 1024 }
     }
 }
 
@@ -116,6 +102,8 @@ impl Default for CallSettings {
 pub struct StreamsSettings {
     pub duplicate_window_secs: u64,
     pub max_age_days: u64,
+    /// Stream replicas when the services create the streams (3 on a NATS cluster).
+    pub replicas: usize,
 }
 
 impl Default for StreamsSettings {
@@ -124,6 +112,7 @@ impl Default for StreamsSettings {
         Self {
             duplicate_window_secs: d.duplicate_window.as_secs(),
             max_age_days: d.max_age.as_secs() / 86_400,
+            replicas: d.replicas,
         }
     }
 }
@@ -133,6 +122,7 @@ impl StreamsSettings {
         crate::bus::StreamSettings {
             duplicate_window: Duration::from_secs(self.duplicate_window_secs),
             max_age: Duration::from_secs(self.max_age_days * 86_400),
+            replicas: self.replicas.max(1),
         }
     }
 }
@@ -150,11 +140,7 @@ pub struct OutboxSettings {
 
 impl Default for OutboxSettings {
     fn default() -> Self {
-        Self {
-            batch_size: 256,
-            sweep_interval_ms: 1_000,
-            retention_hours: 24 * 7,
-        }
+        Self { batch_size: 256, sweep_interval_ms: 1_000, retention_hours: 24 * 7 }
     }
 }
 
@@ -195,10 +181,7 @@ pub struct DeadlineSettings {
 
 impl Default for DeadlineSettings {
     fn default() -> Self {
-        Self {
-            rescan_interval_ms: 5_000,
-            batch_size: 100,
-        }
+        Self { rescan_interval_ms: 5_000, batch_size: 100 }
     }
 }
 
@@ -256,10 +239,7 @@ mod tests {
     #[test]
     fn a_config_file_sits_between_defaults_and_environment() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "g.toml",
-                "[nats]\nurl = \"nats://file:4222\"\n[http]\naddr = \"127.0.0.1:9\"\n",
-            )?;
+            jail.create_file("g.toml", "[nats]\nurl = \"nats://file:4222\"\n[http]\naddr = \"127.0.0.1:9\"\n")?;
             jail.set_env("GOVSHARE_CONFIG", "g.toml");
             jail.set_env("GOVSHARE_HTTP__ADDR", "127.0.0.1:10");
             let s = Settings::load().expect("loads");
@@ -271,10 +251,7 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_in_printed_settings() {
-        assert_eq!(
-            redact_url("postgres://u:pw@db:5432/x"),
-            "postgres://u:***@db:5432/x"
-        );
+        assert_eq!(redact_url("postgres://u:pw@db:5432/x"), "postgres://u:***@db:5432/x");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

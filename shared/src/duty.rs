@@ -159,12 +159,7 @@ impl EventPayload for DutyBreached {
 }
 
 /// A duty-contract message from `opener`, ready for the outbox.
-pub fn message<E: EventPayload>(
-    payload: &E,
-    opener: Service,
-    meta: &EventMeta,
-    now: DateTime<Utc>,
-) -> Outgoing {
+pub fn message<E: EventPayload>(payload: &E, opener: Service, meta: &EventMeta, now: DateTime<Utc>) -> Outgoing {
     let mut out = Outgoing::event(payload, meta, now);
     out.envelope.source = opener.source();
     out
@@ -180,15 +175,9 @@ mod tests {
             duty_id: "request-1-reply".into(),
             article: 21,
             holder: "dept-p".into(),
-            about: About {
-                kind: "request".into(),
-                id: "1".into(),
-            },
+            about: About { kind: "request".into(), id: "1".into() },
             title: Text::new("答复", "reply"),
-            term: Term::WorkingDays {
-                days: 1,
-                from: "2026-11-23T02:00:00Z".parse().unwrap(),
-            },
+            term: Term::WorkingDays { days: 1, from: "2026-11-23T02:00:00Z".parse().unwrap() },
             opened_by: Service::Requests,
         };
         let out = message(&open, Service::Requests, &EventMeta::default(), Utc::now());

@@ -25,12 +25,7 @@ pub trait EventPayload: Serialize + DeserializeOwned {
 
     /// The CloudEvents `type`, e.g. `govshare.catalog.entry.published.v1`.
     fn event_type() -> String {
-        format!(
-            "govshare.{}.{}.v{}",
-            Self::SERVICE.name(),
-            Self::KIND,
-            Self::VERSION
-        )
+        format!("govshare.{}.{}.v{}", Self::SERVICE.name(), Self::KIND, Self::VERSION)
     }
 
     /// The NATS subject it is published on, e.g. `govshare.evt.catalog.entry.published`.
@@ -93,22 +88,14 @@ pub enum DecodeError {
     #[error("event type {found} is not {expected}")]
     WrongType { expected: String, found: String },
     #[error("event data does not match {event_type}: {source}")]
-    BadData {
-        event_type: String,
-        source: serde_json::Error,
-    },
+    BadData { event_type: String, source: serde_json::Error },
 }
 
 impl Envelope {
     pub const SPEC_VERSION: &'static str = "1.0";
 
     /// Wraps a payload. `id` and `now` are arguments: the caller owns ids and time.
-    pub fn new<E: EventPayload>(
-        id: Uuid,
-        payload: &E,
-        meta: &EventMeta,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new<E: EventPayload>(id: Uuid, payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
         Self {
             specversion: Self::SPEC_VERSION.to_owned(),
             id,
@@ -133,26 +120,17 @@ impl Envelope {
     /// Reads the payload as `E`, refusing another type or version.
     pub fn decode<E: EventPayload>(&self) -> Result<E, DecodeError> {
         if !self.is::<E>() {
-            return Err(DecodeError::WrongType {
-                expected: E::event_type(),
-                found: self.event_type.clone(),
-            });
+            return Err(DecodeError::WrongType { expected: E::event_type(), found: self.event_type.clone() });
         }
-        serde_json::from_value(self.data.clone()).map_err(|source| DecodeError::BadData {
-            event_type: self.event_type.clone(),
-            source,
-        })
+        serde_json::from_value(self.data.clone())
+            .map_err(|source| DecodeError::BadData { event_type: self.event_type.clone(), source })
     }
 
     /// Parses an envelope from the bus, checking the spec version.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, String> {
-        let env: Envelope = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a CloudEvents envelope: {e}"))?;
+        let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("not a CloudEvents envelope: {e}"))?;
         if env.specversion != Self::SPEC_VERSION {
-            return Err(format!(
-                "unsupported CloudEvents specversion {}",
-                env.specversion
-            ));
+            return Err(format!("unsupported CloudEvents specversion {}", env.specversion));
         }
         Ok(env)
     }
@@ -193,25 +171,14 @@ mod tests {
     }
 
     fn meta() -> EventMeta {
-        EventMeta {
-            acting_org: "dept-a".into(),
-            correlation_id: "corr-1".into(),
-            ..Default::default()
-        }
+        EventMeta { acting_org: "dept-a".into(), correlation_id: "corr-1".into(), ..Default::default() }
     }
 
     #[test]
     fn an_envelope_is_cloudevents_json_with_govshare_extensions() {
         let now = "2026-11-23T02:00:00Z".parse().unwrap();
         let id = Uuid::now_v7();
-        let env = Envelope::new(
-            id,
-            &Published {
-                entry_id: "e-1".into(),
-            },
-            &meta(),
-            now,
-        );
+        let env = Envelope::new(id, &Published { entry_id: "e-1".into() }, &meta(), now);
         let json: serde_json::Value = serde_json::from_str(&env.to_json()).unwrap();
         assert_eq!(json["specversion"], "1.0");
         assert_eq!(json["id"], id.to_string());
@@ -228,37 +195,15 @@ mod tests {
 
     #[test]
     fn a_payload_round_trips_and_another_version_is_refused() {
-        let env = Envelope::new(
-            Uuid::now_v7(),
-            &Published {
-                entry_id: "e-1".into(),
-            },
-            &meta(),
-            Utc::now(),
-        );
+        let env = Envelope::new(Uuid::now_v7(), &Published { entry_id: "e-1".into() }, &meta(), Utc::now());
         let back = Envelope::from_slice(env.to_json().as_bytes()).unwrap();
-        assert_eq!(
-            back.decode::<Published>().unwrap(),
-            Published {
-                entry_id: "e-1".into()
-            }
-        );
-        assert!(matches!(
-            back.decode::<PublishedV2>(),
-            Err(DecodeError::WrongType { .. })
-        ));
+        assert_eq!(back.decode::<Published>().unwrap(), Published { entry_id: "e-1".into() });
+        assert!(matches!(back.decode::<PublishedV2>(), Err(DecodeError::WrongType { .. })));
     }
 
     #[test]
     fn a_foreign_spec_version_is_refused() {
-        let mut env = Envelope::new(
-            Uuid::now_v7(),
-            &Published {
-                entry_id: "e".into(),
-            },
-            &meta(),
-            Utc::now(),
-        );
+        let mut env = Envelope::new(Uuid::now_v7(), &Published { entry_id: "e".into() }, &meta(), Utc::now());
         env.specversion = "0.3".into();
         assert!(Envelope::from_slice(env.to_json().as_bytes()).is_err());
         assert!(Envelope::from_slice(b"{not json").is_err());

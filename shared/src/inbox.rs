@@ -15,8 +15,8 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, message::PublishMessa
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait, sea_query::OnConflict,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait, sea_query::OnConflict,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -60,10 +60,7 @@ impl HandleError {
 /// Exponential backoff with the delivery count: base, 2*base, 4*base ... capped.
 pub fn retry_delay(delivered: i64, settings: &InboxSettings) -> Duration {
     let exp = (delivered.max(1) - 1).min(20) as u32;
-    let ms = settings
-        .backoff_base_ms
-        .saturating_mul(1u64 << exp)
-        .min(settings.backoff_max_ms);
+    let ms = settings.backoff_base_ms.saturating_mul(1u64 << exp).min(settings.backoff_max_ms);
     Duration::from_millis(ms)
 }
 
@@ -121,9 +118,7 @@ pub struct Inbox {
 
 impl std::fmt::Debug for Inbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inbox")
-            .field("consumer", &self.consumer)
-            .finish()
+        f.debug_struct("Inbox").field("consumer", &self.consumer).finish()
     }
 }
 
@@ -138,9 +133,7 @@ impl Inbox {
         };
         let inserted = entity::Entity::insert(row)
             .on_conflict(
-                OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
-                    .do_nothing()
-                    .to_owned(),
+                OnConflict::columns([entity::Column::Consumer, entity::Column::EventId]).do_nothing().to_owned(),
             )
             .exec_without_returning(&tx)
             .await?;
@@ -159,8 +152,7 @@ impl Inbox {
 
     /// Deletes handled ids older than the retention, a small batch at a time.
     pub async fn trim(&self, retention: Duration) -> Result<u64, DbErr> {
-        let cutoff = self.clock.now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let cutoff = self.clock.now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let mut total = 0;
         loop {
             let ids: Vec<String> = entity::Entity::find()
@@ -248,13 +240,10 @@ pub async fn run_consumer(
             };
             handle_message(&js, &spec, &inbox, &settings, &message).await;
             handled += 1;
-            if handled.is_multiple_of(10_000) {
-                if let Err(err) = inbox
-                    .trim(Duration::from_secs(settings.retention_hours * 3600))
-                    .await
-                {
-                    tracing::warn!(error = %err, "inbox trim failed");
-                }
+            if handled.is_multiple_of(10_000)
+                && let Err(err) = inbox.trim(Duration::from_secs(settings.retention_hours * 3600)).await
+            {
+                tracing::warn!(error = %err, "inbox trim failed");
             }
         }
     }
@@ -283,11 +272,7 @@ async fn handle_message(
         event_type = %envelope.event_type,
         delivered
     );
-    crate::telemetry::set_parent(
-        &span,
-        envelope.traceparent.as_deref(),
-        envelope.tracestate.as_deref(),
-    );
+    crate::telemetry::set_parent(&span, envelope.traceparent.as_deref(), envelope.tracestate.as_deref());
     let result = inbox.process(&envelope).instrument(span.clone()).await;
     let _enter = span.enter();
     match result {
@@ -317,22 +302,14 @@ async fn ack(message: &jetstream::Message, kind: AckKind) {
 }
 
 /// Copies a message to the dead-letter stream with the reason.
-async fn dead_letter(
-    js: &jetstream::Context,
-    spec: &ConsumerSpec,
-    message: &jetstream::Message,
-    reason: &str,
-) {
+async fn dead_letter(js: &jetstream::Context, spec: &ConsumerSpec, message: &jetstream::Message, reason: &str) {
     let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
     let publish = PublishMessage::build()
         .payload(message.payload.clone())
         .message_id(format!("dlq-{}-{}", spec.durable, seq))
         .header(bus::DLQ_REASON_HEADER, reason)
         .header("Govshare-Dlq-Subject", message.subject.as_str());
-    match js
-        .send_publish(bus::dlq_subject(&spec.durable), publish)
-        .await
-    {
+    match js.send_publish(bus::dlq_subject(&spec.durable), publish).await {
         Ok(ack) => {
             if let Err(err) = ack.await {
                 tracing::error!(error = %err, "dead-letter publish not acked");
@@ -421,39 +398,18 @@ mod tests {
 
     #[test]
     fn a_transient_failure_backs_off_exponentially_then_dead_letters() {
-        let s = InboxSettings {
-            backoff_base_ms: 100,
-            backoff_max_ms: 1_000,
-            max_deliver: 5,
-            ..Default::default()
-        };
+        let s = InboxSettings { backoff_base_ms: 100, backoff_max_ms: 1_000, max_deliver: 5, ..Default::default() };
         let err = HandleError::Transient("db down".into());
-        assert_eq!(
-            k(err.ack(1, &s)),
-            k(AckKind::Nak(Some(Duration::from_millis(100))))
-        );
-        assert_eq!(
-            k(err.ack(2, &s)),
-            k(AckKind::Nak(Some(Duration::from_millis(200))))
-        );
-        assert_eq!(
-            k(err.ack(4, &s)),
-            k(AckKind::Nak(Some(Duration::from_millis(800))))
-        );
+        assert_eq!(k(err.ack(1, &s)), k(AckKind::Nak(Some(Duration::from_millis(100)))));
+        assert_eq!(k(err.ack(2, &s)), k(AckKind::Nak(Some(Duration::from_millis(200)))));
+        assert_eq!(k(err.ack(4, &s)), k(AckKind::Nak(Some(Duration::from_millis(800)))));
         assert_eq!(retry_delay(5, &s), Duration::from_millis(1_000), "capped");
-        assert_eq!(
-            k(err.ack(5, &s)),
-            k(AckKind::Term),
-            "the last delivery dead-letters"
-        );
+        assert_eq!(k(err.ack(5, &s)), k(AckKind::Term), "the last delivery dead-letters");
     }
 
     #[test]
     fn a_permanent_failure_is_never_retried() {
         let s = InboxSettings::default();
-        assert_eq!(
-            k(HandleError::Permanent("unknown version".into()).ack(1, &s)),
-            k(AckKind::Term)
-        );
+        assert_eq!(k(HandleError::Permanent("unknown version".into()).ack(1, &s)), k(AckKind::Term));
     }
 }

@@ -18,8 +18,8 @@ use std::{sync::Arc, time::Duration};
 use async_nats::jetstream::{self, message::PublishMessage};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{LockBehavior, LockType},
 };
 use tokio::sync::Notify;
@@ -42,23 +42,12 @@ pub struct Outgoing {
 impl Outgoing {
     /// An event, with a fresh UUIDv7 id.
     pub fn event<E: EventPayload>(payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
-        Self {
-            subject: E::nats_subject(),
-            envelope: Envelope::new(Uuid::now_v7(), payload, meta, now),
-        }
+        Self { subject: E::nats_subject(), envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
     }
 
     /// A message on another subject than the payload's own (the duty contract uses this).
-    pub fn on_subject<E: EventPayload>(
-        subject: String,
-        payload: &E,
-        meta: &EventMeta,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            subject,
-            envelope: Envelope::new(Uuid::now_v7(), payload, meta, now),
-        }
+    pub fn on_subject<E: EventPayload>(subject: String, payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        Self { subject, envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
     }
 }
 
@@ -74,9 +63,7 @@ pub async fn record(tx: &impl ConnectionTrait, messages: &[Outgoing]) -> Result<
         created_at: Set(m.envelope.time),
         published_at: Set(None),
     });
-    entity::Entity::insert_many(rows)
-        .exec_without_returning(tx)
-        .await?;
+    entity::Entity::insert_many(rows).exec_without_returning(tx).await?;
     Ok(())
 }
 
@@ -128,16 +115,12 @@ impl Relay {
                 }
             }
             rounds += 1;
-            if rounds.is_multiple_of(600) {
-                if let Err(err) = self.trim().await {
-                    tracing::warn!(error = %err, "outbox trim failed");
-                }
+            if rounds.is_multiple_of(600)
+                && let Err(err) = self.trim().await
+            {
+                tracing::warn!(error = %err, "outbox trim failed");
             }
-            let pause = if failures == 0 {
-                sweep
-            } else {
-                backoff(failures)
-            };
+            let pause = if failures == 0 { sweep } else { backoff(failures) };
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = self.waker.woken() => {}
@@ -180,9 +163,7 @@ impl Relay {
         // Send every publish first, then wait for the acks: the batch costs one round trip.
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            let mut publish = PublishMessage::build()
-                .payload(row.envelope.clone().into())
-                .message_id(&row.id);
+            let mut publish = PublishMessage::build().payload(row.envelope.clone().into()).message_id(&row.id);
             if let Some(tp) = traceparent_of(&row.envelope) {
                 publish = publish.header("traceparent", tp.as_str());
             }
@@ -200,20 +181,14 @@ impl Relay {
                 Ok(()) if failure.is_none() => acked.push(row.id.clone()),
                 Ok(()) => {}
                 Err(reason) => {
-                    failure.get_or_insert(RelayError::Publish {
-                        id: row.id.clone(),
-                        reason,
-                    });
+                    failure.get_or_insert(RelayError::Publish { id: row.id.clone(), reason });
                 }
             }
         }
         let n = acked.len();
         if !acked.is_empty() {
             entity::Entity::update_many()
-                .col_expr(
-                    entity::Column::PublishedAt,
-                    sea_orm::sea_query::Expr::value(self.clock.now()),
-                )
+                .col_expr(entity::Column::PublishedAt, sea_orm::sea_query::Expr::value(self.clock.now()))
                 .filter(entity::Column::Id.is_in(acked))
                 .exec(&tx)
                 .await?;
@@ -228,8 +203,7 @@ impl Relay {
 
     /// Deletes published rows older than the retention, a small batch at a time.
     pub async fn trim(&self) -> Result<u64, DbErr> {
-        let cutoff =
-            self.clock.now() - chrono::Duration::hours(self.settings.retention_hours as i64);
+        let cutoff = self.clock.now() - chrono::Duration::hours(self.settings.retention_hours as i64);
         let mut total = 0;
         loop {
             let ids: Vec<String> = entity::Entity::find()
@@ -243,10 +217,7 @@ impl Relay {
             if ids.is_empty() {
                 return Ok(total);
             }
-            let res = entity::Entity::delete_many()
-                .filter(entity::Column::Id.is_in(ids))
-                .exec(&self.db)
-                .await?;
+            let res = entity::Entity::delete_many().filter(entity::Column::Id.is_in(ids)).exec(&self.db).await?;
             total += res.rows_affected;
         }
     }
@@ -255,10 +226,7 @@ impl Relay {
 /// Count of events not yet acked by JetStream (readiness and tests).
 pub async fn pending_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
-    entity::Entity::find()
-        .filter(entity::Column::PublishedAt.is_null())
-        .count(db)
-        .await
+    entity::Entity::find().filter(entity::Column::PublishedAt.is_null()).count(db).await
 }
 
 fn traceparent_of(envelope_json: &str) -> Option<String> {
@@ -341,9 +309,7 @@ pub mod migration {
                 .await?;
             manager
                 .get_connection()
-                .execute_unprepared(
-                    "CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)",
-                )
+                .execute_unprepared("CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)")
                 .await?;
             Ok(())
         }

@@ -28,12 +28,7 @@ impl Lang {
             return Lang::ZhCn;
         };
         for tag in value.split(',') {
-            let tag = tag
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let tag = tag.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             if tag == "en" || tag.starts_with("en-") {
                 return Lang::En;
             }
@@ -61,10 +56,7 @@ pub struct Text {
 
 impl Text {
     pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self {
-            zh: zh.into(),
-            en: en.into(),
-        }
+        Self { zh: zh.into(), en: en.into() }
     }
 
     pub fn get(&self, lang: Lang) -> &str {
@@ -104,35 +96,20 @@ pub enum ErrorCode {
 impl ErrorCode {
     fn default_text(self) -> Text {
         match self {
-            ErrorCode::Malformed => Text::new(
-                "请求不是有效的 JSON 对象",
-                "the payload is not a valid JSON object",
-            ),
-            ErrorCode::PayloadTooLarge => {
-                Text::new("请求内容超过大小上限", "the payload exceeds the size limit")
+            ErrorCode::Malformed => Text::new("请求不是有效的 JSON 对象", "the payload is not a valid JSON object"),
+            ErrorCode::PayloadTooLarge => Text::new("请求内容超过大小上限", "the payload exceeds the size limit"),
+            ErrorCode::UnsupportedVersion => Text::new("不支持的请求版本", "unsupported payload version"),
+            ErrorCode::ValidationFailed => {
+                Text::new("请求内容有误，详见 problems", "the payload is invalid, see problems")
             }
-            ErrorCode::UnsupportedVersion => {
-                Text::new("不支持的请求版本", "unsupported payload version")
-            }
-            ErrorCode::ValidationFailed => Text::new(
-                "请求内容有误，详见 problems",
-                "the payload is invalid, see problems",
-            ),
-            ErrorCode::UnknownOperation => {
-                Text::new("未知的命令或查询", "unknown command or query")
-            }
-            ErrorCode::Forbidden => {
-                Text::new("无权执行此操作", "the acting organisation may not do this")
-            }
+            ErrorCode::UnknownOperation => Text::new("未知的命令或查询", "unknown command or query"),
+            ErrorCode::Forbidden => Text::new("无权执行此操作", "the acting organisation may not do this"),
             ErrorCode::NotFound => Text::new("对象不存在", "not found"),
             ErrorCode::Conflict => Text::new("与现有数据冲突", "conflicts with existing data"),
-            ErrorCode::NotAllowed => {
-                Text::new("当前状态下不允许此操作", "not allowed in the current state")
+            ErrorCode::NotAllowed => Text::new("当前状态下不允许此操作", "not allowed in the current state"),
+            ErrorCode::Unavailable => {
+                Text::new("服务暂不可用，未做任何更改，请重试", "service unavailable, nothing was changed, retry")
             }
-            ErrorCode::Unavailable => Text::new(
-                "服务暂不可用，未做任何更改，请重试",
-                "service unavailable, nothing was changed, retry",
-            ),
         }
     }
 }
@@ -149,36 +126,18 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(field: impl Into<String>, code: impl Into<String>, text: Text) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            text,
-        }
+        Self { field: field.into(), code: code.into(), text }
     }
 
     pub fn required(field: &str) -> Self {
-        Self::new(
-            field,
-            "required",
-            Text::new(
-                format!("缺少必填项 {field}"),
-                format!("{field} is required"),
-            ),
-        )
+        Self::new(field, "required", Text::new(format!("缺少必填项 {field}"), format!("{field} is required")))
     }
 
-    pub fn invalid(
-        field: &str,
-        why_zh: impl std::fmt::Display,
-        why_en: impl std::fmt::Display,
-    ) -> Self {
+    pub fn invalid(field: &str, why_zh: impl std::fmt::Display, why_en: impl std::fmt::Display) -> Self {
         Self::new(
             field,
             "invalid",
-            Text::new(
-                format!("{field} 无效：{why_zh}"),
-                format!("{field} is invalid: {why_en}"),
-            ),
+            Text::new(format!("{field} 无效：{why_zh}"), format!("{field} is invalid: {why_en}")),
         )
     }
 }
@@ -193,34 +152,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
-            code,
-            text: code.default_text(),
-            problems: Vec::new(),
-        }
+        Self { code, text: code.default_text(), problems: Vec::new() }
     }
 
     pub fn with_text(code: ErrorCode, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self {
-            code,
-            text: Text::new(zh, en),
-            problems: Vec::new(),
-        }
+        Self { code, text: Text::new(zh, en), problems: Vec::new() }
     }
 
     pub fn validation(problems: Vec<Problem>) -> Self {
-        Self {
-            problems,
-            ..Self::new(ErrorCode::ValidationFailed)
-        }
+        Self { problems, ..Self::new(ErrorCode::ValidationFailed) }
     }
 
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::with_text(
-            ErrorCode::NotFound,
-            format!("{what} {id} 不存在"),
-            format!("{what} {id} not found"),
-        )
+        Self::with_text(ErrorCode::NotFound, format!("{what} {id} 不存在"), format!("{what} {id} not found"))
     }
 
     /// A storage or bus failure. Logged in full here; the caller only learns to retry.
@@ -294,12 +238,7 @@ pub struct WireProblem {
 
 impl std::fmt::Display for WireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            serde_json::to_value(self.code).unwrap_or_default(),
-            self.message
-        )?;
+        write!(f, "{}: {}", serde_json::to_value(self.code).unwrap_or_default(), self.message)?;
         for p in &self.problems {
             write!(f, "\n  - {} ({}): {}", p.field, p.code, p.message)?;
         }
@@ -324,10 +263,7 @@ mod tests {
 
     #[test]
     fn a_validation_error_renders_every_problem_in_the_callers_language() {
-        let err = ApiError::validation(vec![
-            Problem::required("name"),
-            Problem::required("provider"),
-        ]);
+        let err = ApiError::validation(vec![Problem::required("name"), Problem::required("provider")]);
         let en = err.render(Lang::En);
         assert_eq!(en["code"], "validation_failed");
         assert_eq!(en["problems"].as_array().unwrap().len(), 2);

@@ -14,19 +14,16 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 /// Connects, applying the SQLite settings above when the URL is SQLite.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
-        opts.max_connections(1)
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-            });
+        opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
     } else {
         opts.max_connections(max_connections);
     }
@@ -59,10 +56,7 @@ const MIGRATION_LOCK: i64 = 0x676f_7673_6861_7265;
 
 /// The migrations every service carries (outbox and inbox), to list first in its migrator.
 pub fn shared_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![
-        Box::new(crate::outbox::migration::Migration),
-        Box::new(crate::inbox::migration::Migration),
-    ]
+    vec![Box::new(crate::outbox::migration::Migration), Box::new(crate::inbox::migration::Migration)]
 }
 
 /// Is this a PostgreSQL connection? (Only the outbox claim differs, by one lock clause.)

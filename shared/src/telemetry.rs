@@ -22,49 +22,33 @@ static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
 pub fn init(settings: &TelemetrySettings, service_name: &str) {
     PROVIDER.get_or_init(|| {
         global::set_text_map_propagator(TraceContextPropagator::new());
-        let filter =
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
         let fmt = if settings.json {
             tracing_subscriber::fmt::layer().json().boxed()
         } else {
             tracing_subscriber::fmt::layer().compact().boxed()
         };
-        let provider = settings
-            .otlp_endpoint
-            .as_deref()
-            .filter(|e| !e.is_empty())
-            .and_then(|endpoint| {
-                use opentelemetry_otlp::WithExportConfig;
-                match opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_endpoint(endpoint)
-                    .build()
-                {
-                    Ok(exporter) => Some(
-                        SdkTracerProvider::builder()
-                            .with_batch_exporter(exporter)
-                            .with_resource(
-                                opentelemetry_sdk::Resource::builder()
-                                    .with_service_name(service_name.to_owned())
-                                    .build(),
-                            )
-                            .build(),
-                    ),
-                    Err(err) => {
-                        eprintln!("OTLP export disabled: {err}");
-                        None
-                    }
+        let provider = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()).and_then(|endpoint| {
+            use opentelemetry_otlp::WithExportConfig;
+            match opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(endpoint).build() {
+                Ok(exporter) => Some(
+                    SdkTracerProvider::builder()
+                        .with_batch_exporter(exporter)
+                        .with_resource(
+                            opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build(),
+                        )
+                        .build(),
+                ),
+                Err(err) => {
+                    eprintln!("OTLP export disabled: {err}");
+                    None
                 }
-            });
-        let otel = provider
-            .as_ref()
-            .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
+            }
+        });
+        let otel =
+            provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
         // A second init in the same process (tests) keeps the first subscriber.
-        let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(fmt)
-            .with(otel)
-            .try_init();
+        let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
         provider
     });
 }
@@ -101,10 +85,7 @@ pub fn current_trace_context() -> (Option<String>, Option<String>) {
     let cx = tracing::Span::current().context();
     let mut map = HashMap::new();
     global::get_text_map_propagator(|p| p.inject_context(&cx, &mut Map(&mut map)));
-    (
-        map.remove("traceparent"),
-        map.remove("tracestate").filter(|s| !s.is_empty()),
-    )
+    (map.remove("traceparent"), map.remove("tracestate").filter(|s| !s.is_empty()))
 }
 
 /// Makes `span` a child of the remote span described by `traceparent`.

@@ -27,10 +27,7 @@ impl Fields {
             return Err(ApiError::with_text(
                 ErrorCode::PayloadTooLarge,
                 format!("请求内容 {} 字节，超过上限 {max_bytes} 字节", body.len()),
-                format!(
-                    "payload is {} bytes, over the limit of {max_bytes}",
-                    body.len()
-                ),
+                format!("payload is {} bytes, over the limit of {max_bytes}", body.len()),
             ));
         }
         let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -60,18 +57,12 @@ impl Fields {
                 ));
             }
         }
-        Ok(Self {
-            map,
-            problems: Vec::new(),
-        })
+        Ok(Self { map, problems: Vec::new() })
     }
 
     /// Wraps an already-parsed object (tests, and nested objects).
     pub fn from_map(map: Map<String, Value>) -> Self {
-        Self {
-            map,
-            problems: Vec::new(),
-        }
+        Self { map, problems: Vec::new() }
     }
 
     /// A required, non-blank string, trimmed.
@@ -101,8 +92,7 @@ impl Fields {
             }
             Some(Value::String(s)) => Some(s.trim().to_owned()),
             Some(_) => {
-                self.problems
-                    .push(Problem::invalid(name, "应为字符串", "expected a string"));
+                self.problems.push(Problem::invalid(name, "应为字符串", "expected a string"));
                 None
             }
         }
@@ -133,11 +123,7 @@ impl Fields {
     }
 
     /// A required string turned into a domain type by `parse`, whose error explains why.
-    pub fn required_with<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, Text>,
-    ) -> Option<T> {
+    pub fn required_with<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, Text>) -> Option<T> {
         let raw = self.required_str(name)?;
         match parse(&raw) {
             Ok(v) => Some(v),
@@ -159,11 +145,7 @@ impl Fields {
 
     /// Ends parsing: every problem at once, or nothing.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.problems))
-        }
+        if self.problems.is_empty() { Ok(()) } else { Err(ApiError::validation(self.problems)) }
     }
 }
 
@@ -179,60 +161,27 @@ mod tests {
         let count: Option<u32> = f.required("count");
         assert!(name.is_none() && provider.is_none() && count.is_none());
         let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err
-            .problems
-            .iter()
-            .map(|p| (p.field.as_str(), p.code.as_str()))
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                ("name", "required"),
-                ("provider", "required"),
-                ("count", "invalid")
-            ]
-        );
+        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(fields, [("name", "required"), ("provider", "required"), ("count", "invalid")]);
     }
 
     #[test]
     fn malformed_oversized_and_unknown_version_payloads_are_told_apart() {
-        assert_eq!(
-            Fields::parse(b"{nope", 1024).unwrap_err().code,
-            ErrorCode::Malformed
-        );
-        assert_eq!(
-            Fields::parse(b"[1,2]", 1024).unwrap_err().code,
-            ErrorCode::Malformed
-        );
-        assert_eq!(
-            Fields::parse(&[b' '; 2048], 1024).unwrap_err().code,
-            ErrorCode::PayloadTooLarge
-        );
-        assert_eq!(
-            Fields::parse(br#"{"version":9}"#, 1024).unwrap_err().code,
-            ErrorCode::UnsupportedVersion
-        );
-        assert_eq!(
-            Fields::parse(br#"{"name":"x"}"#, 1024).unwrap_err().code,
-            ErrorCode::UnsupportedVersion
-        );
+        assert_eq!(Fields::parse(b"{nope", 1024).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(Fields::parse(b"[1,2]", 1024).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(Fields::parse(&[b' '; 2048], 1024).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        assert_eq!(Fields::parse(br#"{"version":9}"#, 1024).unwrap_err().code, ErrorCode::UnsupportedVersion);
+        assert_eq!(Fields::parse(br#"{"name":"x"}"#, 1024).unwrap_err().code, ErrorCode::UnsupportedVersion);
     }
 
     #[test]
     fn a_domain_parser_explains_why_a_value_is_invalid() {
         let mut f = Fields::parse(br#"{"version":1,"region":"12"}"#, 1024).unwrap();
         let region = f.required_with("region", |s| {
-            if s.len() == 6 {
-                Ok(s.to_owned())
-            } else {
-                Err(Text::new("应为六位数字", "expected six digits"))
-            }
+            if s.len() == 6 { Ok(s.to_owned()) } else { Err(Text::new("应为六位数字", "expected six digits")) }
         });
         assert!(region.is_none());
         let err = f.finish().unwrap_err();
-        assert_eq!(
-            err.problems[0].text.en,
-            "region is invalid: expected six digits"
-        );
+        assert_eq!(err.problems[0].text.en, "region is invalid: expected six digits");
     }
 }

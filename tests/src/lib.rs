@@ -14,12 +14,7 @@ use govshare_cli::{
     client::{CallError, Client},
     platform::{self, LocalNats},
 };
-use govshare_shared::{
-    Envelope, ManualClock, Service,
-    app::Running,
-    config::Settings,
-    envelope::EventPayload,
-};
+use govshare_shared::{Envelope, ManualClock, Service, app::Running, config::Settings, envelope::EventPayload};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 use testcontainers::{ContainerAsync, ImageExt, runners::AsyncRunner};
@@ -97,7 +92,12 @@ impl TestDb {
                 let name = format!("gs_{label}_{}", uuid::Uuid::now_v7().simple());
                 let admin = pg_admin_url();
                 match create_pg_database(&admin, &name).await {
-                    Ok(()) => Self { url: replace_db(&admin, &name), drop_pg: Some((admin, name)), _dir: None, _container: None },
+                    Ok(()) => Self {
+                        url: replace_db(&admin, &name),
+                        drop_pg: Some((admin, name)),
+                        _dir: None,
+                        _container: None,
+                    },
                     Err(err) => {
                         eprintln!("PostgreSQL at {admin} unreachable ({err}); falling back to testcontainers");
                         let container = testcontainers_modules::postgres::Postgres::default()
@@ -278,10 +278,10 @@ impl Platform {
             return out;
         }
         for seq in state.first_sequence..=state.last_sequence {
-            if let Ok(m) = s.get_raw_message(seq).await {
-                if let Ok(env) = Envelope::from_slice(&m.payload) {
-                    out.push((m.subject.to_string(), env));
-                }
+            if let Ok(m) = s.get_raw_message(seq).await
+                && let Ok(env) = Envelope::from_slice(&m.payload)
+            {
+                out.push((m.subject.to_string(), env));
             }
         }
         out
@@ -295,9 +295,10 @@ impl Platform {
     /// Registers a provider (`gongan`, administrators alice and bob) and a requester
     /// (`weijian`), publishes an entry of `share_type` and waits until requests knows it.
     pub async fn seed(&self, share_type: &str) -> String {
-        for (id, name, admins) in
-            [("gongan", "广东省公安厅", serde_json::json!(["alice", "bob"])), ("weijian", "广东省卫健委", serde_json::json!(["carol"]))]
-        {
+        for (id, name, admins) in [
+            ("gongan", "广东省公安厅", serde_json::json!(["alice", "bob"])),
+            ("weijian", "广东省卫健委", serde_json::json!(["carol"])),
+        ] {
             self.command(
                 Service::Catalog,
                 "platform",
@@ -308,7 +309,12 @@ impl Platform {
             .expect("registered");
         }
         let entry = self
-            .command(Service::Catalog, "gongan", "publish_entry", serde_json::json!({"name": "居民户籍信息", "share_type": share_type}))
+            .command(
+                Service::Catalog,
+                "gongan",
+                "publish_entry",
+                serde_json::json!({"name": "居民户籍信息", "share_type": share_type}),
+            )
             .await
             .expect("published");
         let entry_id = entry["entry_id"].as_str().expect("entry id").to_owned();

@@ -13,8 +13,7 @@ use futures::future::BoxFuture;
 use govshare_shared::{
     Service,
     app::Call,
-    async_trait,
-    bus,
+    async_trait, bus,
     inbox::{ConsumerSpec, EventHandler},
     reply::ApiError,
 };

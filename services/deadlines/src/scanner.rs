@@ -99,7 +99,11 @@ impl Scanner {
                 .exec(&tx)
                 .await?;
             if won.rows_affected == 1 {
-                let meta = EventMeta { acting_org: "deadlines".into(), correlation_id: c.duty_id.clone(), ..Default::default() };
+                let meta = EventMeta {
+                    acting_org: "deadlines".into(),
+                    correlation_id: c.duty_id.clone(),
+                    ..Default::default()
+                };
                 outgoing.push(Outgoing::event(&event, &meta, now));
             }
         }

@@ -10,7 +10,9 @@ use govshare_shared::{
     events::{catalog::OrganisationRegistered, notify::NotificationStored},
     inbox::{self, EventHandler, HandleError},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -23,7 +25,12 @@ pub struct Directory;
 
 #[async_trait]
 impl EventHandler for Directory {
-    async fn handle(&self, tx: &DatabaseTransaction, event: &Envelope, _now: DateTime<Utc>) -> Result<Vec<Outgoing>, HandleError> {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
         if event.is::<OrganisationRegistered>() {
             let e: OrganisationRegistered = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
             store::upsert_org(tx, &e.org_id, &e.name, &e.administrators).await?;
@@ -39,9 +46,18 @@ pub struct Breaches;
 
 #[async_trait]
 impl EventHandler for Breaches {
-    async fn handle(&self, tx: &DatabaseTransaction, event: &Envelope, now: DateTime<Utc>) -> Result<Vec<Outgoing>, HandleError> {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
         if !event.is::<DutyBreached>() {
-            return if inbox::unknown_version_of::<DutyBreached>(event) { Err(inbox::unsupported(event)) } else { Ok(Vec::new()) };
+            return if inbox::unknown_version_of::<DutyBreached>(event) {
+                Err(inbox::unsupported(event))
+            } else {
+                Ok(Vec::new())
+            };
         }
         let e: DutyBreached = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
         let Some(admins) = store::administrators(tx, &e.holder).await? else {

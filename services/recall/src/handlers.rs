@@ -19,7 +19,12 @@ pub struct CatalogEntries;
 
 #[async_trait]
 impl EventHandler for CatalogEntries {
-    async fn handle(&self, tx: &DatabaseTransaction, event: &Envelope, _now: DateTime<Utc>) -> Result<Vec<Outgoing>, HandleError> {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
         if event.is::<EntryPublished>() {
             let e: EntryPublished = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
             store::apply_published(tx, &e).await?;

@@ -41,10 +41,8 @@ async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let (submitted, open) =
         domain::decide_submit(&call.org, entry.as_ref(), cmd, uuid::Uuid::now_v7().to_string(), now)?;
     store::insert_request(&tx, &submitted, purpose).await?;
-    let outgoing = [
-        Outgoing::event(&submitted, &call.meta, now),
-        duty::message(&open, Service::Requests, &call.meta, now),
-    ];
+    let outgoing =
+        [Outgoing::event(&submitted, &call.meta, now), duty::message(&open, Service::Requests, &call.meta, now)];
     ctx.commit(tx, &outgoing).await?;
     Ok(json!({"request_id": submitted.request_id, "reply_duty_id": submitted.reply_duty_id}))
 }

@@ -23,7 +23,10 @@ async fn catalog_state(p: &Platform) -> Vec<i64> {
     let mut counts = Vec::new();
     for table in ["organisations", "entries", "outbox", "inbox"] {
         let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -52,16 +55,22 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
     assert_eq!(e.problems[0].message, "id is required");
 
     // the same in Chinese (the default)
-    let e = refusal(p.client.call(&subject, json!({"version": 1, "kind": "department", "region": "440000", "name": "x"})).await);
+    let e = refusal(
+        p.client.call(&subject, json!({"version": 1, "kind": "department", "region": "440000", "name": "x"})).await,
+    );
     assert_eq!(e.problems[0].message, "缺少必填项 id");
 
     // oversized
-    let big = json!({"version": 1, "id": "x", "name": "a".repeat(300 * 1024), "kind": "department", "region": "440000"});
+    let big =
+        json!({"version": 1, "id": "x", "name": "a".repeat(300 * 1024), "kind": "department", "region": "440000"});
     let e = refusal(en.call(&subject, big).await);
     assert_eq!(e.code, ErrorCode::PayloadTooLarge);
 
     // unknown version
-    let e = refusal(en.call(&subject, json!({"version": 2, "id": "x", "name": "x", "kind": "department", "region": "440000"})).await);
+    let e = refusal(
+        en.call(&subject, json!({"version": 2, "id": "x", "name": "x", "kind": "department", "region": "440000"}))
+            .await,
+    );
     assert_eq!(e.code, ErrorCode::UnsupportedVersion);
     assert!(e.message.contains("supported: 1"), "{}", e.message);
 
@@ -71,8 +80,13 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
 
     // a department may not register organisations
     let e = refusal(
-        en.command(Service::Catalog, "someone", "register_organisation", json!({"id": "x", "name": "x", "kind": "department", "region": "440000"}))
-            .await,
+        en.command(
+            Service::Catalog,
+            "someone",
+            "register_organisation",
+            json!({"id": "x", "name": "x", "kind": "department", "region": "440000"}),
+        )
+        .await,
     );
     assert_eq!(e.code, ErrorCode::Forbidden);
 

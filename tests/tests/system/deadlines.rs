@@ -60,7 +60,12 @@ async fn dues_missed_during_downtime_fire_after_restart_in_due_order() {
     let conditional = p.seed("conditional").await;
     let (_, late) = p.submit(&conditional).await;
     let unconditional = p
-        .command(Service::Catalog, "gongan", "publish_entry", serde_json::json!({"name": "婚姻登记", "share_type": "unconditional"}))
+        .command(
+            Service::Catalog,
+            "gongan",
+            "publish_entry",
+            serde_json::json!({"name": "婚姻登记", "share_type": "unconditional"}),
+        )
         .await
         .unwrap()["entry_id"]
         .as_str()

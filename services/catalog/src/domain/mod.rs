@@ -127,7 +127,9 @@ impl From<CatalogError> for ApiError {
             CatalogError::RegistrarNotAllowed => {
                 ApiError::with_text(ErrorCode::Forbidden, "只有平台或共享主管部门可以登记组织", en)
             }
-            CatalogError::AlreadyRegistered(id) => ApiError::with_text(ErrorCode::Conflict, format!("组织 {id} 已登记"), en),
+            CatalogError::AlreadyRegistered(id) => {
+                ApiError::with_text(ErrorCode::Conflict, format!("组织 {id} 已登记"), en)
+            }
             CatalogError::UnknownProvider(id) => {
                 ApiError::with_text(ErrorCode::NotFound, format!("提供部门 {id} 未登记"), en)
             }
@@ -217,7 +219,9 @@ mod tests {
     }
 
     fn publish(provider: &str) -> PublishEntry {
-        PublishEntry { name: "出生医学证明".into(), provider: provider.into(), share_type: ShareType::Conditional }
+        PublishEntry {
+            name: "出生医学证明".into(), provider: provider.into(), share_type: ShareType::Conditional
+        }
     }
 
     fn now() -> DateTime<Utc> {

@@ -59,7 +59,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().if_not_exists().name("entries_provider").table(Entries::Table).col(Entries::Provider).to_owned(),
+                Index::create()
+                    .if_not_exists()
+                    .name("entries_provider")
+                    .table(Entries::Table)
+                    .col(Entries::Provider)
+                    .to_owned(),
             )
             .await
     }

@@ -3,7 +3,10 @@
 pub mod entities;
 mod m20261123_100001_create_directory;
 
-use govshare_shared::events::{OrgKind, catalog::{EntryPublished, OrganisationRegistered}};
+use govshare_shared::events::{
+    OrgKind,
+    catalog::{EntryPublished, OrganisationRegistered},
+};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 

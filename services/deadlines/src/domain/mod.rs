@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     calendar::Calendar,
-    reply::Text,
     duty::{About, CloseDuty, DutyBreached, DutyScheduled, ExtendDuty, OpenDuty, PauseDuty, ResumeDuty, Term},
+    reply::Text,
 };
 
 /// The calendar clocks are counted in. The backbone counts weekends only; the official
@@ -141,7 +141,8 @@ pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar) -> Change {
             let last_day = (due - chrono::Duration::nanoseconds(1))
                 .with_timezone(&govshare_shared::calendar::TIME_ZONE)
                 .date_naive();
-            let next = DutyClock { due_at: Some(cal.close_of(cal.last_day(last_day, cmd.working_days))), ..clock.clone() };
+            let next =
+                DutyClock { due_at: Some(cal.close_of(cal.last_day(last_day, cmd.working_days))), ..clock.clone() };
             let scheduled = next.scheduled();
             Change::Update(next, scheduled)
         }
@@ -158,10 +159,7 @@ pub fn close(clock: &DutyClock, cmd: &CloseDuty) -> Change {
         State::Closed => Change::Ignore("already closed"),
         _ => {
             let closure = serde_json::to_value(cmd.closure).ok().and_then(|v| v.as_str().map(str::to_owned));
-            Change::Update(
-                DutyClock { state: State::Closed, closed_at: Some(cmd.at), closure, ..clock.clone() },
-                None,
-            )
+            Change::Update(DutyClock { state: State::Closed, closed_at: Some(cmd.at), closure, ..clock.clone() }, None)
         }
     }
 }
@@ -248,12 +246,16 @@ mod tests {
     #[test]
     fn a_paused_clock_does_not_breach_and_resumes_with_the_days_it_had_left() {
         let clock = opened(10); // due end of Mon 7 Dec
-        let paused =
-            updated(pause(&clock, &PauseDuty { duty_id: "d1".into(), at: t("2026-11-25T02:00:00Z"), reason: "x".into() }, &calendar()));
+        let paused = updated(pause(
+            &clock,
+            &PauseDuty { duty_id: "d1".into(), at: t("2026-11-25T02:00:00Z"), reason: "x".into() },
+            &calendar(),
+        ));
         assert_eq!(paused.remaining_days, Some(8));
         assert!(breach(&paused, t("2027-01-01T00:00:00Z")).is_none());
         // Resumed on Mon 30 Nov: 8 WD more -> end of Wed 10 Dec.
-        let resumed = updated(resume(&paused, &ResumeDuty { duty_id: "d1".into(), at: t("2026-11-30T02:00:00Z") }, &calendar()));
+        let resumed =
+            updated(resume(&paused, &ResumeDuty { duty_id: "d1".into(), at: t("2026-11-30T02:00:00Z") }, &calendar()));
         assert_eq!(resumed.due_at, Some(t("2026-12-10T16:00:00Z")));
     }
 
@@ -268,7 +270,8 @@ mod tests {
     #[test]
     fn a_closed_clock_never_breaches() {
         let clock = opened(1);
-        let cmd = CloseDuty { duty_id: "d1".into(), closure: Closure::Fulfilled, reason: "replied".into(), at: monday() };
+        let cmd =
+            CloseDuty { duty_id: "d1".into(), closure: Closure::Fulfilled, reason: "replied".into(), at: monday() };
         let closed = updated(close(&clock, &cmd));
         assert_eq!(closed.closure.as_deref(), Some("fulfilled"));
         assert!(breach(&closed, t("2027-01-01T00:00:00Z")).is_none());

@@ -87,7 +87,10 @@ mod tests {
         let zh = m.render(Lang::ZhCn);
         let en = m.render(Lang::En);
         assert!(zh.contains("第21条") && zh.contains("2026-11-25 00:00") && zh.contains("答复共享申请 r1"), "{zh}");
-        assert!(en.starts_with("Overdue: reply to request r1") && en.contains("Art. 21") && en.contains("2026-11-25 00:00"), "{en}");
+        assert!(
+            en.starts_with("Overdue: reply to request r1") && en.contains("Art. 21") && en.contains("2026-11-25 00:00"),
+            "{en}"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub async fn upsert_org(db: &impl ConnectionTrait, id: &str, name: &str, admins:
         administrators: Set(serde_json::to_string(admins).expect("strings serialize")),
     };
     Entity::insert(row)
-        .on_conflict(OnConflict::column(Column::OrgId).update_columns([Column::Name, Column::Administrators]).to_owned())
+        .on_conflict(
+            OnConflict::column(Column::OrgId).update_columns([Column::Name, Column::Administrators]).to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -43,7 +45,9 @@ pub async fn administrators(db: &impl ConnectionTrait, org: &str) -> Result<Opti
 pub async fn insert_once(db: &impl ConnectionTrait, row: entities::notification::ActiveModel) -> Result<bool, DbErr> {
     use entities::notification::{Column, Entity};
     let n = Entity::insert(row)
-        .on_conflict(OnConflict::columns([Column::Recipient, Column::Channel, Column::SourceEvent]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([Column::Recipient, Column::Channel, Column::SourceEvent]).do_nothing().to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(n == 1)

@@ -39,9 +39,7 @@ impl From<RequestError> for ApiError {
     fn from(err: RequestError) -> Self {
         let en = err.to_string();
         match &err {
-            RequestError::UnknownEntry(id) => {
-                ApiError::with_text(ErrorCode::NotFound, format!("目录 {id} 未发布"), en)
-            }
+            RequestError::UnknownEntry(id) => ApiError::with_text(ErrorCode::NotFound, format!("目录 {id} 未发布"), en),
             RequestError::OwnEntry => ApiError::with_text(ErrorCode::NotAllowed, "部门无需申请本部门的目录", en),
             RequestError::NotShared(id) => {
                 ApiError::with_text(ErrorCode::NotAllowed, format!("目录 {id} 为不予共享类"), en)

@@ -63,7 +63,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().if_not_exists().name("requests_requester").table(Requests::Table).col(Requests::Requester).to_owned(),
+                Index::create()
+                    .if_not_exists()
+                    .name("requests_requester")
+                    .table(Requests::Table)
+                    .col(Requests::Requester)
+                    .to_owned(),
             )
             .await
     }

@@ -27,7 +27,8 @@ fn enum_str<T: serde::Serialize>(v: T) -> String {
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, DbErr> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| DbErr::Custom(format!("stored {s}: {e}")))
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| DbErr::Custom(format!("stored {s}: {e}")))
 }
 
 pub async fn entry(db: &impl ConnectionTrait, id: &str) -> Result<Option<EntryView>, DbErr> {
@@ -62,7 +63,11 @@ pub async fn upsert_entry(db: &impl ConnectionTrait, e: &EntryPublished) -> Resu
     Ok(())
 }
 
-pub async fn insert_request(db: &impl ConnectionTrait, e: &RequestSubmitted, purpose: Option<String>) -> Result<(), DbErr> {
+pub async fn insert_request(
+    db: &impl ConnectionTrait,
+    e: &RequestSubmitted,
+    purpose: Option<String>,
+) -> Result<(), DbErr> {
     entities::request::ActiveModel {
         id: Set(e.request_id.clone()),
         entry_id: Set(e.entry_id.clone()),
