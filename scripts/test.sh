@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-env.sh
+cargo fmt --all -- --check
 cargo test --workspace --all-targets "$@"
