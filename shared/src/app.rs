@@ -87,6 +87,11 @@ pub trait App: Send + Sync + Sized + 'static {
 
     fn new(ctx: Context) -> Self;
 
+    /// Work before the service takes calls or events (e.g. loading reference data).
+    async fn init(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Answers one command or query. An `Err` must leave the store unchanged.
     async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError>;
 
@@ -158,6 +163,7 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
     let ctx = connect::<A>(&settings, clock.clone()).await?;
     let stop = CancellationToken::new();
     let app = Arc::new(A::new(ctx.clone()));
+    app.init().await?;
     let mut tasks = JoinSet::new();
 
     let relay = Relay {

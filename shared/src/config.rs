@@ -23,6 +23,15 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub inbox: InboxSettings,
     pub deadlines: DeadlineSettings,
+    pub catalog: CatalogSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogSettings {
+    /// A GB/T 2260 region table (CSV, see `services/catalog/data/regions.csv`) replacing the
+    /// shipped one. Codes it no longer lists stay; retired codes stay retired.
+    pub regions_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

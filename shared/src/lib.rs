@@ -18,6 +18,7 @@ pub mod health;
 pub mod inbox;
 pub mod outbox;
 pub mod reply;
+pub mod schedule;
 pub mod store;
 pub mod telemetry;
 pub mod validate;

@@ -1,122 +1,633 @@
-//! Calls -> parse -> decide -> store + outbox, in one transaction.
+//! Calls -> parse (every problem at once) -> decide -> store + outbox, in one transaction.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use govshare_shared::{
-    ApiError, Context, Outgoing,
+    ApiError, Context, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
     bus::CallKind,
-    events::{OrgKind, ShareType},
+    duty,
+    events::{
+        OrgKind, ShareType,
+        catalog::{DataItem, EntryVersion, OpenType, Roles, ShareMethod, SourceDesignated},
+    },
+    reply::Text,
+    schedule::UpdateFrequency,
     validate::Fields,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{self, Actor, PublishEntry, RegionCode, RegisterOrganisation},
+    domain::{
+        self, Actor, CatalogError, RegionCode, RegisterOrganisation, Regions,
+        entry::{self, Command, Decision, DutyOp, Entry, Event, Facts, Secrecy},
+    },
     store::{self, entities},
 };
 
+/// What the handlers share: the service context and the region table.
+pub struct Catalog {
+    pub ctx: Context,
+    pub regions: Arc<Regions>,
+}
+
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
-pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    use CallKind::{Command as C, Query as Q};
     match (call.kind, call.name.as_str()) {
-        (CallKind::Command, "register_organisation") => register_organisation(ctx, call).await,
-        (CallKind::Command, "publish_entry") => publish_entry(ctx, call).await,
-        (CallKind::Query, "get_organisation") => get_organisation(ctx, call).await,
-        (CallKind::Query, "get_entry") => get_entry(ctx, call).await,
-        (CallKind::Query, "list_entries") => list_entries(ctx, call).await,
+        (C, "register_organisation") => register_organisation(cat, call).await,
+        (C, "set_roles") => set_roles(cat, call).await,
+        (C, "save_draft") => save_draft(cat, call).await,
+        (C, "submit_entry") => submit_entry(cat, call).await,
+        (C, "approve_entry") => simple_entry_command(cat, call, |_| Some(Command::Approve)).await,
+        (C, "return_entry") => {
+            simple_entry_command(cat, call, |f| {
+                let reasons: Option<Vec<String>> = f.required("reasons");
+                match reasons {
+                    Some(r) if r.iter().all(|s| !s.trim().is_empty()) && !r.is_empty() => Some(Command::Return { reasons: r }),
+                    Some(_) => {
+                        f.problem(Problem::invalid("reasons", "退回必须说明理由", "a return must give its reasons"));
+                        None
+                    }
+                    None => None,
+                }
+            })
+            .await
+        }
+        (C, "withdraw_entry") => {
+            simple_entry_command(cat, call, |f| f.required_str("reason").map(|reason| Command::Withdraw { reason })).await
+        }
+        (C, "require_update") => {
+            simple_entry_command(cat, call, |f| f.required_str("cause").map(|cause| Command::RequireUpdate { cause })).await
+        }
+        (C, "extend_update") => simple_entry_command(cat, call, |_| Some(Command::ExtendUpdate)).await,
+        (C, "designate_source") => designate_source(cat, call).await,
+        (Q, "get_organisation") => get_organisation(cat, call).await,
+        (Q, "get_entry") => get_entry(cat, call).await,
+        (Q, "search_entries") => search_entries(cat, call).await,
+        (Q, "export_dcat") => export_dcat(cat, call).await,
+        (Q, "list_regions") => list_regions(cat, call).await,
+        (Q, "coordinator") => coordinator(cat, call).await,
+        (Q, "get_source") => get_source(cat, call).await,
         _ => Err(call.unknown()),
     }
 }
 
-fn parse_register(mut f: Fields) -> Result<RegisterOrganisation, ApiError> {
+/// Organisation ids appear in NATS subjects: no dots, spaces or wildcards.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn parse_region(regions: &Regions) -> impl Fn(&str) -> Result<RegionCode, Text> + '_ {
+    move |raw| {
+        let code = RegionCode::parse(raw)?;
+        if code == RegionCode::NATIONAL {
+            return Ok(code);
+        }
+        regions.active(code).map(|r| r.code)
+    }
+}
+
+async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
     let id = f.required_str("id");
     let name = f.required_str("name");
     let kind: Option<OrgKind> = f.required("kind");
-    let region = f.required_with("region", RegionCode::parse);
-    let administrators: Option<Vec<String>> = f.optional("administrators");
-    if let Some(id) = &id
-        && !valid_id(id)
-    {
-        f.problem(govshare_shared::Problem::invalid(
-            "id",
-            "只能包含字母、数字、-、_",
-            "only letters, digits, - and _ are allowed",
-        ));
+    let region = f.required_with("region", parse_region(&cat.regions));
+    let roles: Option<Roles> = f.optional("roles");
+    if id.as_deref().is_some_and(|id| !valid_id(id)) {
+        f.problem(Problem::invalid("id", "只能包含字母、数字、-、_，最长 64", "only letters, digits, - and _, at most 64"));
     }
     f.finish()?;
-    Ok(RegisterOrganisation {
+    let cmd = RegisterOrganisation {
         id: id.expect("checked"),
         name: name.expect("checked"),
         kind: kind.expect("checked"),
         region: region.expect("checked"),
-        administrators: administrators.unwrap_or_default(),
-    })
-}
-
-/// Organisation ids appear in NATS subjects: no dots, spaces or wildcards.
-fn valid_id(id: &str) -> bool {
-    id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-async fn register_organisation(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let cmd = parse_register(call.fields)?;
-    let tx = ctx.begin().await?;
+        roles: roles.unwrap_or_default(),
+    };
+    let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     let existing = store::organisation(&tx, &cmd.id).await?;
-    let event = domain::decide_register(&actor, existing.as_ref(), cmd)?;
+    let authority = store::authority_of(&tx, cmd.region).await?;
+    let event = domain::decide_register(&actor, existing.as_ref(), authority.as_ref().map(|a| a.id.as_str()), &cat.regions, cmd)?;
     store::insert_organisation(&tx, &event).await?;
-    ctx.commit(tx, &[Outgoing::event(&event, &call.meta, ctx.clock.now())]).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
     Ok(json!({"org_id": event.org_id}))
 }
 
-async fn publish_entry(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+async fn set_roles(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
-    let name = f.required_str("name");
-    let share_type: Option<ShareType> = f.required("share_type");
-    // The provider defaults to the acting department.
-    let provider = f.optional_str("provider").unwrap_or_else(|| call.org.clone());
+    let org_id = f.optional_str("org_id").unwrap_or_else(|| call.org.clone());
+    let roles: Option<Roles> = f.required("roles");
     f.finish()?;
-    let cmd = PublishEntry { name: name.expect("checked"), provider, share_type: share_type.expect("checked") };
-    let tx = ctx.begin().await?;
+    let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
-    let provider = store::organisation(&tx, &cmd.provider).await?;
-    let now = ctx.clock.now();
-    let event = domain::decide_publish(&actor, provider.as_ref(), cmd, uuid::Uuid::now_v7().to_string(), now)?;
-    store::insert_entry(&tx, &event).await?;
-    ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
-    Ok(json!({"entry_id": event.entry_id, "version": event.version}))
+    let org = store::organisation(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
+    let event = domain::decide_set_roles(&actor, &org, roles.expect("checked"), &cat.regions)?;
+    store::set_roles(&tx, &event).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
+    Ok(json!({"org_id": event.org_id, "roles": event.roles}))
 }
 
-async fn get_organisation(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+fn code_part(field: &str, max: usize) -> impl Fn(&str) -> Result<String, Text> + '_ {
+    move |raw| {
+        if raw.len() <= max && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+            Ok(raw.to_owned())
+        } else {
+            Err(Text::new(
+                format!("{field} 只能包含字母、数字、-、.，最长 {max}"),
+                format!("{field} allows letters, digits, - and ., at most {max}"),
+            ))
+        }
+    }
+}
+
+/// Reads a draft's fields, recording every problem, including the content rules.
+fn parse_draft(f: &mut Fields) -> Option<entry::Draft> {
+    let classification_code = f.required_with("classification_code", code_part("classification_code", 32));
+    let sequence_code = f.required_with("sequence_code", code_part("sequence_code", 32));
+    let name = f.required_str("name");
+    let summary = f.required_str("summary");
+    let items: Option<Vec<DataItem>> = f.required("items");
+    let format = f.required_str("format");
+    let update_frequency = f.required_with("update_frequency", UpdateFrequency::parse);
+    let share_type: Option<ShareType> = f.required("share_type");
+    let share_methods: Option<Vec<ShareMethod>> = f.optional("share_methods");
+    let conditions = f.optional_str("conditions");
+    let not_shared_reason = f.optional_str("not_shared_reason");
+    let legal_basis = f.optional_str("legal_basis");
+    let open_type: Option<OpenType> = f.required("open_type");
+    let classification = f.required_str("classification");
+    let level = f.required_str("level");
+    let related_entries: Option<Vec<String>> = f.optional("related_entries");
+    let derived_from: Option<Vec<String>> = f.optional("derived_from");
+    let secrecy: Option<Secrecy> = f.optional("secrecy");
+    let draft = entry::Draft {
+        classification_code: classification_code?,
+        sequence_code: sequence_code?,
+        name: name?,
+        summary: summary?,
+        items: items?,
+        format: format?,
+        update_frequency: update_frequency?,
+        share_type: share_type?,
+        share_methods: share_methods.unwrap_or_default(),
+        conditions,
+        not_shared_reason,
+        legal_basis,
+        open_type: open_type?,
+        classification: classification?,
+        level: level?,
+        related_entries: related_entries.unwrap_or_default(),
+        derived_from: derived_from.unwrap_or_default(),
+        secrecy: secrecy.unwrap_or(Secrecy::None),
+    };
+    Some(draft)
+}
+
+async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
-    let id = f.required_str("id");
+    let entry_id = f.optional_str("entry_id");
+    let draft = parse_draft(&mut f);
+    if let Some(d) = &draft {
+        for p in entry::check_draft(d) {
+            f.problem(p);
+        }
+    }
+    let tx = cat.ctx.begin().await?;
+    if let Some(d) = &draft {
+        let code = format!("{}/{}", d.classification_code, d.sequence_code);
+        if let Some(holder) = store::entry_id_by_code(&tx, &code).await?
+            && Some(&holder) != entry_id.as_ref()
+        {
+            f.problem(Problem::new(
+                "sequence_code",
+                "duplicate",
+                Text::new(format!("目录编码 {code} 已被使用"), format!("catalog code {code} is taken")),
+            ));
+        }
+        let known = store::known_entries(&tx, &d.derived_from).await?;
+        for (i, source) in d.derived_from.iter().enumerate() {
+            if !known.contains(source) || Some(source) == entry_id.as_ref() {
+                f.problem(Problem::new(
+                    format!("derived_from[{i}]"),
+                    "unknown",
+                    Text::new(format!("来源目录 {source} 不存在"), format!("source entry {source} does not exist")),
+                ));
+            }
+        }
+    }
     f.finish()?;
-    let id = id.expect("checked");
-    let row = entities::organisation::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
-    let row = row.ok_or_else(|| ApiError::not_found("organisation", &id))?;
+    let draft = draft.expect("checked");
+    let current = match &entry_id {
+        Some(id) => Some(store::entry(&tx, id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?),
+        None => None,
+    };
+    let new_id = uuid::Uuid::now_v7().to_string();
+    let provider_id = current.as_ref().map_or(call.org.clone(), |e| e.provider.clone());
+    decide_and_apply(cat, tx, &call.org, &provider_id, current, Command::SaveDraft(draft), &new_id, &call.meta).await
+}
+
+async fn submit_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let entry_id = f.required_str("entry_id");
+    // Art. 13: assessed for secrecy risk and personal-information impact, and signed off by
+    // the department head, before submission.
+    let secrecy_assessment = f.required_str("secrecy_assessment");
+    let pi_assessment = f.required_str("personal_information_assessment");
+    let signed_off_by = f.required_str("signed_off_by");
+    let tx = cat.ctx.begin().await?;
+    let current = match &entry_id {
+        Some(id) => store::entry(&tx, id).await?,
+        None => None,
+    };
+    if let (Some(e), Some(who)) = (&current, &signed_off_by) {
+        let provider = store::organisation(&tx, &e.provider).await?;
+        if !provider.is_some_and(|p| p.roles.head.contains(who)) {
+            f.problem(Problem::new(
+                "signed_off_by",
+                "not_head",
+                Text::new(
+                    format!("{who} 不是提供部门登记的部门负责人"),
+                    format!("{who} is not a registered head of the providing department"),
+                ),
+            ));
+        }
+    }
+    f.finish()?;
+    let id = entry_id.expect("checked");
+    let current = current.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
+    let provider = current.provider.clone();
+    let cmd = Command::Submit {
+        secrecy_assessment: secrecy_assessment.expect("checked"),
+        personal_information_assessment: pi_assessment.expect("checked"),
+        signed_off_by: signed_off_by.expect("checked"),
+    };
+    decide_and_apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await
+}
+
+/// An entry command whose own fields `parse` reads besides `entry_id`.
+async fn simple_entry_command(
+    cat: &Catalog,
+    call: Call,
+    parse: impl FnOnce(&mut Fields) -> Option<Command>,
+) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let entry_id = f.required_str("entry_id");
+    let cmd = parse(&mut f);
+    f.finish()?;
+    let (id, cmd) = (entry_id.expect("checked"), cmd.expect("checked"));
+    let tx = cat.ctx.begin().await?;
+    let current = store::entry(&tx, &id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
+    let provider = current.provider.clone();
+    decide_and_apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn decide_and_apply(
+    cat: &Catalog,
+    tx: DatabaseTransaction,
+    actor_id: &str,
+    provider_id: &str,
+    current: Option<Entry>,
+    cmd: Command,
+    new_id: &str,
+    meta: &EventMeta,
+) -> Result<Value, ApiError> {
+    let now = cat.ctx.clock.now();
+    let actor = Actor::resolve(actor_id, store::organisation(&tx, actor_id).await?);
+    let provider = store::organisation(&tx, provider_id)
+        .await?
+        .ok_or_else(|| CatalogError::UnknownOrganisation(provider_id.to_owned()))?;
+    let authority = store::authority_of(&tx, provider.region).await?;
+    let facts = Facts { actor: &actor, provider: &provider, authority: authority.as_ref(), new_id, now };
+    let decision = entry::decide(current.as_ref(), cmd, &facts)?;
+    let next = entry::evolve(current, &decision);
+    let outgoing = outgoing(&decision, meta, now);
+    store::save_entry(&tx, &next).await?;
+    for out in outgoing.iter().filter(|o| o.subject.starts_with("govshare.evt.")) {
+        store::record_history(&tx, &next.id, &out.envelope).await?;
+    }
+    if decision.events.iter().any(|e| matches!(e, Event::Published(_))) {
+        store::mark_published(&tx, &next.id, now).await?;
+    }
+    cat.ctx.commit(tx, &outgoing).await?;
     Ok(json!({
-        "id": row.id, "name": row.name, "kind": row.kind, "region": row.region,
-        "administrators": serde_json::from_str::<Value>(&row.administrators).unwrap_or(json!([])),
+        "entry_id": next.id,
+        "status": next.status(),
+        "version": next.latest().map(|v| v.version),
+        "duties": decision.duties.iter().map(|d| match d {
+            DutyOp::Open(o) => json!({"opened": o.duty_id}),
+            DutyOp::Extend(e) => json!({"extended": e.duty_id}),
+            DutyOp::Close(c) => json!({"closed": c.duty_id}),
+        }).collect::<Vec<_>>(),
     }))
 }
 
-async fn get_entry(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
+    let mut out: Vec<Outgoing> = d
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::Drafted(x) => Outgoing::event(x, meta, now),
+            Event::Submitted(x) => Outgoing::event(x, meta, now),
+            Event::Published(x) => Outgoing::event(x, meta, now),
+            Event::Returned(x) => Outgoing::event(x, meta, now),
+            Event::Withdrawn(x) => Outgoing::event(x, meta, now),
+            Event::UpdateRequired(x) => Outgoing::event(x, meta, now),
+        })
+        .collect();
+    out.extend(d.duties.iter().map(|op| match op {
+        DutyOp::Open(x) => duty::message(x, Service::Catalog, meta, now),
+        DutyOp::Extend(x) => duty::message(x, Service::Catalog, meta, now),
+        DutyOp::Close(x) => duty::message(x, Service::Catalog, meta, now),
+    }));
+    out
+}
+
+async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let item = f.required_str("item");
+    let department = f.required_str("department");
+    let region = f.optional("region").map(|r: String| parse_region(&cat.regions)(&r));
+    let region = match region {
+        Some(Err(why)) => {
+            f.problem(Problem::invalid("region", &why.zh, &why.en));
+            None
+        }
+        Some(Ok(r)) => Some(r),
+        None => None,
+    };
+    f.finish()?;
+    let tx = cat.ctx.begin().await?;
+    let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
+    let region = match (region, &actor) {
+        (Some(r), _) => r,
+        (None, Actor::Known(a)) => a.region,
+        (None, _) => return Err(ApiError::new(ErrorCode::Forbidden)),
+    };
+    let department_id = department.expect("checked");
+    let dept = store::organisation(&tx, &department_id)
+        .await?
+        .ok_or(CatalogError::UnknownOrganisation(department_id))?;
+    domain::decide_designate(&actor, region, &dept, &cat.regions)?;
+    let now = cat.ctx.clock.now();
+    let event = SourceDesignated {
+        designation_id: uuid::Uuid::now_v7().to_string(),
+        region: region.to_string(),
+        item: item.expect("checked"),
+        department: dept.id,
+        designated_by: actor.id(),
+        at: now,
+    };
+    store::upsert_source(&tx, &event).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    Ok(json!(event))
+}
+
+async fn get_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
     f.finish()?;
     let id = id.expect("checked");
-    let row = entities::entry::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
-    Ok(json!(row.ok_or_else(|| ApiError::not_found("entry", &id))?))
+    let org = store::organisation(&cat.ctx.db, &id).await?.ok_or_else(|| ApiError::not_found("organisation", &id))?;
+    Ok(json!(org))
 }
 
-async fn list_entries(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+/// A published entry is visible to everyone; work in progress only to its provider and the
+/// reviewing authority.
+async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let id = f.optional_str("id");
+    let code = f.optional_str("code");
+    if id.is_none() && code.is_none() {
+        f.problem(Problem::required("id"));
+    }
+    f.finish()?;
+    let db = &cat.ctx.db;
+    let id = match (id, code) {
+        (Some(id), _) => id,
+        (None, Some(code)) => store::entry_id_by_code(db, &code).await?.ok_or_else(|| ApiError::not_found("entry", &code))?,
+        (None, None) => unreachable!("checked"),
+    };
+    let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
+    let provider = store::organisation(db, &entry.provider).await?;
+    let insider = call.org == entry.provider || authority_check(db, &call.org, provider.map(|p| p.region)).await?;
+    if entry.published.is_none() && !insider {
+        return Err(ApiError::not_found("entry", &id));
+    }
+    let history: Vec<Value> = if insider {
+        entities::history::Entity::find()
+            .filter(entities::history::Column::EntryId.eq(&id))
+            .order_by_asc(entities::history::Column::At)
+            .order_by_asc(entities::history::Column::EventId)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| json!({"type": h.event_type, "at": h.at, "data": serde_json::from_str::<Value>(&h.data).unwrap_or_default()}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(json!({
+        "entry_id": entry.id,
+        "status": entry.status(),
+        "provider": entry.provider,
+        "published": entry.published,
+        "working": if insider { json!(entry.working) } else { Value::Null },
+        "update_duty": if insider { json!(entry.update_duty) } else { Value::Null },
+        "review_duty": if insider { json!(entry.review_duty) } else { Value::Null },
+        "history": history,
+    }))
+}
+
+/// Is `org` the sharing authority of `region`?
+async fn authority_check(
+    db: &sea_orm::DatabaseConnection,
+    org: &str,
+    region: Option<RegionCode>,
+) -> Result<bool, ApiError> {
+    let Some(region) = region else { return Ok(false) };
+    Ok(store::authority_of(db, region).await?.is_some_and(|a| a.id == org))
+}
+
+async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    use entities::entry::{Column, Entity};
+    let mut f = call.fields;
+    let provider = f.optional_str("provider");
+    let region = f.optional_str("region");
+    let share_type: Option<ShareType> = f.optional("share_type");
+    let classification = f.optional_str("classification");
+    let text = f.optional_str("text");
+    let page: Option<u64> = f.optional("page");
+    let page_size: Option<u64> = f.optional("page_size");
+    if page == Some(0) {
+        f.problem(Problem::invalid("page", "从 1 开始", "pages start at 1"));
+    }
+    if page_size.is_some_and(|s| s == 0 || s > 100) {
+        f.problem(Problem::invalid("page_size", "应在 1 到 100 之间", "must be between 1 and 100"));
+    }
+    f.finish()?;
+    let (page, page_size) = (page.unwrap_or(1), page_size.unwrap_or(20));
+    let mut cond = Condition::all().add(Column::PublishedVersion.is_not_null()).add(Column::Status.ne("withdrawn"));
+    if let Some(p) = provider {
+        cond = cond.add(Column::Provider.eq(p));
+    }
+    if let Some(r) = region {
+        cond = cond.add(Column::Region.eq(r));
+    }
+    if let Some(s) = share_type {
+        cond = cond.add(Column::ShareType.eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))));
+    }
+    if let Some(c) = classification {
+        cond = cond.add(Column::Classification.starts_with(c));
+    }
+    if let Some(t) = text {
+        cond = cond.add(Column::SearchText.contains(t.to_lowercase()));
+    }
+    let query = Entity::find().filter(cond);
+    let total = query.clone().count(&cat.ctx.db).await?;
+    let rows = query
+        .order_by_asc(Column::Code)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .all(&cat.ctx.db)
+        .await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
+        .filter_map(|e| e.published.map(|p| json!(p)))
+        .collect();
+    Ok(json!({"total": total, "page": page, "page_size": page_size, "entries": items}))
+}
+
+/// The published catalog as DCAT-AP JSON-LD.
+async fn export_dcat(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    use entities::entry::{Column, Entity};
     let mut f = call.fields;
     let provider = f.optional_str("provider");
     f.finish()?;
-    let mut q = entities::entry::Entity::find().order_by_asc(entities::entry::Column::Id);
+    let mut q = Entity::find().filter(Column::PublishedVersion.is_not_null()).filter(Column::Status.ne("withdrawn"));
     if let Some(p) = provider {
-        q = q.filter(entities::entry::Column::Provider.eq(p));
+        q = q.filter(Column::Provider.eq(p));
     }
-    Ok(json!({"entries": q.all(&ctx.db).await?}))
+    let rows = q.order_by_asc(Column::Code).all(&cat.ctx.db).await?;
+    let datasets: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let e: Entry = serde_json::from_str(&r.state).ok()?;
+            Some(dcat_dataset(&e.published?, r.published_at))
+        })
+        .collect();
+    Ok(json!({
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "foaf": "http://xmlns.com/foaf/0.1/",
+            "owl": "http://www.w3.org/2002/07/owl#",
+            "prov": "http://www.w3.org/ns/prov#",
+            "govshare": "urn:govshare:ns#"
+        },
+        "@type": "dcat:Catalog",
+        "dct:title": [{"@language": "zh", "@value": "政务数据共享目录"}, {"@language": "en", "@value": "Government data sharing catalog"}],
+        "dct:issued": cat.ctx.clock.now(),
+        "dcat:dataset": datasets,
+    }))
+}
+
+/// One entry version as a DCAT-AP dataset. Frequencies and access rights use the EU
+/// vocabularies DCAT-AP names; share type and data items are govshare terms.
+pub fn dcat_dataset(v: &EntryVersion, published_at: Option<DateTime<Utc>>) -> Value {
+    let eu = "http://publications.europa.eu/resource/authority";
+    let frequency = match v.update_frequency.as_str() {
+        "realtime" => json!({"@id": format!("{eu}/frequency/UPDATE_CONT")}),
+        "daily" => json!({"@id": format!("{eu}/frequency/DAILY")}),
+        "weekly" => json!({"@id": format!("{eu}/frequency/WEEKLY")}),
+        "monthly" => json!({"@id": format!("{eu}/frequency/MONTHLY")}),
+        "quarterly" => json!({"@id": format!("{eu}/frequency/QUARTERLY")}),
+        "half_yearly" => json!({"@id": format!("{eu}/frequency/ANNUAL_2")}),
+        "yearly" => json!({"@id": format!("{eu}/frequency/ANNUAL")}),
+        cron => json!({"@id": format!("{eu}/frequency/IRREG"), "govshare:schedule": cron}),
+    };
+    let access = match v.open_type {
+        OpenType::Open => "PUBLIC",
+        OpenType::ConditionalOpen => "RESTRICTED",
+        OpenType::NotOpen => "NON_PUBLIC",
+    };
+    json!({
+        "@id": format!("urn:govshare:entry:{}", v.entry_id),
+        "@type": "dcat:Dataset",
+        "dct:identifier": v.code(),
+        "dct:title": {"@language": "zh", "@value": v.name},
+        "dct:description": {"@language": "zh", "@value": v.summary},
+        "dct:publisher": {"@id": format!("urn:govshare:org:{}", v.provider), "@type": "foaf:Agent"},
+        "dct:spatial": {"@id": format!("urn:govshare:region:{}", v.region)},
+        "dct:accrualPeriodicity": frequency,
+        "dct:accessRights": {"@id": format!("{eu}/access-right/{access}")},
+        "dcat:theme": v.classification,
+        "owl:versionInfo": v.version.to_string(),
+        "dct:issued": published_at,
+        "dct:relation": v.related_entries,
+        "prov:wasDerivedFrom": v.derived_from.iter().map(|d| json!({"@id": format!("urn:govshare:entry:{d}")})).collect::<Vec<_>>(),
+        "govshare:shareType": v.share_type,
+        "govshare:conditions": v.conditions,
+        "govshare:notSharedReason": v.not_shared_reason,
+        "govshare:legalBasis": v.legal_basis,
+        "govshare:level": v.level,
+        "govshare:dataItems": v.items,
+        "dcat:distribution": v.share_methods.iter().map(|m| json!({
+            "@type": "dcat:Distribution",
+            "dct:format": v.format,
+            "govshare:shareMethod": m,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn list_regions(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let parent = f.optional_str("parent");
+    f.finish()?;
+    use entities::region::{Column, Entity};
+    let mut q = Entity::find().order_by_asc(Column::Code);
+    if let Some(p) = parent {
+        q = q.filter(Column::Parent.eq(p));
+    }
+    Ok(json!({"version": cat.regions.version, "regions": q.all(&cat.ctx.db).await?}))
+}
+
+/// Art. 28: which region's authority coordinates a dispute between two organisations.
+async fn coordinator(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let a = f.required_str("a");
+    let b = f.required_str("b");
+    f.finish()?;
+    let db = &cat.ctx.db;
+    let mut orgs = Vec::new();
+    for id in [a.expect("checked"), b.expect("checked")] {
+        orgs.push(store::organisation(db, &id).await?.ok_or(CatalogError::UnknownOrganisation(id))?);
+    }
+    let region = domain::coordinating_region(&orgs[0], &orgs[1], &cat.regions);
+    let authority = store::authority_of(db, region).await?;
+    Ok(json!({"region": region.to_string(), "authority": authority.map(|a| a.id)}))
+}
+
+async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let region = f.required_str("region");
+    let item = f.required_str("item");
+    f.finish()?;
+    use entities::source::{Column, Entity};
+    let row = Entity::find()
+        .filter(Column::Region.eq(region.expect("checked")))
+        .filter(Column::Item.eq(item.expect("checked")))
+        .one(&cat.ctx.db)
+        .await?;
+    Ok(json!({"designation": row}))
 }
 
 #[cfg(test)]
@@ -126,8 +637,71 @@ mod tests {
     #[test]
     fn a_registration_with_several_problems_lists_them_all() {
         let f = Fields::parse(br#"{"version":1,"id":"a.b","kind":"ministry","region":"12"}"#, 4096).unwrap();
-        let err = parse_register(f).unwrap_err();
+        let mut f = f;
+        let regions = Regions::shipped();
+        let _ = f.required_str("id");
+        let _ = f.required_str("name");
+        let _: Option<OrgKind> = f.required("kind");
+        let _ = f.required_with("region", parse_region(&regions));
+        let err = f.finish().unwrap_err();
         let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["name", "kind", "region", "id"]);
+        assert_eq!(fields, ["name", "kind", "region"]);
+    }
+
+    #[test]
+    fn a_draft_missing_everything_reports_every_required_field() {
+        let mut f = Fields::parse(br#"{"version":1,"update_frequency":"every day"}"#, 4096).unwrap();
+        assert!(parse_draft(&mut f).is_none());
+        let err = f.finish().unwrap_err();
+        let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "classification_code",
+                "sequence_code",
+                "name",
+                "summary",
+                "items",
+                "format",
+                "update_frequency",
+                "share_type",
+                "open_type",
+                "classification",
+                "level"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dataset_names_its_frequency_and_access_in_the_eu_vocabularies() {
+        let v = EntryVersion {
+            entry_id: "e1".into(),
+            version: 2,
+            classification_code: "A01".into(),
+            sequence_code: "000001".into(),
+            name: "户籍".into(),
+            provider: "gz-ga".into(),
+            region: "440100".into(),
+            summary: "s".into(),
+            items: vec![],
+            format: "json".into(),
+            update_frequency: "daily".into(),
+            share_type: ShareType::Conditional,
+            share_methods: vec![ShareMethod::Interface],
+            conditions: Some("c".into()),
+            not_shared_reason: None,
+            legal_basis: None,
+            open_type: OpenType::NotOpen,
+            classification: "人口".into(),
+            level: "一般".into(),
+            related_entries: vec![],
+            derived_from: vec!["e0".into()],
+        };
+        let d = dcat_dataset(&v, None);
+        assert_eq!(d["dct:identifier"], "A01/000001");
+        assert_eq!(d["dct:accrualPeriodicity"]["@id"], "http://publications.europa.eu/resource/authority/frequency/DAILY");
+        assert_eq!(d["dct:accessRights"]["@id"], "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC");
+        assert_eq!(d["prov:wasDerivedFrom"][0]["@id"], "urn:govshare:entry:e0");
+        assert_eq!(d["owl:versionInfo"], "2");
     }
 }

@@ -1,9 +1,32 @@
 //! Tables of the catalog service.
 
-pub mod organisation {
+pub mod region {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "regions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub name: String,
+        /// `province`, `city` or `county`.
+        pub level: String,
+        pub parent: String,
+        pub retired_in: Option<i32>,
+        /// The dataset version the row was last confirmed by.
+        pub dataset_version: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod organisation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "organisations")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -12,9 +35,9 @@ pub mod organisation {
         /// `department` or `authority`.
         pub kind: String,
         pub region: String,
-        /// JSON array of account ids.
+        /// JSON of `Roles`.
         #[sea_orm(column_type = "Text")]
-        pub administrators: String,
+        pub roles: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -24,19 +47,77 @@ pub mod organisation {
 }
 
 pub mod entry {
+    //! One row per entry: the aggregate as JSON, plus the published version's searchable
+    //! columns.
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "entries")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub version: i32,
-        pub name: String,
+        /// `classification/sequence` of the newest version; unique.
+        pub code: String,
         pub provider: String,
-        pub share_type: String,
+        pub region: String,
         pub status: String,
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub summary: String,
+        pub share_type: String,
+        pub classification: String,
+        /// Lower-cased name and summary of the published version, for text search.
+        #[sea_orm(column_type = "Text")]
+        pub search_text: String,
+        pub published_version: Option<i32>,
         pub published_at: Option<DateTimeUtc>,
+        /// JSON of `domain::entry::Entry`.
+        #[sea_orm(column_type = "Text")]
+        pub state: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod history {
+    //! Every entry event, as emitted: the versions and who did what.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "entry_history")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: String,
+        pub entry_id: String,
+        pub event_type: String,
+        #[sea_orm(column_type = "Text")]
+        pub data: String,
+        pub at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod source {
+    //! Art. 19 source-department designations, one per (region, item).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "source_designations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub region: String,
+        pub item: String,
+        pub department: String,
+        pub designated_by: String,
+        pub at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

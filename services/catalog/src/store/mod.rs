@@ -1,16 +1,21 @@
-//! The catalog's own database: entities, the queries the handlers need, and migrations.
+//! The catalog's own database: loading, reading and writing, and migrations.
 
 pub mod entities;
-mod m20261123_100001_create_directory;
+mod m20261123_100001_create_catalog;
 
-use govshare_shared::events::{
-    OrgKind,
-    catalog::{EntryPublished, OrganisationRegistered},
+use govshare_shared::{
+    Envelope,
+    events::{
+        OrgKind,
+        catalog::{OrganisationRegistered, RolesChanged, SourceDesignated},
+    },
 };
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-use crate::domain::{Organisation, RegionCode};
+use crate::domain::{Level, Organisation, RegionCode, Regions, entry::Entry};
 
 /// The catalog's migrations, shared outbox and inbox first.
 pub struct Migrator;
@@ -18,58 +23,211 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut m = govshare_shared::store::shared_migrations();
-        m.push(Box::new(m20261123_100001_create_directory::Migration));
+        m.push(Box::new(m20261123_100001_create_catalog::Migration));
         m
     }
 }
 
-pub async fn organisation(db: &impl ConnectionTrait, id: &str) -> Result<Option<Organisation>, DbErr> {
-    let Some(row) = entities::organisation::Entity::find_by_id(id.to_owned()).one(db).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Organisation {
-        region: RegionCode::parse(&row.region).map_err(|e| DbErr::Custom(format!("stored region: {}", e.en)))?,
-        kind: serde_json::from_value(serde_json::Value::String(row.kind.clone()))
-            .map_err(|e| DbErr::Custom(format!("stored kind: {e}")))?,
-        administrators: serde_json::from_str(&row.administrators).unwrap_or_default(),
+fn enum_str<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(format!("stored {what}: {e}"))
+}
+
+/// Brings the region table up to the data file: new codes are added, newly retired ones
+/// marked, and a retired code is never made active again (it may not be reused).
+pub async fn load_regions(db: &impl ConnectionTrait, regions: &Regions) -> Result<(), DbErr> {
+    use entities::region::{ActiveModel, Column, Entity};
+    let stored: std::collections::HashMap<String, Option<i32>> =
+        Entity::find().all(db).await?.into_iter().map(|r| (r.code, r.retired_in)).collect();
+    let mut rows = Vec::new();
+    for r in regions.iter() {
+        let code = r.code.to_string();
+        let retired_in = match (stored.get(&code), r.retired_in) {
+            (Some(Some(year)), None) => {
+                tracing::warn!(%code, "the region file lists a retired code as active; it stays retired");
+                Some(*year)
+            }
+            (_, year) => year.map(i32::from),
+        };
+        let level = match r.code.level() {
+            Level::National => "national",
+            Level::Province => "province",
+            Level::City => "city",
+            Level::County => "county",
+        };
+        rows.push(ActiveModel {
+            code: Set(code),
+            name: Set(r.name.clone()),
+            level: Set(level.into()),
+            parent: Set(regions.parent(r.code).unwrap_or(RegionCode::NATIONAL).to_string()),
+            retired_in: Set(retired_in),
+            dataset_version: Set(regions.version.clone()),
+        });
+    }
+    for chunk in rows.chunks(200) {
+        Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(Column::Code)
+                    .update_columns([Column::Name, Column::Level, Column::Parent, Column::RetiredIn, Column::DatasetVersion])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn to_org(row: entities::organisation::Model) -> Result<Organisation, DbErr> {
+    Ok(Organisation {
+        region: RegionCode::parse(&row.region).map_err(|e| corrupt("region", e.en))?,
+        kind: serde_json::from_value(serde_json::Value::String(row.kind)).map_err(|e| corrupt("kind", e))?,
+        roles: serde_json::from_str(&row.roles).map_err(|e| corrupt("roles", e))?,
         id: row.id,
         name: row.name,
-    }))
+    })
 }
 
-/// evolve: applies a registration to the store.
+pub async fn organisation(db: &impl ConnectionTrait, id: &str) -> Result<Option<Organisation>, DbErr> {
+    entities::organisation::Entity::find_by_id(id.to_owned()).one(db).await?.map(to_org).transpose()
+}
+
+/// The sharing authority of exactly `region`.
+pub async fn authority_of(db: &impl ConnectionTrait, region: RegionCode) -> Result<Option<Organisation>, DbErr> {
+    use entities::organisation::{Column, Entity};
+    Entity::find()
+        .filter(Column::Region.eq(region.to_string()))
+        .filter(Column::Kind.eq(enum_str(OrgKind::Authority)))
+        .one(db)
+        .await?
+        .map(to_org)
+        .transpose()
+}
+
 pub async fn insert_organisation(db: &impl ConnectionTrait, e: &OrganisationRegistered) -> Result<(), DbErr> {
-    entities::organisation::ActiveModel {
+    entities::organisation::Entity::insert(entities::organisation::ActiveModel {
         id: Set(e.org_id.clone()),
         name: Set(e.name.clone()),
-        kind: Set(kind_name(e.kind).to_owned()),
+        kind: Set(enum_str(e.kind)),
         region: Set(e.region.clone()),
-        administrators: Set(serde_json::to_string(&e.administrators).expect("strings serialize")),
-    }
-    .insert(db)
+        roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")),
+    })
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }
 
-/// evolve: applies a publication to the store.
-pub async fn insert_entry(db: &impl ConnectionTrait, e: &EntryPublished) -> Result<(), DbErr> {
-    entities::entry::ActiveModel {
-        id: Set(e.entry_id.clone()),
-        version: Set(e.version as i32),
-        name: Set(e.name.clone()),
+pub async fn set_roles(db: &impl ConnectionTrait, e: &RolesChanged) -> Result<(), DbErr> {
+    use entities::organisation::{Column, Entity};
+    Entity::update_many()
+        .col_expr(Column::Roles, sea_orm::sea_query::Expr::value(serde_json::to_string(&e.roles).expect("roles")))
+        .filter(Column::Id.eq(&e.org_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn entry(db: &impl ConnectionTrait, id: &str) -> Result<Option<Entry>, DbErr> {
+    let row = entities::entry::Entity::find_by_id(id.to_owned()).one(db).await?;
+    row.map(|r| serde_json::from_str(&r.state).map_err(|e| corrupt("entry", e))).transpose()
+}
+
+/// The entry that holds `code`, if any.
+pub async fn entry_id_by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<String>, DbErr> {
+    use entities::entry::{Column, Entity};
+    Ok(Entity::find().filter(Column::Code.eq(code)).one(db).await?.map(|r| r.id))
+}
+
+/// Which of `ids` are catalog entries.
+pub async fn known_entries(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<String>, DbErr> {
+    use entities::entry::{Column, Entity};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Entity::find().filter(Column::Id.is_in(ids.to_vec())).all(db).await?.into_iter().map(|r| r.id).collect())
+}
+
+/// evolve's result, written: the aggregate and the published version's search columns.
+pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry) -> Result<(), DbErr> {
+    use entities::entry::{ActiveModel, Column, Entity};
+    let latest = e.latest().expect("an entry has a version");
+    let shown = e.published.as_ref().unwrap_or(latest);
+    let row = ActiveModel {
+        id: Set(e.id.clone()),
+        code: Set(latest.code()),
         provider: Set(e.provider.clone()),
-        share_type: Set(serde_json::to_value(e.share_type).expect("enum").as_str().unwrap_or_default().to_owned()),
-        status: Set("published".into()),
-        published_at: Set(Some(e.published_at)),
+        region: Set(latest.region.clone()),
+        status: Set(e.status().to_owned()),
+        name: Set(shown.name.clone()),
+        summary: Set(shown.summary.clone()),
+        share_type: Set(enum_str(shown.share_type)),
+        classification: Set(shown.classification.clone()),
+        search_text: Set(format!("{}\n{}", shown.name, shown.summary).to_lowercase()),
+        published_version: Set(e.published.as_ref().map(|p| p.version as i32)),
+        published_at: Set(None),
+        state: Set(serde_json::to_string(e).expect("entries serialize")),
+    };
+    let mut update = vec![
+        Column::Code,
+        Column::Region,
+        Column::Status,
+        Column::Name,
+        Column::Summary,
+        Column::ShareType,
+        Column::Classification,
+        Column::SearchText,
+        Column::PublishedVersion,
+        Column::State,
+    ];
+    if e.working.is_none() && e.published.is_some() {
+        update.push(Column::PublishedAt);
     }
-    .insert(db)
+    Entity::insert(row).on_conflict(OnConflict::column(Column::Id).update_columns(update).to_owned()).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Stamps the publication time (kept apart so a later draft does not move it).
+pub async fn mark_published(db: &impl ConnectionTrait, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), DbErr> {
+    use entities::entry::{Column, Entity};
+    Entity::update_many()
+        .col_expr(Column::PublishedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_history(db: &impl ConnectionTrait, entry_id: &str, env: &Envelope) -> Result<(), DbErr> {
+    entities::history::Entity::insert(entities::history::ActiveModel {
+        event_id: Set(env.id.to_string()),
+        entry_id: Set(entry_id.to_owned()),
+        event_type: Set(env.event_type.clone()),
+        data: Set(env.data.to_string()),
+        at: Set(env.time),
+    })
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }
 
-fn kind_name(kind: OrgKind) -> &'static str {
-    match kind {
-        OrgKind::Department => "department",
-        OrgKind::Authority => "authority",
-    }
+pub async fn upsert_source(db: &impl ConnectionTrait, e: &SourceDesignated) -> Result<(), DbErr> {
+    use entities::source::{ActiveModel, Column, Entity};
+    Entity::insert(ActiveModel {
+        id: Set(e.designation_id.clone()),
+        region: Set(e.region.clone()),
+        item: Set(e.item.clone()),
+        department: Set(e.department.clone()),
+        designated_by: Set(e.designated_by.clone()),
+        at: Set(e.at),
+    })
+    .on_conflict(
+        OnConflict::columns([Column::Region, Column::Item])
+            .update_columns([Column::Id, Column::Department, Column::DesignatedBy, Column::At])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }

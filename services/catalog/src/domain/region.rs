@@ -1,0 +1,298 @@
+//! Regions by GB/T 2260 code, the region tree, and who coordinates a dispute (Art. 28).
+//!
+//! The code table is data: a versioned CSV the deployment provides (a default ships in
+//! `data/regions.csv`). Retired codes stay in the table as retired and are never reused.
+
+use std::collections::BTreeMap;
+
+use govshare_shared::reply::Text;
+
+/// A six-digit GB/T 2260 region code: digits 1-2 province, 3-4 city, 5-6 county;
+/// `000000` stands for the national level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RegionCode(u32);
+
+impl TryFrom<String> for RegionCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).map_err(|t| t.en)
+    }
+}
+
+impl From<RegionCode> for String {
+    fn from(c: RegionCode) -> String {
+        c.to_string()
+    }
+}
+
+/// Administrative level of a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    National,
+    Province,
+    City,
+    County,
+}
+
+impl RegionCode {
+    pub const NATIONAL: RegionCode = RegionCode(0);
+
+    pub fn parse(raw: &str) -> Result<Self, Text> {
+        if raw.len() != 6 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Text::new("应为六位数字的行政区划代码", "expected a six-digit GB/T 2260 code"));
+        }
+        let code: u32 = raw.parse().expect("six digits");
+        // Province codes run from 11 (Beijing) to 82 (Macao).
+        if code != 0 && !(11..=82).contains(&(code / 10_000)) {
+            return Err(Text::new("省级代码不存在", "no such province code"));
+        }
+        Ok(Self(code))
+    }
+
+    pub fn level(self) -> Level {
+        match self.0 {
+            0 => Level::National,
+            c if c % 10_000 == 0 => Level::Province,
+            c if c % 100 == 0 => Level::City,
+            _ => Level::County,
+        }
+    }
+}
+
+impl std::fmt::Display for RegionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+impl RegionCode {
+    /// The code's own parent by its digits: county -> city, city -> province,
+    /// province -> national. (The tree may skip a level: see [`Regions::parent`].)
+    fn digit_parent(self) -> Option<Self> {
+        match self.level() {
+            Level::National => None,
+            Level::Province => Some(Self::NATIONAL),
+            Level::City => Some(Self(self.0 / 10_000 * 10_000)),
+            Level::County => Some(Self(self.0 / 100 * 100)),
+        }
+    }
+}
+
+/// One row of the code table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub code: RegionCode,
+    pub name: String,
+    pub retired_in: Option<u16>,
+}
+
+impl Region {
+    pub fn is_active(&self) -> bool {
+        self.retired_in.is_none()
+    }
+}
+
+/// The code table, with its dataset version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Regions {
+    pub version: String,
+    by_code: BTreeMap<RegionCode, Region>,
+}
+
+/// The code table shipped with govshare.
+pub const DEFAULT_REGIONS: &str = include_str!("../../data/regions.csv");
+
+impl Regions {
+    /// Parses the CSV: `# version: X` comment, header `code,name,status,retired_in`.
+    pub fn parse(csv: &str) -> Result<Self, String> {
+        let mut version = String::new();
+        let mut by_code = BTreeMap::new();
+        let mut header_seen = false;
+        for (n, line) in csv.lines().enumerate() {
+            let line = line.trim();
+            if let Some(v) = line.strip_prefix("# version:") {
+                version = v.trim().to_owned();
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if !header_seen {
+                header_seen = true;
+                if line.starts_with("code,") {
+                    continue;
+                }
+            }
+            let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [code, name, status, retired_in] = cols[..] else {
+                return Err(format!("line {}: expected 4 columns", n + 1));
+            };
+            let code = RegionCode::parse(code).map_err(|e| format!("line {}: {}", n + 1, e.en))?;
+            let retired_in = match status {
+                "active" => None,
+                "retired" => Some(retired_in.parse().map_err(|_| format!("line {}: retired needs a year", n + 1))?),
+                other => return Err(format!("line {}: unknown status {other}", n + 1)),
+            };
+            if by_code.insert(code, Region { code, name: name.to_owned(), retired_in }).is_some() {
+                return Err(format!("line {}: duplicate code {code}", n + 1));
+            }
+        }
+        if version.is_empty() {
+            return Err("missing `# version:` line".into());
+        }
+        Ok(Self { version, by_code })
+    }
+
+    pub fn shipped() -> Self {
+        Self::parse(DEFAULT_REGIONS).expect("the shipped region table parses")
+    }
+
+    pub fn get(&self, code: RegionCode) -> Option<&Region> {
+        self.by_code.get(&code)
+    }
+
+    /// A known, active region: what a new organisation or entry may name.
+    pub fn active(&self, code: RegionCode) -> Result<&Region, Text> {
+        match self.get(code) {
+            None if code == RegionCode::NATIONAL => Err(Text::new("全国级无需区划", "national level")),
+            None => Err(Text::new(format!("区划代码 {code} 不存在"), format!("unknown region code {code}"))),
+            Some(r) if !r.is_active() => Err(Text::new(
+                format!("区划代码 {code} 已于 {} 年撤销", r.retired_in.unwrap_or_default()),
+                format!("region code {code} was retired in {}", r.retired_in.unwrap_or_default()),
+            )),
+            Some(r) => Ok(r),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Region> {
+        self.by_code.values()
+    }
+
+    /// The parent in the tree: the nearest region above it that the table has (districts of
+    /// Beijing sit directly under 110000), or the national level.
+    pub fn parent(&self, code: RegionCode) -> Option<RegionCode> {
+        let mut up = code.digit_parent()?;
+        while up != RegionCode::NATIONAL && !self.by_code.contains_key(&up) {
+            up = up.digit_parent()?;
+        }
+        Some(up)
+    }
+
+    /// `code`, its parent, ... up to the national level.
+    pub fn ancestry(&self, code: RegionCode) -> Vec<RegionCode> {
+        let mut chain = vec![code];
+        while let Some(p) = self.parent(*chain.last().expect("non-empty")) {
+            chain.push(p);
+        }
+        chain
+    }
+
+    /// Art. 28: the region whose sharing authority coordinates a dispute between parties in
+    /// regions `a` and `b`: the lowest region that contains both (the region itself when both
+    /// are in the same one; `000000`, the national authority, across provinces).
+    pub fn coordinator(&self, a: RegionCode, b: RegionCode) -> Result<RegionCode, Text> {
+        for code in [a, b] {
+            if code != RegionCode::NATIONAL && self.get(code).is_none() {
+                return Err(Text::new(format!("区划代码 {code} 不存在"), format!("unknown region code {code}")));
+            }
+        }
+        let above_a = self.ancestry(a);
+        let common = self.ancestry(b).into_iter().find(|c| above_a.contains(c));
+        Ok(common.unwrap_or(RegionCode::NATIONAL))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+
+    fn coordinator(a: &str, b: &str) -> String {
+        Regions::shipped().coordinator(code(a), code(b)).unwrap().to_string()
+    }
+
+    #[test]
+    fn region_codes_have_six_digits_and_a_level() {
+        assert_eq!(code("000000").level(), Level::National);
+        assert_eq!(code("440000").level(), Level::Province);
+        assert_eq!(code("440100").level(), Level::City);
+        assert_eq!(code("440106").level(), Level::County);
+        assert!(RegionCode::parse("44010").is_err());
+        assert!(RegionCode::parse("44010a").is_err());
+        assert!(RegionCode::parse("990000").is_err());
+        assert_eq!(code("110105").to_string(), "110105");
+    }
+
+    #[test]
+    fn the_same_region_coordinates_its_own_departments() {
+        assert_eq!(coordinator("440100", "440100"), "440100");
+        assert_eq!(coordinator("440000", "440000"), "440000");
+    }
+
+    #[test]
+    fn sibling_cities_go_to_their_province() {
+        assert_eq!(coordinator("440100", "440300"), "440000");
+    }
+
+    #[test]
+    fn a_county_and_its_own_city_go_to_the_city() {
+        assert_eq!(coordinator("440106", "440100"), "440100");
+        assert_eq!(coordinator("440106", "440104"), "440100", "two counties of one city");
+    }
+
+    #[test]
+    fn a_county_and_another_citys_county_go_to_the_province() {
+        assert_eq!(coordinator("440106", "440304"), "440000");
+    }
+
+    #[test]
+    fn across_provinces_the_national_authority_coordinates() {
+        assert_eq!(coordinator("440106", "330106"), "000000");
+        assert_eq!(coordinator("110000", "310000"), "000000");
+    }
+
+    #[test]
+    fn a_national_party_is_coordinated_nationally() {
+        assert_eq!(coordinator("000000", "440106"), "000000");
+    }
+
+    #[test]
+    fn a_municipal_district_sits_directly_under_its_municipality() {
+        let regions = Regions::shipped();
+        assert_eq!(regions.parent(code("110105")), Some(code("110000")));
+        assert_eq!(coordinator("110105", "110108"), "110000");
+    }
+
+    #[test]
+    fn an_unknown_code_is_an_error() {
+        assert!(Regions::shipped().coordinator(code("449900"), code("440100")).is_err());
+    }
+
+    #[test]
+    fn retired_codes_are_kept_but_not_usable() {
+        let regions = Regions::shipped();
+        let retired = regions.get(code("110103")).unwrap();
+        assert_eq!(retired.retired_in, Some(2010));
+        assert!(regions.active(code("110103")).is_err());
+        assert!(regions.active(code("110101")).is_ok());
+    }
+
+    #[test]
+    fn the_shipped_table_has_every_provincial_level_division() {
+        let regions = Regions::shipped();
+        let provinces = regions.iter().filter(|r| r.code.level() == Level::Province).count();
+        assert_eq!(provinces, 34);
+        assert_eq!(regions.version, "2024.1");
+    }
+
+    #[test]
+    fn a_malformed_table_is_refused() {
+        assert!(Regions::parse("code,name,status,retired_in\n440000,广东省,active,\n").is_err(), "no version");
+        assert!(Regions::parse("# version: 1\n440000,广东省,gone,\n").is_err());
+        assert!(Regions::parse("# version: 1\n440000,广东省,active,\n440000,广东省,active,\n").is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! Update frequencies and schedules (catalog entries, return cycles, scheduled duties).
+//!
+//! People write the usual five-field crontab (`0 2 * * 1` = Mondays 02:00) or one of the
+//! standard update-frequency words (实时/每日/每周/每月/每季度/每半年/每年). The `cron` crate
+//! wants six fields with seconds first and counts day-of-week 1 as **Sunday**, unlike
+//! crontab; so at this edge five fields get a leading `0` and numeric weekdays become names
+//! (crontab numbering: 0 and 7 = SUN, 1 = MON ... 6 = SAT). Inside, only the normalised
+//! six-field form exists. Schedules are evaluated in Asia/Shanghai.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{calendar::TIME_ZONE, reply::Text};
+
+/// How often a catalog entry's data is refreshed (Art. 13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum UpdateFrequency {
+    Realtime,
+    Daily,
+    Weekly,
+    Monthly,
+    Quarterly,
+    HalfYearly,
+    Yearly,
+    /// A normalised six-field cron expression (seconds first, weekday names).
+    Cron(String),
+}
+
+const WORDS: [(&str, &str, UpdateFrequency); 7] = [
+    ("实时", "realtime", UpdateFrequency::Realtime),
+    ("每日", "daily", UpdateFrequency::Daily),
+    ("每周", "weekly", UpdateFrequency::Weekly),
+    ("每月", "monthly", UpdateFrequency::Monthly),
+    ("每季度", "quarterly", UpdateFrequency::Quarterly),
+    ("每半年", "half_yearly", UpdateFrequency::HalfYearly),
+    ("每年", "yearly", UpdateFrequency::Yearly),
+];
+
+impl UpdateFrequency {
+    pub fn parse(raw: &str) -> Result<Self, Text> {
+        let raw = raw.trim();
+        if let Some((_, _, f)) = WORDS.iter().find(|(zh, en, _)| raw == *zh || raw.eq_ignore_ascii_case(en)) {
+            return Ok(f.clone());
+        }
+        let macro_form = match raw {
+            "@hourly" => Some("0 0 * * * *"),
+            "@daily" | "@midnight" => Some("0 0 0 * * *"),
+            "@weekly" => Some("0 0 0 * * SUN"),
+            "@monthly" => Some("0 0 0 1 * *"),
+            "@yearly" | "@annually" => Some("0 0 0 1 1 *"),
+            _ => None,
+        };
+        let normalised = match macro_form {
+            Some(m) => m.to_owned(),
+            None => normalise_cron(raw)?,
+        };
+        cron::Schedule::from_str(&normalised).map_err(|e| {
+            Text::new(format!("无法解析的 cron 表达式：{e}"), format!("cannot parse cron expression: {e}"))
+        })?;
+        Ok(UpdateFrequency::Cron(normalised))
+    }
+
+    /// The canonical word (`daily`) or `cron:<six fields>`.
+    pub fn canonical(&self) -> String {
+        match self {
+            UpdateFrequency::Cron(expr) => format!("cron:{expr}"),
+            other => WORDS.iter().find(|(_, _, f)| f == other).map(|(_, en, _)| (*en).to_owned()).unwrap_or_default(),
+        }
+    }
+
+    /// The next time after `after` a cron schedule fires (words have no fixed instant).
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let UpdateFrequency::Cron(expr) = self else { return None };
+        let schedule = cron::Schedule::from_str(expr).ok()?;
+        schedule.after(&after.with_timezone(&TIME_ZONE)).next().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+impl From<UpdateFrequency> for String {
+    fn from(f: UpdateFrequency) -> Self {
+        f.canonical()
+    }
+}
+
+impl TryFrom<String> for UpdateFrequency {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        UpdateFrequency::parse(s.strip_prefix("cron:").unwrap_or(&s)).map_err(|t| t.en)
+    }
+}
+
+/// Five crontab fields -> six cron-crate fields; numeric weekdays -> names.
+fn normalise_cron(raw: &str) -> Result<String, Text> {
+    let mut fields: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
+    match fields.len() {
+        5 => fields.insert(0, "0".into()),
+        6 | 7 => {}
+        n => {
+            return Err(Text::new(
+                format!("应为 5 段 crontab 表达式或更新频率词（每日、每周……），实际 {n} 段"),
+                format!("expected a 5-field crontab expression or a frequency word (daily, weekly, ...), got {n} fields"),
+            ));
+        }
+    }
+    fields[5] = weekday_names(&fields[5])?;
+    Ok(fields.join(" "))
+}
+
+fn weekday_names(field: &str) -> Result<String, Text> {
+    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+    let mut out = String::new();
+    let mut digits = String::new();
+    let mut after_slash = false;
+    let flush = |digits: &mut String, out: &mut String, step: bool| -> Result<(), Text> {
+        if digits.is_empty() {
+            return Ok(());
+        }
+        if step {
+            out.push_str(digits);
+        } else {
+            let n: usize = digits.parse().unwrap_or(99);
+            let name = NAMES.get(n).ok_or_else(|| {
+                Text::new(format!("星期字段的数字 {n} 超出 0-7"), format!("day-of-week {n} is outside 0-7"))
+            })?;
+            out.push_str(name);
+        }
+        digits.clear();
+        Ok(())
+    };
+    for ch in field.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else {
+            flush(&mut digits, &mut out, after_slash)?;
+            after_slash = ch == '/';
+            out.push(ch);
+        }
+    }
+    flush(&mut digits, &mut out, after_slash)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_words_are_understood_in_chinese_and_english() {
+        assert_eq!(UpdateFrequency::parse("每日").unwrap(), UpdateFrequency::Daily);
+        assert_eq!(UpdateFrequency::parse("每季度").unwrap(), UpdateFrequency::Quarterly);
+        assert_eq!(UpdateFrequency::parse("Weekly").unwrap(), UpdateFrequency::Weekly);
+        assert_eq!(UpdateFrequency::parse("实时").unwrap().canonical(), "realtime");
+    }
+
+    #[test]
+    fn a_five_field_crontab_gets_seconds_and_weekday_names() {
+        let f = UpdateFrequency::parse("30 2 * * 1-5").unwrap();
+        assert_eq!(f, UpdateFrequency::Cron("0 30 2 * * MON-FRI".into()));
+        assert_eq!(UpdateFrequency::parse("0 3 * * 0,7").unwrap(), UpdateFrequency::Cron("0 0 3 * * SUN,SUN".into()));
+        assert_eq!(UpdateFrequency::parse("0 3 * * */2").unwrap(), UpdateFrequency::Cron("0 0 3 * * */2".into()));
+    }
+
+    #[test]
+    fn monday_in_crontab_is_monday_here_in_shanghai_time() {
+        let f = UpdateFrequency::parse("0 2 * * 1").unwrap();
+        // After Sunday 2026-11-22 12:00 Shanghai, the next run is Monday 23rd 02:00 Shanghai.
+        let next = f.next_after("2026-11-22T04:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(next, "2026-11-22T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    }
+
+    #[test]
+    fn malformed_schedules_are_refused_with_a_reason() {
+        assert!(UpdateFrequency::parse("every day").is_err());
+        assert!(UpdateFrequency::parse("0 2 * * 9").unwrap_err().en.contains("outside 0-7"));
+        assert!(UpdateFrequency::parse("61 2 * * *").is_err());
+        assert!(UpdateFrequency::parse("* * *").is_err());
+    }
+
+    #[test]
+    fn a_frequency_round_trips_through_its_canonical_form() {
+        for raw in ["每月", "15 8 1 * *", "@weekly"] {
+            let f = UpdateFrequency::parse(raw).unwrap();
+            let back: UpdateFrequency = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+            assert_eq!(back, f);
+        }
+    }
+}
