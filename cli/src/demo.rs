@@ -9,45 +9,35 @@ use futures::StreamExt;
 use govshare_shared::{Envelope, ManualClock, Service, duty::DutyBreached, envelope::EventPayload, reply::Lang};
 use serde_json::json;
 
-use crate::{client::Client, platform};
+use crate::{client::Client, fixtures, platform};
 
 /// Runs the demo against a running platform whose clock is `clock`.
 pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
     let js = client.jetstream();
     let narrator = tokio::spawn(narrate(client.nats.clone()));
 
-    step("1", "平台登记两个部门 / the platform registers two departments");
-    client
-        .command(
-            Service::Catalog,
-            "platform",
-            "register_organisation",
-            json!({
-            "id": "gd-gongan", "name": "广东省公安厅", "kind": "department", "region": "440000",
-            "administrators": ["zhang.san"]}),
-        )
-        .await?;
-    client
-        .command(
-            Service::Catalog,
-            "platform",
-            "register_organisation",
-            json!({
-            "id": "gd-weijian", "name": "广东省卫生健康委员会", "kind": "department", "region": "440000",
-            "administrators": ["li.si"]}),
-        )
-        .await?;
+    step("1", "平台登记省共享主管部门和两个部门 / the platform registers the provincial authority and two departments");
+    for (id, name, kind, roles) in [
+        ("gd-auth", "广东省政务服务和数据管理局", "authority", json!({"administrators": ["chen.yi"]})),
+        ("gd-gongan", "广东省公安厅", "department", json!({"administrators": ["zhang.san"], "head": ["wang.wu"]})),
+        ("gd-weijian", "广东省卫生健康委员会", "department", json!({"administrators": ["li.si"]})),
+    ] {
+        client
+            .command(
+                Service::Catalog,
+                "platform",
+                "register_organisation",
+                json!({"id": id, "name": name, "kind": kind, "region": "440000", "roles": roles}),
+            )
+            .await?;
+    }
 
-    step("2", "公安厅发布无条件共享目录 / the provider publishes an unconditional entry");
-    let entry = client
-        .command(
-            Service::Catalog,
-            "gd-gongan",
-            "publish_entry",
-            json!({"name": "居民户籍信息", "share_type": "unconditional"}),
-        )
-        .await?;
-    let entry_id = entry["entry_id"].as_str().unwrap_or_default().to_owned();
+    step(
+        "2",
+        "公安厅编制目录并报审，省主管部门审核发布 / the provider drafts and submits an entry; the authority approves it",
+    );
+    let draft = fixtures::draft("居民户籍信息", 1, "unconditional");
+    let entry_id = fixtures::publish(client, "gd-gongan", "wang.wu", "gd-auth", draft).await?;
     wait_for_event::<govshare_shared::events::catalog::EntryPublished>(&js, &entry_id, Duration::from_secs(10)).await?;
     platform::wait_caught_up(&js, &Service::Catalog.stream(), "requests-catalog", Duration::from_secs(10)).await?;
 

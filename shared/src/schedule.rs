@@ -101,7 +101,9 @@ fn normalise_cron(raw: &str) -> Result<String, Text> {
         n => {
             return Err(Text::new(
                 format!("应为 5 段 crontab 表达式或更新频率词（每日、每周……），实际 {n} 段"),
-                format!("expected a 5-field crontab expression or a frequency word (daily, weekly, ...), got {n} fields"),
+                format!(
+                    "expected a 5-field crontab expression or a frequency word (daily, weekly, ...), got {n} fields"
+                ),
             ));
         }
     }

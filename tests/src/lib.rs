@@ -292,32 +292,34 @@ impl Platform {
         self.messages(&E::SERVICE.stream()).await.into_iter().map(|(_, e)| e).filter(|e| e.is::<E>()).collect()
     }
 
-    /// Registers a provider (`gongan`, administrators alice and bob) and a requester
-    /// (`weijian`), publishes an entry of `share_type` and waits until requests knows it.
+    /// Registers the provincial authority (`gd-auth`), a provider (`gongan`: administrators
+    /// alice and bob, head wang) and a requester (`weijian`), publishes an entry of
+    /// `share_type` through review, and waits until requests knows it.
     pub async fn seed(&self, share_type: &str) -> String {
-        for (id, name, admins) in [
-            ("gongan", "广东省公安厅", serde_json::json!(["alice", "bob"])),
-            ("weijian", "广东省卫健委", serde_json::json!(["carol"])),
+        use serde_json::json;
+        for (id, kind, roles) in [
+            ("gd-auth", "authority", json!({"administrators": ["dora"]})),
+            ("gongan", "department", json!({"administrators": ["alice", "bob"], "head": ["wang"]})),
+            ("weijian", "department", json!({"administrators": ["carol"]})),
         ] {
             self.command(
                 Service::Catalog,
                 "platform",
                 "register_organisation",
-                serde_json::json!({"id": id, "name": name, "kind": "department", "region": "440000", "administrators": admins}),
+                json!({"id": id, "name": id, "kind": kind, "region": "440000", "roles": roles}),
             )
             .await
             .expect("registered");
         }
-        let entry = self
-            .command(
-                Service::Catalog,
-                "gongan",
-                "publish_entry",
-                serde_json::json!({"name": "居民户籍信息", "share_type": share_type}),
-            )
-            .await
-            .expect("published");
-        let entry_id = entry["entry_id"].as_str().expect("entry id").to_owned();
+        self.publish("居民户籍信息", 1, share_type).await
+    }
+
+    /// Publishes another entry of `gongan` through review (after [`Platform::seed`]) and
+    /// waits until requests knows it.
+    pub async fn publish(&self, name: &str, sequence: u32, share_type: &str) -> String {
+        let draft = govshare_cli::fixtures::draft(name, sequence, share_type);
+        let entry_id =
+            govshare_cli::fixtures::publish(&self.client, "gongan", "wang", "gd-auth", draft).await.expect("published");
         // The reply comes at commit; the event follows through the outbox. Wait for it to be
         // on the bus, then for requests to have read it.
         self.wait_event::<govshare_shared::events::catalog::EntryPublished>(&entry_id).await;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::{
-        self, Actor, CatalogError, RegionCode, RegisterOrganisation, Regions,
+        self, Actor, CatalogError, RegionCode, Regions, RegisterOrganisation,
         entry::{self, Command, Decision, DutyOp, Entry, Event, Facts, Secrecy},
     },
     store::{self, entities},
@@ -48,7 +48,9 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             simple_entry_command(cat, call, |f| {
                 let reasons: Option<Vec<String>> = f.required("reasons");
                 match reasons {
-                    Some(r) if r.iter().all(|s| !s.trim().is_empty()) && !r.is_empty() => Some(Command::Return { reasons: r }),
+                    Some(r) if r.iter().all(|s| !s.trim().is_empty()) && !r.is_empty() => {
+                        Some(Command::Return { reasons: r })
+                    }
                     Some(_) => {
                         f.problem(Problem::invalid("reasons", "退回必须说明理由", "a return must give its reasons"));
                         None
@@ -59,10 +61,12 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             .await
         }
         (C, "withdraw_entry") => {
-            simple_entry_command(cat, call, |f| f.required_str("reason").map(|reason| Command::Withdraw { reason })).await
+            simple_entry_command(cat, call, |f| f.required_str("reason").map(|reason| Command::Withdraw { reason }))
+                .await
         }
         (C, "require_update") => {
-            simple_entry_command(cat, call, |f| f.required_str("cause").map(|cause| Command::RequireUpdate { cause })).await
+            simple_entry_command(cat, call, |f| f.required_str("cause").map(|cause| Command::RequireUpdate { cause }))
+                .await
         }
         (C, "extend_update") => simple_entry_command(cat, call, |_| Some(Command::ExtendUpdate)).await,
         (C, "designate_source") => designate_source(cat, call).await,
@@ -100,7 +104,11 @@ async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiEr
     let region = f.required_with("region", parse_region(&cat.regions));
     let roles: Option<Roles> = f.optional("roles");
     if id.as_deref().is_some_and(|id| !valid_id(id)) {
-        f.problem(Problem::invalid("id", "只能包含字母、数字、-、_，最长 64", "only letters, digits, - and _, at most 64"));
+        f.problem(Problem::invalid(
+            "id",
+            "只能包含字母、数字、-、_，最长 64",
+            "only letters, digits, - and _, at most 64",
+        ));
     }
     f.finish()?;
     let cmd = RegisterOrganisation {
@@ -114,7 +122,13 @@ async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiEr
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     let existing = store::organisation(&tx, &cmd.id).await?;
     let authority = store::authority_of(&tx, cmd.region).await?;
-    let event = domain::decide_register(&actor, existing.as_ref(), authority.as_ref().map(|a| a.id.as_str()), &cat.regions, cmd)?;
+    let event = domain::decide_register(
+        &actor,
+        existing.as_ref(),
+        authority.as_ref().map(|a| a.id.as_str()),
+        &cat.regions,
+        cmd,
+    )?;
     store::insert_organisation(&tx, &event).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
     Ok(json!({"org_id": event.org_id}))
@@ -372,9 +386,8 @@ async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> 
         (None, _) => return Err(ApiError::new(ErrorCode::Forbidden)),
     };
     let department_id = department.expect("checked");
-    let dept = store::organisation(&tx, &department_id)
-        .await?
-        .ok_or(CatalogError::UnknownOrganisation(department_id))?;
+    let dept =
+        store::organisation(&tx, &department_id).await?.ok_or(CatalogError::UnknownOrganisation(department_id))?;
     domain::decide_designate(&actor, region, &dept, &cat.regions)?;
     let now = cat.ctx.clock.now();
     let event = SourceDesignated {
@@ -412,7 +425,9 @@ async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let db = &cat.ctx.db;
     let id = match (id, code) {
         (Some(id), _) => id,
-        (None, Some(code)) => store::entry_id_by_code(db, &code).await?.ok_or_else(|| ApiError::not_found("entry", &code))?,
+        (None, Some(code)) => {
+            store::entry_id_by_code(db, &code).await?.ok_or_else(|| ApiError::not_found("entry", &code))?
+        }
         (None, None) => unreachable!("checked"),
     };
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
@@ -492,12 +507,8 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     }
     let query = Entity::find().filter(cond);
     let total = query.clone().count(&cat.ctx.db).await?;
-    let rows = query
-        .order_by_asc(Column::Code)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .all(&cat.ctx.db)
-        .await?;
+    let rows =
+        query.order_by_asc(Column::Code).offset((page - 1) * page_size).limit(page_size).all(&cat.ctx.db).await?;
     let items: Vec<Value> = rows
         .into_iter()
         .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
@@ -699,8 +710,14 @@ mod tests {
         };
         let d = dcat_dataset(&v, None);
         assert_eq!(d["dct:identifier"], "A01/000001");
-        assert_eq!(d["dct:accrualPeriodicity"]["@id"], "http://publications.europa.eu/resource/authority/frequency/DAILY");
-        assert_eq!(d["dct:accessRights"]["@id"], "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC");
+        assert_eq!(
+            d["dct:accrualPeriodicity"]["@id"],
+            "http://publications.europa.eu/resource/authority/frequency/DAILY"
+        );
+        assert_eq!(
+            d["dct:accessRights"]["@id"],
+            "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC"
+        );
         assert_eq!(d["prov:wasDerivedFrom"][0]["@id"], "urn:govshare:entry:e0");
         assert_eq!(d["owl:versionInfo"], "2");
     }

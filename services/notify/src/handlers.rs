@@ -7,7 +7,10 @@ use govshare_shared::{
     async_trait,
     bus::CallKind,
     duty::DutyBreached,
-    events::{catalog::OrganisationRegistered, notify::NotificationStored},
+    events::{
+        catalog::{OrganisationRegistered, RolesChanged},
+        notify::NotificationStored,
+    },
     inbox::{self, EventHandler, HandleError},
 };
 use sea_orm::{
@@ -33,8 +36,13 @@ impl EventHandler for Directory {
     ) -> Result<Vec<Outgoing>, HandleError> {
         if event.is::<OrganisationRegistered>() {
             let e: OrganisationRegistered = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
-            store::upsert_org(tx, &e.org_id, &e.name, &e.administrators).await?;
-        } else if inbox::unknown_version_of::<OrganisationRegistered>(event) {
+            store::upsert_org(tx, &e.org_id, Some(&e.name), &e.roles.administrators).await?;
+        } else if event.is::<RolesChanged>() {
+            let e: RolesChanged = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+            store::upsert_org(tx, &e.org_id, None, &e.roles.administrators).await?;
+        } else if inbox::unknown_version_of::<OrganisationRegistered>(event)
+            || inbox::unknown_version_of::<RolesChanged>(event)
+        {
             return Err(inbox::unsupported(event));
         }
         Ok(Vec::new())

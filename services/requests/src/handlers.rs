@@ -7,7 +7,7 @@ use govshare_shared::{
     async_trait,
     bus::CallKind,
     duty,
-    events::catalog::EntryPublished,
+    events::catalog::{EntryPublished, EntryWithdrawn},
     inbox::{self, EventHandler, HandleError},
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
@@ -85,7 +85,12 @@ impl EventHandler for CatalogEvents {
         if event.is::<EntryPublished>() {
             let e: EntryPublished = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
             store::upsert_entry(tx, &e).await?;
-        } else if inbox::unknown_version_of::<EntryPublished>(event) {
+        } else if event.is::<EntryWithdrawn>() {
+            let e: EntryWithdrawn = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+            store::remove_entry(tx, &e.entry.entry_id).await?;
+        } else if inbox::unknown_version_of::<EntryPublished>(event)
+            || inbox::unknown_version_of::<EntryWithdrawn>(event)
+        {
             return Err(inbox::unsupported(event));
         }
         Ok(Vec::new())

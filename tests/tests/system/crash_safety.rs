@@ -40,7 +40,11 @@ async fn committed_but_not_published_is_published_once_on_restart(backend: Backe
         lang: Lang::En,
         meta: EventMeta { acting_org: "platform".into(), correlation_id: "c-1".into(), ..Default::default() },
     };
-    govshare_catalog::handlers::call(&ctx, call).await.unwrap();
+    let catalog = govshare_catalog::handlers::Catalog {
+        ctx: ctx.clone(),
+        regions: std::sync::Arc::new(govshare_catalog::domain::Regions::shipped()),
+    };
+    govshare_catalog::handlers::call(&catalog, call).await.unwrap();
     assert_eq!(outbox::pending_count(&ctx.db).await.unwrap(), 1, "the event waits in the outbox");
     assert!(p.messages(&Service::Catalog.stream()).await.is_empty(), "nothing reached the bus");
     drop(ctx);

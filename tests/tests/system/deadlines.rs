@@ -59,20 +59,7 @@ async fn dues_missed_during_downtime_fire_after_restart_in_due_order() {
     let mut p = Platform::start(Backend::Sqlite).await;
     let conditional = p.seed("conditional").await;
     let (_, late) = p.submit(&conditional).await;
-    let unconditional = p
-        .command(
-            Service::Catalog,
-            "gongan",
-            "publish_entry",
-            serde_json::json!({"name": "婚姻登记", "share_type": "unconditional"}),
-        )
-        .await
-        .unwrap()["entry_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    p.wait_event::<govshare_shared::events::catalog::EntryPublished>(&unconditional).await;
-    p.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
+    let unconditional = p.publish("婚姻登记", 2, "unconditional").await;
     let (_, early) = p.submit(&unconditional).await;
     p.wait_event::<DutyScheduled>(&late).await;
     p.wait_event::<DutyScheduled>(&early).await;

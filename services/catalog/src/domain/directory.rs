@@ -145,7 +145,10 @@ mod tests {
     fn the_platform_registers_anyone_and_an_authority_only_within_its_region() {
         let regions = Regions::shipped();
         let gd = Actor::Known(org("gd-auth", OrgKind::Authority, "440000"));
-        assert!(decide_register(&Actor::Platform, None, None, &regions, register("d", OrgKind::Department, "330000")).is_ok());
+        assert!(
+            decide_register(&Actor::Platform, None, None, &regions, register("d", OrgKind::Department, "330000"))
+                .is_ok()
+        );
         assert!(decide_register(&gd, None, None, &regions, register("d", OrgKind::Department, "440106")).is_ok());
         assert_eq!(
             decide_register(&gd, None, None, &regions, register("d", OrgKind::Department, "330100")),
@@ -175,7 +178,13 @@ mod tests {
         let regions = Regions::shipped();
         let existing = org("d1", OrgKind::Department, "440000");
         assert_eq!(
-            decide_register(&Actor::Platform, Some(&existing), None, &regions, register("d1", OrgKind::Department, "440000")),
+            decide_register(
+                &Actor::Platform,
+                Some(&existing),
+                None,
+                &regions,
+                register("d1", OrgKind::Department, "440000")
+            ),
             Err(CatalogError::AlreadyRegistered("d1".into()))
         );
     }
@@ -186,7 +195,10 @@ mod tests {
         let d = org("gz-ga", OrgKind::Department, "440100");
         let roles = Roles { head: vec!["wang".into()], ..Roles::default() };
         assert!(decide_set_roles(&Actor::Known(d.clone()), &d, roles.clone(), &regions).is_ok());
-        assert!(decide_set_roles(&Actor::Known(org("gd", OrgKind::Authority, "440000")), &d, roles.clone(), &regions).is_ok());
+        assert!(
+            decide_set_roles(&Actor::Known(org("gd", OrgKind::Authority, "440000")), &d, roles.clone(), &regions)
+                .is_ok()
+        );
         assert_eq!(
             decide_set_roles(&Actor::Known(org("x", OrgKind::Department, "440100")), &d, roles, &regions),
             Err(CatalogError::RolesNotAllowed)
@@ -230,7 +242,13 @@ mod designate_tests {
     use super::*;
 
     fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
-        Organisation { id: id.into(), name: id.into(), kind, region: RegionCode::parse(region).unwrap(), roles: Roles::default() }
+        Organisation {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            region: RegionCode::parse(region).unwrap(),
+            roles: Roles::default(),
+        }
     }
 
     #[test]

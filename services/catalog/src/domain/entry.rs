@@ -77,13 +77,18 @@ pub fn check_draft(d: &Draft) -> Vec<Problem> {
         ));
     }
     if d.items.is_empty() {
-        problems.push(Problem::new("items", "required", Text::new("至少需要一个信息项", "at least one data item is required")));
+        problems.push(Problem::new(
+            "items",
+            "required",
+            Text::new("至少需要一个信息项", "at least one data item is required"),
+        ));
     }
     for (i, item) in d.items.iter().enumerate() {
         if item.name.trim().is_empty() {
             problems.push(Problem::required(&format!("items[{i}].name")));
         }
-        if !["string", "integer", "decimal", "date", "datetime", "boolean", "binary"].contains(&item.data_type.as_str()) {
+        if !["string", "integer", "decimal", "date", "datetime", "boolean", "binary"].contains(&item.data_type.as_str())
+        {
             problems.push(Problem::invalid(
                 &format!("items[{i}].data_type"),
                 "应为 string/integer/decimal/date/datetime/boolean/binary",
@@ -101,7 +106,10 @@ pub fn check_draft(d: &Draft) -> Vec<Problem> {
         ShareType::Conditional if d.conditions.is_none() => problems.push(Problem::new(
             "conditions",
             "required",
-            Text::new("有条件共享的目录必须列明共享条件（第十四条）", "a conditional entry must state its conditions (Art. 14)"),
+            Text::new(
+                "有条件共享的目录必须列明共享条件（第十四条）",
+                "a conditional entry must state its conditions (Art. 14)",
+            ),
         )),
         ShareType::NotShared => {
             // Art. 14: not shared only with a reason and a legal basis.
@@ -109,7 +117,10 @@ pub fn check_draft(d: &Draft) -> Vec<Problem> {
                 problems.push(Problem::new(
                     "not_shared_reason",
                     "required",
-                    Text::new("不予共享的目录必须说明理由（第十四条）", "a not-shared entry must give its reason (Art. 14)"),
+                    Text::new(
+                        "不予共享的目录必须说明理由（第十四条）",
+                        "a not-shared entry must give its reason (Art. 14)",
+                    ),
                 ));
             }
             if d.legal_basis.is_none() {
@@ -370,11 +381,10 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
                 return Err(CatalogError::NotTheProvider);
             }
             let Some(working) = entry.working.as_ref().filter(|w| !matches!(w.stage, Stage::Submitted { .. })) else {
-                return Err(wrong_stage(entry, &Command::Submit {
-                    secrecy_assessment,
-                    personal_information_assessment,
-                    signed_off_by,
-                }));
+                return Err(wrong_stage(
+                    entry,
+                    &Command::Submit { secrecy_assessment, personal_information_assessment, signed_off_by },
+                ));
             };
             let reviewer = f
                 .authority
@@ -391,7 +401,10 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
                     &entry.id,
                     Text::new(
                         format!("审核并发布目录《{}》第 {} 版", working.version.name, working.version.version),
-                        format!("review and publish version {} of \"{}\"", working.version.version, working.version.name),
+                        format!(
+                            "review and publish version {} of \"{}\"",
+                            working.version.version, working.version.name
+                        ),
                     ),
                     REVIEW_DAYS,
                     f.now,
@@ -419,11 +432,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             let Some(working) = entry.working.as_ref().filter(|w| matches!(w.stage, Stage::Submitted { .. })) else {
                 return Err(wrong_stage(entry, &cmd));
             };
-            let duties = entry
-                .review_duty
-                .iter()
-                .map(|d| close(d, Closure::Fulfilled, "reviewed", f.now))
-                .collect();
+            let duties = entry.review_duty.iter().map(|d| close(d, Closure::Fulfilled, "reviewed", f.now)).collect();
             let event = match cmd {
                 Command::Approve => Event::Published(EntryPublished {
                     entry: working.version.clone(),
@@ -533,7 +542,8 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
         match event {
             Event::Drafted(d) => e.working = Some(Working { version: d.entry.clone(), stage: Stage::Draft }),
             Event::Submitted(s) => {
-                e.working = Some(Working { version: s.entry.clone(), stage: Stage::Submitted { reviewer: s.reviewer.clone() } })
+                e.working =
+                    Some(Working { version: s.entry.clone(), stage: Stage::Submitted { reviewer: s.reviewer.clone() } })
             }
             Event::Published(p) => {
                 e.published = Some(p.entry.clone());
@@ -588,7 +598,13 @@ mod tests {
     use crate::domain::RegionCode;
 
     fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
-        Organisation { id: id.into(), name: id.into(), kind, region: RegionCode::parse(region).unwrap(), roles: Roles::default() }
+        Organisation {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            region: RegionCode::parse(region).unwrap(),
+            roles: Roles::default(),
+        }
     }
 
     fn provider() -> Organisation {
@@ -609,7 +625,11 @@ mod tests {
             sequence_code: "000001".into(),
             name: "户籍人口".into(),
             summary: "全市户籍人口基本信息".into(),
-            items: vec![DataItem { name: "姓名".into(), data_type: "string".into(), sensitivity: Sensitivity::PersonalInformation }],
+            items: vec![DataItem {
+                name: "姓名".into(),
+                data_type: "string".into(),
+                sensitivity: Sensitivity::PersonalInformation,
+            }],
             format: "json".into(),
             update_frequency: UpdateFrequency::Daily,
             share_type: ShareType::Unconditional,
@@ -687,7 +707,11 @@ mod tests {
 
     #[test]
     fn a_draft_submitted_and_approved_by_the_same_level_authority_is_published_as_version_one() {
-        let (entry, decision) = given(&[(&provider(), Command::SaveDraft(draft())), (&provider(), submit()), (&authority(), Command::Approve)]);
+        let (entry, decision) = given(&[
+            (&provider(), Command::SaveDraft(draft())),
+            (&provider(), submit()),
+            (&authority(), Command::Approve),
+        ]);
         let Event::Published(p) = &decision.events[0] else { panic!("{decision:?}") };
         assert_eq!(p.entry.version, 1);
         assert_eq!(p.approved_by, "gz-auth");
@@ -714,7 +738,8 @@ mod tests {
         let Event::Returned(r) = &d.events[0] else { panic!() };
         assert_eq!(r.reasons, ["摘要不完整"]);
         assert_eq!(entry.status(), "returned");
-        let edited = when(&entry, &provider(), Command::SaveDraft(Draft { summary: "完整摘要".into(), ..draft() })).unwrap();
+        let edited =
+            when(&entry, &provider(), Command::SaveDraft(Draft { summary: "完整摘要".into(), ..draft() })).unwrap();
         let Event::Drafted(dr) = &edited.events[0] else { panic!() };
         assert_eq!(dr.entry.version, 1, "the version in progress is edited in place");
     }
@@ -722,15 +747,23 @@ mod tests {
     #[test]
     fn a_submitted_version_cannot_be_edited_and_a_draft_cannot_be_approved() {
         let (submitted, _) = given(&[(&provider(), Command::SaveDraft(draft())), (&provider(), submit())]);
-        assert!(matches!(when(&submitted, &provider(), Command::SaveDraft(draft())), Err(CatalogError::WrongStage { .. })));
+        assert!(matches!(
+            when(&submitted, &provider(), Command::SaveDraft(draft())),
+            Err(CatalogError::WrongStage { .. })
+        ));
         let (drafted, _) = given(&[(&provider(), Command::SaveDraft(draft()))]);
         assert!(matches!(when(&drafted, &authority(), Command::Approve), Err(CatalogError::WrongStage { .. })));
     }
 
     #[test]
     fn a_change_to_a_published_entry_makes_version_two_with_a_two_day_review_duty() {
-        let (entry, _) = given(&[(&provider(), Command::SaveDraft(draft())), (&provider(), submit()), (&authority(), Command::Approve)]);
-        let revised = when(&entry, &provider(), Command::SaveDraft(Draft { name: "户籍人口（新）".into(), ..draft() })).unwrap();
+        let (entry, _) = given(&[
+            (&provider(), Command::SaveDraft(draft())),
+            (&provider(), submit()),
+            (&authority(), Command::Approve),
+        ]);
+        let revised =
+            when(&entry, &provider(), Command::SaveDraft(Draft { name: "户籍人口（新）".into(), ..draft() })).unwrap();
         let Event::Drafted(d) = &revised.events[0] else { panic!() };
         assert_eq!(d.entry.version, 2);
         let entry = evolve(Some(entry), &revised);
@@ -756,9 +789,15 @@ mod tests {
         let DutyOp::Open(update) = &d.duties[0] else { panic!() };
         assert_eq!((update.article, update.holder.as_str()), (17, "gz-ga"));
         assert_eq!(update.term, Term::WorkingDays { days: 10, from: now() });
-        assert_eq!(when(&entry, &provider(), Command::RequireUpdate { cause: "x".into() }), Err(CatalogError::UpdateAlreadyRequired));
+        assert_eq!(
+            when(&entry, &provider(), Command::RequireUpdate { cause: "x".into() }),
+            Err(CatalogError::UpdateAlreadyRequired)
+        );
 
-        assert_eq!(when(&entry, &provider(), Command::ExtendUpdate), Err(CatalogError::NotTheReviewer("440100".into())));
+        assert_eq!(
+            when(&entry, &provider(), Command::ExtendUpdate),
+            Err(CatalogError::NotTheReviewer("440100".into()))
+        );
         let extended = when(&entry, &authority(), Command::ExtendUpdate).unwrap();
         assert!(matches!(&extended.duties[0], DutyOp::Extend(e) if e.working_days == 5));
         let entry = evolve(Some(entry), &extended);
@@ -766,7 +805,11 @@ mod tests {
 
         let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(draft())).unwrap());
         let submitted = when(&entry, &provider(), submit()).unwrap();
-        assert!(submitted.duties.iter().any(|d| matches!(d, DutyOp::Close(c) if c.duty_id == update.duty_id && c.closure == Closure::Fulfilled)));
+        assert!(
+            submitted.duties.iter().any(
+                |d| matches!(d, DutyOp::Close(c) if c.duty_id == update.duty_id && c.closure == Closure::Fulfilled)
+            )
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ impl From<CatalogError> for ApiError {
             E::NoAuthority(r) => (ErrorCode::NotAllowed, format!("区划 {r} 尚未登记共享主管部门，无法提交审核")),
             E::UpdateAlreadyRequired => (ErrorCode::Conflict, "该目录已有未完成的更新义务".to_owned()),
             E::NoUpdateDuty => (ErrorCode::NotAllowed, "该目录没有未完成的更新义务".to_owned()),
-            E::AlreadyExtended => (ErrorCode::NotAllowed, "更新期限已延长过一次（第十七条：最多延长 5 个工作日）".to_owned()),
+            E::AlreadyExtended => {
+                (ErrorCode::NotAllowed, "更新期限已延长过一次（第十七条：最多延长 5 个工作日）".to_owned())
+            }
         };
         ApiError::with_text(code, zh, en)
     }

@@ -10,9 +10,7 @@ use govshare_shared::{
         catalog::{OrganisationRegistered, RolesChanged, SourceDesignated},
     },
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use crate::domain::{Level, Organisation, RegionCode, Regions, entry::Entry};
@@ -71,7 +69,13 @@ pub async fn load_regions(db: &impl ConnectionTrait, regions: &Regions) -> Resul
         Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::column(Column::Code)
-                    .update_columns([Column::Name, Column::Level, Column::Parent, Column::RetiredIn, Column::DatasetVersion])
+                    .update_columns([
+                        Column::Name,
+                        Column::Level,
+                        Column::Parent,
+                        Column::RetiredIn,
+                        Column::DatasetVersion,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(db)
@@ -184,12 +188,19 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry) -> Result<(), DbEr
     if e.working.is_none() && e.published.is_some() {
         update.push(Column::PublishedAt);
     }
-    Entity::insert(row).on_conflict(OnConflict::column(Column::Id).update_columns(update).to_owned()).exec_without_returning(db).await?;
+    Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::Id).update_columns(update).to_owned())
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
 /// Stamps the publication time (kept apart so a later draft does not move it).
-pub async fn mark_published(db: &impl ConnectionTrait, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), DbErr> {
+pub async fn mark_published(
+    db: &impl ConnectionTrait,
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
     use entities::entry::{Column, Entity};
     Entity::update_many()
         .col_expr(Column::PublishedAt, sea_orm::sea_query::Expr::value(at))

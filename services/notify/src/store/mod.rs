@@ -16,17 +16,23 @@ impl MigratorTrait for Migrator {
     }
 }
 
-pub async fn upsert_org(db: &impl ConnectionTrait, id: &str, name: &str, admins: &[String]) -> Result<(), DbErr> {
+/// Records an organisation's administrators (and its name, when the event carries it).
+pub async fn upsert_org(
+    db: &impl ConnectionTrait,
+    id: &str,
+    name: Option<&str>,
+    admins: &[String],
+) -> Result<(), DbErr> {
     use entities::directory::{ActiveModel, Column, Entity};
     let row = ActiveModel {
         org_id: Set(id.to_owned()),
-        name: Set(name.to_owned()),
+        name: Set(name.unwrap_or(id).to_owned()),
         administrators: Set(serde_json::to_string(admins).expect("strings serialize")),
     };
+    let columns =
+        if name.is_some() { vec![Column::Name, Column::Administrators] } else { vec![Column::Administrators] };
     Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::OrgId).update_columns([Column::Name, Column::Administrators]).to_owned(),
-        )
+        .on_conflict(OnConflict::column(Column::OrgId).update_columns(columns).to_owned())
         .exec_without_returning(db)
         .await?;
     Ok(())

@@ -18,8 +18,9 @@ impl MigratorTrait for Migrator {
 }
 
 /// evolve: keeps the newest published version of each entry.
-pub async fn apply_published(db: &impl ConnectionTrait, e: &EntryPublished) -> Result<(), DbErr> {
+pub async fn apply_published(db: &impl ConnectionTrait, published: &EntryPublished) -> Result<(), DbErr> {
     use entities::entry::{ActiveModel, Entity};
+    let (e, published_at) = (&published.entry, published.published_at);
     let stored = Entity::find_by_id(e.entry_id.clone()).one(db).await?;
     if !crate::domain::supersedes(e.version, stored.as_ref().map(|s| s.version as u32)) {
         return Ok(());
@@ -31,7 +32,7 @@ pub async fn apply_published(db: &impl ConnectionTrait, e: &EntryPublished) -> R
                 version: Set(e.version as i32),
                 name: Set(e.name.clone()),
                 provider: Set(e.provider.clone()),
-                published_at: Set(e.published_at),
+                published_at: Set(published_at),
             }
             .insert(db)
             .await?;
@@ -41,7 +42,7 @@ pub async fn apply_published(db: &impl ConnectionTrait, e: &EntryPublished) -> R
             row.version = Set(e.version as i32);
             row.name = Set(e.name.clone());
             row.provider = Set(e.provider.clone());
-            row.published_at = Set(e.published_at);
+            row.published_at = Set(published_at);
             row.update(db).await?;
         }
     }

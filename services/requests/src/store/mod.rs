@@ -42,8 +42,9 @@ pub async fn entry(db: &impl ConnectionTrait, id: &str) -> Result<Option<EntryVi
 }
 
 /// Keeps the read model at the newest published version.
-pub async fn upsert_entry(db: &impl ConnectionTrait, e: &EntryPublished) -> Result<(), DbErr> {
+pub async fn upsert_entry(db: &impl ConnectionTrait, published: &EntryPublished) -> Result<(), DbErr> {
     use entities::entry::{ActiveModel, Column, Entity};
+    let e = &published.entry;
     let row = ActiveModel {
         entry_id: Set(e.entry_id.clone()),
         version: Set(e.version as i32),
@@ -60,6 +61,12 @@ pub async fn upsert_entry(db: &impl ConnectionTrait, e: &EntryPublished) -> Resu
         )
         .exec_without_returning(db)
         .await?;
+    Ok(())
+}
+
+/// A withdrawn entry can no longer be requested.
+pub async fn remove_entry(db: &impl ConnectionTrait, entry_id: &str) -> Result<(), DbErr> {
+    entities::entry::Entity::delete_by_id(entry_id.to_owned()).exec(db).await?;
     Ok(())
 }
 
