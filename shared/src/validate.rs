@@ -139,8 +139,9 @@ impl Fields {
         self.problems.push(problem);
     }
 
-    fn has_problem(&self, name: &str) -> bool {
-        self.problems.iter().any(|p| p.field == name)
+    /// Has `name` (or a field inside it) a problem already?
+    pub fn has_problem(&self, name: &str) -> bool {
+        self.problems.iter().any(|p| p.field == name || p.field.starts_with(&format!("{name}[")))
     }
 
     /// Ends parsing: every problem at once, or nothing.

@@ -269,6 +269,24 @@ impl Platform {
         govshare_cli::demo::wait_for_event::<E>(&self.js, subject, WAIT).await.expect("event arrives")
     }
 
+    /// Waits for a duty-contract message of type `E` about `subject` on the duty stream.
+    pub async fn wait_event_on<E: EventPayload>(&self, subject: &str) -> Envelope {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found = self
+                .messages(govshare_shared::bus::DUTY_STREAM)
+                .await
+                .into_iter()
+                .map(|(_, e)| e)
+                .find(|e| e.is::<E>() && e.subject == subject);
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no {} about {subject}", E::event_type());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Every message now in `stream` (tests count with it: exactly once is a count).
     pub async fn messages(&self, stream: &str) -> Vec<(String, Envelope)> {
         let mut s = self.js.get_stream(stream).await.expect("stream");

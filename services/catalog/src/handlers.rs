@@ -10,7 +10,7 @@ use govshare_shared::{
     duty,
     events::{
         OrgKind, ShareType,
-        catalog::{DataItem, EntryVersion, OpenType, Roles, ShareMethod, SourceDesignated},
+        catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
     },
     reply::Text,
     schedule::UpdateFrequency,
@@ -161,8 +161,10 @@ fn code_part(field: &str, max: usize) -> impl Fn(&str) -> Result<String, Text> +
     }
 }
 
-/// Reads a draft's fields, recording every problem, including the content rules.
-fn parse_draft(f: &mut Fields) -> Option<entry::Draft> {
+/// Reads a draft's fields, recording every problem. Returns the draft if every field
+/// parsed, and in any case a view with placeholders for what did not, so that the content
+/// rules and reference checks still run and the answer lists every problem at once.
+fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
     let classification_code = f.required_with("classification_code", code_part("classification_code", 32));
     let sequence_code = f.required_with("sequence_code", code_part("sequence_code", 32));
     let name = f.required_str("name");
@@ -171,52 +173,58 @@ fn parse_draft(f: &mut Fields) -> Option<entry::Draft> {
     let format = f.required_str("format");
     let update_frequency = f.required_with("update_frequency", UpdateFrequency::parse);
     let share_type: Option<ShareType> = f.required("share_type");
-    let share_methods: Option<Vec<ShareMethod>> = f.optional("share_methods");
-    let conditions = f.optional_str("conditions");
-    let not_shared_reason = f.optional_str("not_shared_reason");
-    let legal_basis = f.optional_str("legal_basis");
     let open_type: Option<OpenType> = f.required("open_type");
     let classification = f.required_str("classification");
     let level = f.required_str("level");
-    let related_entries: Option<Vec<String>> = f.optional("related_entries");
-    let derived_from: Option<Vec<String>> = f.optional("derived_from");
-    let secrecy: Option<Secrecy> = f.optional("secrecy");
-    let draft = entry::Draft {
-        classification_code: classification_code?,
-        sequence_code: sequence_code?,
-        name: name?,
-        summary: summary?,
-        items: items?,
-        format: format?,
-        update_frequency: update_frequency?,
-        share_type: share_type?,
-        share_methods: share_methods.unwrap_or_default(),
-        conditions,
-        not_shared_reason,
-        legal_basis,
-        open_type: open_type?,
-        classification: classification?,
-        level: level?,
-        related_entries: related_entries.unwrap_or_default(),
-        derived_from: derived_from.unwrap_or_default(),
-        secrecy: secrecy.unwrap_or(Secrecy::None),
+    let complete = classification_code.is_some()
+        && sequence_code.is_some()
+        && name.is_some()
+        && summary.is_some()
+        && items.is_some()
+        && format.is_some()
+        && update_frequency.is_some()
+        && share_type.is_some()
+        && open_type.is_some()
+        && classification.is_some()
+        && level.is_some();
+    let view = entry::Draft {
+        classification_code: classification_code.unwrap_or_default(),
+        sequence_code: sequence_code.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        summary: summary.unwrap_or_default(),
+        items: items.unwrap_or_default(),
+        format: format.unwrap_or_default(),
+        update_frequency: update_frequency.unwrap_or(UpdateFrequency::Daily),
+        share_type: share_type.unwrap_or(ShareType::Unconditional),
+        share_methods: f.optional("share_methods").unwrap_or_default(),
+        conditions: f.optional_str("conditions"),
+        not_shared_reason: f.optional_str("not_shared_reason"),
+        legal_basis: f.optional_str("legal_basis"),
+        open_type: open_type.unwrap_or(OpenType::NotOpen),
+        classification: classification.unwrap_or_default(),
+        level: level.unwrap_or_default(),
+        related_entries: f.optional("related_entries").unwrap_or_default(),
+        derived_from: f.optional("derived_from").unwrap_or_default(),
+        secrecy: f.optional("secrecy").unwrap_or(Secrecy::None),
     };
-    Some(draft)
+    for p in entry::check_draft(&view) {
+        if !f.has_problem(&p.field) {
+            f.problem(p);
+        }
+    }
+    (complete.then(|| view.clone()), view)
 }
 
 async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.optional_str("entry_id");
-    let draft = parse_draft(&mut f);
-    if let Some(d) = &draft {
-        for p in entry::check_draft(d) {
-            f.problem(p);
-        }
-    }
+    let (draft, d) = parse_draft(&mut f);
     let tx = cat.ctx.begin().await?;
-    if let Some(d) = &draft {
+    {
         let code = format!("{}/{}", d.classification_code, d.sequence_code);
-        if let Some(holder) = store::entry_id_by_code(&tx, &code).await?
+        if !d.classification_code.is_empty()
+            && !d.sequence_code.is_empty()
+            && let Some(holder) = store::entry_id_by_code(&tx, &code).await?
             && Some(&holder) != entry_id.as_ref()
         {
             f.problem(Problem::new(
@@ -643,6 +651,8 @@ async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use govshare_shared::events::catalog::ShareMethod;
+
     use super::*;
 
     #[test]
@@ -662,7 +672,7 @@ mod tests {
     #[test]
     fn a_draft_missing_everything_reports_every_required_field() {
         let mut f = Fields::parse(br#"{"version":1,"update_frequency":"every day"}"#, 4096).unwrap();
-        assert!(parse_draft(&mut f).is_none());
+        assert!(parse_draft(&mut f).0.is_none());
         let err = f.finish().unwrap_err();
         let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(

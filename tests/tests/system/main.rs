@@ -1,6 +1,7 @@
 //! System tests: the five services over a real nats-server and real databases.
 
 mod bad_input;
+mod catalog;
 mod crash_safety;
 mod deadlines;
 mod thin_flow;

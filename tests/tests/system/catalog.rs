@@ -1,0 +1,326 @@
+//! The catalog over the bus: review and publication, versions, duties, validation, search,
+//! export, source departments and the Art. 28 coordinator.
+
+use govshare_cli::{client::CallError, fixtures};
+use govshare_shared::{
+    ErrorCode, Service,
+    duty::{DutyScheduled, OpenDuty},
+    events::catalog::{EntryPublished, EntryReturned, EntrySubmitted, EntryWithdrawn, SourceDesignated},
+    reply::{Lang, WireError},
+};
+use govshare_tests::{Backend, Platform};
+use serde_json::{Value, json};
+
+fn refusal(result: Result<Value, CallError>) -> WireError {
+    match result {
+        Err(CallError::Refused(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The directory of a city: Guangzhou's authority and two of its departments, and the
+/// province's authority and one of its departments.
+async fn directory(p: &Platform) {
+    for (id, kind, region, roles) in [
+        ("gd-auth", "authority", "440000", json!({})),
+        ("gz-auth", "authority", "440100", json!({"administrators": ["gz-admin"]})),
+        ("gz-ga", "department", "440100", json!({"administrators": ["ga-admin"], "head": ["ga-head"]})),
+        ("gz-ws", "department", "440106", json!({"head": ["ws-head"]})),
+        ("gd-ga", "department", "440000", json!({"head": ["gd-head"]})),
+        ("zj-auth", "authority", "330000", json!({})),
+        ("zj-ga", "department", "330100", json!({})),
+    ] {
+        p.command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({"id": id, "name": id, "kind": kind, "region": region, "roles": roles}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+}
+
+fn submission(entry_id: &str, head: &str) -> Value {
+    json!({"entry_id": entry_id, "secrecy_assessment": "BM-1", "personal_information_assessment": "PIA-1", "signed_off_by": head})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_goes_from_draft_through_return_and_approval_to_a_second_version() {
+    let p = Platform::start_with(Backend::Postgres, &[Service::Catalog, Service::Deadlines]).await;
+    directory(&p).await;
+
+    // Given a draft by Guangzhou's public security bureau
+    let saved = p
+        .command(Service::Catalog, "gz-ga", "save_draft", fixtures::draft("户籍人口", 1, "conditional"))
+        .await
+        .unwrap();
+    let id = saved["entry_id"].as_str().unwrap().to_owned();
+    assert_eq!(saved["status"], "draft");
+    // a draft is not visible to other departments
+    let other = refusal(p.client.query(Service::Catalog, "gz-ws", "get_entry", json!({"id": id})).await);
+    assert_eq!(other.code, ErrorCode::NotFound);
+
+    // When it is submitted, the city's authority sends it back with a reason
+    p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
+    let submitted: EntrySubmitted = p.wait_event::<EntrySubmitted>(&id).await.decode().unwrap();
+    assert_eq!(submitted.reviewer, "gz-auth");
+    assert_eq!(submitted.signed_off_by, "ga-head");
+    // the province's authority is not the reviewer (Art. 16: the same-level authority)
+    let e = refusal(p.command(Service::Catalog, "gd-auth", "approve_entry", json!({"entry_id": id})).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    p.command(Service::Catalog, "gz-auth", "return_entry", json!({"entry_id": id, "reasons": ["共享条件过宽"]}))
+        .await
+        .unwrap();
+    let returned: EntryReturned = p.wait_event::<EntryReturned>(&id).await.decode().unwrap();
+    assert_eq!(returned.reasons, ["共享条件过宽"]);
+
+    // Then the provider fixes and resubmits it, and the authority publishes version 1
+    let mut fixed = fixtures::draft("户籍人口", 1, "conditional");
+    fixed["entry_id"] = json!(id);
+    fixed["conditions"] = json!("仅限出生医学证明核验");
+    p.command(Service::Catalog, "gz-ga", "save_draft", fixed).await.unwrap();
+    p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
+    p.command(Service::Catalog, "gz-auth", "approve_entry", json!({"entry_id": id})).await.unwrap();
+    let published: EntryPublished = p.wait_event::<EntryPublished>(&id).await.decode().unwrap();
+    assert_eq!((published.entry.version, published.approved_by.as_str()), (1, "gz-auth"));
+    assert_eq!(published.entry.conditions.as_deref(), Some("仅限出生医学证明核验"));
+    assert_eq!(published.entry.region, "440100");
+
+    // And a change makes version 2, reviewed within 2 WD, while version 1 stays published
+    let mut v2 = fixtures::draft("户籍人口（含迁入迁出）", 1, "conditional");
+    v2["entry_id"] = json!(id);
+    let saved = p.command(Service::Catalog, "gz-ga", "save_draft", v2).await.unwrap();
+    assert_eq!(saved["version"], 2);
+    let seen = p.query(Service::Catalog, "gz-ws", "get_entry", json!({"id": id})).await;
+    assert_eq!(seen["published"]["version"], 1);
+    assert!(seen["working"].is_null(), "others do not see work in progress");
+    let submitted = p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
+    let review = submitted["duties"][0]["opened"].as_str().unwrap().to_owned();
+    let duty: OpenDuty = p.wait_event_on::<OpenDuty>(&review).await.decode().unwrap();
+    assert_eq!((duty.article, duty.holder.as_str()), (17, "gz-auth"));
+    let scheduled: DutyScheduled = p.wait_event::<DutyScheduled>(&review).await.decode().unwrap();
+    // Monday 09:30 + 2 WD = the end of Wednesday 25th, Shanghai.
+    assert_eq!(scheduled.due_at.to_rfc3339(), "2026-11-25T16:00:00+00:00");
+    p.command(Service::Catalog, "gz-auth", "approve_entry", json!({"entry_id": id})).await.unwrap();
+    let history = p.query(Service::Catalog, "gz-ga", "get_entry", json!({"id": id})).await;
+    assert_eq!(history["published"]["version"], 2);
+    let types: Vec<_> = history["history"].as_array().unwrap().iter().map(|h| h["type"].as_str().unwrap()).collect();
+    assert_eq!(types.iter().filter(|t| t.contains("entry.published")).count(), 2);
+    let dl = p.query(Service::Deadlines, "gz-auth", "get_duty", json!({"id": review})).await;
+    assert_eq!(dl["state"], "closed", "approval fulfils the review duty");
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_law_opens_a_ten_day_update_duty_that_the_authority_may_extend_once() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog, Service::Deadlines]).await;
+    directory(&p).await;
+    let id =
+        fixtures::publish(&p.client, "gz-ga", "ga-head", "gz-auth", fixtures::draft("户籍人口", 1, "unconditional"))
+            .await
+            .unwrap();
+    let r = p
+        .command(
+            Service::Catalog,
+            "gz-auth",
+            "require_update",
+            json!({"entry_id": id, "cause": "《户口登记条例》修订"}),
+        )
+        .await
+        .unwrap();
+    let duty_id = r["duties"][0]["opened"].as_str().unwrap().to_owned();
+    let due: DutyScheduled = p.wait_event::<DutyScheduled>(&duty_id).await.decode().unwrap();
+    assert_eq!(due.holder, "gz-ga");
+    assert_eq!(due.due_at.to_rfc3339(), "2026-12-07T16:00:00+00:00", "Mon 23 Nov + 10 WD");
+
+    let e = refusal(p.command(Service::Catalog, "gz-ga", "extend_update", json!({"entry_id": id})).await);
+    assert_eq!(e.code, ErrorCode::Forbidden, "only the authority consents");
+    p.command(Service::Catalog, "gz-auth", "extend_update", json!({"entry_id": id})).await.unwrap();
+    let e = refusal(p.command(Service::Catalog, "gz-auth", "extend_update", json!({"entry_id": id})).await);
+    assert_eq!(e.code, ErrorCode::NotAllowed, "+5 WD once");
+
+    // Submitting the updated version fulfils the duty.
+    let mut v2 = fixtures::draft("户籍人口", 1, "unconditional");
+    v2["entry_id"] = json!(id);
+    p.command(Service::Catalog, "gz-ga", "save_draft", v2).await.unwrap();
+    p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
+    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
+    loop {
+        let d = p.query(Service::Deadlines, "gz-ga", "get_duty", json!({"id": duty_id})).await;
+        if d["state"] == "closed" {
+            // extended by 5 WD before it closed: Mon 7 Dec + 5 WD = Mon 14 Dec
+            assert_eq!(d["due_at"], "2026-12-14T16:00:00Z");
+            assert_eq!(d["closure"], "fulfilled");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "duty not closed: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Withdrawal cancels the pending review and is announced.
+    p.command(Service::Catalog, "gz-ga", "withdraw_entry", json!({"entry_id": id, "reason": "职能划转"}))
+        .await
+        .unwrap();
+    let w: EntryWithdrawn = p.wait_event::<EntryWithdrawn>(&id).await.decode().unwrap();
+    assert_eq!(w.reason, "职能划转");
+    let e = refusal(p.command(Service::Catalog, "gz-ga", "save_draft", json!({"entry_id": id})).await);
+    assert_eq!(e.code, ErrorCode::ValidationFailed);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_draft_is_answered_with_every_problem_at_once() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog]).await;
+    directory(&p).await;
+    fixtures::publish(&p.client, "gz-ga", "ga-head", "gz-auth", fixtures::draft("户籍人口", 1, "unconditional"))
+        .await
+        .unwrap();
+    let mut bad = fixtures::draft("出生登记", 1, "not_shared"); // same code as the published entry
+    bad["not_shared_reason"] = Value::Null;
+    bad["legal_basis"] = Value::Null;
+    bad["secrecy"] = json!("state_secret");
+    bad["update_frequency"] = json!("0 2 * * 9");
+    bad["derived_from"] = json!(["no-such-entry"]);
+    let e = refusal(p.client.clone().with_lang(Lang::En).command(Service::Catalog, "gz-ga", "save_draft", bad).await);
+    assert_eq!(e.code, ErrorCode::ValidationFailed);
+    let mut fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["derived_from[0]", "legal_basis", "not_shared_reason", "secrecy", "sequence_code", "update_frequency"]
+    );
+    let secrecy = e.problems.iter().find(|p| p.field == "secrecy").unwrap();
+    assert!(secrecy.message.contains("Art. 3"), "{}", secrecy.message);
+
+    // A submission without assessments, sign-off by someone who is not the head
+    let saved = p
+        .command(Service::Catalog, "gz-ga", "save_draft", fixtures::draft("出生登记", 2, "unconditional"))
+        .await
+        .unwrap();
+    let e = refusal(
+        p.command(
+            Service::Catalog,
+            "gz-ga",
+            "submit_entry",
+            json!({"entry_id": saved["entry_id"], "signed_off_by": "ga-admin"}),
+        )
+        .await,
+    );
+    let fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["secrecy_assessment", "personal_information_assessment", "signed_off_by"]);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_is_searched_by_field_and_text_page_by_page_and_exported_as_dcat() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog]).await;
+    directory(&p).await;
+    for (i, (name, share)) in [
+        ("户籍人口", "unconditional"),
+        ("出生医学证明", "conditional"),
+        ("婚姻登记", "conditional"),
+        ("收养登记", "not_shared"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        fixtures::publish(&p.client, "gz-ga", "ga-head", "gz-auth", fixtures::draft(name, i as u32 + 1, share))
+            .await
+            .unwrap();
+    }
+    fixtures::publish(&p.client, "gd-ga", "gd-head", "gd-auth", fixtures::draft("省级户籍", 9, "unconditional"))
+        .await
+        .unwrap();
+    // an unpublished draft is never found
+    p.command(Service::Catalog, "gz-ga", "save_draft", fixtures::draft("草稿登记", 20, "unconditional")).await.unwrap();
+
+    let q = |body: Value| p.query(Service::Catalog, "zj-ga", "search_entries", body);
+    assert_eq!(q(json!({})).await["total"], 5);
+    assert_eq!(q(json!({"provider": "gz-ga"})).await["total"], 4);
+    assert_eq!(q(json!({"region": "440000"})).await["total"], 1);
+    assert_eq!(q(json!({"share_type": "conditional"})).await["total"], 2);
+    assert_eq!(q(json!({"classification": "基础信息"})).await["total"], 5);
+    let text = q(json!({"text": "登记"})).await;
+    let names: Vec<_> = text["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["婚姻登记", "收养登记"]);
+    let page2 = q(json!({"page": 2, "page_size": 2})).await;
+    assert_eq!(page2["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(page2["entries"][0]["sequence_code"], "000003");
+    let by_code = p.query(Service::Catalog, "zj-ga", "get_entry", json!({"code": "A01-02/000002"})).await;
+    assert_eq!(by_code["published"]["name"], "出生医学证明");
+    let e = refusal(
+        p.client.query(Service::Catalog, "zj-ga", "search_entries", json!({"page": 0, "page_size": 1000})).await,
+    );
+    assert_eq!(e.problems.len(), 2);
+
+    let dcat = p.query(Service::Catalog, "zj-ga", "export_dcat", json!({"provider": "gz-ga"})).await;
+    assert_eq!(dcat["@type"], "dcat:Catalog");
+    let datasets = dcat["dcat:dataset"].as_array().unwrap();
+    assert_eq!(datasets.len(), 4);
+    assert_eq!(datasets[0]["dct:identifier"], "A01-02/000001");
+    assert_eq!(datasets[0]["dct:publisher"]["@id"], "urn:govshare:org:gz-ga");
+    assert_eq!(datasets[3]["govshare:legalBasis"], "《中华人民共和国未成年人保护法》第七十二条");
+    assert!(dcat["@context"]["dcat"].as_str().unwrap().starts_with("http://www.w3.org/ns/dcat"));
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_names_source_departments_and_coordinators() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog]).await;
+    directory(&p).await;
+
+    // one authority per region
+    let e = refusal(
+        p.command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({"id": "gz-auth-2", "name": "x", "kind": "authority", "region": "440100"}),
+        )
+        .await,
+    );
+    assert_eq!(e.code, ErrorCode::Conflict);
+    // a retired code cannot be used
+    let e = refusal(
+        p.client
+            .clone()
+            .with_lang(Lang::En)
+            .command(
+                Service::Catalog,
+                "platform",
+                "register_organisation",
+                json!({"id": "bj-cw", "name": "x", "kind": "department", "region": "110103"}),
+            )
+            .await,
+    );
+    assert!(e.problems[0].message.contains("retired in 2010"), "{}", e.problems[0].message);
+
+    // Art. 19: the city's authority names a source department within the city
+    p.command(
+        Service::Catalog,
+        "gz-auth",
+        "designate_source",
+        json!({"item": "出生医学证明编号", "department": "gz-ws"}),
+    )
+    .await
+    .unwrap();
+    let d =
+        p.query(Service::Catalog, "gz-ga", "get_source", json!({"region": "440100", "item": "出生医学证明编号"})).await;
+    assert_eq!(d["designation"]["department"], "gz-ws");
+    assert_eq!(p.events::<SourceDesignated>().await.len(), 1);
+    let e = refusal(
+        p.command(Service::Catalog, "gz-auth", "designate_source", json!({"item": "x", "department": "zj-ga"})).await,
+    );
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+
+    // Art. 28: who coordinates
+    let c = p.query(Service::Catalog, "gz-ga", "coordinator", json!({"a": "gz-ga", "b": "gz-ws"})).await;
+    assert_eq!((c["region"].as_str(), c["authority"].as_str()), (Some("440100"), Some("gz-auth")));
+    let c = p.query(Service::Catalog, "gz-ga", "coordinator", json!({"a": "gz-ga", "b": "zj-ga"})).await;
+    assert_eq!(c["region"], "000000");
+
+    let regions = p.query(Service::Catalog, "gz-ga", "list_regions", json!({"parent": "440100"})).await;
+    assert!(regions["regions"].as_array().unwrap().iter().any(|r| r["code"] == "440106"));
+    p.stop().await;
+}
