@@ -207,8 +207,10 @@ fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
         derived_from: f.optional("derived_from").unwrap_or_default(),
         secrecy: f.optional("secrecy").unwrap_or(Secrecy::None),
     };
+    // Rules that depend on the share type only apply once it is known.
+    let share_rule = |field: &str| ["share_methods", "conditions", "not_shared_reason", "legal_basis"].contains(&field);
     for p in entry::check_draft(&view) {
-        if !f.has_problem(&p.field) {
+        if !f.has_problem(&p.field) && (share_type.is_some() || !share_rule(&p.field)) {
             f.problem(p);
         }
     }
