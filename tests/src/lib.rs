@@ -269,6 +269,20 @@ impl Platform {
         govshare_cli::demo::wait_for_event::<E>(&self.js, subject, WAIT).await.expect("event arrives")
     }
 
+    /// Waits until deadlines reports duty `id` (as seen by `org`) in `state`; returns it.
+    pub async fn wait_duty(&self, org: &str, id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(d) = self.client.query(Service::Deadlines, org, "get_duty", serde_json::json!({"id": id})).await
+                && d["state"] == state
+            {
+                return d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "duty {id} never became {state}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits for a duty-contract message of type `E` about `subject` on the duty stream.
     pub async fn wait_event_on<E: EventPayload>(&self, subject: &str) -> Envelope {
         let deadline = tokio::time::Instant::now() + WAIT;

@@ -107,8 +107,8 @@ async fn an_entry_goes_from_draft_through_return_and_approval_to_a_second_versio
     assert_eq!(history["published"]["version"], 2);
     let types: Vec<_> = history["history"].as_array().unwrap().iter().map(|h| h["type"].as_str().unwrap()).collect();
     assert_eq!(types.iter().filter(|t| t.contains("entry.published")).count(), 2);
-    let dl = p.query(Service::Deadlines, "gz-auth", "get_duty", json!({"id": review})).await;
-    assert_eq!(dl["state"], "closed", "approval fulfils the review duty");
+    let dl = p.wait_duty("gz-auth", &review, "closed").await;
+    assert_eq!(dl["closure"], "fulfilled", "approval fulfils the review duty");
     p.stop().await;
 }
 
@@ -145,18 +145,10 @@ async fn a_change_of_law_opens_a_ten_day_update_duty_that_the_authority_may_exte
     v2["entry_id"] = json!(id);
     p.command(Service::Catalog, "gz-ga", "save_draft", v2).await.unwrap();
     p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
-    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
-    loop {
-        let d = p.query(Service::Deadlines, "gz-ga", "get_duty", json!({"id": duty_id})).await;
-        if d["state"] == "closed" {
-            // extended by 5 WD before it closed: Mon 7 Dec + 5 WD = Mon 14 Dec
-            assert_eq!(d["due_at"], "2026-12-14T16:00:00Z");
-            assert_eq!(d["closure"], "fulfilled");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "duty not closed: {d}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let d = p.wait_duty("gz-ga", &duty_id, "closed").await;
+    // extended by 5 WD before it closed: Mon 7 Dec + 5 WD = Mon 14 Dec
+    assert_eq!(d["due_at"], "2026-12-14T16:00:00Z");
+    assert_eq!(d["closure"], "fulfilled");
 
     // Withdrawal cancels the pending review and is announced.
     p.command(Service::Catalog, "gz-ga", "withdraw_entry", json!({"entry_id": id, "reason": "职能划转"}))
