@@ -4,6 +4,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use govshare_cli::{
+    catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
     demo,
     platform::{self, LocalNats},
@@ -25,6 +26,31 @@ enum Command {
     Demo(UpArgs),
     /// Send a command or query to a service and print the JSON answer.
     Call(CallArgs),
+    /// The directory and the data catalog (Arts 13-19).
+    Catalog {
+        #[command(flatten)]
+        bus: BusArgs,
+        #[command(subcommand)]
+        cmd: CatalogCmd,
+    },
+    /// GB/T 2260 regions, offline from the region table.
+    Region {
+        #[command(subcommand)]
+        cmd: RegionCmd,
+    },
+}
+
+/// How to reach govshare and as whom.
+#[derive(clap::Args)]
+struct BusArgs {
+    /// The acting organisation's id.
+    #[arg(long, global = true, default_value = "platform")]
+    org: String,
+    /// Language of messages: zh-CN or en.
+    #[arg(long, global = true, default_value = "zh-CN")]
+    lang: String,
+    #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
 }
 
 #[derive(clap::Args)]
@@ -76,6 +102,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => up(args, false).await,
         Command::Demo(args) => up(args, true).await,
         Command::Call(args) => call(args).await,
+        Command::Catalog { bus, cmd } => {
+            let c = cmd.to_call()?;
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Catalog, kind, c.name, c.body).await
+        }
+        Command::Region { cmd } => match catalog_cli::region(cmd) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
     }
 }
 
@@ -140,7 +181,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     }
 
     println!(
-        "govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- call catalog query list_entries --org platform --nats-url {nats_url}\nctrl-c stops."
+        "govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- catalog search --nats-url {nats_url}\nctrl-c stops."
     );
     govshare_shared::app::shutdown_signal().await;
     println!("stopping...");
@@ -160,11 +201,17 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
     };
     let body: serde_json::Value =
         serde_json::from_str(&args.json).map_err(|e| anyhow::anyhow!("--json is not valid JSON: {e}"))?;
-    let mut client = Client::connect(&args.nats_url).await?.with_lang(Lang::from_header(Some(&args.lang)));
-    client.timeout = Duration::from_secs(10);
-    let result = match args.kind {
-        Kind::Command => client.command(service, &args.org, &args.name, body).await,
-        Kind::Query => client.query(service, &args.org, &args.name, body).await,
+    let bus = BusArgs { org: args.org, lang: args.lang, nats_url: args.nats_url };
+    send(&bus, service, args.kind, &args.name, body).await
+}
+
+/// Sends one call and prints the answer: JSON on stdout, or the refusal on stderr with exit 1.
+async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
+    let mut client = Client::connect(&bus.nats_url).await?.with_lang(Lang::from_header(Some(&bus.lang)));
+    client.timeout = Duration::from_secs(30);
+    let result = match kind {
+        Kind::Command => client.command(service, &bus.org, name, body).await,
+        Kind::Query => client.query(service, &bus.org, name, body).await,
     };
     match result {
         Ok(v) => {

@@ -238,7 +238,8 @@ pub struct WireProblem {
 
 impl std::fmt::Display for WireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", serde_json::to_value(self.code).unwrap_or_default(), self.message)?;
+        let code = serde_json::to_value(self.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        write!(f, "{code}: {}", self.message)?;
         for p in &self.problems {
             write!(f, "\n  - {} ({}): {}", p.field, p.code, p.message)?;
         }
