@@ -1,0 +1,183 @@
+//! Benchmark: search latency over the bus with 100,000 published catalog entries.
+//!
+//! Loads N published entries straight into the catalog's store (in batches, the same
+//! `save_entry` the service uses), starts the catalog service and a local nats-server, and
+//! times queries the way a department system sends them. The baseline, measured in the same
+//! run, is `get_entry` by id (a primary-key read through the same bus and call pipeline);
+//! every search is reported as p50/p99 and as its p99 over the baseline p99, because this
+//! machine is shared and noisy and only ratios travel.
+//!
+//! ```sh
+//! cargo run --release -p govshare-bench --bin catalog-search -- --entries 100000 --backend sqlite
+//! cargo run --release -p govshare-bench --bin catalog-search -- --entries 100000 --backend postgres
+//! ```
+
+use std::{sync::Arc, time::Instant};
+
+use clap::Parser;
+use govshare_catalog::{domain::entry::Entry, store};
+use govshare_cli::{
+    client::Client,
+    platform::{self, LocalNats},
+};
+use govshare_shared::{
+    ManualClock, Service,
+    config::Settings,
+    events::{
+        ShareType,
+        catalog::{DataItem, EntryVersion, OpenType, Sensitivity, ShareMethod},
+    },
+};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 100_000)]
+    entries: u32,
+    /// Queries per measured kind.
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    /// sqlite or postgres
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// Server for --backend postgres (a fresh database is created on it).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pg_admin: String,
+}
+
+const TOPICS: [&str; 10] = ["户籍", "婚姻", "出生", "社保", "医保", "企业登记", "不动产", "车辆", "税务", "公积金"];
+const KINDS: [&str; 5] = ["信息", "登记", "证明", "记录", "名录"];
+const CITIES: [&str; 8] = ["440100", "440300", "440600", "330100", "330200", "320100", "510100", "420100"];
+
+fn version(i: u32) -> EntryVersion {
+    let region = CITIES[(i % 8) as usize];
+    EntryVersion {
+        entry_id: format!("bench-{i:06}"),
+        version: 1,
+        classification_code: format!("A{:02}", i % 20),
+        sequence_code: format!("{i:06}"),
+        name: format!("{}{}{i}", TOPICS[(i % 10) as usize], KINDS[(i / 10 % 5) as usize]),
+        provider: format!("dept-{region}-{}", i % 25),
+        region: region.into(),
+        summary: format!("{}部门依法采集的{}数据，编号{i}", region, TOPICS[(i % 10) as usize]),
+        items: vec![DataItem { name: "姓名".into(), data_type: "string".into(), sensitivity: Sensitivity::PersonalInformation }],
+        format: "json".into(),
+        update_frequency: "daily".into(),
+        share_type: [ShareType::Unconditional, ShareType::Conditional, ShareType::NotShared][(i % 3) as usize],
+        share_methods: vec![ShareMethod::Interface],
+        conditions: None,
+        not_shared_reason: None,
+        legal_basis: None,
+        open_type: OpenType::NotOpen,
+        classification: format!("基础信息/{}", TOPICS[(i % 10) as usize]),
+        level: "一般".into(),
+        related_entries: vec![],
+        derived_from: vec![],
+    }
+}
+
+async fn load(db: &sea_orm::DatabaseConnection, n: u32) -> anyhow::Result<()> {
+    for start in (0..n).step_by(1000) {
+        let tx = db.begin().await?;
+        for i in start..(start + 1000).min(n) {
+            let v = version(i);
+            let entry = Entry {
+                id: v.entry_id.clone(),
+                provider: v.provider.clone(),
+                published: Some(v),
+                working: None,
+                withdrawn: false,
+                update_duty: None,
+                review_duty: None,
+                updates_required: 0,
+            };
+            store::save_entry(&tx, &entry).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn measure(client: &Client, name: &str, queries: usize, body: impl Fn(usize) -> (&'static str, Value)) -> anyhow::Result<(f64, f64)> {
+    let mut ms = Vec::with_capacity(queries);
+    for i in 0..queries {
+        let (call, b) = body(i);
+        let t = Instant::now();
+        let out = client.query(Service::Catalog, "bench", call, b).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(out);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((percentile(&ms, 0.5), percentile(&ms, 0.99)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let url = match args.backend.as_str() {
+        "sqlite" => format!("sqlite://{}?mode=rwc", dir.path().join("catalog.db").display()),
+        "postgres" => {
+            let name = format!("gs_bench_{}", uuid::Uuid::now_v7().simple());
+            let admin = sea_orm::Database::connect(&args.pg_admin).await?;
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+            format!("{}/{name}", args.pg_admin.rsplit_once('/').map_or(args.pg_admin.as_str(), |(b, _)| b))
+        }
+        other => anyhow::bail!("unknown backend {other}"),
+    };
+    let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
+    let nats = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js")).await?;
+
+    let db = store_db(&url).await?;
+    let t = Instant::now();
+    load(&db, args.entries).await?;
+    let load_s = t.elapsed().as_secs_f64();
+    db.close().await?;
+
+    let mut settings = Settings::default();
+    settings.database.url = url.clone();
+    settings.nats.url = nats.url.clone();
+    settings.http.addr = "127.0.0.1:0".into();
+    settings.telemetry.filter = "warn".into();
+    let clock = ManualClock::new("2026-11-23T01:30:00Z".parse()?);
+    let running = platform::start_service(Service::Catalog, settings, Arc::new(clock)).await?;
+    let client = Client::connect(&nats.url).await?;
+    let n = args.entries as usize;
+    let q = args.queries;
+
+    // Warm up connections and caches.
+    measure(&client, "warm-up", 50, |i| ("get_entry", json!({"id": format!("bench-{:06}", i * 7919 % n)}))).await?;
+    let (b50, b99) =
+        measure(&client, "baseline", q, |i| ("get_entry", json!({"id": format!("bench-{:06}", i * 7919 % n)}))).await?;
+    println!("catalog search, {} entries on {} (loaded in {load_s:.1} s), {q} queries each", args.entries, args.backend);
+    println!("{:<44} {:>9} {:>9} {:>12}", "query", "p50 ms", "p99 ms", "p99/base p99");
+    println!("{:<44} {b50:>9.2} {b99:>9.2} {:>12}", "baseline: get_entry by id", "1.0");
+    let kinds: Vec<(&str, Box<dyn Fn(usize) -> (&'static str, Value)>)> = vec![
+        ("search by provider (page 1 of ~160)", Box::new(|i| ("search_entries", json!({"provider": format!("dept-{}-{}", CITIES[i % 8], i % 25)})))),
+        ("search by region + share type", Box::new(|i| ("search_entries", json!({"region": CITIES[i % 8], "share_type": "conditional"})))),
+        ("search by classification prefix", Box::new(|i| ("search_entries", json!({"classification": format!("基础信息/{}", TOPICS[i % 10])})))),
+        ("full text, common word (10% match)", Box::new(|i| ("search_entries", json!({"text": TOPICS[i % 10]})))),
+        ("full text, rare term (1 match)", Box::new(move |i| ("search_entries", json!({"text": format!("编号{}", i * 7919 % n)})))),
+        ("unfiltered, deep page (page 200)", Box::new(|_| ("search_entries", json!({"page": 200, "page_size": 20})))),
+        ("get_entry by code", Box::new(move |i| {
+            let k = i * 7919 % n;
+            ("get_entry", json!({"code": format!("A{:02}/{k:06}", k % 20)}))
+        })),
+    ];
+    for (name, body) in kinds {
+        let (p50, p99) = measure(&client, name, q, body).await?;
+        println!("{name:<44} {p50:>9.2} {p99:>9.2} {:>12.1}", p99 / b99);
+    }
+    running.shutdown().await;
+    nats.kill().await;
+    Ok(())
+}
+
+async fn store_db(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    Ok(govshare_shared::store::connect_and_migrate::<store::Migrator>(url, 4).await?)
+}
