@@ -61,7 +61,11 @@ fn version(i: u32) -> EntryVersion {
         provider: format!("dept-{region}-{}", i % 25),
         region: region.into(),
         summary: format!("{}部门依法采集的{}数据，编号{i}", region, TOPICS[(i % 10) as usize]),
-        items: vec![DataItem { name: "姓名".into(), data_type: "string".into(), sensitivity: Sensitivity::PersonalInformation }],
+        items: vec![DataItem {
+            name: "姓名".into(),
+            data_type: "string".into(),
+            sensitivity: Sensitivity::PersonalInformation,
+        }],
         format: "json".into(),
         update_frequency: "daily".into(),
         share_type: [ShareType::Unconditional, ShareType::Conditional, ShareType::NotShared][(i % 3) as usize],
@@ -103,7 +107,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn measure(client: &Client, name: &str, queries: usize, body: impl Fn(usize) -> (&'static str, Value)) -> anyhow::Result<(f64, f64)> {
+async fn measure(
+    client: &Client,
+    name: &str,
+    queries: usize,
+    body: impl Fn(usize) -> (&'static str, Value),
+) -> anyhow::Result<(f64, f64)> {
     let mut ms = Vec::with_capacity(queries);
     for i in 0..queries {
         let (call, b) = body(i);
@@ -154,20 +163,38 @@ async fn main() -> anyhow::Result<()> {
     measure(&client, "warm-up", 50, |i| ("get_entry", json!({"id": format!("bench-{:06}", i * 7919 % n)}))).await?;
     let (b50, b99) =
         measure(&client, "baseline", q, |i| ("get_entry", json!({"id": format!("bench-{:06}", i * 7919 % n)}))).await?;
-    println!("catalog search, {} entries on {} (loaded in {load_s:.1} s), {q} queries each", args.entries, args.backend);
+    println!(
+        "catalog search, {} entries on {} (loaded in {load_s:.1} s), {q} queries each",
+        args.entries, args.backend
+    );
     println!("{:<44} {:>9} {:>9} {:>12}", "query", "p50 ms", "p99 ms", "p99/base p99");
     println!("{:<44} {b50:>9.2} {b99:>9.2} {:>12}", "baseline: get_entry by id", "1.0");
     let kinds: Vec<(&str, Box<dyn Fn(usize) -> (&'static str, Value)>)> = vec![
-        ("search by provider (page 1 of ~160)", Box::new(|i| ("search_entries", json!({"provider": format!("dept-{}-{}", CITIES[i % 8], i % 25)})))),
-        ("search by region + share type", Box::new(|i| ("search_entries", json!({"region": CITIES[i % 8], "share_type": "conditional"})))),
-        ("search by classification prefix", Box::new(|i| ("search_entries", json!({"classification": format!("基础信息/{}", TOPICS[i % 10])})))),
+        (
+            "search by provider (page 1 of ~160)",
+            Box::new(|i| ("search_entries", json!({"provider": format!("dept-{}-{}", CITIES[i % 8], i % 25)}))),
+        ),
+        (
+            "search by region + share type",
+            Box::new(|i| ("search_entries", json!({"region": CITIES[i % 8], "share_type": "conditional"}))),
+        ),
+        (
+            "search by classification prefix",
+            Box::new(|i| ("search_entries", json!({"classification": format!("基础信息/{}", TOPICS[i % 10])}))),
+        ),
         ("full text, common word (10% match)", Box::new(|i| ("search_entries", json!({"text": TOPICS[i % 10]})))),
-        ("full text, rare term (1 match)", Box::new(move |i| ("search_entries", json!({"text": format!("编号{}", i * 7919 % n)})))),
+        (
+            "full text, rare term (1 match)",
+            Box::new(move |i| ("search_entries", json!({"text": format!("编号{}", i * 7919 % n)}))),
+        ),
         ("unfiltered, deep page (page 200)", Box::new(|_| ("search_entries", json!({"page": 200, "page_size": 20})))),
-        ("get_entry by code", Box::new(move |i| {
-            let k = i * 7919 % n;
-            ("get_entry", json!({"code": format!("A{:02}/{k:06}", k % 20)}))
-        })),
+        (
+            "get_entry by code",
+            Box::new(move |i| {
+                let k = i * 7919 % n;
+                ("get_entry", json!({"code": format!("A{:02}/{k:06}", k % 20)}))
+            }),
+        ),
     ];
     for (name, body) in kinds {
         let (p50, p99) = measure(&client, name, q, body).await?;

@@ -34,16 +34,10 @@ impl EventHandler for Directory {
         event: &Envelope,
         _now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if event.is::<OrganisationRegistered>() {
-            let e: OrganisationRegistered = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        if let Some(e) = inbox::decode_if::<OrganisationRegistered>(event)? {
             store::upsert_org(tx, &e.org_id, Some(&e.name), &e.roles.administrators).await?;
-        } else if event.is::<RolesChanged>() {
-            let e: RolesChanged = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        } else if let Some(e) = inbox::decode_if::<RolesChanged>(event)? {
             store::upsert_org(tx, &e.org_id, None, &e.roles.administrators).await?;
-        } else if inbox::unknown_version_of::<OrganisationRegistered>(event)
-            || inbox::unknown_version_of::<RolesChanged>(event)
-        {
-            return Err(inbox::unsupported(event));
         }
         Ok(Vec::new())
     }
@@ -60,14 +54,7 @@ impl EventHandler for Breaches {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if !event.is::<DutyBreached>() {
-            return if inbox::unknown_version_of::<DutyBreached>(event) {
-                Err(inbox::unsupported(event))
-            } else {
-                Ok(Vec::new())
-            };
-        }
-        let e: DutyBreached = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        let Some(e) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
         let Some(admins) = store::administrators(tx, &e.holder).await? else {
             // The directory copy may lag the catalog: retry until the holder is known.
             return Err(HandleError::Transient(format!("holder {} not in the directory yet", e.holder)));

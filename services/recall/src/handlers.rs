@@ -25,11 +25,8 @@ impl EventHandler for CatalogEntries {
         event: &Envelope,
         _now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if event.is::<EntryPublished>() {
-            let e: EntryPublished = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        if let Some(e) = inbox::decode_if::<EntryPublished>(event)? {
             store::apply_published(tx, &e).await?;
-        } else if inbox::unknown_version_of::<EntryPublished>(event) {
-            return Err(inbox::unsupported(event));
         }
         Ok(Vec::new())
     }

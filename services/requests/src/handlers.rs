@@ -82,16 +82,10 @@ impl EventHandler for CatalogEvents {
         event: &Envelope,
         _now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if event.is::<EntryPublished>() {
-            let e: EntryPublished = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        if let Some(e) = inbox::decode_if::<EntryPublished>(event)? {
             store::upsert_entry(tx, &e).await?;
-        } else if event.is::<EntryWithdrawn>() {
-            let e: EntryWithdrawn = event.decode().map_err(|e| HandleError::Permanent(e.to_string()))?;
+        } else if let Some(e) = inbox::decode_if::<EntryWithdrawn>(event)? {
             store::remove_entry(tx, &e.entry.entry_id).await?;
-        } else if inbox::unknown_version_of::<EntryPublished>(event)
-            || inbox::unknown_version_of::<EntryWithdrawn>(event)
-        {
-            return Err(inbox::unsupported(event));
         }
         Ok(Vec::new())
     }
