@@ -18,6 +18,7 @@ use govshare_shared::{
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use serde_json::{Value, json};
 
@@ -499,7 +500,9 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     }
     f.finish()?;
     let (page, page_size) = (page.unwrap_or(1), page_size.unwrap_or(20));
-    let mut cond = Condition::all().add(Column::PublishedVersion.is_not_null()).add(Column::Status.ne("withdrawn"));
+    let db = &cat.ctx.db;
+    // Literal SQL, the same text as the partial indexes' predicate, so both databases use them.
+    let mut cond = Condition::all().add(Expr::cust(LISTED));
     if let Some(p) = provider {
         cond = cond.add(Column::Provider.eq(p));
     }
@@ -510,13 +513,25 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         cond = cond.add(Column::ShareType.eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))));
     }
     if let Some(c) = classification {
-        cond = cond.add(Column::Classification.starts_with(c));
+        cond = cond.add(Column::Id.in_subquery(keyed(&format!("c:{c}"))));
     }
     if let Some(t) = text {
-        cond = cond.add(Column::SearchText.contains(t.to_lowercase()));
+        let t = t.to_lowercase();
+        // Candidates from the rarest bigram's postings, confirmed by the substring itself.
+        let mut rarest: Option<(u64, String)> = None;
+        for b in store::bigrams(&t) {
+            let n = store::key_count(db, &format!("t:{b}"), 1_000).await?;
+            if rarest.as_ref().is_none_or(|(m, _)| n < *m) {
+                rarest = Some((n, b));
+            }
+        }
+        if let Some((_, b)) = rarest {
+            cond = cond.add(Column::Id.in_subquery(keyed(&format!("t:{b}"))));
+        }
+        cond = cond.add(Column::SearchText.contains(t));
     }
     let query = Entity::find().filter(cond);
-    let total = query.clone().count(&cat.ctx.db).await?;
+    let total = query.clone().count(db).await?;
     let rows =
         query.order_by_asc(Column::Code).offset((page - 1) * page_size).limit(page_size).all(&cat.ctx.db).await?;
     let items: Vec<Value> = rows
@@ -527,13 +542,22 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     Ok(json!({"total": total, "page": page, "page_size": page_size, "entries": items}))
 }
 
+/// Listed entries: published and not withdrawn (the partial indexes' predicate).
+const LISTED: &str = "published_version IS NOT NULL AND status <> 'withdrawn'";
+
+/// `SELECT entry_id FROM entry_keys WHERE key = ?`
+fn keyed(key: &str) -> sea_orm::sea_query::SelectStatement {
+    use entities::key::{Column, Entity};
+    sea_orm::sea_query::Query::select().column(Column::EntryId).from(Entity).and_where(Column::Key.eq(key)).to_owned()
+}
+
 /// The published catalog as DCAT-AP JSON-LD.
 async fn export_dcat(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     use entities::entry::{Column, Entity};
     let mut f = call.fields;
     let provider = f.optional_str("provider");
     f.finish()?;
-    let mut q = Entity::find().filter(Column::PublishedVersion.is_not_null()).filter(Column::Status.ne("withdrawn"));
+    let mut q = Entity::find().filter(Expr::cust(LISTED));
     if let Some(p) = provider {
         q = q.filter(Column::Provider.eq(p));
     }

@@ -125,3 +125,22 @@ pub mod source {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod key {
+    //! The search index: one row per (key, entry) of listed entries.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "entry_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entry_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

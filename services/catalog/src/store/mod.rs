@@ -2,6 +2,7 @@
 
 pub mod entities;
 mod m20261123_100001_create_catalog;
+mod m20261123_100002_search;
 
 use govshare_shared::{
     Envelope,
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_100001_create_catalog::Migration));
+        m.push(Box::new(m20261123_100002_search::Migration));
         m
     }
 }
@@ -192,7 +194,77 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry) -> Result<(), DbEr
         .on_conflict(OnConflict::column(Column::Id).update_columns(update).to_owned())
         .exec_without_returning(db)
         .await?;
+    let listed = e.published.as_ref().filter(|_| !e.withdrawn);
+    index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await
+}
+
+/// The search keys of a listed version: its classification and every ancestor path
+/// (`c:基础信息`, `c:基础信息/人口`), and the bigrams of its name and summary (`t:户籍`).
+pub fn search_keys(v: &govshare_shared::events::catalog::EntryVersion) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut path = String::new();
+    for part in v.classification.split('/') {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(part);
+        keys.push(format!("c:{path}"));
+    }
+    keys.extend(bigrams(&format!("{}\n{}", v.name, v.summary)).into_iter().map(|b| format!("t:{b}")));
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Lower-cased character bigrams, not spanning white space.
+pub fn bigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.to_lowercase().chars().collect();
+    let mut out: Vec<String> = chars
+        .windows(2)
+        .filter(|w| !w[0].is_whitespace() && !w[1].is_whitespace())
+        .map(|w| w.iter().collect())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Replaces an entry's search keys.
+async fn index_keys(db: &impl ConnectionTrait, entry_id: &str, keys: Vec<String>) -> Result<(), DbErr> {
+    use entities::key::{ActiveModel, Column, Entity};
+    Entity::delete_many().filter(Column::EntryId.eq(entry_id)).exec(db).await?;
+    for chunk in keys.chunks(500) {
+        let rows = chunk.iter().map(|k| ActiveModel { key: Set(k.clone()), entry_id: Set(entry_id.to_owned()) });
+        Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
     Ok(())
+}
+
+/// How many entries hold `key`, counting at most `cap` (enough to pick the rarest key).
+pub async fn key_count(db: &impl ConnectionTrait, key: &str, cap: u64) -> Result<u64, DbErr> {
+    use entities::key::{Column, Entity};
+    use sea_orm::QuerySelect;
+    let ids: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::EntryId)
+        .filter(Column::Key.eq(key))
+        .limit(cap)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigrams_are_lower_cased_pairs_that_do_not_span_white_space() {
+        assert_eq!(bigrams("户籍人口"), ["人口", "户籍", "籍人"]);
+        assert_eq!(bigrams("Ab c"), ["ab"]);
+        assert!(bigrams("户").is_empty());
+    }
 }
 
 /// Stamps the publication time (kept apart so a later draft does not move it).
