@@ -17,8 +17,7 @@ use govshare_shared::{
     validate::Fields,
 };
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde_json::{Value, json};
 
@@ -512,26 +511,35 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     if let Some(s) = share_type {
         cond = cond.add(Column::ShareType.eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))));
     }
-    if let Some(c) = classification {
-        cond = cond.add(Column::Id.in_subquery(keyed(&format!("c:{c}"))));
+    // Key-driven filters (classification path, text bigrams) go through the inverted index.
+    let mut keys = Vec::new();
+    if let Some(c) = &classification {
+        keys.push(format!("c:{c}"));
+    }
+    let text = text.map(|t| t.to_lowercase());
+    if let Some(t) = &text {
+        keys.extend(store::bigrams(t).into_iter().map(|b| format!("t:{b}")));
+    }
+    if !keys.is_empty() {
+        // The two rarest keys drive the search (counted up to a small cap: enough to rank).
+        let mut counted = Vec::new();
+        for k in keys {
+            counted.push((store::key_count(db, &k, RANK_CAP).await?, k));
+        }
+        counted.sort();
+        for (_, k) in counted.into_iter().take(2) {
+            cond = cond.add(Column::Id.in_subquery(keyed(&k)));
+        }
     }
     if let Some(t) = text {
-        let t = t.to_lowercase();
-        // Candidates from the rarest bigram's postings, confirmed by the substring itself.
-        let mut rarest: Option<(u64, String)> = None;
-        for b in store::bigrams(&t) {
-            let n = store::key_count(db, &format!("t:{b}"), 1_000).await?;
-            if rarest.as_ref().is_none_or(|(m, _)| n < *m) {
-                rarest = Some((n, b));
-            }
-        }
-        if let Some((_, b)) = rarest {
-            cond = cond.add(Column::Id.in_subquery(keyed(&format!("t:{b}"))));
-        }
         cond = cond.add(Column::SearchText.contains(t));
     }
     let query = Entity::find().filter(cond);
-    let total = query.clone().count(db).await?;
+    // Counting is bounded: past TOTAL_CAP matches the answer says `total_capped`.
+    let ids: Vec<String> =
+        query.clone().select_only().column(Column::Id).limit(TOTAL_CAP + 1).into_tuple().all(db).await?;
+    let total = ids.len() as u64;
+    let capped = total > TOTAL_CAP;
     let rows =
         query.order_by_asc(Column::Code).offset((page - 1) * page_size).limit(page_size).all(&cat.ctx.db).await?;
     let items: Vec<Value> = rows
@@ -539,8 +547,16 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
         .filter_map(|e| e.published.map(|p| json!(p)))
         .collect();
-    Ok(json!({"total": total, "page": page, "page_size": page_size, "entries": items}))
+    Ok(
+        json!({"total": total.min(TOTAL_CAP), "total_capped": capped, "page": page, "page_size": page_size, "entries": items}),
+    )
 }
+
+/// Keys are ranked by how many entries hold them, counted up to this many.
+const RANK_CAP: u64 = 2_000;
+
+/// Searches count matches up to this many.
+const TOTAL_CAP: u64 = 1_000;
 
 /// Listed entries: published and not withdrawn (the partial indexes' predicate).
 const LISTED: &str = "published_version IS NOT NULL AND status <> 'withdrawn'";

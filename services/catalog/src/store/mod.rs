@@ -240,31 +240,18 @@ async fn index_keys(db: &impl ConnectionTrait, entry_id: &str, keys: Vec<String>
     Ok(())
 }
 
-/// How many entries hold `key`, counting at most `cap` (enough to pick the rarest key).
+/// How many entries hold `key`, counting at most `cap` (enough to pick the rarest key),
+/// inside the database: `SELECT COUNT(*) FROM (SELECT 1 ... WHERE key = ? LIMIT cap)`.
 pub async fn key_count(db: &impl ConnectionTrait, key: &str, cap: u64) -> Result<u64, DbErr> {
     use entities::key::{Column, Entity};
-    use sea_orm::QuerySelect;
-    let ids: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::EntryId)
-        .filter(Column::Key.eq(key))
-        .limit(cap)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(ids.len() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bigrams_are_lower_cased_pairs_that_do_not_span_white_space() {
-        assert_eq!(bigrams("户籍人口"), ["人口", "户籍", "籍人"]);
-        assert_eq!(bigrams("Ab c"), ["ab"]);
-        assert!(bigrams("户").is_empty());
-    }
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let inner = Query::select().expr(Expr::val(1)).from(Entity).and_where(Column::Key.eq(key)).limit(cap).to_owned();
+    let count = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("k"))
+        .to_owned();
+    let row = db.query_one(&count).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
 }
 
 /// Stamps the publication time (kept apart so a later draft does not move it).
@@ -313,4 +300,16 @@ pub async fn upsert_source(db: &impl ConnectionTrait, e: &SourceDesignated) -> R
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigrams_are_lower_cased_pairs_that_do_not_span_white_space() {
+        assert_eq!(bigrams("户籍人口"), ["人口", "户籍", "籍人"]);
+        assert_eq!(bigrams("Ab c"), ["ab"]);
+        assert!(bigrams("户").is_empty());
+    }
 }
