@@ -4,6 +4,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use govshare_cli::{
+    calendar_cli::{self, CalendarCmd},
     catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
     demo,
@@ -32,6 +33,11 @@ enum Command {
         bus: BusArgs,
         #[command(subcommand)]
         cmd: CatalogCmd,
+    },
+    /// Working days: due dates and the official calendar, offline.
+    Calendar {
+        #[command(subcommand)]
+        cmd: CalendarCmd,
     },
     /// GB/T 2260 regions, offline from the region table.
     Region {
@@ -107,6 +113,16 @@ async fn main() -> anyhow::Result<()> {
             let kind = if c.command { Kind::Command } else { Kind::Query };
             send(&bus, Service::Catalog, kind, c.name, c.body).await
         }
+        Command::Calendar { cmd } => match calendar_cli::run(cmd) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
         Command::Region { cmd } => match catalog_cli::region(cmd) {
             Ok(line) => {
                 println!("{line}");

@@ -1,86 +1,209 @@
 //! Working days, counted in Asia/Shanghai.
 //!
-//! A working day is Monday to Friday unless it is an official holiday, plus the make-up
-//! (调休上班) days that fall on weekends. The day of receipt does not count (Civil Code
-//! Art. 201): N WD from a receipt end at the close of the Nth working day after it, and the
-//! close of business defaults to 24:00 (Civil Code Art. 203).
+//! A working day is Monday to Friday unless it is an official day off, plus the make-up
+//! (调休上班) days that fall on weekends. The calendar is data, one file per year
+//! (`shared/calendars/<year>.toml`, 2025 and 2026 shipped; a deployment adds or corrects a
+//! year). A term that reaches into a year with no calendar is an error, never a silent
+//! weekends-only guess.
 //!
-//! This is the pure core. [`Calendar::weekends_only`] knows no holidays; the official
-//! calendars are loaded as data by the deadlines service.
+//! The day of receipt does not count (Civil Code Art. 201): N WD from a receipt end at the
+//! close of the Nth working day after it; the close of business defaults to 24:00 (Civil
+//! Code Art. 203) and is a setting.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::{Asia::Shanghai, Tz};
+use serde::{Deserialize, Serialize};
 
 /// The time zone every statutory clock is counted in.
 pub const TIME_ZONE: Tz = Shanghai;
 
+/// The official calendars shipped with govshare.
+pub const SHIPPED: [&str; 2] = [include_str!("../calendars/2025.toml"), include_str!("../calendars/2026.toml")];
+
+/// Why a date could not be counted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error(
+        "no working-day calendar is loaded for {0}; add shared/calendars/{0}.toml or the deployment's calendar file"
+    )]
+    YearNotLoaded(i32),
+    #[error("calendar file: {0}")]
+    Invalid(String),
+}
+
+/// One year's official days off and make-up working days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearCalendar {
+    pub year: i32,
+    pub source: String,
+    pub days_off: BTreeSet<NaiveDate>,
+    pub make_up_days: BTreeSet<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+struct YearFile {
+    year: i32,
+    source: String,
+    days_off: Vec<String>,
+    make_up_days: Vec<String>,
+}
+
+impl YearCalendar {
+    /// Parses a year file: dates `YYYY-MM-DD` or inclusive ranges `YYYY-MM-DD/YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<Self, CalendarError> {
+        let file: YearFile = toml::from_str(text).map_err(|e| CalendarError::Invalid(e.to_string()))?;
+        let year = file.year;
+        let dates = |items: &[String]| -> Result<BTreeSet<NaiveDate>, CalendarError> {
+            let mut out = BTreeSet::new();
+            for item in items {
+                let (from, to) = item.split_once('/').unwrap_or((item, item));
+                let parse = |s: &str| {
+                    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .map_err(|e| CalendarError::Invalid(format!("{year}: {s}: {e}")))
+                };
+                let (from, to) = (parse(from)?, parse(to)?);
+                if from > to || from.year() != year || to.year() != year {
+                    return Err(CalendarError::Invalid(format!("{year}: {item} is not a range within {year}")));
+                }
+                out.extend(from.iter_days().take_while(|d| *d <= to));
+            }
+            Ok(out)
+        };
+        let days_off = dates(&file.days_off)?;
+        let make_up_days = dates(&file.make_up_days)?;
+        if let Some(d) = make_up_days.iter().find(|d| !is_weekend(**d)) {
+            return Err(CalendarError::Invalid(format!("{year}: make-up day {d} is not a weekend day")));
+        }
+        if let Some(d) = make_up_days.intersection(&days_off).next() {
+            return Err(CalendarError::Invalid(format!("{year}: {d} is both a day off and a make-up day")));
+        }
+        Ok(Self { year, source: file.source, days_off, make_up_days })
+    }
+}
+
+fn is_weekend(day: NaiveDate) -> bool {
+    matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// Why a day is not a working day (for explanations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayOff {
+    Weekend,
+    Holiday,
+}
+
 /// A working-day calendar.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Calendar {
-    holidays: BTreeSet<NaiveDate>,
-    make_up_days: BTreeSet<NaiveDate>,
+    years: BTreeMap<i32, YearCalendar>,
+    /// No year files: Monday to Friday every year (the backbone's stand-in; not official).
+    weekends_only: bool,
     /// `None` = 24:00, the end of the day.
     close_of_business: Option<NaiveTime>,
 }
 
 impl Calendar {
-    /// Monday to Friday, no holidays.
+    /// Monday to Friday, every year, no holidays. Not the official calendar.
     pub fn weekends_only() -> Self {
-        Self::default()
+        Self { weekends_only: true, ..Self::default() }
     }
 
-    pub fn with_days(
-        holidays: impl IntoIterator<Item = NaiveDate>,
-        make_up_days: impl IntoIterator<Item = NaiveDate>,
-    ) -> Self {
-        Self {
-            holidays: holidays.into_iter().collect(),
-            make_up_days: make_up_days.into_iter().collect(),
-            ..Self::default()
+    /// The shipped official calendars (2025, 2026).
+    pub fn official() -> Self {
+        SHIPPED.iter().fold(Self::default(), |cal, text| {
+            cal.with_year(YearCalendar::parse(text).expect("shipped calendars parse"))
+        })
+    }
+
+    /// Adds a year, or replaces it (a correction).
+    pub fn with_year(mut self, year: YearCalendar) -> Self {
+        self.years.insert(year.year, year);
+        self
+    }
+
+    /// Sets the close of business (Civil Code Art. 203); `None` is 24:00.
+    pub fn with_close_of_business(mut self, close: Option<NaiveTime>) -> Self {
+        self.close_of_business = close;
+        self
+    }
+
+    /// The years loaded.
+    pub fn years(&self) -> impl Iterator<Item = &YearCalendar> {
+        self.years.values()
+    }
+
+    /// `None` for a working day, or why it is not one.
+    pub fn day_off(&self, day: NaiveDate) -> Result<Option<DayOff>, CalendarError> {
+        if self.weekends_only {
+            return Ok(is_weekend(day).then_some(DayOff::Weekend));
         }
+        let year = self.years.get(&day.year()).ok_or(CalendarError::YearNotLoaded(day.year()))?;
+        Ok(if year.make_up_days.contains(&day) {
+            None
+        } else if year.days_off.contains(&day) {
+            Some(DayOff::Holiday)
+        } else if is_weekend(day) {
+            Some(DayOff::Weekend)
+        } else {
+            None
+        })
     }
 
-    pub fn is_working_day(&self, day: NaiveDate) -> bool {
-        if self.make_up_days.contains(&day) {
-            return true;
-        }
-        let weekday = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-        weekday && !self.holidays.contains(&day)
+    pub fn is_working_day(&self, day: NaiveDate) -> Result<bool, CalendarError> {
+        Ok(self.day_off(day)?.is_none())
     }
 
-    /// The last working day of a term of `n` working days received on `received` (local date).
-    pub fn last_day(&self, received: NaiveDate, n: u32) -> NaiveDate {
+    /// The last working day of a term of `n` working days received on `received` (local
+    /// date), and the days it skipped with the reason.
+    pub fn count(&self, received: NaiveDate, n: u32) -> Result<(NaiveDate, Vec<(NaiveDate, DayOff)>), CalendarError> {
         let mut day = received;
         let mut counted = 0;
+        let mut skipped = Vec::new();
         while counted < n {
             day = day + Days::new(1);
-            if self.is_working_day(day) {
-                counted += 1;
+            match self.day_off(day)? {
+                None => counted += 1,
+                Some(why) => skipped.push((day, why)),
             }
         }
-        day
+        Ok((day, skipped))
+    }
+
+    /// The last working day of a term of `n` working days received on `received`.
+    pub fn last_day(&self, received: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        self.count(received, n).map(|(day, _)| day)
     }
 
     /// The instant N working days after `received` end.
-    pub fn due_at(&self, received: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+    pub fn due_at(&self, received: DateTime<Utc>, n: u32) -> Result<DateTime<Utc>, CalendarError> {
         let local_day = received.with_timezone(&TIME_ZONE).date_naive();
-        self.close_of(self.last_day(local_day, n))
+        Ok(self.close_of(self.last_day(local_day, n)?))
     }
 
     /// Working days strictly after `from`'s local day, up to and including `due`'s last day.
-    pub fn working_days_left(&self, from: DateTime<Utc>, due: DateTime<Utc>) -> u32 {
+    pub fn working_days_left(&self, from: DateTime<Utc>, due: DateTime<Utc>) -> Result<u32, CalendarError> {
         let mut day = from.with_timezone(&TIME_ZONE).date_naive();
-        let last = (due - chrono::Duration::nanoseconds(1)).with_timezone(&TIME_ZONE).date_naive();
+        let last = self.last_day_of(due);
         let mut n = 0;
         while day < last {
             day = day + Days::new(1);
-            if self.is_working_day(day) {
+            if self.is_working_day(day)? {
                 n += 1;
             }
         }
-        n
+        Ok(n)
+    }
+
+    /// The local day whose close is `due`.
+    pub fn last_day_of(&self, due: DateTime<Utc>) -> NaiveDate {
+        let local = due.with_timezone(&TIME_ZONE);
+        match self.close_of_business {
+            None => (local - chrono::Duration::nanoseconds(1)).date_naive(),
+            Some(_) => local.date_naive(),
+        }
     }
 
     /// The close of business of `day`, as an instant.
@@ -101,41 +224,190 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn one_working_day_from_a_monday_ends_at_tuesday_midnight_shanghai() {
-        // Monday 2026-11-23 10:00 Shanghai.
-        let due = Calendar::weekends_only().due_at(utc("2026-11-23T02:00:00Z"), 1);
+        let due = Calendar::official().due_at(utc("2026-11-23T02:00:00Z"), 1).unwrap();
         assert_eq!(due, utc("2026-11-24T16:00:00Z"), "24:00 on Tue 24th in Shanghai");
     }
 
     #[test]
     fn a_friday_receipt_skips_the_weekend() {
-        let due = Calendar::weekends_only().due_at(utc("2026-11-27T02:00:00Z"), 1);
+        let due = Calendar::official().due_at(utc("2026-11-27T02:00:00Z"), 1).unwrap();
         assert_eq!(due, utc("2026-11-30T16:00:00Z"), "end of Monday 30th");
     }
 
     #[test]
     fn the_receipt_day_is_the_shanghai_day_not_the_utc_day() {
         // 2026-11-22T17:00Z is already Monday 01:00 in Shanghai.
-        let due = Calendar::weekends_only().due_at(utc("2026-11-22T17:00:00Z"), 1);
+        let due = Calendar::official().due_at(utc("2026-11-22T17:00:00Z"), 1).unwrap();
         assert_eq!(due, utc("2026-11-24T16:00:00Z"));
     }
 
     #[test]
-    fn holidays_are_skipped_and_make_up_days_count() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let cal = Calendar::with_days([d("2026-10-01"), d("2026-10-02")], [d("2026-10-10")]);
-        assert!(!cal.is_working_day(d("2026-10-01")));
-        assert!(cal.is_working_day(d("2026-10-10")), "a Saturday make-up day");
-        assert_eq!(cal.last_day(d("2026-09-30"), 1), d("2026-10-05"));
-        assert_eq!(cal.last_day(d("2026-10-09"), 1), d("2026-10-10"));
+    fn a_close_of_business_replaces_midnight() {
+        let cal = Calendar::official().with_close_of_business(Some(NaiveTime::from_hms_opt(17, 30, 0).unwrap()));
+        assert_eq!(cal.due_at(utc("2026-11-23T02:00:00Z"), 1).unwrap(), utc("2026-11-24T09:30:00Z"));
+        assert_eq!(cal.last_day_of(utc("2026-11-24T09:30:00Z")), d("2026-11-24"));
+    }
+
+    /// Table tests around every 2025 and 2026 holiday and make-up day.
+    #[test]
+    fn every_official_day_off_and_make_up_day_of_2025_and_2026() {
+        let cal = Calendar::official();
+        let off = [
+            "2025-01-01",
+            "2025-01-28",
+            "2025-01-31",
+            "2025-02-03",
+            "2025-02-04",
+            "2025-04-04",
+            "2025-05-01",
+            "2025-05-05",
+            "2025-06-02",
+            "2025-10-01",
+            "2025-10-08",
+            "2026-01-01",
+            "2026-01-02",
+            "2026-02-16",
+            "2026-02-23",
+            "2026-04-06",
+            "2026-05-04",
+            "2026-05-05",
+            "2026-06-19",
+            "2026-09-25",
+            "2026-10-01",
+            "2026-10-07",
+        ];
+        for day in off {
+            assert_eq!(cal.day_off(d(day)).unwrap(), Some(DayOff::Holiday), "{day} is a day off");
+        }
+        let make_up = [
+            "2025-01-26",
+            "2025-02-08",
+            "2025-04-27",
+            "2025-09-28",
+            "2025-10-11",
+            "2026-01-04",
+            "2026-02-14",
+            "2026-02-28",
+            "2026-05-09",
+            "2026-09-20",
+            "2026-10-10",
+        ];
+        for day in make_up {
+            assert!(cal.is_working_day(d(day)).unwrap(), "{day} is a make-up working day");
+        }
+        for (day, working) in [("2025-02-05", true), ("2025-10-09", true), ("2026-02-24", true), ("2026-10-08", true)] {
+            assert_eq!(cal.is_working_day(d(day)).unwrap(), working, "{day} after a holiday");
+        }
+    }
+
+    #[test]
+    fn ten_working_days_across_national_day_2026() {
+        // Received Wed 30 Sep 2026; 1-7 Oct off, Sat 10 Oct is a make-up day.
+        let (last, skipped) = Calendar::official().count(d("2026-09-30"), 10).unwrap();
+        assert_eq!(last, d("2026-10-20"));
+        assert_eq!(skipped.iter().filter(|(_, why)| *why == DayOff::Holiday).count(), 7);
+        assert!(!skipped.iter().any(|(day, _)| *day == d("2026-10-10")));
+    }
+
+    #[test]
+    fn spring_festival_2026_pushes_a_one_day_term_past_the_holiday() {
+        // Received Fri 13 Feb 2026: Sat 14 Feb is a make-up working day.
+        assert_eq!(Calendar::official().last_day(d("2026-02-13"), 1).unwrap(), d("2026-02-14"));
+        // Received on the make-up day: the next working day is Tue 24 Feb.
+        assert_eq!(Calendar::official().last_day(d("2026-02-14"), 1).unwrap(), d("2026-02-24"));
+    }
+
+    #[test]
+    fn a_term_reaching_into_a_year_without_a_calendar_is_an_error() {
+        let err = Calendar::official().due_at(utc("2026-12-24T02:00:00Z"), 10).unwrap_err();
+        assert_eq!(err, CalendarError::YearNotLoaded(2027));
+        assert!(Calendar::official().is_working_day(d("2024-06-03")).is_err());
+    }
+
+    #[test]
+    fn a_deployment_adds_a_year() {
+        let y2027 =
+            YearCalendar::parse("year = 2027\nsource = \"test\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n")
+                .unwrap();
+        let cal = Calendar::official().with_year(y2027);
+        assert_eq!(cal.last_day(d("2026-12-31"), 1).unwrap(), d("2027-01-04"));
+    }
+
+    #[test]
+    fn a_bad_year_file_is_refused() {
+        let bad = |t: &str| YearCalendar::parse(t).unwrap_err();
+        bad("year = 2027\nsource = \"x\"\ndays_off = [\"2026-12-31\"]\nmake_up_days = []\n");
+        bad("year = 2027\nsource = \"x\"\ndays_off = []\nmake_up_days = [\"2027-01-04\"]\n"); // a Monday
+        bad("year = 2027\nsource = \"x\"\ndays_off = [\"2027-01-09\"]\nmake_up_days = [\"2027-01-09\"]\n");
+        bad("year = 2027\nsource = \"x\"\ndays_off = [\"2027-02-30\"]\nmake_up_days = []\n");
     }
 
     #[test]
     fn the_days_left_are_counted_after_the_pause_day() {
-        let cal = Calendar::weekends_only();
-        let due = cal.due_at(utc("2026-11-23T02:00:00Z"), 10); // Mon + 10 WD = Mon 7 Dec
-        assert_eq!(cal.working_days_left(utc("2026-11-23T05:00:00Z"), due), 10);
-        assert_eq!(cal.working_days_left(utc("2026-11-25T05:00:00Z"), due), 8);
+        let cal = Calendar::official();
+        let due = cal.due_at(utc("2026-11-23T02:00:00Z"), 10).unwrap(); // Mon + 10 WD = Mon 7 Dec
+        assert_eq!(cal.working_days_left(utc("2026-11-23T05:00:00Z"), due).unwrap(), 10);
+        assert_eq!(cal.working_days_left(utc("2026-11-25T05:00:00Z"), due).unwrap(), 8);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// The slow reference: walk day by day, counting working days.
+        fn reference(cal: &Calendar, received: NaiveDate, n: u32) -> NaiveDate {
+            let mut day = received;
+            let mut left = n;
+            while left > 0 {
+                day = day.succ_opt().unwrap();
+                if cal.is_working_day(day).unwrap() {
+                    left -= 1;
+                }
+            }
+            day
+        }
+
+        fn any_2025_date() -> impl Strategy<Value = NaiveDate> {
+            (0u64..365).prop_map(|i| NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Days::new(i))
+        }
+
+        proptest! {
+            #[test]
+            fn adding_working_days_never_lands_on_a_day_off(day in any_2025_date(), n in 1u32..120) {
+                let cal = Calendar::official();
+                let last = cal.last_day(day, n).unwrap();
+                prop_assert!(cal.is_working_day(last).unwrap());
+                prop_assert!(last > day);
+            }
+
+            #[test]
+            fn adding_working_days_is_monotonic(day in any_2025_date(), n in 1u32..120, k in 0u32..10) {
+                let cal = Calendar::official();
+                prop_assert!(cal.last_day(day, n + k).unwrap() >= cal.last_day(day, n).unwrap());
+                let later = day + Days::new(u64::from(k));
+                prop_assert!(cal.last_day(later, n).unwrap() >= cal.last_day(day, n).unwrap());
+            }
+
+            #[test]
+            fn adding_working_days_agrees_with_the_day_by_day_reference(day in any_2025_date(), n in 0u32..200) {
+                let cal = Calendar::official();
+                prop_assert_eq!(cal.last_day(day, n).unwrap(), reference(&cal, day, n));
+            }
+
+            #[test]
+            fn the_days_left_undo_the_count(day in any_2025_date(), n in 1u32..100) {
+                let cal = Calendar::official();
+                let start = cal.close_of(day) - chrono::Duration::hours(1);
+                let due = cal.due_at(start, n).unwrap();
+                prop_assert_eq!(cal.working_days_left(start, due).unwrap(), n);
+            }
+        }
     }
 }

@@ -57,12 +57,15 @@ impl EventHandler for DutyContract {
             } else if event.is::<ExtendDuty>() {
                 domain::extend(&clock, &decode(event)?, cal)
             } else if event.is::<CloseDuty>() {
-                domain::close(&clock, &decode::<CloseDuty>(event)?)
+                Ok(domain::close(&clock, &decode::<CloseDuty>(event)?))
             } else {
                 return Err(inbox::unsupported(event));
             };
             (duty_id, change)
         };
+        // A term the calendar cannot count (a year without a calendar file) is refused
+        // loudly: dead-lettered with the reason, for operators to add the year and replay.
+        let change = change.map_err(|e| HandleError::Permanent(format!("duty {duty_id}: {e}")))?;
         match change {
             Change::Ignore(why) => {
                 tracing::info!(duty_id, why, "duty message changes nothing");

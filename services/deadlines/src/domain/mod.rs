@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
-    calendar::Calendar,
+    calendar::{Calendar, CalendarError},
     duty::{About, CloseDuty, DutyBreached, DutyScheduled, ExtendDuty, OpenDuty, PauseDuty, ResumeDuty, Term},
     reply::Text,
 };
@@ -77,12 +77,17 @@ pub enum Change {
     Ignore(&'static str),
 }
 
-pub fn open(existing: Option<&DutyClock>, cmd: &OpenDuty, cal: &Calendar, now: DateTime<Utc>) -> Change {
+pub fn open(
+    existing: Option<&DutyClock>,
+    cmd: &OpenDuty,
+    cal: &Calendar,
+    now: DateTime<Utc>,
+) -> Result<Change, CalendarError> {
     if existing.is_some() {
-        return Change::Ignore("duty already open: the same duty id was opened before");
+        return Ok(Change::Ignore("duty already open: the same duty id was opened before"));
     }
     let due = match &cmd.term {
-        Term::WorkingDays { days, from } => cal.due_at(*from, *days),
+        Term::WorkingDays { days, from } => cal.due_at(*from, *days)?,
         Term::Until { at } => *at,
     };
     let clock = DutyClock {
@@ -100,30 +105,30 @@ pub fn open(existing: Option<&DutyClock>, cmd: &OpenDuty, cal: &Calendar, now: D
         closure: None,
     };
     let scheduled = clock.scheduled();
-    Change::Update(clock, scheduled)
+    Ok(Change::Update(clock, scheduled))
 }
 
-pub fn pause(clock: &DutyClock, cmd: &PauseDuty, cal: &Calendar) -> Change {
-    match (clock.state, clock.due_at) {
+pub fn pause(clock: &DutyClock, cmd: &PauseDuty, cal: &Calendar) -> Result<Change, CalendarError> {
+    Ok(match (clock.state, clock.due_at) {
         (State::Open, Some(due)) => Change::Update(
             DutyClock {
                 state: State::Paused,
-                remaining_days: Some(cal.working_days_left(cmd.at, due)),
+                remaining_days: Some(cal.working_days_left(cmd.at, due)?),
                 due_at: None,
                 ..clock.clone()
             },
             None,
         ),
         _ => Change::Ignore("only a running clock can be paused"),
-    }
+    })
 }
 
-pub fn resume(clock: &DutyClock, cmd: &ResumeDuty, cal: &Calendar) -> Change {
-    match (clock.state, clock.remaining_days) {
+pub fn resume(clock: &DutyClock, cmd: &ResumeDuty, cal: &Calendar) -> Result<Change, CalendarError> {
+    Ok(match (clock.state, clock.remaining_days) {
         (State::Paused, Some(days)) => {
             let next = DutyClock {
                 state: State::Open,
-                due_at: Some(cal.due_at(cmd.at, days)),
+                due_at: Some(cal.due_at(cmd.at, days)?),
                 remaining_days: None,
                 ..clock.clone()
             };
@@ -131,18 +136,15 @@ pub fn resume(clock: &DutyClock, cmd: &ResumeDuty, cal: &Calendar) -> Change {
             Change::Update(next, scheduled)
         }
         _ => Change::Ignore("only a paused clock can be resumed"),
-    }
+    })
 }
 
-pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar) -> Change {
-    match clock.state {
+pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar) -> Result<Change, CalendarError> {
+    Ok(match clock.state {
         State::Open => {
             let due = clock.due_at.expect("an open clock has a due time");
-            let last_day = (due - chrono::Duration::nanoseconds(1))
-                .with_timezone(&govshare_shared::calendar::TIME_ZONE)
-                .date_naive();
-            let next =
-                DutyClock { due_at: Some(cal.close_of(cal.last_day(last_day, cmd.working_days))), ..clock.clone() };
+            let last = cal.last_day(cal.last_day_of(due), cmd.working_days)?;
+            let next = DutyClock { due_at: Some(cal.close_of(last)), ..clock.clone() };
             let scheduled = next.scheduled();
             Change::Update(next, scheduled)
         }
@@ -151,7 +153,7 @@ pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar) -> Change {
             None,
         ),
         State::Closed => Change::Ignore("a closed clock cannot be extended"),
-    }
+    })
 }
 
 pub fn close(clock: &DutyClock, cmd: &CloseDuty) -> Change {
@@ -210,7 +212,7 @@ mod tests {
     }
 
     fn opened(days: u32) -> DutyClock {
-        match open(None, &open_cmd(days), &calendar(), monday()) {
+        match open(None, &open_cmd(days), &calendar(), monday()).unwrap() {
             Change::Update(c, _) => c,
             other => panic!("{other:?}"),
         }
@@ -225,12 +227,12 @@ mod tests {
 
     #[test]
     fn opening_a_duty_schedules_it_and_a_second_open_is_ignored() {
-        let Change::Update(clock, Some(scheduled)) = open(None, &open_cmd(1), &calendar(), monday()) else {
+        let Change::Update(clock, Some(scheduled)) = open(None, &open_cmd(1), &calendar(), monday()).unwrap() else {
             panic!("not scheduled")
         };
         assert_eq!(scheduled.due_at, t("2026-11-24T16:00:00Z"));
         assert_eq!(clock.due_at, Some(scheduled.due_at));
-        assert!(matches!(open(Some(&clock), &open_cmd(1), &calendar(), monday()), Change::Ignore(_)));
+        assert!(matches!(open(Some(&clock), &open_cmd(1), &calendar(), monday()).unwrap(), Change::Ignore(_)));
     }
 
     #[test]
@@ -246,16 +248,20 @@ mod tests {
     #[test]
     fn a_paused_clock_does_not_breach_and_resumes_with_the_days_it_had_left() {
         let clock = opened(10); // due end of Mon 7 Dec
-        let paused = updated(pause(
-            &clock,
-            &PauseDuty { duty_id: "d1".into(), at: t("2026-11-25T02:00:00Z"), reason: "x".into() },
-            &calendar(),
-        ));
+        let paused = updated(
+            pause(
+                &clock,
+                &PauseDuty { duty_id: "d1".into(), at: t("2026-11-25T02:00:00Z"), reason: "x".into() },
+                &calendar(),
+            )
+            .unwrap(),
+        );
         assert_eq!(paused.remaining_days, Some(8));
         assert!(breach(&paused, t("2027-01-01T00:00:00Z")).is_none());
         // Resumed on Mon 30 Nov: 8 WD more -> end of Wed 10 Dec.
-        let resumed =
-            updated(resume(&paused, &ResumeDuty { duty_id: "d1".into(), at: t("2026-11-30T02:00:00Z") }, &calendar()));
+        let resumed = updated(
+            resume(&paused, &ResumeDuty { duty_id: "d1".into(), at: t("2026-11-30T02:00:00Z") }, &calendar()).unwrap(),
+        );
         assert_eq!(resumed.due_at, Some(t("2026-12-10T16:00:00Z")));
     }
 
@@ -263,7 +269,7 @@ mod tests {
     fn an_extension_adds_working_days_after_the_current_due_day() {
         let clock = opened(1); // due end of Tue 24 Nov
         let ext = ExtendDuty { duty_id: "d1".into(), working_days: 10, approved_by: "auth".into(), reason: "r".into() };
-        let extended = updated(extend(&clock, &ext, &calendar()));
+        let extended = updated(extend(&clock, &ext, &calendar()).unwrap());
         assert_eq!(extended.due_at, Some(t("2026-12-08T16:00:00Z")), "end of Tue 8 Dec");
     }
 
