@@ -246,6 +246,14 @@ async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             }
         }
     }
+    // A new entry's provider is the acting department, which must be in the directory.
+    if entry_id.is_none() && store::organisation(&tx, &call.org).await?.is_none() {
+        f.problem(Problem::new(
+            "provider",
+            "unknown",
+            Text::new(format!("提供部门 {} 未登记", call.org), format!("provider {} is not registered", call.org)),
+        ));
+    }
     f.finish()?;
     let draft = draft.expect("checked");
     let current = match &entry_id {

@@ -185,6 +185,11 @@ async fn a_bad_draft_is_answered_with_every_problem_at_once() {
     let secrecy = e.problems.iter().find(|p| p.field == "secrecy").unwrap();
     assert!(secrecy.message.contains("Art. 3"), "{}", secrecy.message);
 
+    // An unregistered department is told so, with the draft's other problems
+    let e = refusal(p.command(Service::Catalog, "nobody", "save_draft", json!({"name": "x"})).await);
+    assert!(e.problems.iter().any(|p| p.field == "provider" && p.code == "unknown"));
+    assert!(e.problems.iter().any(|p| p.field == "summary"));
+
     // A submission without assessments, sign-off by someone who is not the head
     let saved = p
         .command(Service::Catalog, "gz-ga", "save_draft", fixtures::draft("出生登记", 2, "unconditional"))
