@@ -65,15 +65,35 @@ impl Client {
         self.call(&service.query_subject(org, name), with_version(body)).await
     }
 
+    /// Sends a command that takes effect once however often it is sent with `key`.
+    pub async fn command_once(
+        &self,
+        service: Service,
+        org: &str,
+        name: &str,
+        body: Value,
+        key: &str,
+    ) -> Result<Value, CallError> {
+        let payload = serde_json::to_vec(&with_version(body)).expect("JSON").into();
+        self.send(&service.command_subject(org, name), payload, Some(key)).await
+    }
+
     pub async fn call(&self, subject: &str, body: Value) -> Result<Value, CallError> {
         self.call_raw(subject, serde_json::to_vec(&body).expect("JSON").into()).await
     }
 
     /// Sends raw bytes (tests send malformed and oversized payloads this way).
     pub async fn call_raw(&self, subject: &str, payload: bytes::Bytes) -> Result<Value, CallError> {
+        self.send(subject, payload, None).await
+    }
+
+    async fn send(&self, subject: &str, payload: bytes::Bytes, key: Option<&str>) -> Result<Value, CallError> {
         let transport = |reason: String| CallError::Transport { subject: subject.to_owned(), reason };
         let mut headers = HeaderMap::new();
         headers.insert(bus::LANG_HEADER, self.lang.tag());
+        if let Some(key) = key {
+            headers.insert(bus::IDEMPOTENCY_HEADER, key);
+        }
         let request = async_nats::Request::new().payload(payload).headers(headers).timeout(Some(self.timeout));
         let message =
             self.nats.send_request(subject.to_owned(), request).await.map_err(|e| transport(e.to_string()))?;

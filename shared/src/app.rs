@@ -45,7 +45,11 @@ impl Context {
 
     /// Records `outgoing` in the outbox, commits, and wakes the relay: the end of every
     /// state change. The events are sent if and only if the state change is kept.
+    /// A command carrying an idempotency key records it here too, in the same transaction.
     pub async fn commit(&self, tx: DatabaseTransaction, outgoing: &[Outgoing]) -> Result<(), DbErr> {
+        if let Some(key) = crate::idempotency::current() {
+            crate::idempotency::record(&tx, &key, self.clock.now()).await?;
+        }
         outbox::record(&tx, outgoing).await?;
         tx.commit().await?;
         if !outgoing.is_empty() {
@@ -263,7 +267,25 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
             lang,
             meta: EventMeta { acting_org: subject.org, correlation_id, traceparent, tracestate },
         };
-        app.call(call).await
+        let key = header(crate::idempotency::HEADER)
+            .filter(|_| call.kind == CallKind::Command)
+            .map(|key| crate::idempotency::CallKey { org: call.org.clone(), key, call: call.name.clone() });
+        let Some(key) = key else { return app.call(call).await };
+        if let Some(earlier) = crate::idempotency::lookup(&ctx.db, &key).await? {
+            return earlier;
+        }
+        let result = crate::idempotency::CURRENT.scope(Some(key.clone()), app.call(call)).await;
+        match &result {
+            Ok(response) => crate::idempotency::store_response(&ctx.db, &key, response).await?,
+            // A twin that committed first makes this one fail on the key: answer as it did.
+            Err(e) if e.code == ErrorCode::Unavailable => {
+                if let Some(earlier) = crate::idempotency::lookup(&ctx.db, &key).await? {
+                    return earlier;
+                }
+            }
+            Err(_) => {}
+        }
+        result
     }
     .instrument(span.clone())
     .await;

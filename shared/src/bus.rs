@@ -28,6 +28,8 @@ pub const DLQ_REASON_HEADER: &str = "Govshare-Dlq-Reason";
 pub const LANG_HEADER: &str = "Accept-Language";
 /// Header carrying the correlation id of a command, copied onto the events it causes.
 pub const CORRELATION_HEADER: &str = "Govshare-Correlation-Id";
+/// Header making a command idempotent (see [`crate::idempotency`]).
+pub const IDEMPOTENCY_HEADER: &str = crate::idempotency::HEADER;
 /// The organisation id used by platform operators for bootstrap commands.
 pub const PLATFORM_ORG: &str = "platform";
 

@@ -15,6 +15,7 @@ pub mod duty;
 pub mod envelope;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
 pub mod reply;

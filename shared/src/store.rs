@@ -56,7 +56,11 @@ const MIGRATION_LOCK: i64 = 0x676f_7673_6861_7265;
 
 /// The migrations every service carries (outbox and inbox), to list first in its migrator.
 pub fn shared_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(crate::outbox::migration::Migration), Box::new(crate::inbox::migration::Migration)]
+    vec![
+        Box::new(crate::outbox::migration::Migration),
+        Box::new(crate::inbox::migration::Migration),
+        Box::new(crate::idempotency::migration::Migration),
+    ]
 }
 
 /// Is this a PostgreSQL connection? (Only the outbox claim differs, by one lock clause.)

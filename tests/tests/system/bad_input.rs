@@ -105,6 +105,30 @@ async fn bad_input_is_refused_and_changes_nothing_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_retried_with_its_idempotency_key_takes_effect_once() {
+    let p = Platform::start(Backend::Postgres).await;
+    let entry = p.seed("unconditional").await;
+    let body = json!({"entry_id": entry});
+    let first =
+        p.client.command_once(Service::Requests, "weijian", "submit_request", body.clone(), "k-1").await.unwrap();
+    let again =
+        p.client.command_once(Service::Requests, "weijian", "submit_request", body.clone(), "k-1").await.unwrap();
+    assert_eq!(first, again, "the retry gets the first answer");
+    let other = p.client.command_once(Service::Requests, "weijian", "submit_request", body, "k-2").await.unwrap();
+    assert_ne!(first["request_id"], other["request_id"], "another key is another command");
+    let requests = p.query(Service::Requests, "weijian", "list_requests", json!({})).await;
+    assert_eq!(requests["requests"].as_array().unwrap().len(), 2);
+    // keys belong to the service and the acting organisation: the same key on another
+    // command of that service is refused
+    let e = refusal(p.client.command_once(Service::Requests, "weijian", "withdraw_request", json!({}), "k-1").await);
+    assert_eq!(e.code, ErrorCode::Conflict);
+    let once =
+        p.client.command_once(Service::Catalog, "weijian", "set_roles", json!({"roles": {"head": ["h"]}}), "k-1").await;
+    assert_eq!(once.unwrap()["roles"]["head"][0], "h");
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_for_a_not_shared_or_unknown_entry_is_refused_and_opens_no_duty() {
     let p = Platform::start(Backend::Sqlite).await;
     let entry = p.seed("not_shared").await;
