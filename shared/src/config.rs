@@ -143,7 +143,8 @@ pub struct OutboxSettings {
     pub batch_size: u64,
     /// Safety sweep when nothing woke the relay (e.g. another replica committed).
     pub sweep_interval_ms: u64,
-    /// Published rows are kept this long (evidence), then trimmed in small batches.
+    /// Published rows, and idempotency keys of commands, are kept this long, then trimmed in
+    /// small batches.
     pub retention_hours: u64,
 }
 

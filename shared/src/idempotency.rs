@@ -83,6 +83,66 @@ pub async fn store_response(db: &impl ConnectionTrait, k: &CallKey, response: &s
     Ok(())
 }
 
+/// Deletes keys older than `cutoff`, a small batch at a time (a retry comes within minutes;
+/// the table must not grow without end).
+pub async fn trim(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut total = 0;
+    loop {
+        let keys: Vec<(String, String)> = entity::Entity::find()
+            .select_only()
+            .column(entity::Column::Org)
+            .column(entity::Column::Key)
+            .filter(entity::Column::CreatedAt.lt(cutoff))
+            .limit(500)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if keys.is_empty() {
+            return Ok(total);
+        }
+        for (org, key) in keys {
+            total += entity::Entity::delete_by_id((org, key)).exec(db).await?.rows_affected;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+    use super::*;
+
+    struct Only;
+    impl MigratorTrait for Only {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(migration::Migration)]
+        }
+    }
+
+    fn key(k: &str) -> CallKey {
+        CallKey { org: "gz-ga".into(), key: k.into(), call: "save_draft".into() }
+    }
+
+    #[tokio::test]
+    async fn a_key_answers_its_retry_and_is_trimmed_after_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::store::connect_and_migrate::<Only>(&url, 1).await.unwrap();
+        let old: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        record(&db, &key("a"), old).await.unwrap();
+        assert!(lookup(&db, &key("a")).await.unwrap().unwrap().is_err(), "applied, answer not stored yet");
+        store_response(&db, &key("a"), &serde_json::json!({"entry_id": "e1"})).await.unwrap();
+        assert_eq!(lookup(&db, &key("a")).await.unwrap().unwrap().unwrap()["entry_id"], "e1");
+        let other = CallKey { call: "submit_entry".into(), ..key("a") };
+        assert_eq!(lookup(&db, &other).await.unwrap().unwrap().unwrap_err().code, ErrorCode::Conflict);
+        record(&db, &key("b"), old + chrono::Duration::days(10)).await.unwrap();
+        assert_eq!(trim(&db, old + chrono::Duration::days(1)).await.unwrap(), 1);
+        assert!(lookup(&db, &key("a")).await.unwrap().is_none());
+        assert!(lookup(&db, &key("b")).await.unwrap().is_some());
+    }
+}
+
 pub mod entity {
     //! `idempotency`: keys of applied commands and their answers.
     use sea_orm::entity::prelude::*;

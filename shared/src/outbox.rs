@@ -201,9 +201,11 @@ impl Relay {
         }
     }
 
-    /// Deletes published rows older than the retention, a small batch at a time.
+    /// Deletes published rows older than the retention, a small batch at a time, and
+    /// idempotency keys of the same age.
     pub async fn trim(&self) -> Result<u64, DbErr> {
         let cutoff = self.clock.now() - chrono::Duration::hours(self.settings.retention_hours as i64);
+        crate::idempotency::trim(&self.db, cutoff).await?;
         let mut total = 0;
         loop {
             let ids: Vec<String> = entity::Entity::find()
