@@ -135,10 +135,6 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
         self.stop.cancel();
     }
-
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
 }
 
 /// Connects a service's store and NATS client as `settings` say, and runs the migrations.

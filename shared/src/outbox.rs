@@ -44,11 +44,6 @@ impl Outgoing {
     pub fn event<E: EventPayload>(payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
         Self { subject: E::nats_subject(), envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
     }
-
-    /// A message on another subject than the payload's own (the duty contract uses this).
-    pub fn on_subject<E: EventPayload>(subject: String, payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
-        Self { subject, envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
-    }
 }
 
 /// Writes `messages` into the outbox inside the caller's transaction.

@@ -9,7 +9,6 @@
 use std::{collections::HashMap, time::Duration};
 
 use async_nats::jetstream;
-use futures::StreamExt;
 use govshare_cli::{
     client::{CallError, Client},
     platform::{self, LocalNats},
@@ -233,10 +232,6 @@ impl Platform {
         }
     }
 
-    pub fn running(&self, service: Service) -> &Running {
-        &self.running[&service]
-    }
-
     /// A connection of the test's own to a service's database, for assertions.
     pub async fn db(&self, service: Service) -> DatabaseConnection {
         govshare_shared::store::connect(&self.dbs[&service].url, 2).await.expect("db connects")
@@ -375,17 +370,4 @@ fn init_logs() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
         .with_test_writer()
         .try_init();
-}
-
-/// Reads a reply stream of a subscription until `n` messages arrived (used to observe
-/// core-NATS traffic in tests).
-pub async fn take(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        match tokio::time::timeout(WAIT, sub.next()).await {
-            Ok(Some(m)) => out.push(m),
-            _ => break,
-        }
-    }
-    out
 }
