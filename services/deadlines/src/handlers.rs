@@ -10,7 +10,6 @@ use govshare_shared::{
     bus::{CallKind, PLATFORM_ORG},
     calendar::Calendar,
     duty::{CloseDuty, ExtendDuty, OpenDuty, PauseDuty, ResumeDuty},
-    envelope::EventPayload,
     inbox::{self, EventHandler, HandleError},
 };
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
@@ -27,10 +26,6 @@ pub struct DutyContract {
     pub rescan: Arc<tokio::sync::Notify>,
 }
 
-fn decode<E: EventPayload>(event: &Envelope) -> Result<E, HandleError> {
-    event.decode().map_err(|e| HandleError::Permanent(e.to_string()))
-}
-
 #[async_trait]
 impl EventHandler for DutyContract {
     async fn handle(
@@ -40,8 +35,7 @@ impl EventHandler for DutyContract {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         let cal = &self.calendar;
-        let (duty_id, change) = if event.is::<OpenDuty>() {
-            let cmd: OpenDuty = decode(event)?;
+        let (duty_id, change) = if let Some(cmd) = inbox::decode_if::<OpenDuty>(event)? {
             let existing = store::clock(tx, &cmd.duty_id).await?;
             (cmd.duty_id.clone(), domain::open(existing.as_ref(), &cmd, cal, now))
         } else {
@@ -50,14 +44,14 @@ impl EventHandler for DutyContract {
                 // The open may not have been handled yet: retry, dead-letter if it never comes.
                 return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
             };
-            let change = if event.is::<PauseDuty>() {
-                domain::pause(&clock, &decode(event)?, cal)
-            } else if event.is::<ResumeDuty>() {
-                domain::resume(&clock, &decode(event)?, cal)
-            } else if event.is::<ExtendDuty>() {
-                domain::extend(&clock, &decode(event)?, cal)
-            } else if event.is::<CloseDuty>() {
-                Ok(domain::close(&clock, &decode::<CloseDuty>(event)?))
+            let change = if let Some(cmd) = inbox::decode_if::<PauseDuty>(event)? {
+                domain::pause(&clock, &cmd, cal)
+            } else if let Some(cmd) = inbox::decode_if::<ResumeDuty>(event)? {
+                domain::resume(&clock, &cmd, cal)
+            } else if let Some(cmd) = inbox::decode_if::<ExtendDuty>(event)? {
+                domain::extend(&clock, &cmd, cal)
+            } else if let Some(cmd) = inbox::decode_if::<CloseDuty>(event)? {
+                Ok(domain::close(&clock, &cmd))
             } else {
                 return Err(inbox::unsupported(event));
             };
