@@ -197,6 +197,83 @@ impl Calendar {
         Ok(n)
     }
 
+    /// The start (00:00, Asia/Shanghai) of `day`, as an instant.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        local_instant(day.and_time(NaiveTime::MIN))
+    }
+
+    /// The working day `n` working days before `day` (`n = 0` is `day` itself).
+    pub fn working_days_before(&self, day: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        let mut day = day;
+        let mut counted = 0;
+        while counted < n {
+            day = day - Days::new(1);
+            if self.is_working_day(day)? {
+                counted += 1;
+            }
+        }
+        Ok(day)
+    }
+
+    /// Each loaded year in a canonical one-line form: a deployment compares these to tell
+    /// which years were added or corrected since the clocks were projected.
+    pub fn year_digests(&self) -> BTreeMap<i32, String> {
+        let dates = |set: &BTreeSet<NaiveDate>| set.iter().map(|d| d.format("%m%d").to_string()).collect::<Vec<_>>();
+        self.years
+            .values()
+            .map(|y| {
+                let line = format!(
+                    "off {}; make-up {}; close {}",
+                    dates(&y.days_off).join(","),
+                    dates(&y.make_up_days).join(","),
+                    self.close_of_business.map_or("24:00".to_owned(), |t| t.format("%H:%M").to_string())
+                );
+                (y.year, line)
+            })
+            .collect()
+    }
+
+    /// A short fingerprint of the loaded years and the close of business: a clock counted
+    /// with another version is counted again (see `deadlines`' re-projection).
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for (year, line) in self.year_digests() {
+            hash.update(format!("{year}: {line}\n"));
+        }
+        hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The calendar a deployment configured: the shipped years, then every `*.toml` year
+    /// file in `settings.dir` (adding a year or replacing a shipped one), with the close of
+    /// business.
+    pub fn from_settings(settings: &crate::config::CalendarSettings) -> Result<Self, CalendarError> {
+        let mut cal = Self::official();
+        if let Some(dir) = settings.dir.as_deref().filter(|d| !d.is_empty()) {
+            let entries = std::fs::read_dir(dir).map_err(|e| CalendarError::Invalid(format!("{dir}: {e}")))?;
+            let mut files: Vec<_> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            for file in files {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| CalendarError::Invalid(format!("{}: {e}", file.display())))?;
+                cal = cal.with_year(
+                    YearCalendar::parse(&text)
+                        .map_err(|e| CalendarError::Invalid(format!("{}: {e}", file.display())))?,
+                );
+            }
+        }
+        if let Some(close) = settings.close_of_business.as_deref().filter(|c| !c.is_empty()) {
+            let t = NaiveTime::parse_from_str(close, "%H:%M")
+                .map_err(|e| CalendarError::Invalid(format!("close_of_business {close:?}: {e} (want HH:MM)")))?;
+            cal = cal.with_close_of_business(Some(t));
+        }
+        Ok(cal)
+    }
+
     /// The local day whose close is `due`.
     pub fn last_day_of(&self, due: DateTime<Utc>) -> NaiveDate {
         let local = due.with_timezone(&TIME_ZONE);
@@ -212,8 +289,12 @@ impl Calendar {
             Some(t) => day.and_time(t),
             None => (day + Days::new(1)).and_time(NaiveTime::MIN),
         };
-        TIME_ZONE.from_local_datetime(&local).single().expect("Asia/Shanghai has no DST gaps").with_timezone(&Utc)
+        local_instant(local)
     }
+}
+
+fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    TIME_ZONE.from_local_datetime(&local).single().expect("Asia/Shanghai has no DST gaps").with_timezone(&Utc)
 }
 
 #[cfg(test)]
@@ -337,6 +418,33 @@ mod tests {
                 .unwrap();
         let cal = Calendar::official().with_year(y2027);
         assert_eq!(cal.last_day(d("2026-12-31"), 1).unwrap(), d("2027-01-04"));
+    }
+
+    #[test]
+    fn a_deployment_directory_adds_and_corrects_years_and_sets_the_close_of_business() {
+        let dir = tempfile::tempdir().unwrap();
+        let y2027 = "year = 2027\nsource = \"test\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n";
+        std::fs::write(dir.path().join("2027.toml"), y2027).unwrap();
+        let settings = crate::config::CalendarSettings {
+            dir: Some(dir.path().display().to_string()),
+            close_of_business: Some("17:30".into()),
+        };
+        let cal = Calendar::from_settings(&settings).unwrap();
+        assert_eq!(cal.is_working_day(d("2027-01-01")), Ok(false));
+        assert_eq!(cal.is_working_day(d("2027-01-04")), Ok(true));
+        assert_eq!(cal.due_at(utc("2026-12-31T02:00:00Z"), 1).unwrap(), utc("2027-01-04T09:30:00Z"));
+        assert_eq!(cal.year_digests().keys().copied().collect::<Vec<_>>(), [2025, 2026, 2027]);
+        let bad = crate::config::CalendarSettings { dir: None, close_of_business: Some("5pm".into()) };
+        assert!(matches!(Calendar::from_settings(&bad), Err(CalendarError::Invalid(_))));
+    }
+
+    #[test]
+    fn counting_back_skips_days_off() {
+        let cal = Calendar::official();
+        // Thu 2026-10-08 is the first working day after National Day; one back is Wed 30 Sep.
+        assert_eq!(cal.working_days_before(d("2026-10-08"), 1), Ok(d("2026-09-30")));
+        assert_eq!(cal.working_days_before(d("2026-10-08"), 0), Ok(d("2026-10-08")));
+        assert_eq!(cal.start_of(d("2026-10-08")), utc("2026-10-07T16:00:00Z"));
     }
 
     #[test]

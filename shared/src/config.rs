@@ -11,6 +11,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::duty::EscalationStep;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -24,6 +26,19 @@ pub struct Settings {
     pub inbox: InboxSettings,
     pub deadlines: DeadlineSettings,
     pub catalog: CatalogSettings,
+    pub calendar: CalendarSettings,
+}
+
+/// The working-day calendar (see [`crate::calendar`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CalendarSettings {
+    /// Year files (`<year>.toml`, shaped like `shared/calendars/2026.toml`) that add a year
+    /// or correct a shipped one. In Kubernetes: a ConfigMap mounted here. After a change,
+    /// restart `deadlines`: it re-projects the due time of every pending clock.
+    pub dir: Option<String>,
+    /// The close of business, `HH:MM` in Asia/Shanghai (Civil Code Art. 203); unset = 24:00.
+    pub close_of_business: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -187,11 +202,41 @@ pub struct DeadlineSettings {
     pub rescan_interval_ms: u64,
     /// Due clocks fired per transaction; after downtime, misses fire in such batches.
     pub batch_size: u64,
+    /// When the reminder goes out: at the start (00:00, Asia/Shanghai) of the working day
+    /// this many working days before the last one; 0 = the start of the last working day.
+    pub reminder_working_days_before: u32,
+    /// The escalation ladder after a breach, in order; each rung fires this many working
+    /// days after the due time (0 = with the breach).
+    pub escalation: Vec<EscalationRung>,
+    /// When the digest of open overdue duties goes out (6-field cron, Asia/Shanghai).
+    pub digest_schedule: String,
+    /// Skip digests on days that are not working days (make-up Saturdays get one).
+    pub digest_on_working_days_only: bool,
+}
+
+/// One rung of the escalation ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRung {
+    pub step: EscalationStep,
+    pub after_working_days: u32,
 }
 
 impl Default for DeadlineSettings {
     fn default() -> Self {
-        Self { rescan_interval_ms: 5_000, batch_size: 100 }
+        let rung = |step, after_working_days| EscalationRung { step, after_working_days };
+        Self {
+            rescan_interval_ms: 5_000,
+            batch_size: 100,
+            reminder_working_days_before: 0,
+            escalation: vec![
+                rung(EscalationStep::SharingOffice, 1),
+                rung(EscalationStep::DepartmentHead, 3),
+                rung(EscalationStep::SameLevelAuthority, 5),
+                rung(EscalationStep::SuperiorAuthority, 10),
+            ],
+            digest_schedule: "0 0 9 * * *".into(),
+            digest_on_working_days_only: true,
+        }
     }
 }
 

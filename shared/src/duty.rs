@@ -46,13 +46,13 @@ pub enum Closure {
 }
 
 macro_rules! duty_message {
-    ($ty:ident, $op:literal) => {
+    ($ty:ident, $op:literal $(, $path:ident)*) => {
         impl EventPayload for $ty {
             const SERVICE: Service = Service::Deadlines;
             const KIND: &'static str = concat!("duty.", $op);
             const VERSION: u32 = 1;
             fn subject(&self) -> String {
-                self.duty_id.clone()
+                self$(.$path)*.duty_id.clone()
             }
             fn event_type() -> String {
                 format!("govshare.duty.{}.v{}", $op, Self::VERSION)
@@ -64,9 +64,10 @@ macro_rules! duty_message {
     };
 }
 
-/// Open a duty: start its clock.
+/// Which duty a message or event is about: the same five fields everywhere, flattened into
+/// each message so that the wire stays flat JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenDuty {
+pub struct Duty {
     pub duty_id: String,
     /// The article of the regulation (《政务数据共享条例》) that sets the duty, e.g. `21`.
     pub article: u16,
@@ -75,10 +76,17 @@ pub struct OpenDuty {
     pub about: About,
     /// A short title in both languages, e.g. `reply to request R-1`.
     pub title: Text,
+}
+
+/// Open a duty: start its clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDuty {
+    #[serde(flatten)]
+    pub duty: Duty,
     pub term: Term,
     pub opened_by: Service,
 }
-duty_message!(OpenDuty, "opened");
+duty_message!(OpenDuty, "opened", duty);
 
 /// Stop the clock (e.g. waiting for the requester's supplement).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +105,19 @@ pub struct ResumeDuty {
 }
 duty_message!(ResumeDuty, "resumed");
 
+/// Start the full term again, counted from `from` (Art. 21: the reply clock restarts when
+/// the requester's supplement arrives). Works on a running or a paused clock; extensions
+/// granted for the earlier count lapse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartDuty {
+    pub duty_id: String,
+    pub from: DateTime<Utc>,
+    pub reason: String,
+}
+duty_message!(RestartDuty, "restarted");
+
 /// Add working days (e.g. Art. 21: at most +10 WD, approved by the same-level authority).
+/// The opener enforces the cap; `deadlines` records the total and who approved each step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtendDuty {
     pub duty_id: String,
@@ -107,7 +127,7 @@ pub struct ExtendDuty {
 }
 duty_message!(ExtendDuty, "extended");
 
-/// Stop the clock for good.
+/// Stop the clock for good. On a recurring duty this ends the recurrence (and its open cycle).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloseDuty {
     pub duty_id: String,
@@ -117,15 +137,43 @@ pub struct CloseDuty {
 }
 duty_message!(CloseDuty, "closed");
 
-/// Announced by `deadlines` when it has clocked a duty: when it falls due.
+/// Open a recurring duty: something owed once per cycle of a schedule (data refreshed at its
+/// update frequency, Art. 17; a downward-return cycle, Art. 24). From `from` on, every
+/// occurrence of `schedule` starts a cycle whose clock (`<duty_id>@<cycle start>`) falls due
+/// at the next occurrence; [`CycleDone`] fulfils the running cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRecurringDuty {
+    #[serde(flatten)]
+    pub duty: Duty,
+    /// An update frequency word (每日, weekly, ...) or a cron expression, in Asia/Shanghai:
+    /// see [`crate::schedule::UpdateFrequency`].
+    pub schedule: String,
+    pub from: DateTime<Utc>,
+    pub opened_by: Service,
+}
+duty_message!(OpenRecurringDuty, "recurring", duty);
+
+/// The holder did this cycle's duty (e.g. refreshed the data) at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleDone {
+    pub duty_id: String,
+    pub at: DateTime<Utc>,
+}
+duty_message!(CycleDone, "cycle_done");
+
+/// Announced by `deadlines` when it has clocked a duty, and again whenever its due time
+/// moves (extension, restart, resumption, a calendar correction), with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyScheduled {
-    pub duty_id: String,
-    pub article: u16,
-    pub holder: String,
-    pub about: About,
-    pub title: Text,
+    #[serde(flatten)]
+    pub duty: Duty,
     pub due_at: DateTime<Utc>,
+    /// The due time before this move; `None` when first scheduled.
+    #[serde(default)]
+    pub moved_from: Option<DateTime<Utc>>,
+    /// Why it moved, when it moved.
+    #[serde(default)]
+    pub reason: Option<Text>,
 }
 
 impl EventPayload for DutyScheduled {
@@ -133,18 +181,54 @@ impl EventPayload for DutyScheduled {
     const KIND: &'static str = "duty.scheduled";
     const VERSION: u32 = 1;
     fn subject(&self) -> String {
-        self.duty_id.clone()
+        self.duty.duty_id.clone()
+    }
+}
+
+/// Announced by `deadlines` when a duty's term cannot be counted: it reaches into a year for
+/// which no working-day calendar is loaded. The clock waits, and is scheduled (with a
+/// [`DutyScheduled`]) as soon as a deployment adds the year; operators must hear of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutyUnschedulable {
+    #[serde(flatten)]
+    pub duty: Duty,
+    pub missing_year: i32,
+    pub reason: Text,
+}
+
+impl EventPayload for DutyUnschedulable {
+    const SERVICE: Service = Service::Deadlines;
+    const KIND: &'static str = "duty.unschedulable";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.duty.duty_id.clone()
+    }
+}
+
+/// Announced by `deadlines`, once, before a duty falls due (by default at the start of its
+/// last working day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutyReminded {
+    #[serde(flatten)]
+    pub duty: Duty,
+    pub due_at: DateTime<Utc>,
+    pub reminded_at: DateTime<Utc>,
+}
+
+impl EventPayload for DutyReminded {
+    const SERVICE: Service = Service::Deadlines;
+    const KIND: &'static str = "duty.reminded";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.duty.duty_id.clone()
     }
 }
 
 /// Announced by `deadlines`, exactly once, when a duty passes its due time unfulfilled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyBreached {
-    pub duty_id: String,
-    pub article: u16,
-    pub holder: String,
-    pub about: About,
-    pub title: Text,
+    #[serde(flatten)]
+    pub duty: Duty,
     pub due_at: DateTime<Utc>,
     pub breached_at: DateTime<Utc>,
 }
@@ -154,7 +238,70 @@ impl EventPayload for DutyBreached {
     const KIND: &'static str = "duty.breached";
     const VERSION: u32 = 1;
     fn subject(&self) -> String {
-        self.duty_id.clone()
+        self.duty.duty_id.clone()
+    }
+}
+
+/// Who hears of an overdue duty at each rung of the escalation ladder, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationStep {
+    /// The holder's sharing office (工作机构).
+    SharingOffice,
+    /// The holder's department head.
+    DepartmentHead,
+    /// The sharing authority at the holder's level (本级主管部门).
+    SameLevelAuthority,
+    /// The sharing authority one level up (上级主管部门).
+    SuperiorAuthority,
+}
+
+/// Announced by `deadlines`, exactly once per rung, as an overdue duty climbs the ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutyEscalated {
+    #[serde(flatten)]
+    pub duty: Duty,
+    pub step: EscalationStep,
+    /// 1 for the first rung.
+    pub rung: u32,
+    pub due_at: DateTime<Utc>,
+    pub escalated_at: DateTime<Utc>,
+}
+
+impl EventPayload for DutyEscalated {
+    const SERVICE: Service = Service::Deadlines;
+    const KIND: &'static str = "duty.escalated";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.duty.duty_id.clone()
+    }
+}
+
+/// One overdue duty in a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueDuty {
+    #[serde(flatten)]
+    pub duty: Duty,
+    pub due_at: DateTime<Utc>,
+    pub overdue_seconds: i64,
+}
+
+/// Announced by `deadlines` once per digest time (default: 09:00 each working day) for each
+/// holder with open overdue duties; notify sends it to the holder's administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueDigest {
+    pub holder: String,
+    pub at: DateTime<Utc>,
+    /// Oldest first.
+    pub duties: Vec<OverdueDuty>,
+}
+
+impl EventPayload for OverdueDigest {
+    const SERVICE: Service = Service::Deadlines;
+    const KIND: &'static str = "duty.digest";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.holder.clone()
     }
 }
 
@@ -172,11 +319,13 @@ mod tests {
     #[test]
     fn duty_messages_travel_on_the_duty_stream_with_the_openers_source() {
         let open = OpenDuty {
-            duty_id: "request-1-reply".into(),
-            article: 21,
-            holder: "dept-p".into(),
-            about: About { kind: "request".into(), id: "1".into() },
-            title: Text::new("答复", "reply"),
+            duty: Duty {
+                duty_id: "request-1-reply".into(),
+                article: 21,
+                holder: "dept-p".into(),
+                about: About { kind: "request".into(), id: "1".into() },
+                title: Text::new("答复", "reply"),
+            },
             term: Term::WorkingDays { days: 1, from: "2026-11-23T02:00:00Z".parse().unwrap() },
             opened_by: Service::Requests,
         };

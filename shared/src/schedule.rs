@@ -72,9 +72,25 @@ impl UpdateFrequency {
     }
 
     /// The next time after `after` a cron schedule fires (words have no fixed instant).
+    /// The six-field cron expression whose occurrences bound the cycles: a frequency word
+    /// starts its cycles at the start of its period (每周: Monday 00:00, 每季度: the first day
+    /// of January, April, July and October, ...). Real-time data has no cycles.
+    pub fn cron(&self) -> Option<&str> {
+        Some(match self {
+            UpdateFrequency::Realtime => return None,
+            UpdateFrequency::Daily => "0 0 0 * * *",
+            UpdateFrequency::Weekly => "0 0 0 * * MON",
+            UpdateFrequency::Monthly => "0 0 0 1 * *",
+            UpdateFrequency::Quarterly => "0 0 0 1 1,4,7,10 *",
+            UpdateFrequency::HalfYearly => "0 0 0 1 1,7 *",
+            UpdateFrequency::Yearly => "0 0 0 1 1 *",
+            UpdateFrequency::Cron(expr) => expr,
+        })
+    }
+
+    /// The first cycle boundary strictly after `after` (Asia/Shanghai); `None` for real-time.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let UpdateFrequency::Cron(expr) = self else { return None };
-        let schedule = cron::Schedule::from_str(expr).ok()?;
+        let schedule = cron::Schedule::from_str(self.cron()?).ok()?;
         schedule.after(&after.with_timezone(&TIME_ZONE)).next().map(|t| t.with_timezone(&Utc))
     }
 }
@@ -171,6 +187,16 @@ mod tests {
         // After Sunday 2026-11-22 12:00 Shanghai, the next run is Monday 23rd 02:00 Shanghai.
         let next = f.next_after("2026-11-22T04:00:00Z".parse().unwrap()).unwrap();
         assert_eq!(next, "2026-11-22T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    }
+
+    #[test]
+    fn frequency_words_cycle_at_the_start_of_their_period_in_shanghai() {
+        let after: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap(); // Mon 10:00
+        let next = |raw: &str| UpdateFrequency::parse(raw).unwrap().next_after(after).unwrap().to_rfc3339();
+        assert_eq!(next("每日"), "2026-11-23T16:00:00+00:00", "Tue 00:00 Shanghai");
+        assert_eq!(next("每周"), "2026-11-29T16:00:00+00:00", "next Monday 00:00");
+        assert_eq!(next("每季度"), "2026-12-31T16:00:00+00:00", "1 January");
+        assert_eq!(UpdateFrequency::parse("实时").unwrap().next_after(after), None);
     }
 
     #[test]

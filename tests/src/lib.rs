@@ -176,6 +176,11 @@ impl Platform {
 
     /// Only `services` (each still has its database, so the others can start later).
     pub async fn start_with(backend: Backend, services: &[Service]) -> Self {
+        Self::start_at(backend, services, START).await
+    }
+
+    /// Only `services`, with the platform clock starting at `start` (RFC 3339).
+    pub async fn start_at(backend: Backend, services: &[Service], start: &str) -> Self {
         init_logs();
         let nats = TestNats::start().await;
         let mut dbs = HashMap::new();
@@ -187,7 +192,7 @@ impl Platform {
         let mut p = Self {
             backend,
             nats,
-            clock: ManualClock::new(START.parse().expect("instant")),
+            clock: ManualClock::new(start.parse().expect("instant")),
             client,
             js,
             base: test_settings(),
@@ -352,6 +357,20 @@ impl Platform {
         self.wait_event::<govshare_shared::events::catalog::EntryPublished>(&entry_id).await;
         self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
         entry_id
+    }
+
+    /// Publishes a message on the bus the way a service's outbox relay does (with its id as
+    /// `Nats-Msg-Id`): for tests that play a department system or another service.
+    pub async fn send(&self, out: &govshare_shared::Outgoing) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", out.envelope.id.to_string().as_str());
+        let body = serde_json::to_vec(&out.envelope).expect("envelope serializes");
+        self.js
+            .publish_with_headers(out.subject.clone(), headers, body.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
     }
 
     /// Submits a request from `weijian` for `entry_id`; returns (request id, reply duty id).

@@ -354,7 +354,7 @@ async fn decide_and_apply(
         "status": next.status(),
         "version": next.latest().map(|v| v.version),
         "duties": decision.duties.iter().map(|d| match d {
-            DutyOp::Open(o) => json!({"opened": o.duty_id}),
+            DutyOp::Open(o) => json!({"opened": o.duty.duty_id}),
             DutyOp::Extend(e) => json!({"extended": e.duty_id}),
             DutyOp::Close(c) => json!({"closed": c.duty_id}),
         }).collect::<Vec<_>>(),

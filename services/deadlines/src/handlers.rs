@@ -9,20 +9,32 @@ use govshare_shared::{
     async_trait,
     bus::{CallKind, PLATFORM_ORG},
     calendar::Calendar,
-    duty::{CloseDuty, ExtendDuty, OpenDuty, PauseDuty, ResumeDuty},
+    duty::{
+        CloseDuty, Closure, CycleDone, ExtendDuty, OpenDuty, OpenRecurringDuty, PauseDuty, RestartDuty, ResumeDuty,
+    },
     inbox::{self, EventHandler, HandleError},
 };
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{self, Change},
+    domain::{self, Announce, Change, DutyClock, Policy},
     store::{self, entities::clock},
 };
 
+/// What every part of the service needs to count time: the calendar, its version, the policy.
+#[derive(Debug, Clone)]
+pub struct Clocking {
+    pub calendar: Calendar,
+    pub calendar_version: String,
+    pub policy: Policy,
+}
+
 /// Applies the duty contract.
 pub struct DutyContract {
-    pub calendar: Calendar,
+    pub clocking: Arc<Clocking>,
     pub rescan: Arc<tokio::sync::Notify>,
 }
 
@@ -34,45 +46,151 @@ impl EventHandler for DutyContract {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        let cal = &self.calendar;
-        let (duty_id, change) = if let Some(cmd) = inbox::decode_if::<OpenDuty>(event)? {
-            let existing = store::clock(tx, &cmd.duty_id).await?;
-            (cmd.duty_id.clone(), domain::open(existing.as_ref(), &cmd, cal, now))
-        } else {
-            let duty_id = event.subject.clone();
-            let Some(clock) = store::clock(tx, &duty_id).await? else {
-                // The open may not have been handled yet: retry, dead-letter if it never comes.
-                return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
-            };
-            let change = if let Some(cmd) = inbox::decode_if::<PauseDuty>(event)? {
-                domain::pause(&clock, &cmd, cal)
-            } else if let Some(cmd) = inbox::decode_if::<ResumeDuty>(event)? {
-                domain::resume(&clock, &cmd, cal)
-            } else if let Some(cmd) = inbox::decode_if::<ExtendDuty>(event)? {
-                domain::extend(&clock, &cmd, cal)
-            } else if let Some(cmd) = inbox::decode_if::<CloseDuty>(event)? {
-                Ok(domain::close(&clock, &cmd))
-            } else {
-                return Err(inbox::unsupported(event));
-            };
-            (duty_id, change)
+        let k = &*self.clocking;
+        let (cal, policy) = (&k.calendar, &k.policy);
+        let meta = EventMeta::caused_by(event);
+        let op = event.event_type.trim_start_matches("govshare.duty.").split(".v").next().unwrap_or_default();
+        let note = event.data.to_string();
+        if let Some(cmd) = inbox::decode_if::<OpenDuty>(event)? {
+            let existing = store::clock(tx, &cmd.duty.duty_id).await?;
+            let change = domain::open(existing.as_ref().map(|(c, _)| c), &cmd, cal, policy, now);
+            return self.apply(tx, change, existing.map(|(_, rev)| rev), (op, &note), &meta, now).await;
+        }
+        if let Some(cmd) = inbox::decode_if::<OpenRecurringDuty>(event)? {
+            let existing = store::recurrence(tx, &cmd.duty.duty_id).await?;
+            let opened = domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd)
+                .map_err(|why| HandleError::Permanent(format!("recurring duty {}: {}", cmd.duty.duty_id, why.en)))?;
+            if let Some(rec) = opened {
+                store::save_recurrence(tx, &rec, None).await?;
+                store::log(tx, &rec.duty.duty_id, now, op, None, &note).await?;
+                self.rescan.notify_one();
+            }
+            return Ok(Vec::new());
+        }
+        let duty_id = event.subject.clone();
+        if let Some(cmd) = inbox::decode_if::<CycleDone>(event)? {
+            return self.end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None).await;
+        }
+        let close = inbox::decode_if::<CloseDuty>(event)?;
+        if let Some(cmd) = &close
+            && let Some((rec, rev)) = store::recurrence(tx, &duty_id).await?
+        {
+            let stopped = domain::Recurrence { active: false, ..rec };
+            if !store::save_recurrence(tx, &stopped, Some(rev)).await? {
+                return Err(HandleError::Transient(format!("recurring duty {duty_id} changed meanwhile")));
+            }
+            return self.end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at)).await;
+        }
+        let Some((clock, rev)) = store::clock(tx, &duty_id).await? else {
+            // The open may not have been handled yet: retry, dead-letter if it never comes.
+            return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
         };
-        // A term the calendar cannot count (a year without a calendar file) is refused
-        // loudly: dead-lettered with the reason, for operators to add the year and replay.
-        let change = change.map_err(|e| HandleError::Permanent(format!("duty {duty_id}: {e}")))?;
+        let counted = |r: Result<Change, _>| {
+            // Pausing counts the days left up to a due time already counted, so its year is
+            // loaded; an error here is a corrupt calendar, for operators.
+            r.map_err(|e| HandleError::Permanent(format!("duty {duty_id}: {e}")))
+        };
+        let change = if let Some(cmd) = close {
+            domain::close(&clock, &cmd)
+        } else if let Some(cmd) = inbox::decode_if::<PauseDuty>(event)? {
+            counted(domain::pause(&clock, &cmd, cal))?
+        } else if let Some(cmd) = inbox::decode_if::<ResumeDuty>(event)? {
+            domain::resume(&clock, &cmd, cal, policy, now)
+        } else if let Some(cmd) = inbox::decode_if::<RestartDuty>(event)? {
+            domain::restart(&clock, &cmd, cal, policy, now)
+        } else if let Some(cmd) = inbox::decode_if::<ExtendDuty>(event)? {
+            domain::extend(&clock, &cmd, cal, policy, now)
+        } else {
+            return Err(inbox::unsupported(event));
+        };
+        self.apply(tx, change, Some(rev), (op, &note), &meta, now).await
+    }
+}
+
+impl DutyContract {
+    async fn apply(
+        &self,
+        tx: &DatabaseTransaction,
+        change: Change,
+        read_revision: Option<i32>,
+        (op, note): (&str, &str),
+        meta: &EventMeta,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
         match change {
             Change::Ignore(why) => {
-                tracing::info!(duty_id, why, "duty message changes nothing");
+                tracing::info!(op, why, "duty message changes nothing");
                 Ok(Vec::new())
             }
-            Change::Update(next, scheduled) => {
-                store::save(tx, &next).await?;
+            Change::Update(next, said) => {
+                if !store::save(tx, &next, read_revision, &self.clocking.calendar_version).await? {
+                    // The scanner fired an alarm of this clock meanwhile: read it again.
+                    return Err(HandleError::Transient(format!("clock {} changed meanwhile", next.duty.duty_id)));
+                }
+                store::log(tx, &next.duty.duty_id, now, op, next.due_at, note).await?;
                 self.rescan.notify_one();
-                let meta = EventMeta::caused_by(event);
-                Ok(scheduled.iter().map(|s| Outgoing::event(s, &meta, now)).collect())
+                Ok(announce(tx, &next, &said, meta, now).await?)
             }
         }
     }
+
+    /// Ends the open cycles of a recurring duty (those started by `started_by`, if given).
+    async fn end_cycles(
+        &self,
+        tx: &DatabaseTransaction,
+        recurrence_id: &str,
+        closure: Closure,
+        started_by: Option<DateTime<Utc>>,
+        (op, note): (&str, &str),
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
+        if store::recurrence(tx, recurrence_id).await?.is_none() {
+            return Err(HandleError::Transient(format!("no recurring duty {recurrence_id} yet")));
+        }
+        let at = started_by.or(at).expect("a cycle end has a time");
+        store::log(tx, recurrence_id, at, op, None, note).await?;
+        for (cycle, rev) in store::open_cycles(tx, recurrence_id).await? {
+            if started_by.is_some_and(|done| cycle.opened_at > done) {
+                continue;
+            }
+            let cmd = CloseDuty { duty_id: cycle.duty.duty_id.clone(), closure, reason: op.to_owned(), at };
+            if let Change::Update(next, _) = domain::close(&cycle, &cmd) {
+                if !store::save(tx, &next, Some(rev), &self.clocking.calendar_version).await? {
+                    return Err(HandleError::Transient(format!("clock {} changed meanwhile", next.duty.duty_id)));
+                }
+                store::log(tx, &next.duty.duty_id, at, "closed", next.due_at, note).await?;
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Logs each announcement on the clock and turns it into an outgoing event.
+pub async fn announce(
+    db: &impl ConnectionTrait,
+    clock: &DutyClock,
+    said: &[Announce],
+    meta: &EventMeta,
+    now: DateTime<Utc>,
+) -> Result<Vec<Outgoing>, DbErr> {
+    let mut out = Vec::with_capacity(said.len());
+    for a in said {
+        let note = match a {
+            Announce::Scheduled(s) => s.reason.as_ref().map(|r| r.en.clone()).unwrap_or_default(),
+            Announce::Unschedulable(u) => u.reason.en.clone(),
+            Announce::Escalated(e) => format!("rung {}: {:?}", e.rung, e.step),
+            _ => String::new(),
+        };
+        store::log(db, &clock.duty.duty_id, now, a.name(), clock.due_at, &note).await?;
+        out.push(match a {
+            Announce::Scheduled(e) => Outgoing::event(e, meta, now),
+            Announce::Unschedulable(e) => Outgoing::event(e, meta, now),
+            Announce::Reminded(e) => Outgoing::event(e, meta, now),
+            Announce::Breached(e) => Outgoing::event(e, meta, now),
+            Announce::Escalated(e) => Outgoing::event(e, meta, now),
+        });
+    }
+    Ok(out)
 }
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
@@ -81,15 +199,37 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         (CallKind::Query, "get_duty") => get_duty(ctx, call).await,
         (CallKind::Query, "list_open") => list_open(ctx, call).await,
         (CallKind::Query, "list_overdue") => list_overdue(ctx, call).await,
+        (CallKind::Query, "overdue_histogram") => overdue_histogram(ctx, call).await,
         _ => Err(call.unknown()),
     }
 }
 
+fn overdue_by(row: &clock::Model, now: DateTime<Utc>) -> Option<i64> {
+    row.due_at.filter(|d| row.state == "open" && *d <= now).map(|d| (now - d).num_seconds())
+}
+
 fn render(row: clock::Model, now: DateTime<Utc>) -> Value {
-    let overdue_by = row.due_at.filter(|d| row.state == "open" && *d <= now).map(|d| (now - d).num_seconds());
-    let mut v = json!(row);
-    v["overdue_by_seconds"] = json!(overdue_by);
-    v
+    let overdue = overdue_by(&row, now);
+    let title: Value = serde_json::from_str(&row.title).unwrap_or(Value::Null);
+    json!({
+        "duty_id": row.duty_id,
+        "article": row.article,
+        "holder": row.holder,
+        "about": {"kind": row.about_kind, "id": row.about_id},
+        "title": title,
+        "state": row.state,
+        "opened_at": row.opened_at,
+        "due_at": row.due_at,
+        "remaining_days": row.remaining_days,
+        "extended_days": row.extended_days,
+        "next_alarm_at": row.next_alarm_at,
+        "waiting_for_calendar_year": row.missing_year,
+        "breached_at": row.breached_at,
+        "closed_at": row.closed_at,
+        "closure": row.closure,
+        "recurrence": row.recurrence,
+        "overdue_by_seconds": overdue,
+    })
 }
 
 /// The holder sees its own clocks; the platform sees every clock.
@@ -104,10 +244,18 @@ async fn get_duty(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = id.expect("checked");
     let row = clock::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
     match row {
-        Some(r) if visible(&call.org, &r.holder) => Ok(render(r, ctx.clock.now())),
+        Some(r) if visible(&call.org, &r.holder) => {
+            let log = store::clock_log(&ctx.db, &id).await?;
+            let mut v = render(r, ctx.clock.now());
+            v["log"] = json!(log);
+            Ok(v)
+        }
         _ => Err(ApiError::not_found("duty", &id)),
     }
 }
+
+/// Most clocks one list answers; `next_after` pages on.
+const PAGE: u64 = 500;
 
 async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
@@ -120,22 +268,55 @@ async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         .filter(clock::Column::Holder.eq(holder))
         .filter(clock::Column::State.ne("closed"))
         .order_by_asc(clock::Column::DueAt)
+        .limit(PAGE)
         .all(&ctx.db)
         .await?;
     let now = ctx.clock.now();
     Ok(json!({"duties": rows.into_iter().map(|r| render(r, now)).collect::<Vec<_>>()}))
 }
 
+/// Everything overdue (breached and still open), oldest first, with overdue-by.
 async fn list_overdue(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let org = call.org.clone();
     call.fields.finish()?;
     let now = ctx.clock.now();
-    let rows = clock::Entity::find()
-        .filter(clock::Column::State.eq("open"))
-        .filter(clock::Column::DueAt.lte(now))
-        .order_by_asc(clock::Column::DueAt)
-        .all(&ctx.db)
-        .await?;
-    let rows: Vec<_> = rows.into_iter().filter(|r| visible(&org, &r.holder)).map(|r| render(r, now)).collect();
+    let mut q = overdue(now).order_by_asc(clock::Column::DueAt).limit(PAGE);
+    if org != PLATFORM_ORG {
+        q = q.filter(clock::Column::Holder.eq(&org));
+    }
+    let rows: Vec<_> = q.all(&ctx.db).await?.into_iter().map(|r| render(r, now)).collect();
     Ok(json!({"duties": rows}))
+}
+
+/// Open clocks past their due time at `now`, found by the `clocks_open_due` partial index.
+/// (Not "breached": a digest must not depend on which replica has fired which breach yet.)
+pub fn overdue(now: DateTime<Utc>) -> sea_orm::Select<clock::Entity> {
+    clock::Entity::find().filter(clock::Column::State.eq("open")).filter(clock::Column::DueAt.lte(now))
+}
+
+/// Upper bounds of the overdue-by buckets, in working-time-agnostic hours.
+pub const OVERDUE_BUCKETS_HOURS: [i64; 7] = [1, 8, 24, 72, 168, 720, 2160];
+
+/// How overdue the open duties are: a histogram (cumulative counts per upper bound, as
+/// Prometheus has it), for dashboards and alerts; the platform sees all holders.
+async fn overdue_histogram(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let org = call.org.clone();
+    call.fields.finish()?;
+    let now = ctx.clock.now();
+    let scoped = |q: sea_orm::Select<clock::Entity>| {
+        if org == PLATFORM_ORG { q } else { q.filter(clock::Column::Holder.eq(org.clone())) }
+    };
+    let count = |q: sea_orm::Select<clock::Entity>| async move {
+        use sea_orm::PaginatorTrait;
+        q.count(&ctx.db).await
+    };
+    let mut buckets = Vec::new();
+    for hours in OVERDUE_BUCKETS_HOURS {
+        let since = now - chrono::Duration::hours(hours);
+        let n = count(scoped(overdue(now)).filter(clock::Column::DueAt.gte(since))).await?;
+        buckets.push(json!({"le_hours": hours, "count": n}));
+    }
+    let total = count(scoped(overdue(now))).await?;
+    buckets.push(json!({"le_hours": "+Inf", "count": total}));
+    Ok(json!({"at": now, "buckets": buckets, "count": total}))
 }

@@ -1,37 +1,82 @@
-//! Fires due clocks: reads the head of the due index, breaches what is due in bounded
-//! batches (each one short transaction), then sleeps on the clock until the next due time.
+//! Fires due alarms and starts due cycles: reads the head of the `next_alarm_at` index (and
+//! of the recurrences' `next_cycle_at` index), handles what has come in bounded batches (each
+//! one short transaction), then sleeps on the clock until the next time anything falls due.
 //!
 //! Exactly once, even with several replicas: each batch is claimed with
-//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, and a breach is written by a conditional update
-//! (`breached_at IS NULL`) in the same transaction as its event in the outbox. A replica
-//! that loses the race updates nothing and emits nothing. After downtime, every missed due
-//! fires, oldest first, a batch at a time.
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, and every write is conditional on the revision
+//! read, in the same transaction as its events in the outbox. A replica that loses a race
+//! writes nothing and emits nothing. After downtime, every missed alarm fires, oldest first,
+//! a batch at a time.
+//!
+//! Also here: re-projection after a calendar change (clocks counted with another calendar
+//! version are counted again, batch by batch) and the daily digest of overdue duties.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{Context, EventMeta, Outgoing};
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Expr, LockBehavior, LockType},
+use govshare_shared::{
+    Context, EventMeta, Outgoing,
+    duty::{OverdueDigest, OverdueDuty},
+    reply::Text,
+    schedule::UpdateFrequency,
 };
+use opentelemetry::metrics::Histogram;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    TransactionTrait,
+    sea_query::{LockBehavior, LockType},
+};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    domain,
-    store::{self, entities::clock},
+    domain::{self, Change},
+    handlers::{self, Clocking},
+    store::{
+        self,
+        entities::{clock, recurrence, timer},
+    },
 };
+
+/// The digest timer's name in `timers`.
+const DIGEST: &str = "overdue-digest";
+/// Most duties listed per holder in one digest (the count says how many there are).
+const DIGEST_LIST: usize = 50;
 
 pub struct Scanner {
     pub ctx: Context,
+    pub clocking: Arc<Clocking>,
     pub rescan: Arc<tokio::sync::Notify>,
+    /// Why clocks counted with an older calendar are counted again (set at start); taken
+    /// once re-projection is done.
+    pub reprojection: Arc<Mutex<Option<Text>>>,
+}
+
+/// Seconds between an alarm's time and its firing: the lag Temporal users could not see.
+fn lag_histogram() -> &'static Histogram<f64> {
+    static H: OnceLock<Histogram<f64>> = OnceLock::new();
+    H.get_or_init(|| {
+        opentelemetry::global::meter("govshare-deadlines")
+            .f64_histogram("govshare.deadlines.alarm.lag")
+            .with_unit("s")
+            .with_description("Seconds from an alarm's due time (reminder, breach, rung) to its firing")
+            .build()
+    })
+}
+
+fn meta(duty_id: &str) -> EventMeta {
+    EventMeta { acting_org: "deadlines".into(), correlation_id: duty_id.to_owned(), ..Default::default() }
 }
 
 impl Scanner {
     pub async fn run(self, stop: CancellationToken) {
         let rescan_every = Duration::from_millis(self.ctx.settings.deadlines.rescan_interval_ms);
         loop {
-            let next = match self.fire_all_due().await {
+            let next = match self.pass().await {
                 Ok(next) => next,
                 Err(err) => {
                     tracing::warn!(error = %err, "deadline scan failed; retrying");
@@ -54,71 +99,232 @@ impl Scanner {
         }
     }
 
-    /// Fires every due clock, batch by batch; returns the next due time.
-    pub async fn fire_all_due(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+    /// One look at everything due; returns when to look next.
+    pub async fn pass(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        self.reproject_all().await?;
         let batch = self.ctx.settings.deadlines.batch_size;
-        loop {
-            let fired = self.fire_batch(batch).await?;
-            if fired < batch as usize {
-                break;
-            }
-        }
-        clock::Entity::find()
-            .select_only()
-            .column(clock::Column::DueAt)
-            .filter(pending())
-            .order_by_asc(clock::Column::DueAt)
-            .limit(1)
-            .into_tuple::<Option<DateTime<Utc>>>()
-            .one(&self.ctx.db)
-            .await
-            .map(Option::flatten)
+        while self.start_cycles(batch).await? == batch as usize {}
+        while self.fire_batch(batch).await? == batch as usize {}
+        let digest_at = self.digest().await?;
+        let next_alarm = head(
+            clock::Entity::find().select_only().column(clock::Column::NextAlarmAt),
+            clock::Column::NextAlarmAt,
+            &self.ctx,
+        )
+        .await?;
+        let next_cycle = head(
+            recurrence::Entity::find()
+                .select_only()
+                .column(recurrence::Column::NextCycleAt)
+                .filter(recurrence::Column::Active.eq(true)),
+            recurrence::Column::NextCycleAt,
+            &self.ctx,
+        )
+        .await?;
+        Ok([next_alarm, next_cycle, digest_at].into_iter().flatten().min())
     }
 
-    async fn fire_batch(&self, batch: u64) -> Result<usize, DbErr> {
+    /// Fires the alarms of one batch of clocks; returns how many clocks it claimed.
+    pub async fn fire_batch(&self, batch: u64) -> Result<usize, DbErr> {
         let now = self.ctx.clock.now();
+        let k = &*self.clocking;
         let tx = self.ctx.db.begin().await?;
-        let mut q = clock::Entity::find()
-            .filter(pending())
-            .filter(clock::Column::DueAt.lte(now))
-            .order_by_asc(clock::Column::DueAt)
+        let q = clock::Entity::find()
+            .filter(clock::Column::NextAlarmAt.lte(now))
+            .order_by_asc(clock::Column::NextAlarmAt)
             .limit(batch);
-        if govshare_shared::store::is_postgres(&tx) {
-            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let rows = q.all(&tx).await?;
+        let rows = claim(q, &tx).all(&tx).await?;
         let claimed = rows.len();
         let mut outgoing = Vec::new();
         for row in rows {
-            let c = store::to_domain(row)?;
-            let Some((_, event)) = domain::breach(&c, now) else { continue };
-            let won = clock::Entity::update_many()
-                .col_expr(clock::Column::BreachedAt, Expr::value(now))
-                .filter(clock::Column::DutyId.eq(&c.duty_id))
-                .filter(clock::Column::BreachedAt.is_null())
-                .exec(&tx)
-                .await?;
-            if won.rows_affected == 1 {
-                let meta = EventMeta {
-                    acting_org: "deadlines".into(),
-                    correlation_id: c.duty_id.clone(),
-                    ..Default::default()
-                };
-                outgoing.push(Outgoing::event(&event, &meta, now));
+            let (c, rev) = store::to_domain(row)?;
+            let Change::Update(next, said) = domain::fire(&c, &k.calendar, &k.policy, now) else { continue };
+            if store::save(&tx, &next, Some(rev), &k.calendar_version).await? {
+                if let Some(at) = c.next_alarm_at {
+                    lag_histogram().record((now - at).num_milliseconds() as f64 / 1000.0, &[]);
+                }
+                outgoing.extend(handlers::announce(&tx, &next, &said, &meta(&c.duty.duty_id), now).await?);
             }
         }
         if !outgoing.is_empty() {
-            tracing::info!(breached = outgoing.len(), "duties breached");
+            tracing::info!(announced = outgoing.len(), "duty alarms fired");
         }
         self.ctx.commit(tx, &outgoing).await?;
         Ok(claimed)
     }
+
+    /// Starts the cycles of recurring duties that have come; returns how many it claimed.
+    async fn start_cycles(&self, batch: u64) -> Result<usize, DbErr> {
+        let now = self.ctx.clock.now();
+        let k = &*self.clocking;
+        let tx = self.ctx.db.begin().await?;
+        let q = recurrence::Entity::find()
+            .filter(recurrence::Column::Active.eq(true))
+            .filter(recurrence::Column::NextCycleAt.lte(now))
+            .order_by_asc(recurrence::Column::NextCycleAt)
+            .limit(batch);
+        let rows = claim(q, &tx).all(&tx).await?;
+        let claimed = rows.len();
+        let mut outgoing = Vec::new();
+        for row in rows {
+            let (mut rec, rev) = store::recurrence_to_domain(row)?;
+            // A bounded number of cycles per pass: a long outage of a minutely schedule
+            // catches up over several passes instead of in one huge transaction.
+            for _ in 0..batch {
+                let Some((next, cycle, said)) = domain::start_cycle(&rec, &k.calendar, &k.policy, now) else { break };
+                if store::save(&tx, &cycle, None, &k.calendar_version).await? {
+                    store::log(&tx, &cycle.duty.duty_id, now, "cycle_started", cycle.due_at, "").await?;
+                    outgoing.extend(handlers::announce(&tx, &cycle, &said, &meta(&cycle.duty.duty_id), now).await?);
+                }
+                rec = next;
+            }
+            if !store::save_recurrence(&tx, &rec, Some(rev)).await? {
+                // Another replica started these cycles: drop ours.
+                tx.rollback().await?;
+                return Ok(claimed);
+            }
+        }
+        self.ctx.commit(tx, &outgoing).await?;
+        Ok(claimed)
+    }
+
+    /// Counts again, batch by batch, every clock counted with another calendar version.
+    async fn reproject_all(&self) -> Result<(), DbErr> {
+        let mut pending = self.reprojection.lock().await;
+        let Some(reason) = pending.clone() else { return Ok(()) };
+        let k = &*self.clocking;
+        let batch = self.ctx.settings.deadlines.batch_size;
+        let mut moved = 0;
+        loop {
+            let now = self.ctx.clock.now();
+            let tx = self.ctx.db.begin().await?;
+            let q = clock::Entity::find()
+                .filter(clock::Column::State.ne("closed"))
+                .filter(clock::Column::CalendarVersion.ne(&k.calendar_version))
+                .limit(batch);
+            let rows = claim(q, &tx).all(&tx).await?;
+            let claimed = rows.len();
+            let mut outgoing = Vec::new();
+            for row in rows {
+                let (c, rev) = store::to_domain(row)?;
+                let (next, said) = match domain::schedule(c.clone(), &k.calendar, &k.policy, now, Some(reason.clone()))
+                {
+                    Change::Update(next, said) => (next, said),
+                    Change::Ignore(_) => (c, Vec::new()),
+                };
+                if store::save(&tx, &next, Some(rev), &k.calendar_version).await? && !said.is_empty() {
+                    moved += 1;
+                    outgoing.extend(handlers::announce(&tx, &next, &said, &meta(&next.duty.duty_id), now).await?);
+                }
+            }
+            self.ctx.commit(tx, &outgoing).await?;
+            if claimed < batch as usize {
+                break;
+            }
+        }
+        tracing::info!(moved, reason = %reason.en, "clocks re-projected on the current calendar");
+        *pending = None;
+        Ok(())
+    }
+
+    /// Sends the overdue digest when its time has come (one replica per occurrence);
+    /// returns when the next one is due.
+    async fn digest(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        let settings = &self.ctx.settings.deadlines;
+        let schedule = match UpdateFrequency::parse(&settings.digest_schedule) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(
+                    schedule = settings.digest_schedule,
+                    error = e.en,
+                    "digest schedule unreadable; no digests"
+                );
+                return Ok(None);
+            }
+        };
+        let now = self.ctx.clock.now();
+        let tx = self.ctx.db.begin().await?;
+        let Some(row) = timer::Entity::find_by_id(DIGEST.to_owned()).one(&tx).await? else {
+            let first = schedule.next_after(now);
+            if let Some(at) = first {
+                timer::Entity::insert(timer::ActiveModel {
+                    name: sea_orm::Set(DIGEST.into()),
+                    next_at: sea_orm::Set(at),
+                })
+                .on_conflict(sea_orm::sea_query::OnConflict::column(timer::Column::Name).do_nothing().to_owned())
+                .exec_without_returning(&tx)
+                .await?;
+            }
+            tx.commit().await?;
+            return Ok(first);
+        };
+        if row.next_at > now {
+            tx.rollback().await?;
+            return Ok(Some(row.next_at));
+        }
+        // Claim this occurrence: one replica wins the conditional update.
+        let following = schedule.next_after(now).unwrap_or(now + chrono::Duration::days(1));
+        let won = timer::Entity::update_many()
+            .col_expr(timer::Column::NextAt, sea_orm::sea_query::Expr::value(following))
+            .filter(timer::Column::Name.eq(DIGEST))
+            .filter(timer::Column::NextAt.eq(row.next_at))
+            .exec(&tx)
+            .await?
+            .rows_affected
+            == 1;
+        let today = now.with_timezone(&govshare_shared::calendar::TIME_ZONE).date_naive();
+        let working = self.clocking.calendar.is_working_day(today).unwrap_or(true);
+        let mut outgoing = Vec::new();
+        if won && (working || !settings.digest_on_working_days_only) {
+            outgoing = digests(&tx, now).await?;
+            tracing::info!(holders = outgoing.len(), "overdue digest sent");
+        }
+        self.ctx.commit(tx, &outgoing).await?;
+        Ok(Some(following))
+    }
 }
 
-/// Clocks that can still breach: the condition of the partial due index.
-fn pending() -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(clock::Column::State.eq("open"))
-        .add(clock::Column::BreachedAt.is_null())
-        .add(clock::Column::DueAt.is_not_null())
+/// One digest per holder with open overdue duties, oldest first.
+async fn digests(tx: &DatabaseTransaction, now: DateTime<Utc>) -> Result<Vec<Outgoing>, DbErr> {
+    let mut by_holder: BTreeMap<String, Vec<OverdueDuty>> = BTreeMap::new();
+    for row in handlers::overdue(now).order_by_asc(clock::Column::DueAt).all(tx).await? {
+        let list = by_holder.entry(row.holder.clone()).or_default();
+        if list.len() >= DIGEST_LIST {
+            continue;
+        }
+        let (c, _) = store::to_domain(row)?;
+        let due = c.due_at.unwrap_or(now);
+        list.push(OverdueDuty { duty: c.duty, due_at: due, overdue_seconds: (now - due).num_seconds() });
+    }
+    Ok(by_holder
+        .into_iter()
+        .map(|(holder, duties)| {
+            let digest = OverdueDigest { holder: holder.clone(), at: now, duties };
+            Outgoing::event(&digest, &meta(&format!("digest-{holder}")), now)
+        })
+        .collect())
+}
+
+/// On PostgreSQL, skip rows another replica holds: two replicas split a burst between them.
+fn claim<E: EntityTrait>(q: Select<E>, tx: &DatabaseTransaction) -> Select<E> {
+    if govshare_shared::store::is_postgres(tx) {
+        q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    } else {
+        q
+    }
+}
+
+/// The earliest non-null value of `col` in `q`.
+async fn head<E: EntityTrait>(
+    q: Select<E>,
+    col: impl ColumnTrait,
+    ctx: &Context,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    q.filter(col.is_not_null())
+        .order_by_asc(col)
+        .limit(1)
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(&ctx.db)
+        .await
+        .map(Option::flatten)
 }

@@ -98,7 +98,7 @@ async fn an_entry_goes_from_draft_through_return_and_approval_to_a_second_versio
     let submitted = p.command(Service::Catalog, "gz-ga", "submit_entry", submission(&id, "ga-head")).await.unwrap();
     let review = submitted["duties"][0]["opened"].as_str().unwrap().to_owned();
     let duty: OpenDuty = p.wait_event_on::<OpenDuty>(&review).await.decode().unwrap();
-    assert_eq!((duty.article, duty.holder.as_str()), (17, "gz-auth"));
+    assert_eq!((duty.duty.article, duty.duty.holder.as_str()), (17, "gz-auth"));
     let scheduled: DutyScheduled = p.wait_event::<DutyScheduled>(&review).await.decode().unwrap();
     // Monday 09:30 + 2 WD = the end of Wednesday 25th, Shanghai.
     assert_eq!(scheduled.due_at.to_rfc3339(), "2026-11-25T16:00:00+00:00");
@@ -131,7 +131,7 @@ async fn a_change_of_law_opens_a_ten_day_update_duty_that_the_authority_may_exte
         .unwrap();
     let duty_id = r["duties"][0]["opened"].as_str().unwrap().to_owned();
     let due: DutyScheduled = p.wait_event::<DutyScheduled>(&duty_id).await.decode().unwrap();
-    assert_eq!(due.holder, "gz-ga");
+    assert_eq!(due.duty.holder, "gz-ga");
     assert_eq!(due.due_at.to_rfc3339(), "2026-12-07T16:00:00+00:00", "Mon 23 Nov + 10 WD");
 
     let e = refusal(p.command(Service::Catalog, "gz-ga", "extend_update", json!({"entry_id": id})).await);

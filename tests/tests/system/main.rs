@@ -4,4 +4,6 @@ mod bad_input;
 mod catalog;
 mod crash_safety;
 mod deadlines;
+mod duty_clocks;
+mod notify_duties;
 mod thin_flow;

@@ -21,8 +21,8 @@ async fn a_request_nobody_answers_ends_in_a_breach_notice_for_the_providers_admi
     let scheduled: DutyScheduled = p.wait_event::<DutyScheduled>(&duty_id).await.decode().unwrap();
     // Art. 21: 1 WD from Monday 09:30 -> the end of Tuesday, Shanghai time.
     assert_eq!(scheduled.due_at, "2026-11-24T16:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
-    assert_eq!(scheduled.holder, "gongan");
-    assert_eq!(scheduled.article, 21);
+    assert_eq!(scheduled.duty.holder, "gongan");
+    assert_eq!(scheduled.duty.article, 21);
 
     // Then nothing breaches before the due time...
     p.clock.set(scheduled.due_at - chrono::Duration::seconds(1));
@@ -32,8 +32,8 @@ async fn a_request_nobody_answers_ends_in_a_breach_notice_for_the_providers_admi
     // ...and when the clock passes it, one breach is announced
     p.clock.set(scheduled.due_at);
     let breach: DutyBreached = p.wait_event::<DutyBreached>(&duty_id).await.decode().unwrap();
-    assert_eq!(breach.about.id, request_id);
-    assert_eq!(breach.holder, "gongan");
+    assert_eq!(breach.duty.about.id, request_id);
+    assert_eq!(breach.duty.holder, "gongan");
     assert_eq!(breach.breached_at, scheduled.due_at);
     // the breach carries the correlation of the duty it is about, so a trace can follow it
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;

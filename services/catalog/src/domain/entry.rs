@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     Problem, Service,
-    duty::{About, CloseDuty, Closure, ExtendDuty, OpenDuty, Term},
+    duty::{About, CloseDuty, Closure, Duty, ExtendDuty, OpenDuty, Term},
     events::{
         OrgKind, ShareType,
         catalog::{
@@ -325,11 +325,13 @@ fn duty(
     now: DateTime<Utc>,
 ) -> DutyOp {
     DutyOp::Open(OpenDuty {
-        duty_id,
-        article,
-        holder: holder.to_owned(),
-        about: About { kind: "catalog_entry".into(), id: entry_id.to_owned() },
-        title,
+        duty: Duty {
+            duty_id,
+            article,
+            holder: holder.to_owned(),
+            about: About { kind: "catalog_entry".into(), id: entry_id.to_owned() },
+            title,
+        },
         term: Term::WorkingDays { days, from: now },
         opened_by: Service::Catalog,
     })
@@ -562,7 +564,7 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
     }
     for op in &decision.duties {
         match op {
-            DutyOp::Open(o) if o.duty_id.contains("-review-") => e.review_duty = Some(o.duty_id.clone()),
+            DutyOp::Open(o) if o.duty.duty_id.contains("-review-") => e.review_duty = Some(o.duty.duty_id.clone()),
             DutyOp::Open(_) => {}
             DutyOp::Extend(_) => {
                 if let Some(u) = &mut e.update_duty {

@@ -1,13 +1,27 @@
-//! The deadlines service's own database: one row per duty clock, indexed by due time.
+//! The deadlines service's own database: one row per duty clock, indexed by its next alarm;
+//! the clock log; recurring duties; timers; the calendar years the clocks were counted with.
+//!
+//! Every write of a clock or a recurrence is conditional on the revision that was read, so
+//! a replica's scanner and another's contract handler never both apply a change: the loser
+//! changes nothing and emits nothing.
 
 pub mod entities;
 mod m20261123_300001_create_clocks;
+mod m20261123_300002_alarms_and_recurrences;
 
-use govshare_shared::duty::About;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use govshare_shared::duty::{About, Closure, Duty};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-use crate::domain::{DutyClock, State};
+use crate::domain::{Basis, DutyClock, Recurrence, State};
+use entities::{calendar_year, clock, clock_log, recurrence};
 
 pub struct Migrator;
 
@@ -15,63 +29,241 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_300001_create_clocks::Migration));
+        m.push(Box::new(m20261123_300002_alarms_and_recurrences::Migration));
         m
     }
 }
 
-pub fn to_domain(row: entities::clock::Model) -> Result<DutyClock, DbErr> {
-    Ok(DutyClock {
-        state: State::parse(&row.state).ok_or_else(|| DbErr::Custom(format!("stored state {}", row.state)))?,
-        about: About { kind: row.about_kind, id: row.about_id },
-        remaining_days: row.remaining_days.map(|d| d as u32),
-        duty_id: row.duty_id,
-        article: u16::try_from(row.article).map_err(|_| DbErr::Custom(format!("stored article {}", row.article)))?,
-        holder: row.holder,
-        title: serde_json::from_str(&row.title).map_err(|e| DbErr::Custom(format!("stored title: {e}")))?,
-        opened_at: row.opened_at,
-        due_at: row.due_at,
-        breached_at: row.breached_at,
-        closed_at: row.closed_at,
-        closure: row.closure,
+fn corrupt(what: &str, e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(format!("stored {what}: {e}"))
+}
+
+fn duty_of(
+    duty_id: String,
+    article: i32,
+    holder: String,
+    kind: String,
+    id: String,
+    title: &str,
+) -> Result<Duty, DbErr> {
+    Ok(Duty {
+        duty_id,
+        article: u16::try_from(article).map_err(|e| corrupt("article", e))?,
+        holder,
+        about: About { kind, id },
+        title: serde_json::from_str(title).map_err(|e| corrupt("title", e))?,
     })
 }
 
-pub async fn clock(db: &impl ConnectionTrait, duty_id: &str) -> Result<Option<DutyClock>, DbErr> {
-    entities::clock::Entity::find_by_id(duty_id.to_owned()).one(db).await?.map(to_domain).transpose()
+fn closure_name(c: Closure) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// evolve: writes a clock's new state.
-pub async fn save(db: &impl ConnectionTrait, c: &DutyClock) -> Result<(), DbErr> {
-    use entities::clock::{ActiveModel, Column, Entity};
-    let row = ActiveModel {
-        duty_id: Set(c.duty_id.clone()),
-        article: Set(i32::from(c.article)),
-        holder: Set(c.holder.clone()),
-        about_kind: Set(c.about.kind.clone()),
-        about_id: Set(c.about.id.clone()),
-        title: Set(serde_json::to_string(&c.title).expect("text serializes")),
+/// A stored clock and the revision it was read at.
+pub fn to_domain(row: clock::Model) -> Result<(DutyClock, i32), DbErr> {
+    let basis = match (row.basis_from, row.basis_days, row.basis_until) {
+        (Some(from), Some(days), _) => Basis::WorkingDays { from, days: days as u32 },
+        (_, _, Some(at)) => Basis::Until { at, extra_days: row.basis_extra_days as u32 },
+        _ => return Err(corrupt("basis", format!("clock {} has none", row.duty_id))),
+    };
+    let clock = DutyClock {
+        state: State::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        basis,
+        term_days: row.term_days.map(|d| d as u32),
+        extended_days: row.extended_days as u32,
+        opened_at: row.opened_at,
+        due_at: row.due_at,
+        remaining_days: row.remaining_days.map(|d| d as u32),
+        stage: row.stage as u32,
+        next_alarm_at: row.next_alarm_at,
+        missing_year: row.missing_year,
+        breached_at: row.breached_at,
+        closed_at: row.closed_at,
+        closure: row
+            .closure
+            .as_deref()
+            .map(|c| serde_json::from_value(c.into()).map_err(|e| corrupt("closure", e)))
+            .transpose()?,
+        recurrence: row.recurrence,
+        duty: duty_of(row.duty_id, row.article, row.holder, row.about_kind, row.about_id, &row.title)?,
+    };
+    Ok((clock, row.revision))
+}
+
+fn to_row(c: &DutyClock, revision: i32, calendar_version: &str) -> clock::ActiveModel {
+    let (basis_from, basis_days, basis_until, basis_extra_days) = match c.basis {
+        Basis::WorkingDays { from, days } => (Some(from), Some(days as i32), None, 0),
+        Basis::Until { at, extra_days } => (None, None, Some(at), extra_days as i32),
+    };
+    clock::ActiveModel {
+        duty_id: Set(c.duty.duty_id.clone()),
+        article: Set(i32::from(c.duty.article)),
+        holder: Set(c.duty.holder.clone()),
+        about_kind: Set(c.duty.about.kind.clone()),
+        about_id: Set(c.duty.about.id.clone()),
+        title: Set(serde_json::to_string(&c.duty.title).expect("text serializes")),
         state: Set(c.state.name().to_owned()),
         opened_at: Set(c.opened_at),
         due_at: Set(c.due_at),
         remaining_days: Set(c.remaining_days.map(|d| d as i32)),
         breached_at: Set(c.breached_at),
         closed_at: Set(c.closed_at),
-        closure: Set(c.closure.clone()),
+        closure: Set(c.closure.map(closure_name)),
+        basis_from: Set(basis_from),
+        basis_days: Set(basis_days),
+        basis_until: Set(basis_until),
+        basis_extra_days: Set(basis_extra_days),
+        term_days: Set(c.term_days.map(|d| d as i32)),
+        extended_days: Set(c.extended_days as i32),
+        stage: Set(c.stage as i32),
+        next_alarm_at: Set(c.next_alarm_at),
+        missing_year: Set(c.missing_year),
+        revision: Set(revision),
+        calendar_version: Set(calendar_version.to_owned()),
+        recurrence: Set(c.recurrence.clone()),
+    }
+}
+
+pub async fn clock(db: &impl ConnectionTrait, duty_id: &str) -> Result<Option<(DutyClock, i32)>, DbErr> {
+    clock::Entity::find_by_id(duty_id.to_owned()).one(db).await?.map(to_domain).transpose()
+}
+
+/// evolve: writes a clock read at `read_revision` (`None`: a new clock). Returns whether
+/// this write won; `false` means another writer got there first and nothing was written.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    c: &DutyClock,
+    read_revision: Option<i32>,
+    calendar_version: &str,
+) -> Result<bool, DbErr> {
+    let written = match read_revision {
+        None => {
+            clock::Entity::insert(to_row(c, 0, calendar_version))
+                .on_conflict(OnConflict::column(clock::Column::DutyId).do_nothing().to_owned())
+                .exec_without_returning(db)
+                .await?
+        }
+        Some(rev) => {
+            clock::Entity::update_many()
+                .set(to_row(c, rev + 1, calendar_version))
+                .filter(clock::Column::DutyId.eq(&c.duty.duty_id))
+                .filter(clock::Column::Revision.eq(rev))
+                .exec(db)
+                .await?
+                .rows_affected
+        }
     };
-    Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::DutyId)
-                .update_columns([
-                    Column::State,
-                    Column::DueAt,
-                    Column::RemainingDays,
-                    Column::BreachedAt,
-                    Column::ClosedAt,
-                    Column::Closure,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    Ok(written == 1)
+}
+
+/// Appends to a clock's log.
+pub async fn log(
+    db: &impl ConnectionTrait,
+    duty_id: &str,
+    at: DateTime<Utc>,
+    kind: &str,
+    due_at: Option<DateTime<Utc>>,
+    note: &str,
+) -> Result<(), DbErr> {
+    clock_log::Entity::insert(clock_log::ActiveModel {
+        id: NotSet,
+        duty_id: Set(duty_id.to_owned()),
+        at: Set(at),
+        kind: Set(kind.to_owned()),
+        due_at: Set(due_at),
+        note: Set(note.to_owned()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn clock_log(db: &impl ConnectionTrait, duty_id: &str) -> Result<Vec<clock_log::Model>, DbErr> {
+    clock_log::Entity::find()
+        .filter(clock_log::Column::DutyId.eq(duty_id))
+        .order_by_asc(clock_log::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The open (or paused) cycles of a recurring duty, oldest first.
+pub async fn open_cycles(db: &impl ConnectionTrait, recurrence_id: &str) -> Result<Vec<(DutyClock, i32)>, DbErr> {
+    clock::Entity::find()
+        .filter(clock::Column::Recurrence.eq(recurrence_id))
+        .filter(clock::Column::State.ne("closed"))
+        .order_by_asc(clock::Column::OpenedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+pub fn recurrence_to_domain(row: recurrence::Model) -> Result<(Recurrence, i32), DbErr> {
+    let rec = Recurrence {
+        schedule: serde_json::from_value(row.schedule.clone().into()).map_err(|e| corrupt("schedule", e))?,
+        active: row.active,
+        next_cycle_at: row.next_cycle_at,
+        current_cycle: row.current_cycle,
+        duty: duty_of(row.duty_id, row.article, row.holder, row.about_kind, row.about_id, &row.title)?,
+    };
+    Ok((rec, row.revision))
+}
+
+pub async fn recurrence(db: &impl ConnectionTrait, duty_id: &str) -> Result<Option<(Recurrence, i32)>, DbErr> {
+    recurrence::Entity::find_by_id(duty_id.to_owned()).one(db).await?.map(recurrence_to_domain).transpose()
+}
+
+/// evolve: writes a recurring duty read at `read_revision`; see [`save`].
+pub async fn save_recurrence(
+    db: &impl ConnectionTrait,
+    r: &Recurrence,
+    read_revision: Option<i32>,
+) -> Result<bool, DbErr> {
+    let row = |revision| recurrence::ActiveModel {
+        duty_id: Set(r.duty.duty_id.clone()),
+        article: Set(i32::from(r.duty.article)),
+        holder: Set(r.duty.holder.clone()),
+        about_kind: Set(r.duty.about.kind.clone()),
+        about_id: Set(r.duty.about.id.clone()),
+        title: Set(serde_json::to_string(&r.duty.title).expect("text serializes")),
+        schedule: Set(r.schedule.canonical()),
+        active: Set(r.active),
+        next_cycle_at: Set(r.next_cycle_at),
+        current_cycle: Set(r.current_cycle.clone()),
+        revision: Set(revision),
+    };
+    let written = match read_revision {
+        None => {
+            recurrence::Entity::insert(row(0))
+                .on_conflict(OnConflict::column(recurrence::Column::DutyId).do_nothing().to_owned())
+                .exec_without_returning(db)
+                .await?
+        }
+        Some(rev) => {
+            recurrence::Entity::update_many()
+                .set(row(rev + 1))
+                .filter(recurrence::Column::DutyId.eq(&r.duty.duty_id))
+                .filter(recurrence::Column::Revision.eq(rev))
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+    };
+    Ok(written == 1)
+}
+
+/// The calendar years the clocks were last projected with.
+pub async fn stored_years(db: &impl ConnectionTrait) -> Result<BTreeMap<i32, String>, DbErr> {
+    Ok(calendar_year::Entity::find().all(db).await?.into_iter().map(|r| (r.year, r.digest)).collect())
+}
+
+pub async fn store_years(db: &impl ConnectionTrait, years: &BTreeMap<i32, String>) -> Result<(), DbErr> {
+    calendar_year::Entity::delete_many().exec(db).await?;
+    for (year, digest) in years {
+        calendar_year::Entity::insert(calendar_year::ActiveModel { year: Set(*year), digest: Set(digest.clone()) })
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }

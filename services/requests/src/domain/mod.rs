@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     ApiError, ErrorCode, Service,
-    duty::{About, OpenDuty, Term},
+    duty::{About, Duty, OpenDuty, Term},
     events::{ShareType, requests::RequestSubmitted},
     reply::Text,
 };
@@ -78,14 +78,16 @@ pub fn decide_submit(
     let days = reply_term(entry.share_type).ok_or_else(|| RequestError::NotShared(entry.entry_id.clone()))?;
     let duty_id = reply_duty_id(&request_id);
     let duty = OpenDuty {
-        duty_id: duty_id.clone(),
-        article: 21,
-        holder: entry.provider.clone(),
-        about: About { kind: "request".into(), id: request_id.clone() },
-        title: Text::new(
-            format!("答复对《{}》的共享申请 {request_id}", entry.name),
-            format!("reply to request {request_id} for \"{}\"", entry.name),
-        ),
+        duty: Duty {
+            duty_id: duty_id.clone(),
+            article: 21,
+            holder: entry.provider.clone(),
+            about: About { kind: "request".into(), id: request_id.clone() },
+            title: Text::new(
+                format!("答复对《{}》的共享申请 {request_id}", entry.name),
+                format!("reply to request {request_id} for \"{}\"", entry.name),
+            ),
+        },
         term: Term::WorkingDays { days, from: now },
         opened_by: Service::Requests,
     };

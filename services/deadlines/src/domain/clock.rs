@@ -1,0 +1,630 @@
+//! One duty's clock: its term, its due time, and the alarms that follow from it.
+//!
+//! A running clock has a list of alarms in order: the reminder, the breach at the due time,
+//! then one per rung of the escalation ladder. `stage` is the index of the next alarm to
+//! fire; `next_alarm_at` is when, and is what the scanner's index finds. Moving the due time
+//! (extension, restart, resumption, a calendar correction) starts the list again.
+
+use chrono::{DateTime, Utc};
+use govshare_shared::{
+    calendar::{Calendar, CalendarError},
+    duty::{
+        CloseDuty, Closure, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable,
+        ExtendDuty, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
+    },
+    reply::Text,
+};
+
+use super::{Announce, Policy};
+
+/// Where a clock stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Running towards its due time (or waiting for a calendar year, see `missing_year`).
+    Open,
+    /// Stopped with `remaining_days` working days left.
+    Paused,
+    /// Ended (fulfilled or cancelled).
+    Closed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Paused => "paused",
+            State::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [State::Open, State::Paused, State::Closed].into_iter().find(|st| st.name() == s)
+    }
+}
+
+/// What the due time is counted from, kept so that a calendar change can count it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// `days` working days after the day of `from` (extensions included).
+    WorkingDays { from: DateTime<Utc>, days: u32 },
+    /// A fixed instant, then `extra_days` working days (extensions of a fixed-instant duty).
+    Until { at: DateTime<Utc>, extra_days: u32 },
+}
+
+impl Basis {
+    pub fn due(&self, cal: &Calendar) -> Result<DateTime<Utc>, CalendarError> {
+        match *self {
+            Basis::WorkingDays { from, days } => cal.due_at(from, days),
+            Basis::Until { at, extra_days: 0 } => Ok(at),
+            Basis::Until { at, extra_days } => Ok(cal.close_of(cal.last_day(cal.last_day_of(at), extra_days)?)),
+        }
+    }
+
+    fn extended(self, n: u32) -> Self {
+        match self {
+            Basis::WorkingDays { from, days } => Basis::WorkingDays { from, days: days + n },
+            Basis::Until { at, extra_days } => Basis::Until { at, extra_days: extra_days + n },
+        }
+    }
+}
+
+/// One duty's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DutyClock {
+    pub duty: Duty,
+    pub state: State,
+    pub basis: Basis,
+    /// The term as opened, in working days: what a restart counts again.
+    pub term_days: Option<u32>,
+    pub extended_days: u32,
+    pub opened_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub remaining_days: Option<u32>,
+    /// Index of the next alarm: 0 reminder, 1 breach, 2.. escalation rungs.
+    pub stage: u32,
+    pub next_alarm_at: Option<DateTime<Utc>>,
+    /// The year whose calendar the due time (or the next alarm) waits for.
+    pub missing_year: Option<i32>,
+    pub breached_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closure: Option<Closure>,
+    /// The recurring duty this clock is a cycle of.
+    pub recurrence: Option<String>,
+}
+
+/// The alarm at `stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alarm {
+    Reminder,
+    Breach,
+    Rung(usize),
+}
+
+impl Alarm {
+    pub fn of(stage: u32, policy: &Policy) -> Option<Self> {
+        match stage {
+            0 => Some(Alarm::Reminder),
+            1 => Some(Alarm::Breach),
+            n => Some(Alarm::Rung(n as usize - 2)).filter(|_| (n as usize - 2) < policy.ladder.len()),
+        }
+    }
+}
+
+/// What a contract message does to a clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The clock's new state, and what to announce.
+    Update(DutyClock, Vec<Announce>),
+    /// Nothing to do (a repeat, or a message that no longer applies), with the reason.
+    Ignore(&'static str),
+}
+
+impl DutyClock {
+    /// A new running clock (not yet scheduled: see [`schedule`]).
+    pub fn new(duty: Duty, basis: Basis, term_days: Option<u32>, opened_at: DateTime<Utc>) -> Self {
+        Self {
+            duty,
+            state: State::Open,
+            basis,
+            term_days,
+            extended_days: 0,
+            opened_at,
+            due_at: None,
+            remaining_days: None,
+            stage: 0,
+            next_alarm_at: None,
+            missing_year: None,
+            breached_at: None,
+            closed_at: None,
+            closure: None,
+            recurrence: None,
+        }
+    }
+
+    /// When the alarm at `stage` falls; `None` past the last rung.
+    pub fn alarm_at(
+        &self,
+        stage: u32,
+        cal: &Calendar,
+        policy: &Policy,
+    ) -> Result<Option<DateTime<Utc>>, CalendarError> {
+        let Some(due) = self.due_at else { return Ok(None) };
+        Ok(match Alarm::of(stage, policy) {
+            None => None,
+            Some(Alarm::Reminder) => {
+                Some(cal.start_of(cal.working_days_before(cal.last_day_of(due), policy.reminder_days_before)?))
+            }
+            Some(Alarm::Breach) => Some(due),
+            Some(Alarm::Rung(i)) => match policy.ladder[i].after_working_days {
+                0 => Some(due),
+                n => Some(cal.close_of(cal.last_day(cal.last_day_of(due), n)?)),
+            },
+        })
+    }
+
+    fn scheduled(&self, due: DateTime<Utc>, moved_from: Option<DateTime<Utc>>, reason: Option<Text>) -> Announce {
+        Announce::Scheduled(DutyScheduled { duty: self.duty.clone(), due_at: due, moved_from, reason })
+    }
+}
+
+/// (Re)counts a running clock's due time and its next alarm with `cal`.
+///
+/// A due time that moved is announced (with `reason`) and starts the alarms again; a
+/// reminder whose time has already passed when the due time is set is skipped (a one-day
+/// term opened in the afternoon is not "reminded" at once). A year without a calendar is
+/// never guessed: the clock waits with `missing_year` set, and that is announced once.
+pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Utc>, reason: Option<Text>) -> Change {
+    if clock.state != State::Open {
+        return Change::Ignore("only a running clock is scheduled");
+    }
+    let before = clock.clone();
+    let mut next = clock;
+    let mut out = Vec::new();
+    let counted = next.basis.due(cal).and_then(|due| {
+        let moved = before.due_at != Some(due) || before.missing_year.is_some();
+        next.due_at = Some(due);
+        if moved {
+            next.stage = 0;
+            let remind_at = next.alarm_at(0, cal, policy)?;
+            if remind_at.is_none_or(|at| at <= now) {
+                next.stage = 1;
+            }
+        }
+        next.next_alarm_at = next.alarm_at(next.stage, cal, policy)?;
+        Ok(moved.then_some(due))
+    });
+    match counted {
+        Ok(moved) => {
+            next.missing_year = None;
+            if let Some(due) = moved {
+                out.push(next.scheduled(due, before.due_at, reason));
+            }
+        }
+        Err(CalendarError::YearNotLoaded(year)) => {
+            next.next_alarm_at = None;
+            next.missing_year = Some(year);
+            if before.missing_year != Some(year) {
+                out.push(Announce::Unschedulable(DutyUnschedulable {
+                    duty: next.duty.clone(),
+                    missing_year: year,
+                    reason: Text::new(
+                        format!("{year} 年的工作日历未加载，无法计算期限；请运维人员添加该年度日历文件"),
+                        format!(
+                            "no working-day calendar is loaded for {year}; operators must add the year's calendar file"
+                        ),
+                    ),
+                }));
+            }
+        }
+        Err(CalendarError::Invalid(_)) => unreachable!("a loaded calendar is valid"),
+    }
+    if next == before && out.is_empty() {
+        return Change::Ignore("the due time and alarms are unchanged");
+    }
+    Change::Update(next, out)
+}
+
+/// decide: open a duty.
+pub fn open(
+    existing: Option<&DutyClock>,
+    cmd: &OpenDuty,
+    cal: &Calendar,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Change {
+    if existing.is_some() {
+        return Change::Ignore("duty already open: the same duty id was opened before");
+    }
+    let (basis, term_days) = match cmd.term {
+        Term::WorkingDays { days, from } => (Basis::WorkingDays { from, days }, Some(days)),
+        Term::Until { at } => (Basis::Until { at, extra_days: 0 }, None),
+    };
+    schedule(DutyClock::new(cmd.duty.clone(), basis, term_days, now), cal, policy, now, None)
+}
+
+/// decide: stop the clock, keeping the working days left.
+pub fn pause(clock: &DutyClock, cmd: &PauseDuty, cal: &Calendar) -> Result<Change, CalendarError> {
+    Ok(match (clock.state, clock.due_at) {
+        (State::Open, Some(due)) => Change::Update(
+            DutyClock {
+                state: State::Paused,
+                remaining_days: Some(cal.working_days_left(cmd.at, due)?),
+                due_at: None,
+                next_alarm_at: None,
+                ..clock.clone()
+            },
+            Vec::new(),
+        ),
+        _ => Change::Ignore("only a running clock with a due time can be paused"),
+    })
+}
+
+/// decide: run again with the days that were left, counted from the resumption.
+pub fn resume(clock: &DutyClock, cmd: &ResumeDuty, cal: &Calendar, policy: &Policy, now: DateTime<Utc>) -> Change {
+    match (clock.state, clock.remaining_days) {
+        (State::Paused, Some(days)) => {
+            let next = DutyClock {
+                state: State::Open,
+                basis: Basis::WorkingDays { from: cmd.at, days },
+                remaining_days: None,
+                ..clock.clone()
+            };
+            schedule(next, cal, policy, now, Some(Text::new("计时恢复", "the clock resumed")))
+        }
+        _ => Change::Ignore("only a paused clock can be resumed"),
+    }
+}
+
+/// decide: count the whole term again from the supplement's arrival (Art. 21).
+pub fn restart(clock: &DutyClock, cmd: &RestartDuty, cal: &Calendar, policy: &Policy, now: DateTime<Utc>) -> Change {
+    match (clock.state, clock.term_days) {
+        (State::Closed, _) => Change::Ignore("a closed clock cannot restart"),
+        (_, None) => Change::Ignore("a duty due at a fixed instant has no term to restart"),
+        (_, Some(days)) => {
+            let next = DutyClock {
+                state: State::Open,
+                basis: Basis::WorkingDays { from: cmd.from, days },
+                extended_days: 0,
+                remaining_days: None,
+                due_at: clock.due_at,
+                ..clock.clone()
+            };
+            let reason = Text::new(format!("期限重新计算：{}", cmd.reason), format!("term restarted: {}", cmd.reason));
+            match schedule(next.clone(), cal, policy, now, Some(reason)) {
+                // A restart that lands on the same due time still restarts the alarms.
+                Change::Ignore(_) => Change::Update(next, Vec::new()),
+                change => change,
+            }
+        }
+    }
+}
+
+/// decide: add working days.
+pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar, policy: &Policy, now: DateTime<Utc>) -> Change {
+    let extended_days = clock.extended_days + cmd.working_days;
+    match clock.state {
+        State::Open => {
+            let next = DutyClock { basis: clock.basis.extended(cmd.working_days), extended_days, ..clock.clone() };
+            let reason = Text::new(
+                format!("延期 {} 个工作日（{} 批准）：{}", cmd.working_days, cmd.approved_by, cmd.reason),
+                format!("extended by {} WD (approved by {}): {}", cmd.working_days, cmd.approved_by, cmd.reason),
+            );
+            schedule(next, cal, policy, now, Some(reason))
+        }
+        State::Paused => Change::Update(
+            DutyClock {
+                remaining_days: clock.remaining_days.map(|d| d + cmd.working_days),
+                extended_days,
+                ..clock.clone()
+            },
+            Vec::new(),
+        ),
+        State::Closed => Change::Ignore("a closed clock cannot be extended"),
+    }
+}
+
+/// decide: stop the clock for good.
+pub fn close(clock: &DutyClock, cmd: &CloseDuty) -> Change {
+    match clock.state {
+        State::Closed => Change::Ignore("already closed"),
+        _ => Change::Update(
+            DutyClock {
+                state: State::Closed,
+                closed_at: Some(cmd.at),
+                closure: Some(cmd.closure),
+                next_alarm_at: None,
+                ..clock.clone()
+            },
+            Vec::new(),
+        ),
+    }
+}
+
+/// Fires every alarm of `clock` that has come by `now`, in order: after downtime the
+/// breach and the rungs that were missed fire together, each once. A reminder that comes
+/// due after the due time has passed is skipped.
+pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Utc>) -> Change {
+    let (State::Open, Some(due)) = (clock.state, clock.due_at) else {
+        return Change::Ignore("only a running clock has alarms");
+    };
+    let mut next = clock.clone();
+    let mut out = Vec::new();
+    loop {
+        match next.alarm_at(next.stage, cal, policy) {
+            Ok(Some(at)) if at <= now => {}
+            Ok(later) => {
+                next.next_alarm_at = later;
+                break;
+            }
+            Err(_) => {
+                // A rung reaching into a year without a calendar: `schedule` reports it.
+                return match schedule(next.clone(), cal, policy, now, None) {
+                    Change::Ignore(_) => Change::Update(next, out),
+                    Change::Update(c, more) => Change::Update(c, out.into_iter().chain(more).collect()),
+                };
+            }
+        }
+        let duty = next.duty.clone();
+        match Alarm::of(next.stage, policy).expect("an alarm time implies an alarm") {
+            Alarm::Reminder if now >= due => {}
+            Alarm::Reminder => out.push(Announce::Reminded(DutyReminded { duty, due_at: due, reminded_at: now })),
+            Alarm::Breach => {
+                next.breached_at = Some(now);
+                out.push(Announce::Breached(DutyBreached { duty, due_at: due, breached_at: now }));
+            }
+            Alarm::Rung(i) => out.push(Announce::Escalated(DutyEscalated {
+                duty,
+                step: policy.ladder[i].step,
+                rung: i as u32 + 1,
+                due_at: due,
+                escalated_at: now,
+            })),
+        }
+        next.stage += 1;
+    }
+    if out.is_empty() && next == *clock {
+        return Change::Ignore("no alarm has come");
+    }
+    Change::Update(next, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use govshare_shared::{
+        Service,
+        config::EscalationRung,
+        duty::{About, EscalationStep},
+    };
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn cal() -> Calendar {
+        Calendar::official()
+    }
+
+    /// Monday 2026-11-23 10:00 in Shanghai.
+    fn monday() -> DateTime<Utc> {
+        t("2026-11-23T02:00:00Z")
+    }
+
+    fn duty() -> Duty {
+        Duty {
+            duty_id: "d1".into(),
+            article: 21,
+            holder: "gongan".into(),
+            about: About { kind: "request".into(), id: "r1".into() },
+            title: Text::new("答复", "reply"),
+        }
+    }
+
+    fn open_cmd(days: u32, from: DateTime<Utc>) -> OpenDuty {
+        OpenDuty { duty: duty(), term: Term::WorkingDays { days, from }, opened_by: Service::Requests }
+    }
+
+    fn updated(change: Change) -> (DutyClock, Vec<Announce>) {
+        match change {
+            Change::Update(c, a) => (c, a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn opened(days: u32) -> DutyClock {
+        updated(open(None, &open_cmd(days, monday()), &cal(), &Policy::default(), monday())).0
+    }
+
+    fn names(a: &[Announce]) -> Vec<&'static str> {
+        a.iter().map(Announce::name).collect()
+    }
+
+    #[test]
+    fn opening_a_duty_schedules_it_and_a_second_open_is_ignored() {
+        let (clock, said) = updated(open(None, &open_cmd(1, monday()), &cal(), &Policy::default(), monday()));
+        assert_eq!(clock.due_at, Some(t("2026-11-24T16:00:00Z")));
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!((s.due_at, s.moved_from), (t("2026-11-24T16:00:00Z"), None));
+        assert!(matches!(
+            open(Some(&clock), &open_cmd(1, monday()), &cal(), &Policy::default(), monday()),
+            Change::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn a_request_received_on_the_friday_before_national_day_2026_is_due_after_the_holiday() {
+        // Fri 25 Sep 2026 is itself a day off (Mid-Autumn); 10 WD skip 1-7 Oct and count the
+        // make-up Saturday 10 Oct: the last day is Thu 15 Oct.
+        let friday = t("2026-09-25T02:00:00Z");
+        let (clock, _) = updated(open(None, &open_cmd(10, friday), &cal(), &Policy::default(), friday));
+        assert_eq!(clock.due_at, Some(t("2026-10-15T16:00:00Z")));
+        let (one, _) = updated(open(None, &open_cmd(1, friday), &cal(), &Policy::default(), friday));
+        assert_eq!(one.due_at, Some(t("2026-09-28T16:00:00Z")), "Monday 28 Sep");
+    }
+
+    #[test]
+    fn the_reminder_comes_at_the_start_of_the_last_working_day_then_the_breach_at_the_due_time() {
+        let clock = opened(1); // due Tue 24 Nov 24:00
+        assert_eq!(clock.next_alarm_at, Some(t("2026-11-23T16:00:00Z")), "Tue 00:00 Shanghai");
+        assert!(matches!(fire(&clock, &cal(), &Policy::default(), t("2026-11-23T15:59:59Z")), Change::Ignore(_)));
+        let (reminded, said) = updated(fire(&clock, &cal(), &Policy::default(), t("2026-11-23T16:00:00Z")));
+        assert_eq!(names(&said), ["reminded"]);
+        assert_eq!(reminded.next_alarm_at, Some(t("2026-11-24T16:00:00Z")));
+        let (breached, said) = updated(fire(&reminded, &cal(), &Policy::default(), t("2026-11-24T16:00:00Z")));
+        assert_eq!(names(&said), ["breached"]);
+        assert_eq!(breached.breached_at, Some(t("2026-11-24T16:00:00Z")));
+        assert_eq!(breached.next_alarm_at, Some(t("2026-11-25T16:00:00Z")), "first rung: 1 WD later");
+    }
+
+    #[test]
+    fn an_overdue_duty_climbs_the_ladder_one_rung_at_a_time() {
+        let policy = Policy::default();
+        let mut clock = opened(1);
+        let mut heard = Vec::new();
+        // Walk the clock forward alarm by alarm, as the scanner does.
+        while let Some(at) = clock.next_alarm_at {
+            let (next, said) = updated(fire(&clock, &cal(), &policy, at));
+            heard.extend(said.into_iter().map(|a| match a {
+                Announce::Escalated(e) => format!("{:?}@{}", e.step, e.escalated_at.date_naive()),
+                other => other.name().to_owned(),
+            }));
+            clock = next;
+        }
+        assert_eq!(
+            heard,
+            [
+                "reminded",
+                "breached",
+                "SharingOffice@2026-11-25",      // +1 WD: end of Wed 25th
+                "DepartmentHead@2026-11-27",     // +3 WD: end of Fri 27th
+                "SameLevelAuthority@2026-12-01", // +5 WD: end of Tue 1 Dec
+                "SuperiorAuthority@2026-12-08",  // +10 WD: end of Tue 8 Dec
+            ]
+        );
+    }
+
+    #[test]
+    fn after_downtime_every_missed_alarm_fires_at_once_in_order_without_a_late_reminder() {
+        let (clock, said) = updated(fire(&opened(1), &cal(), &Policy::default(), t("2026-11-28T00:00:00Z")));
+        assert_eq!(names(&said), ["breached", "escalated", "escalated"]);
+        assert_eq!(clock.next_alarm_at, Some(t("2026-12-01T16:00:00Z")));
+    }
+
+    #[test]
+    fn a_reminder_whose_time_has_passed_when_the_duty_opens_is_skipped() {
+        // Tue 09:00, 1 WD: due at the end of Wed 25th; Wednesday starts later -> reminded.
+        let tuesday = t("2026-11-24T01:00:00Z");
+        let (c, _) = updated(open(None, &open_cmd(1, tuesday), &cal(), &Policy::default(), tuesday));
+        assert_eq!((c.stage, c.next_alarm_at), (0, Some(t("2026-11-24T16:00:00Z"))));
+        // Wed 09:00, due the same day: its start has passed -> the breach is the next alarm.
+        let wednesday = t("2026-11-25T01:00:00Z");
+        let (c, _) = updated(open(None, &open_cmd(0, wednesday), &cal(), &Policy::default(), wednesday));
+        assert_eq!((c.stage, c.next_alarm_at), (1, Some(t("2026-11-25T16:00:00Z"))));
+    }
+
+    #[test]
+    fn a_paused_clock_has_no_alarms_and_resumes_with_the_days_it_had_left() {
+        let clock = opened(10); // due end of Mon 7 Dec
+        let pause_cmd = PauseDuty { duty_id: "d1".into(), at: t("2026-11-25T02:00:00Z"), reason: "x".into() };
+        let (paused, _) = updated(pause(&clock, &pause_cmd, &cal()).unwrap());
+        assert_eq!((paused.remaining_days, paused.next_alarm_at), (Some(8), None));
+        assert!(matches!(fire(&paused, &cal(), &Policy::default(), t("2027-01-01T00:00:00Z")), Change::Ignore(_)));
+        let resume_at = t("2026-11-30T02:00:00Z");
+        let (resumed, said) = updated(resume(
+            &paused,
+            &ResumeDuty { duty_id: "d1".into(), at: resume_at },
+            &cal(),
+            &Policy::default(),
+            resume_at,
+        ));
+        assert_eq!(resumed.due_at, Some(t("2026-12-10T16:00:00Z")), "8 WD after Mon 30 Nov: Thu 10 Dec");
+        assert_eq!(names(&said), ["scheduled"]);
+    }
+
+    #[test]
+    fn a_supplement_restarts_the_whole_term_and_drops_earlier_extensions() {
+        let clock = opened(10);
+        let ext =
+            ExtendDuty { duty_id: "d1".into(), working_days: 5, approved_by: "gd-auth".into(), reason: "x".into() };
+        let (extended, _) = updated(extend(&clock, &ext, &cal(), &Policy::default(), monday()));
+        let from = t("2026-12-01T02:00:00Z"); // Tue 1 Dec
+        let cmd = RestartDuty { duty_id: "d1".into(), from, reason: "supplement received".into() };
+        let (restarted, said) = updated(restart(&extended, &cmd, &cal(), &Policy::default(), from));
+        assert_eq!(restarted.due_at, Some(t("2026-12-15T16:00:00Z")), "10 WD after Tue 1 Dec");
+        assert_eq!(restarted.extended_days, 0);
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(s.moved_from, extended.due_at);
+        assert!(s.reason.as_ref().unwrap().en.contains("supplement received"));
+    }
+
+    #[test]
+    fn an_extension_moves_the_due_time_and_says_why() {
+        let clock = opened(10); // due end of Mon 7 Dec
+        let ext =
+            ExtendDuty { duty_id: "d1".into(), working_days: 10, approved_by: "gd-auth".into(), reason: "big".into() };
+        let (extended, said) = updated(extend(&clock, &ext, &cal(), &Policy::default(), monday()));
+        assert_eq!(extended.due_at, Some(t("2026-12-21T16:00:00Z")), "Mon 21 Dec");
+        assert_eq!(extended.extended_days, 10);
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(s.moved_from, Some(t("2026-12-07T16:00:00Z")));
+        assert!(s.reason.as_ref().unwrap().zh.contains("gd-auth"));
+    }
+
+    #[test]
+    fn a_term_into_a_year_without_a_calendar_waits_and_is_reported_once_then_scheduled_when_the_year_comes() {
+        let dec = t("2026-12-28T02:00:00Z");
+        let (waiting, said) = updated(open(None, &open_cmd(10, dec), &cal(), &Policy::default(), dec));
+        assert_eq!((waiting.due_at, waiting.missing_year, waiting.next_alarm_at), (None, Some(2027), None));
+        assert_eq!(names(&said), ["unschedulable"]);
+        assert!(matches!(schedule(waiting.clone(), &cal(), &Policy::default(), dec, None), Change::Ignore(_)));
+        let y2027 = govshare_shared::calendar::YearCalendar::parse(
+            "year = 2027\nsource = \"t\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n",
+        )
+        .unwrap();
+        let with_2027 = cal().with_year(y2027);
+        let reason = Text::new("2027 年日历已加载", "the 2027 calendar was added");
+        let (scheduled, said) = updated(schedule(waiting, &with_2027, &Policy::default(), dec, Some(reason)));
+        assert_eq!(scheduled.due_at, Some(t("2027-01-12T16:00:00Z")), "10 WD skipping New Year's Day");
+        assert_eq!(names(&said), ["scheduled"]);
+    }
+
+    #[test]
+    fn a_calendar_correction_moves_the_due_time_and_records_why() {
+        let clock = opened(1); // due Tue 24 Nov
+        let corrected = govshare_shared::calendar::YearCalendar::parse(
+            "year = 2026\nsource = \"correction\"\ndays_off = [\"2026-11-24\"]\nmake_up_days = []\n",
+        )
+        .unwrap();
+        let reason = Text::new("2026 年日历更正", "the 2026 calendar was corrected");
+        let (moved, said) =
+            updated(schedule(clock, &cal().with_year(corrected), &Policy::default(), monday(), Some(reason)));
+        assert_eq!(moved.due_at, Some(t("2026-11-25T16:00:00Z")));
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(s.moved_from, Some(t("2026-11-24T16:00:00Z")));
+        assert_eq!(s.reason.as_ref().unwrap().en, "the 2026 calendar was corrected");
+    }
+
+    #[test]
+    fn a_closed_clock_fires_nothing_and_closes_once() {
+        let close_cmd =
+            CloseDuty { duty_id: "d1".into(), closure: Closure::Fulfilled, reason: "replied".into(), at: monday() };
+        let (closed, _) = updated(close(&opened(1), &close_cmd));
+        assert_eq!(closed.next_alarm_at, None);
+        assert!(matches!(fire(&closed, &cal(), &Policy::default(), t("2027-01-01T00:00:00Z")), Change::Ignore(_)));
+        assert!(matches!(close(&closed, &close_cmd), Change::Ignore(_)));
+    }
+
+    #[test]
+    fn a_custom_ladder_with_a_rung_at_the_breach_fires_both_together() {
+        let policy = Policy {
+            reminder_days_before: 2,
+            ladder: vec![EscalationRung { step: EscalationStep::DepartmentHead, after_working_days: 0 }],
+        };
+        let (clock, _) = updated(open(None, &open_cmd(10, monday()), &cal(), &policy, monday()));
+        assert_eq!(clock.next_alarm_at, Some(t("2026-12-02T16:00:00Z")), "start of Thu 3 Dec: 2 WD before Mon 7");
+        let (c, said) = updated(fire(&clock, &cal(), &policy, t("2026-12-07T16:00:00Z")));
+        assert_eq!(names(&said), ["breached", "escalated"]);
+        assert_eq!(c.next_alarm_at, None, "the ladder is done");
+    }
+}
