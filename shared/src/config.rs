@@ -98,7 +98,8 @@ pub struct TelemetrySettings {
     pub filter: String,
     /// Log lines as JSON (for log collectors) instead of text.
     pub json: bool,
-    /// OTLP/HTTP endpoint for traces, e.g. `http://otel-collector:4318/v1/traces`. Off when empty.
+    /// OTLP/HTTP endpoint for traces, e.g. `http://otel-collector:4318/v1/traces`; metrics go to
+    /// the same collector at `/v1/metrics`. Off when empty.
     pub otlp_endpoint: Option<String>,
 }
 
@@ -302,6 +303,16 @@ mod tests {
             assert_eq!(s.http.addr, "127.0.0.1:10");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_kubernetes_config_file_reads_into_settings() {
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(include_str!("../../deploy/k8s/govshare.toml")))
+            .extract()
+            .expect("deploy/k8s/govshare.toml matches the settings tree");
+        assert_eq!(s.deadlines.escalation, DeadlineSettings::default().escalation);
+        assert_eq!(s.calendar.dir.as_deref(), Some("/etc/govshare-calendars"));
     }
 
     #[test]

@@ -45,12 +45,35 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) {
                 }
             }
         });
+        if let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
+            install_meter_provider(endpoint, service_name);
+        }
         let otel =
             provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
         // A second init in the same process (tests) keeps the first subscriber.
         let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
         provider
     });
+}
+
+/// Metrics (e.g. `govshare.deadlines.alarm.lag`) go out the same way as traces: OTLP/HTTP to
+/// `telemetry.otlp_endpoint` (a collector turns them into Prometheus series if wanted).
+/// Without an endpoint the instruments record into nothing.
+fn install_meter_provider(endpoint: &str, service_name: &str) {
+    use opentelemetry_otlp::WithExportConfig;
+    let metrics_endpoint = format!("{}/v1/metrics", endpoint.trim_end_matches('/').trim_end_matches("/v1/traces"));
+    match opentelemetry_otlp::MetricExporter::builder().with_http().with_endpoint(metrics_endpoint).build() {
+        Ok(exporter) => {
+            let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                .with_periodic_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build(),
+                )
+                .build();
+            global::set_meter_provider(provider);
+        }
+        Err(err) => eprintln!("OTLP metrics disabled: {err}"),
+    }
 }
 
 /// Flushes exported spans at shutdown.
