@@ -202,9 +202,13 @@ impl Calendar {
         local_instant(day.and_time(NaiveTime::MIN))
     }
 
-    /// The working day `n` working days before `day` (`n = 0` is `day` itself).
+    /// The working day `n` working days before `day` (`n = 0`: `day` if it is a working day,
+    /// else the working day before it).
     pub fn working_days_before(&self, day: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
         let mut day = day;
+        while !self.is_working_day(day)? {
+            day = day - Days::new(1);
+        }
         let mut counted = 0;
         while counted < n {
             day = day - Days::new(1);
@@ -444,6 +448,7 @@ mod tests {
         // Thu 2026-10-08 is the first working day after National Day; one back is Wed 30 Sep.
         assert_eq!(cal.working_days_before(d("2026-10-08"), 1), Ok(d("2026-09-30")));
         assert_eq!(cal.working_days_before(d("2026-10-08"), 0), Ok(d("2026-10-08")));
+        assert_eq!(cal.working_days_before(d("2026-10-04"), 0), Ok(d("2026-09-30")), "a day off: the one before");
         assert_eq!(cal.start_of(d("2026-10-08")), utc("2026-10-07T16:00:00Z"));
     }
 

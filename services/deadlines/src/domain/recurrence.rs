@@ -106,6 +106,7 @@ mod tests {
         assert_eq!(clock.recurrence.as_deref(), Some("entry-e1-refresh"));
         assert_eq!(rec.next_cycle_at, clock.due_at);
         assert_eq!(said.iter().map(Announce::name).collect::<Vec<_>>(), ["scheduled"]);
+        assert_eq!(clock.next_alarm_at, Some(t("2026-11-26T16:00:00Z")), "reminded at the start of Friday");
         assert!(start_cycle(&rec, &Calendar::official(), &Policy::default(), t("2026-11-29T15:59:59Z")).is_none());
     }
 
