@@ -129,11 +129,7 @@ impl Scanner {
         let now = self.ctx.clock.now();
         let k = &*self.clocking;
         let tx = self.ctx.db.begin().await?;
-        let q = clock::Entity::find()
-            .filter(clock::Column::NextAlarmAt.lte(now))
-            .order_by_asc(clock::Column::NextAlarmAt)
-            .limit(batch);
-        let rows = claim(q, &tx).all(&tx).await?;
+        let rows = claim_due(clock::Entity::find(), clock::Column::NextAlarmAt, now, batch, &tx).await?;
         let claimed = rows.len();
         let mut outgoing = Vec::new();
         for row in rows {
@@ -158,12 +154,8 @@ impl Scanner {
         let now = self.ctx.clock.now();
         let k = &*self.clocking;
         let tx = self.ctx.db.begin().await?;
-        let q = recurrence::Entity::find()
-            .filter(recurrence::Column::Active.eq(true))
-            .filter(recurrence::Column::NextCycleAt.lte(now))
-            .order_by_asc(recurrence::Column::NextCycleAt)
-            .limit(batch);
-        let rows = claim(q, &tx).all(&tx).await?;
+        let active = recurrence::Entity::find().filter(recurrence::Column::Active.eq(true));
+        let rows = claim_due(active, recurrence::Column::NextCycleAt, now, batch, &tx).await?;
         let claimed = rows.len();
         let mut outgoing = Vec::new();
         for row in rows {
@@ -312,6 +304,17 @@ fn claim<E: EntityTrait>(q: Select<E>, tx: &DatabaseTransaction) -> Select<E> {
     } else {
         q
     }
+}
+
+/// Claims up to `batch` rows of `q` whose `col` has come by `now`, earliest first.
+async fn claim_due<E: EntityTrait>(
+    q: Select<E>,
+    col: impl ColumnTrait,
+    now: DateTime<Utc>,
+    batch: u64,
+    tx: &DatabaseTransaction,
+) -> Result<Vec<E::Model>, DbErr> {
+    claim(q.filter(col.lte(now)).order_by_asc(col).limit(batch), tx).all(tx).await
 }
 
 /// The earliest non-null value of `col` in `q`.
