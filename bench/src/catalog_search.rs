@@ -98,6 +98,7 @@ async fn load(db: &sea_orm::DatabaseConnection, n: u32) -> anyhow::Result<()> {
                 withdrawn: false,
                 update_duty: None,
                 review_duty: None,
+                refresh_duty: None,
                 updates_required: 0,
             };
             store::save_entry(&tx, &entry).await?;

@@ -232,6 +232,19 @@ pub mod catalog {
     }
     event!(UpdateRequired, Service::Catalog, "entry.update_required", version 1, entry_id);
 
+    /// The provider refreshed the data of a published entry, as its update frequency asks
+    /// (Art. 13); this fulfils the current cycle of the version's refresh duty.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DataRefreshed {
+        pub entry_id: String,
+        /// The published version whose data was refreshed.
+        pub version: u32,
+        pub refreshed_at: DateTime<Utc>,
+        #[serde(default)]
+        pub note: Option<String>,
+    }
+    event!(DataRefreshed, Service::Catalog, "entry.data_refreshed", version 1, entry_id);
+
     /// The authority named the source department of a data item (Art. 19).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct SourceDesignated {

@@ -3,8 +3,8 @@
 //! It owns the wire contract ([`bus`], [`envelope`], [`reply`]) and the guarantees
 //! ([`outbox`], [`inbox`], [`store`], [`clock`]) so that no service re-implements them,
 //! plus the plumbing a service needs to run ([`config`], [`telemetry`], [`health`], [`app`]).
-//! [`duty`] is the contract every service uses to start and stop a statutory clock, and
-//! [`calendar`] counts working days.
+//! [`duty`] is the contract every service uses to start and stop a statutory clock;
+//! [`calendar`] counts working days, and [`region`] reads GB/T 2260 region codes.
 
 pub mod app;
 pub mod bus;
@@ -18,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
+pub mod region;
 pub mod reply;
 pub mod schedule;
 pub mod store;

@@ -70,6 +70,7 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         }
         (C, "extend_update") => simple_entry_command(cat, call, |_| Some(Command::ExtendUpdate)).await,
         (C, "designate_source") => designate_source(cat, call).await,
+        (C, "record_refresh") => record_refresh(cat, call).await,
         (Q, "get_organisation") => get_organisation(cat, call).await,
         (Q, "get_entry") => get_entry(cat, call).await,
         (Q, "search_entries") => search_entries(cat, call).await,
@@ -77,6 +78,7 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         (Q, "list_regions") => list_regions(cat, call).await,
         (Q, "coordinator") => coordinator(cat, call).await,
         (Q, "get_source") => get_source(cat, call).await,
+        (Q, "list_refreshes") => list_refreshes(cat, call).await,
         _ => Err(call.unknown()),
     }
 }
@@ -331,6 +333,42 @@ async fn decide_and_apply(
     new_id: &str,
     meta: &EventMeta,
 ) -> Result<Value, ApiError> {
+    let (next, decision) = apply(cat, tx, actor_id, provider_id, current, cmd, new_id, meta).await?;
+    Ok(json!({
+        "entry_id": next.id,
+        "status": next.status(),
+        "version": next.latest().map(|v| v.version),
+        "duties": duties_answer(&decision),
+    }))
+}
+
+/// What a decision did to duties, for the answer.
+fn duties_answer(decision: &Decision) -> Vec<Value> {
+    decision
+        .duties
+        .iter()
+        .map(|d| match d {
+            DutyOp::Open(o) => json!({"opened": o.duty.duty_id}),
+            DutyOp::OpenRecurring(o) => json!({"opened": o.duty.duty_id}),
+            DutyOp::Extend(e) => json!({"extended": e.duty_id}),
+            DutyOp::Close(c) => json!({"closed": c.duty_id}),
+            DutyOp::CycleDone(c) => json!({"cycle_done": c.duty_id}),
+        })
+        .collect()
+}
+
+/// decide -> evolve -> store + outbox, in the transaction `tx`, committed here.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    cat: &Catalog,
+    tx: DatabaseTransaction,
+    actor_id: &str,
+    provider_id: &str,
+    current: Option<Entry>,
+    cmd: Command,
+    new_id: &str,
+    meta: &EventMeta,
+) -> Result<(Entry, Decision), ApiError> {
     let now = cat.ctx.clock.now();
     let actor = Actor::resolve(actor_id, store::organisation(&tx, actor_id).await?);
     let provider = store::organisation(&tx, provider_id)
@@ -348,19 +386,17 @@ async fn decide_and_apply(
     if decision.events.iter().any(|e| matches!(e, Event::Published(_))) {
         store::mark_published(&tx, &next.id, now).await?;
     }
+    // `outgoing` lists the events first, in order: the i-th message is the i-th event's.
+    for (event, out) in decision.events.iter().zip(&outgoing) {
+        if let Event::Refreshed(r) = event {
+            store::insert_refresh(&tx, &out.envelope, r, actor_id).await?;
+        }
+    }
     cat.ctx.commit(tx, &outgoing).await?;
-    Ok(json!({
-        "entry_id": next.id,
-        "status": next.status(),
-        "version": next.latest().map(|v| v.version),
-        "duties": decision.duties.iter().map(|d| match d {
-            DutyOp::Open(o) => json!({"opened": o.duty.duty_id}),
-            DutyOp::Extend(e) => json!({"extended": e.duty_id}),
-            DutyOp::Close(c) => json!({"closed": c.duty_id}),
-        }).collect::<Vec<_>>(),
-    }))
+    Ok((next, decision))
 }
 
+/// The events first, in the decision's order, then the duty messages.
 fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
     let mut out: Vec<Outgoing> = d
         .events
@@ -372,14 +408,71 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
             Event::Returned(x) => Outgoing::event(x, meta, now),
             Event::Withdrawn(x) => Outgoing::event(x, meta, now),
             Event::UpdateRequired(x) => Outgoing::event(x, meta, now),
+            Event::Refreshed(x) => Outgoing::event(x, meta, now),
         })
         .collect();
     out.extend(d.duties.iter().map(|op| match op {
         DutyOp::Open(x) => duty::message(x, Service::Catalog, meta, now),
+        DutyOp::OpenRecurring(x) => duty::message(x, Service::Catalog, meta, now),
         DutyOp::Extend(x) => duty::message(x, Service::Catalog, meta, now),
         DutyOp::Close(x) => duty::message(x, Service::Catalog, meta, now),
+        DutyOp::CycleDone(x) => duty::message(x, Service::Catalog, meta, now),
     }));
     out
+}
+
+/// Art. 13: the provider records that it refreshed a published entry's data; this fulfils
+/// the running cycle of the version's refresh duty (none for real-time data).
+async fn record_refresh(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let now = cat.ctx.clock.now();
+    let (entry_id, refreshed_at, note) = parse_refresh(&mut f, now);
+    let tx = cat.ctx.begin().await?;
+    let current = match &entry_id {
+        Some(id) => store::entry(&tx, id).await?,
+        None => None,
+    };
+    if let Some(id) = &entry_id {
+        for p in entry::check_refresh(id, current.as_ref(), &call.org, refreshed_at, now) {
+            f.problem(p);
+        }
+    }
+    f.finish()?;
+    let current = current.expect("checked");
+    let provider = current.provider.clone();
+    let id = current.id.clone();
+    let cmd = Command::RecordRefresh { refreshed_at: refreshed_at.expect("checked"), note };
+    let (_, decision) = apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await?;
+    let Some(Event::Refreshed(r)) = decision.events.first() else {
+        unreachable!("a recorded refresh is announced");
+    };
+    Ok(json!({
+        "entry_id": r.entry_id,
+        "version": r.version,
+        "refreshed_at": r.refreshed_at,
+        "note": r.note,
+        "duties": duties_answer(&decision),
+    }))
+}
+
+/// `{entry_id, refreshed_at?: RFC 3339 (default now), note?}`, each problem recorded.
+fn parse_refresh(f: &mut Fields, now: DateTime<Utc>) -> (Option<String>, Option<DateTime<Utc>>, Option<String>) {
+    let entry_id = f.required_str("entry_id");
+    let refreshed_at = match f.optional_str("refreshed_at") {
+        None => Some(now),
+        Some(raw) => match DateTime::parse_from_rfc3339(&raw) {
+            Ok(at) => Some(at.with_timezone(&Utc)),
+            Err(e) => {
+                f.problem(Problem::invalid(
+                    "refreshed_at",
+                    format!("应为 RFC 3339 时间（{e}）"),
+                    format!("expected an RFC 3339 time ({e})"),
+                ));
+                None
+            }
+        },
+    };
+    (entry_id, refreshed_at, f.optional_str("note"))
 }
 
 async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
@@ -475,6 +568,7 @@ async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         "working": if insider { json!(entry.working) } else { Value::Null },
         "update_duty": if insider { json!(entry.update_duty) } else { Value::Null },
         "review_duty": if insider { json!(entry.review_duty) } else { Value::Null },
+        "refresh_duty": if insider { json!(entry.refresh_duty) } else { Value::Null },
         "history": history,
     }))
 }
@@ -685,6 +779,29 @@ async fn coordinator(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     Ok(json!({"region": region.to_string(), "authority": authority.map(|a| a.id)}))
 }
 
+/// The refreshes recorded for an entry, newest first. Visible like the entry: to everyone
+/// once published, before that only to its provider and reviewing authority.
+async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let entry_id = f.required_str("entry_id");
+    let limit: Option<u64> = f.optional("limit");
+    if limit.is_some_and(|l| l == 0 || l > 500) {
+        f.problem(Problem::invalid("limit", "应在 1 到 500 之间", "must be between 1 and 500"));
+    }
+    f.finish()?;
+    let id = entry_id.expect("checked");
+    let db = &cat.ctx.db;
+    let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
+    if entry.published.is_none() && call.org != entry.provider {
+        let provider = store::organisation(db, &entry.provider).await?;
+        if !authority_check(db, &call.org, provider.map(|p| p.region)).await? {
+            return Err(ApiError::not_found("entry", &id));
+        }
+    }
+    let rows = store::refreshes(db, &id, limit.unwrap_or(100)).await?;
+    Ok(json!({"entry_id": id, "refreshes": rows}))
+}
+
 async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let region = f.required_str("region");
@@ -741,6 +858,24 @@ mod tests {
                 "level"
             ]
         );
+    }
+
+    #[test]
+    fn a_refresh_without_an_entry_and_with_an_unreadable_time_reports_both() {
+        let now: DateTime<Utc> = "2026-11-23T01:30:00Z".parse().unwrap();
+        let mut f = Fields::parse(br#"{"version":1,"refreshed_at":"yesterday","note":7}"#, 4096).unwrap();
+        let (entry_id, at, note) = parse_refresh(&mut f, now);
+        assert!(entry_id.is_none() && at.is_none() && note.is_none());
+        let err = f.finish().unwrap_err();
+        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(fields, [("entry_id", "required"), ("refreshed_at", "invalid"), ("note", "invalid")]);
+
+        let mut f = Fields::parse(br#"{"version":1,"entry_id":"e1","refreshed_at":"2026-11-23T08:00:00+08:00"}"#, 4096)
+            .unwrap();
+        let (_, at, _) = parse_refresh(&mut f, now);
+        assert_eq!(at, Some("2026-11-23T00:00:00Z".parse().unwrap()));
+        let mut f = Fields::parse(br#"{"version":1,"entry_id":"e1"}"#, 4096).unwrap();
+        assert_eq!(parse_refresh(&mut f, now).1, Some(now), "refreshed now by default");
     }
 
     #[test]

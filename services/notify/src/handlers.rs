@@ -1,4 +1,4 @@
-//! Events -> recipients -> notifications (once each), and the inbox calls.
+//! Events -> recipients -> notifications (once each), the directory copy, and the inbox calls.
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
@@ -6,12 +6,13 @@ use govshare_shared::{
     app::Call,
     async_trait,
     bus::CallKind,
-    duty::DutyBreached,
+    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
     events::{
         catalog::{OrganisationRegistered, RolesChanged},
         notify::NotificationStored,
     },
     inbox::{self, EventHandler, HandleError},
+    region::RegionCode,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
@@ -19,11 +20,11 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{self, Message},
+    domain::{DutyNotice, Message, Place},
     store::{self, entities::notification},
 };
 
-/// Keeps the directory copy.
+/// Keeps the directory copy: each organisation's place and roles.
 pub struct Directory;
 
 #[async_trait]
@@ -35,39 +36,46 @@ impl EventHandler for Directory {
         _now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         if let Some(e) = inbox::decode_if::<OrganisationRegistered>(event)? {
-            store::upsert_org(tx, &e.org_id, Some(&e.name), &e.roles.administrators).await?;
+            // The catalog validated the code; one it could not have sent is a broken event.
+            let region = RegionCode::parse(&e.region).map_err(|t| {
+                HandleError::Permanent(format!("organisation {} has region {:?}: {}", e.org_id, e.region, t.en))
+            })?;
+            store::record_org(tx, &e, Place { kind: e.kind, region }).await?;
         } else if let Some(e) = inbox::decode_if::<RolesChanged>(event)? {
-            store::upsert_org(tx, &e.org_id, None, &e.roles.administrators).await?;
+            store::record_roles(tx, &e.org_id, &e.roles).await?;
         }
         Ok(Vec::new())
     }
 }
 
-/// Notifies the duty holder's administrators of a breach.
-pub struct Breaches;
+/// Tells the right people of every deadlines event that needs a person: reminders, breaches,
+/// escalations, unschedulable duties and digests (see [`domain::recipients`]). Each recipient
+/// gets one notification per event, however often the event is delivered.
+pub struct DutyEvents;
 
 #[async_trait]
-impl EventHandler for Breaches {
+impl EventHandler for DutyEvents {
     async fn handle(
         &self,
         tx: &DatabaseTransaction,
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        let Some(e) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
-        let Some(admins) = store::administrators(tx, &e.holder).await? else {
+        let Some(notice) = decode(event)? else { return Ok(Vec::new()) };
+        let Some(holder) = store::org(tx, notice.holder()).await? else {
             // The directory copy may lag the catalog: retry until the holder is known.
-            return Err(HandleError::Transient(format!("holder {} not in the directory yet", e.holder)));
+            return Err(HandleError::Transient(format!("holder {} not in the directory yet", notice.holder())));
         };
-        let message = serde_json::to_string(&Message::breach(&e)).expect("messages serialize");
+        let authorities = store::authorities_at(tx, &notice.authority_regions(&holder)).await?;
+        let message = serde_json::to_string(&notice.message(&holder)).expect("messages serialize");
         let meta = EventMeta::caused_by(event);
         let mut out = Vec::new();
-        for recipient in domain::recipients(&e.holder, &admins) {
+        for recipient in notice.recipients(&holder, &authorities) {
             let id = uuid::Uuid::now_v7().to_string();
             let row = notification::ActiveModel {
                 id: Set(id.clone()),
-                recipient: Set(recipient.clone()),
-                org: Set(e.holder.clone()),
+                recipient: Set(recipient.account.clone()),
+                org: Set(recipient.org.clone()),
                 channel: Set("inbox".into()),
                 source_event: Set(event.id.to_string()),
                 message: Set(message.clone()),
@@ -77,8 +85,8 @@ impl EventHandler for Breaches {
             if store::insert_once(tx, row).await? {
                 let stored = NotificationStored {
                     notification_id: id,
-                    recipient,
-                    org: e.holder.clone(),
+                    recipient: recipient.account,
+                    org: recipient.org,
                     about_event: event.id.to_string(),
                 };
                 out.push(Outgoing::event(&stored, &meta, now));
@@ -86,6 +94,22 @@ impl EventHandler for Breaches {
         }
         Ok(out)
     }
+}
+
+/// The deadlines event in `event`, if it is one notify tells people of (`duty.scheduled`,
+/// for one, is not).
+fn decode(event: &Envelope) -> Result<Option<DutyNotice>, HandleError> {
+    Ok(if let Some(e) = inbox::decode_if::<DutyReminded>(event)? {
+        Some(DutyNotice::Reminded(e))
+    } else if let Some(e) = inbox::decode_if::<DutyBreached>(event)? {
+        Some(DutyNotice::Breached(e))
+    } else if let Some(e) = inbox::decode_if::<DutyEscalated>(event)? {
+        Some(DutyNotice::Escalated(e))
+    } else if let Some(e) = inbox::decode_if::<DutyUnschedulable>(event)? {
+        Some(DutyNotice::Unschedulable(e))
+    } else {
+        inbox::decode_if::<OverdueDigest>(event)?.map(DutyNotice::Digest)
+    })
 }
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]

@@ -1,6 +1,7 @@
-//! The notify service: turns events that need a person (breaches, for now) into
-//! notifications for the right people, exactly once per recipient and channel. Recipients
-//! come from its own copy of the directory, fed by the catalog's events.
+//! The notify service: turns the deadlines events that need a person (reminders, breaches,
+//! escalations, unschedulable duties, overdue digests) into notifications for the right
+//! people, exactly once per recipient and channel. Recipients come from its own copy of the
+//! directory, fed by the catalog's events.
 
 pub mod domain;
 pub mod handlers;
@@ -46,11 +47,13 @@ impl govshare_shared::App for App {
             ),
             (
                 ConsumerSpec {
+                    // Every deadlines event: the handler picks the ones that need a person.
+                    // (An existing durable keeps the filter it was created with: see README.)
                     durable: "notify-deadlines".into(),
                     stream: Service::Deadlines.stream(),
-                    filter_subject: Service::Deadlines.event_subject("duty.breached"),
+                    filter_subject: Service::Deadlines.event_subjects(),
                 },
-                Arc::new(handlers::Breaches),
+                Arc::new(handlers::DutyEvents),
             ),
         ]
     }

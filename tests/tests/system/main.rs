@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod catalog;
+mod catalog_refresh;
 mod crash_safety;
 mod deadlines;
 mod duty_clocks;

@@ -1,20 +1,21 @@
 //! The catalog-entry lifecycle (Arts 13-17): draft -> submitted to the same-level
 //! authority -> published (or returned with reasons) -> new versions on change -> withdrawn;
-//! the update duty after a change of law or duties (10 WD, +5 with consent) and the
-//! authority's review duty for an update (2 WD).
+//! the update duty after a change of law or duties (10 WD, +5 with consent), the
+//! authority's review duty for an update (2 WD), and the provider's recurring duty to
+//! refresh a published version's data once per cycle of its update frequency (Art. 13).
 //!
-//! `check_draft` holds the content rules; `decide` turns a command into events and duty
-//! messages; `evolve` applies an event and never fails.
+//! `check_draft` and `check_refresh` hold the content rules; `decide` turns a command into
+//! events and duty messages; `evolve` applies an event and never fails.
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     Problem, Service,
-    duty::{About, CloseDuty, Closure, Duty, ExtendDuty, OpenDuty, Term},
+    duty::{About, CloseDuty, Closure, CycleDone, Duty, ExtendDuty, OpenDuty, OpenRecurringDuty, Term},
     events::{
         OrgKind, ShareType,
         catalog::{
-            DataItem, EntryDrafted, EntryPublished, EntryReturned, EntrySubmitted, EntryVersion, EntryWithdrawn,
-            OpenType, ShareMethod, UpdateRequired,
+            DataItem, DataRefreshed, EntryDrafted, EntryPublished, EntryReturned, EntrySubmitted, EntryVersion,
+            EntryWithdrawn, OpenType, ShareMethod, UpdateRequired,
         },
     },
     reply::Text,
@@ -189,6 +190,10 @@ pub struct Entry {
     pub withdrawn: bool,
     pub update_duty: Option<UpdateDuty>,
     pub review_duty: Option<String>,
+    /// The open recurring refresh duty of the published version, if its data has cycles.
+    /// (Absent in entries stored before refresh duties existed: they have none open.)
+    #[serde(default)]
+    pub refresh_duty: Option<String>,
     /// How many update duties were opened (names the next one).
     pub updates_required: u32,
 }
@@ -218,12 +223,27 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     SaveDraft(Draft),
-    Submit { secrecy_assessment: String, personal_information_assessment: String, signed_off_by: String },
+    Submit {
+        secrecy_assessment: String,
+        personal_information_assessment: String,
+        signed_off_by: String,
+    },
     Approve,
-    Return { reasons: Vec<String> },
-    Withdraw { reason: String },
-    RequireUpdate { cause: String },
+    Return {
+        reasons: Vec<String>,
+    },
+    Withdraw {
+        reason: String,
+    },
+    RequireUpdate {
+        cause: String,
+    },
     ExtendUpdate,
+    /// The provider refreshed the published version's data at `refreshed_at` (Art. 13).
+    RecordRefresh {
+        refreshed_at: DateTime<Utc>,
+        note: Option<String>,
+    },
 }
 
 impl Command {
@@ -236,6 +256,7 @@ impl Command {
             Command::Withdraw { .. } => "withdraw",
             Command::RequireUpdate { .. } => "require_update",
             Command::ExtendUpdate => "extend_update",
+            Command::RecordRefresh { .. } => "record_refresh",
         }
     }
 }
@@ -249,14 +270,17 @@ pub enum Event {
     Returned(EntryReturned),
     Withdrawn(EntryWithdrawn),
     UpdateRequired(UpdateRequired),
+    Refreshed(DataRefreshed),
 }
 
 /// A duty-contract message to send with the events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DutyOp {
     Open(OpenDuty),
+    OpenRecurring(OpenRecurringDuty),
     Extend(ExtendDuty),
     Close(CloseDuty),
+    CycleDone(CycleDone),
 }
 
 /// What a command decided.
@@ -339,6 +363,110 @@ fn duty(
 
 fn close(duty_id: &str, closure: Closure, reason: &str, now: DateTime<Utc>) -> DutyOp {
     DutyOp::Close(CloseDuty { duty_id: duty_id.to_owned(), closure, reason: reason.to_owned(), at: now })
+}
+
+/// The schedule the duty contract gets for a version's update frequency: the stored form
+/// without the `cron:` tag that only the catalog's own record carries (deadlines reads a
+/// frequency word or a bare cron expression). `None` for real-time data, which has no cycles,
+/// and for data not shared (Art. 14), which no one receives and so no one finds stale.
+fn refresh_schedule(v: &EntryVersion) -> Option<String> {
+    if v.share_type == ShareType::NotShared {
+        return None;
+    }
+    let stored = v.update_frequency.as_str();
+    match UpdateFrequency::try_from(stored.to_owned()) {
+        Ok(f) if f.cron().is_none() => None,
+        // A stored value that does not parse is still sent: deadlines dead-letters it with
+        // its reason, where operators see it, rather than the duty silently not existing.
+        _ => Some(stored.strip_prefix("cron:").unwrap_or(stored).to_owned()),
+    }
+}
+
+/// Art. 13: publishing `v` hands the refresh duty over to it. The previous version's
+/// recurrence (if any) is cancelled, and `v`'s own starts now, unless its data is real-time.
+fn refresh_handover(entry: &Entry, v: &EntryVersion, now: DateTime<Utc>) -> Vec<DutyOp> {
+    let mut ops: Vec<DutyOp> = entry
+        .refresh_duty
+        .iter()
+        .map(|d| close(d, Closure::Cancelled, &format!("superseded by version {}", v.version), now))
+        .collect();
+    if let Some(schedule) = refresh_schedule(v) {
+        ops.push(DutyOp::OpenRecurring(OpenRecurringDuty {
+            duty: Duty {
+                duty_id: refresh_duty_id(&entry.id, v.version),
+                article: 13,
+                holder: entry.provider.clone(),
+                about: About { kind: "catalog_entry".into(), id: entry.id.clone() },
+                title: Text::new(
+                    format!("按更新频率更新目录《{}》第 {} 版的数据", v.name, v.version),
+                    format!("refresh the data of \"{}\" (version {}) at its update frequency", v.name, v.version),
+                ),
+            },
+            schedule,
+            from: now,
+            opened_by: Service::Catalog,
+        }));
+    }
+    ops
+}
+
+/// The rules of `record_refresh`, every violation at once: the entry exists and is
+/// published (a draft is reported as unknown to anyone but its provider, as `get_entry`
+/// hides it), the caller is its provider, and the refresh is not in the future.
+/// `refreshed_at` is `None` when it did not parse (already reported).
+pub fn check_refresh(
+    entry_id: &str,
+    entry: Option<&Entry>,
+    actor: &str,
+    refreshed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    match entry {
+        Some(e) if e.published.is_none() && e.provider == actor => problems.push(Problem::new(
+            "entry_id",
+            "not_published",
+            Text::new(
+                format!("目录 {entry_id} 尚未发布：数据更新义务自发布起计"),
+                format!("catalog entry {entry_id} is not published: the refresh duty starts at publication"),
+            ),
+        )),
+        Some(e) if e.published.is_some() => {
+            if e.withdrawn {
+                problems.push(Problem::new(
+                    "entry_id",
+                    "withdrawn",
+                    Text::new(format!("目录 {entry_id} 已撤销"), format!("catalog entry {entry_id} was withdrawn")),
+                ));
+            }
+            if e.provider != actor {
+                problems.push(Problem::new(
+                    "provider",
+                    "not_the_provider",
+                    Text::new(
+                        format!("只有提供部门 {} 可以登记该目录的数据更新", e.provider),
+                        format!("only the provider {} may record a refresh of this entry's data", e.provider),
+                    ),
+                ));
+            }
+        }
+        _ => problems.push(Problem::new(
+            "entry_id",
+            "unknown",
+            Text::new(format!("目录 {entry_id} 不存在"), format!("catalog entry {entry_id} not found")),
+        )),
+    }
+    if let Some(at) = refreshed_at.filter(|at| *at > now) {
+        problems.push(Problem::new(
+            "refreshed_at",
+            "in_future",
+            Text::new(
+                format!("更新时间 {} 晚于当前时间", at.to_rfc3339()),
+                format!("refreshed_at {} is in the future", at.to_rfc3339()),
+            ),
+        ));
+    }
+    problems
 }
 
 fn wrong_stage(entry: &Entry, cmd: &Command) -> CatalogError {
@@ -434,13 +562,17 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             let Some(working) = entry.working.as_ref().filter(|w| matches!(w.stage, Stage::Submitted { .. })) else {
                 return Err(wrong_stage(entry, &cmd));
             };
-            let duties = entry.review_duty.iter().map(|d| close(d, Closure::Fulfilled, "reviewed", f.now)).collect();
+            let mut duties: Vec<DutyOp> =
+                entry.review_duty.iter().map(|d| close(d, Closure::Fulfilled, "reviewed", f.now)).collect();
             let event = match cmd {
-                Command::Approve => Event::Published(EntryPublished {
-                    entry: working.version.clone(),
-                    approved_by: f.actor.id(),
-                    published_at: f.now,
-                }),
+                Command::Approve => {
+                    duties.extend(refresh_handover(entry, &working.version, f.now));
+                    Event::Published(EntryPublished {
+                        entry: working.version.clone(),
+                        approved_by: f.actor.id(),
+                        published_at: f.now,
+                    })
+                }
                 Command::Return { reasons } => Event::Returned(EntryReturned {
                     entry: working.version.clone(),
                     returned_by: f.actor.id(),
@@ -461,6 +593,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
                 .iter()
                 .map(|u| u.duty_id.as_str())
                 .chain(entry.review_duty.as_deref())
+                .chain(entry.refresh_duty.as_deref())
                 .map(|d| close(d, Closure::Cancelled, "entry withdrawn", f.now))
                 .collect();
             Ok(Decision {
@@ -519,6 +652,33 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
                 })],
             })
         }
+        Command::RecordRefresh { refreshed_at, note } => {
+            if !f.is_provider() {
+                return Err(CatalogError::NotTheProvider);
+            }
+            let Some(published) = &entry.published else {
+                return Err(wrong_stage(entry, &Command::RecordRefresh { refreshed_at, note }));
+            };
+            if refreshed_at > f.now {
+                return Err(CatalogError::RefreshInFuture);
+            }
+            // Real-time data (and an entry published before refresh duties existed) has no
+            // recurrence open: the refresh is recorded, no cycle is done.
+            let duties = entry
+                .refresh_duty
+                .iter()
+                .map(|d| DutyOp::CycleDone(CycleDone { duty_id: d.clone(), at: refreshed_at }))
+                .collect();
+            Ok(Decision {
+                events: vec![Event::Refreshed(DataRefreshed {
+                    entry_id: entry.id.clone(),
+                    version: published.version,
+                    refreshed_at,
+                    note,
+                })],
+                duties,
+            })
+        }
     }
 }
 
@@ -537,6 +697,7 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
             withdrawn: false,
             update_duty: None,
             review_duty: None,
+            refresh_duty: None,
             updates_required: 0,
         }
     });
@@ -560,12 +721,14 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
                 e.updates_required += 1;
                 e.update_duty = Some(UpdateDuty { duty_id: u.duty_id.clone(), extended: false });
             }
+            Event::Refreshed(_) => {}
         }
     }
     for op in &decision.duties {
         match op {
             DutyOp::Open(o) if o.duty.duty_id.contains("-review-") => e.review_duty = Some(o.duty.duty_id.clone()),
-            DutyOp::Open(_) => {}
+            DutyOp::Open(_) | DutyOp::CycleDone(_) => {}
+            DutyOp::OpenRecurring(o) => e.refresh_duty = Some(o.duty.duty_id.clone()),
             DutyOp::Extend(_) => {
                 if let Some(u) = &mut e.update_duty {
                     u.extended = true;
@@ -577,6 +740,9 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
                 }
                 if e.update_duty.as_ref().is_some_and(|u| u.duty_id == c.duty_id) {
                     e.update_duty = None;
+                }
+                if e.refresh_duty.as_deref() == Some(c.duty_id.as_str()) {
+                    e.refresh_duty = None;
                 }
             }
         }
@@ -590,6 +756,11 @@ pub fn review_duty_id(entry_id: &str, version: u32) -> String {
 
 pub fn update_duty_id(entry_id: &str, n: u32) -> String {
     format!("entry-{entry_id}-update-{n}")
+}
+
+/// One recurrence per published version, so a new version with another frequency gets its own.
+pub fn refresh_duty_id(entry_id: &str, version: u32) -> String {
+    format!("entry-{entry_id}-refresh-v{version}")
 }
 
 #[cfg(test)]
@@ -671,6 +842,15 @@ mod tests {
         (entry.unwrap(), last)
     }
 
+    /// Version 1 of `d`, published.
+    fn published(d: Draft) -> (Entry, Decision) {
+        given(&[(&provider(), Command::SaveDraft(d)), (&provider(), submit()), (&authority(), Command::Approve)])
+    }
+
+    fn refresh(at: &str) -> Command {
+        Command::RecordRefresh { refreshed_at: at.parse().unwrap(), note: None }
+    }
+
     fn when(entry: &Entry, who: &Organisation, cmd: Command) -> Result<Decision, CatalogError> {
         let p = provider();
         let a = authority();
@@ -718,7 +898,10 @@ mod tests {
         assert_eq!(p.entry.version, 1);
         assert_eq!(p.approved_by, "gz-auth");
         assert_eq!(entry.status(), "published");
-        assert!(decision.duties.is_empty(), "a first publication has no statutory review clock");
+        assert!(
+            !decision.duties.iter().any(|d| matches!(d, DutyOp::Open(_) | DutyOp::Close(_))),
+            "a first publication has no statutory review clock"
+        );
     }
 
     #[test]
@@ -772,12 +955,12 @@ mod tests {
         assert_eq!(entry.published.as_ref().unwrap().version, 1, "version 1 stays published meanwhile");
         let submitted = when(&entry, &provider(), submit()).unwrap();
         let DutyOp::Open(review) = &submitted.duties[0] else { panic!() };
-        assert_eq!(review.article, 17);
-        assert_eq!(review.holder, "gz-auth");
+        assert_eq!(review.duty.article, 17);
+        assert_eq!(review.duty.holder, "gz-auth");
         assert_eq!(review.term, Term::WorkingDays { days: 2, from: now() });
         let entry = evolve(Some(entry), &submitted);
         let approved = when(&entry, &authority(), Command::Approve).unwrap();
-        assert!(matches!(&approved.duties[0], DutyOp::Close(c) if c.duty_id == review.duty_id));
+        assert!(matches!(&approved.duties[0], DutyOp::Close(c) if c.duty_id == review.duty.duty_id));
     }
 
     #[test]
@@ -789,7 +972,7 @@ mod tests {
             (&authority(), Command::RequireUpdate { cause: "《某法》修订".into() }),
         ]);
         let DutyOp::Open(update) = &d.duties[0] else { panic!() };
-        assert_eq!((update.article, update.holder.as_str()), (17, "gz-ga"));
+        assert_eq!((update.duty.article, update.duty.holder.as_str()), (17, "gz-ga"));
         assert_eq!(update.term, Term::WorkingDays { days: 10, from: now() });
         assert_eq!(
             when(&entry, &provider(), Command::RequireUpdate { cause: "x".into() }),
@@ -807,11 +990,9 @@ mod tests {
 
         let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(draft())).unwrap());
         let submitted = when(&entry, &provider(), submit()).unwrap();
-        assert!(
-            submitted.duties.iter().any(
-                |d| matches!(d, DutyOp::Close(c) if c.duty_id == update.duty_id && c.closure == Closure::Fulfilled)
-            )
-        );
+        assert!(submitted.duties.iter().any(
+            |d| matches!(d, DutyOp::Close(c) if c.duty_id == update.duty.duty_id && c.closure == Closure::Fulfilled)
+        ));
     }
 
     #[test]
@@ -839,5 +1020,142 @@ mod tests {
         let facts = Facts { actor: &me, provider: &p, authority: None, new_id: "e1", now: now() };
         let entry = evolve(None, &decide(None, Command::SaveDraft(draft()), &facts).unwrap());
         assert_eq!(decide(Some(&entry), submit(), &facts), Err(CatalogError::NoAuthority("440100".into())));
+    }
+
+    #[test]
+    fn publication_opens_a_recurring_refresh_duty_at_the_entrys_update_frequency() {
+        let (entry, decision) = published(Draft { update_frequency: UpdateFrequency::Weekly, ..draft() });
+        let [DutyOp::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
+        assert_eq!(r.duty.duty_id, "entry-e1-refresh-v1");
+        assert_eq!((r.duty.article, r.duty.holder.as_str()), (13, "gz-ga"));
+        assert_eq!(r.duty.about, About { kind: "catalog_entry".into(), id: "e1".into() });
+        assert!(r.duty.title.zh.contains("户籍人口") && r.duty.title.en.contains("户籍人口"));
+        assert_eq!((r.schedule.as_str(), r.from, r.opened_by), ("weekly", now(), Service::Catalog));
+        assert_eq!(entry.refresh_duty.as_deref(), Some("entry-e1-refresh-v1"));
+    }
+
+    #[test]
+    fn real_time_data_has_no_cycles_and_opens_no_refresh_duty() {
+        let (entry, decision) = published(Draft { update_frequency: UpdateFrequency::Realtime, ..draft() });
+        assert!(decision.duties.is_empty(), "{decision:?}");
+        assert_eq!(entry.refresh_duty, None);
+    }
+
+    #[test]
+    fn data_not_shared_owes_no_refresh() {
+        let not_shared = Draft {
+            share_type: ShareType::NotShared,
+            share_methods: vec![],
+            not_shared_reason: Some("r".into()),
+            legal_basis: Some("《某法》第X条".into()),
+            ..draft()
+        };
+        let (entry, decision) = published(not_shared);
+        assert!(decision.duties.is_empty(), "{decision:?}");
+        assert_eq!(entry.refresh_duty, None);
+    }
+
+    #[test]
+    fn a_cron_frequency_is_sent_as_the_bare_expression_the_duty_contract_reads() {
+        let cron = UpdateFrequency::parse("0 2 * * 1").unwrap();
+        let (_, decision) = published(Draft { update_frequency: cron.clone(), ..draft() });
+        let [DutyOp::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
+        assert_eq!(r.schedule, "0 0 2 * * MON");
+        assert_eq!(UpdateFrequency::parse(&r.schedule), Ok(cron));
+    }
+
+    #[test]
+    fn a_new_version_cancels_the_old_versions_refresh_duty_and_opens_its_own() {
+        let (entry, _) = published(draft());
+        let monthly = Draft { update_frequency: UpdateFrequency::Monthly, ..draft() };
+        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(monthly)).unwrap());
+        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
+        let approved = when(&entry, &authority(), Command::Approve).unwrap();
+        let refresh: Vec<_> = approved
+            .duties
+            .iter()
+            .filter(|d| !matches!(d, DutyOp::Close(c) if c.duty_id.contains("-review-")))
+            .collect();
+        let [DutyOp::Close(old), DutyOp::OpenRecurring(new)] = refresh.as_slice() else { panic!("{approved:?}") };
+        assert_eq!((old.duty_id.as_str(), old.closure), ("entry-e1-refresh-v1", Closure::Cancelled));
+        assert_eq!(old.reason, "superseded by version 2");
+        assert_eq!((new.duty.duty_id.as_str(), new.schedule.as_str()), ("entry-e1-refresh-v2", "monthly"));
+        assert_eq!(evolve(Some(entry), &approved).refresh_duty.as_deref(), Some("entry-e1-refresh-v2"));
+    }
+
+    #[test]
+    fn a_new_real_time_version_only_cancels_the_old_refresh_duty() {
+        let (entry, _) = published(draft());
+        let realtime = Draft { update_frequency: UpdateFrequency::Realtime, ..draft() };
+        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(realtime)).unwrap());
+        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
+        let approved = when(&entry, &authority(), Command::Approve).unwrap();
+        assert!(approved.duties.iter().all(|d| matches!(d, DutyOp::Close(_))), "{approved:?}");
+        assert!(approved.duties.iter().any(|d| matches!(d, DutyOp::Close(c) if c.duty_id == "entry-e1-refresh-v1")));
+        assert_eq!(evolve(Some(entry), &approved).refresh_duty, None);
+    }
+
+    #[test]
+    fn withdrawal_cancels_the_refresh_duty() {
+        let (entry, _) = published(draft());
+        let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
+        let [DutyOp::Close(c)] = w.duties.as_slice() else { panic!("{w:?}") };
+        assert_eq!(
+            (c.duty_id.as_str(), c.closure, c.reason.as_str()),
+            ("entry-e1-refresh-v1", Closure::Cancelled, "entry withdrawn")
+        );
+        assert_eq!(evolve(Some(entry), &w).refresh_duty, None);
+    }
+
+    #[test]
+    fn a_refresh_is_announced_and_fulfils_the_running_cycle_of_the_published_version() {
+        let (entry, _) = published(draft());
+        let d = when(&entry, &provider(), Command::RecordRefresh { refreshed_at: now(), note: Some("全量".into()) })
+            .unwrap();
+        let [Event::Refreshed(r)] = d.events.as_slice() else { panic!("{d:?}") };
+        assert_eq!((r.entry_id.as_str(), r.version, r.refreshed_at, r.note.as_deref()), ("e1", 1, now(), Some("全量")));
+        assert_eq!(d.duties, [DutyOp::CycleDone(CycleDone { duty_id: "entry-e1-refresh-v1".into(), at: now() })]);
+    }
+
+    #[test]
+    fn a_refresh_of_real_time_data_is_recorded_without_a_cycle() {
+        let (entry, _) = published(Draft { update_frequency: UpdateFrequency::Realtime, ..draft() });
+        let d = when(&entry, &provider(), refresh("2026-11-23T01:00:00Z")).unwrap();
+        assert!(matches!(d.events.as_slice(), [Event::Refreshed(_)]));
+        assert!(d.duties.is_empty());
+    }
+
+    #[test]
+    fn a_refresh_lists_every_problem_at_once() {
+        let (entry, _) = published(draft());
+        let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
+        let withdrawn = evolve(Some(entry), &w);
+        let future = Some("2026-11-24T00:00:00Z".parse().unwrap());
+        let problems = check_refresh("e1", Some(&withdrawn), "gz-ws", future, now());
+        let found: Vec<_> = problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(found, [("entry_id", "withdrawn"), ("provider", "not_the_provider"), ("refreshed_at", "in_future")]);
+        assert!(problems.iter().all(|p| !p.text.zh.is_empty() && !p.text.en.is_empty()));
+    }
+
+    #[test]
+    fn a_draft_is_not_yet_refreshable_and_unknown_to_anyone_but_its_provider() {
+        let (draft_only, _) = given(&[(&provider(), Command::SaveDraft(draft()))]);
+        let code = |actor: &str| check_refresh("e1", Some(&draft_only), actor, Some(now()), now())[0].code.clone();
+        assert_eq!(code("gz-ga"), "not_published");
+        assert_eq!(code("gz-ws"), "unknown");
+        assert_eq!(check_refresh("nope", None, "gz-ga", Some(now()), now())[0].code, "unknown");
+        assert!(check_refresh("e1", Some(&published(draft()).0), "gz-ga", Some(now()), now()).is_empty());
+        assert!(matches!(
+            when(&draft_only, &provider(), refresh("2026-11-23T01:00:00Z")),
+            Err(CatalogError::WrongStage { .. })
+        ));
+    }
+
+    #[test]
+    fn decide_itself_refuses_a_refresh_by_another_department_or_in_the_future() {
+        let (entry, _) = published(draft());
+        let other = org("gz-ws", OrgKind::Department, "440100");
+        assert_eq!(when(&entry, &other, refresh("2026-11-23T01:00:00Z")), Err(CatalogError::NotTheProvider));
+        assert_eq!(when(&entry, &provider(), refresh("2026-11-23T03:00:00Z")), Err(CatalogError::RefreshInFuture));
     }
 }

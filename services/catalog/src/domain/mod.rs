@@ -45,6 +45,8 @@ pub enum CatalogError {
     NoUpdateDuty,
     #[error("the update duty was already extended once (Art. 17: at most +5 working days)")]
     AlreadyExtended,
+    #[error("a data refresh cannot be recorded for a time in the future")]
+    RefreshInFuture,
 }
 
 impl From<CatalogError> for ApiError {
@@ -74,6 +76,7 @@ impl From<CatalogError> for ApiError {
             E::AlreadyExtended => {
                 (ErrorCode::NotAllowed, "更新期限已延长过一次（第十七条：最多延长 5 个工作日）".to_owned())
             }
+            E::RefreshInFuture => (ErrorCode::NotAllowed, "不能登记未来时间的数据更新".to_owned()),
         };
         ApiError::with_text(code, zh, en)
     }

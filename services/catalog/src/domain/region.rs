@@ -2,82 +2,14 @@
 //!
 //! The code table is data: a versioned CSV the deployment provides (a default ships in
 //! `data/regions.csv`). Retired codes stay in the table as retired and are never reused.
+//! The code type itself ([`RegionCode`], [`Level`]) lives in `govshare_shared::region`, so
+//! other services read codes the same way.
 
 use std::collections::BTreeMap;
 
 use govshare_shared::reply::Text;
 
-/// A six-digit GB/T 2260 region code: digits 1-2 province, 3-4 city, 5-6 county;
-/// `000000` stands for the national level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RegionCode(u32);
-
-impl TryFrom<String> for RegionCode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Self::parse(&s).map_err(|t| t.en)
-    }
-}
-
-impl From<RegionCode> for String {
-    fn from(c: RegionCode) -> String {
-        c.to_string()
-    }
-}
-
-/// Administrative level of a region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    National,
-    Province,
-    City,
-    County,
-}
-
-impl RegionCode {
-    pub const NATIONAL: RegionCode = RegionCode(0);
-
-    pub fn parse(raw: &str) -> Result<Self, Text> {
-        if raw.len() != 6 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Text::new("应为六位数字的行政区划代码", "expected a six-digit GB/T 2260 code"));
-        }
-        let code: u32 = raw.parse().expect("six digits");
-        // Province codes run from 11 (Beijing) to 82 (Macao).
-        if code != 0 && !(11..=82).contains(&(code / 10_000)) {
-            return Err(Text::new("省级代码不存在", "no such province code"));
-        }
-        Ok(Self(code))
-    }
-
-    pub fn level(self) -> Level {
-        match self.0 {
-            0 => Level::National,
-            c if c % 10_000 == 0 => Level::Province,
-            c if c % 100 == 0 => Level::City,
-            _ => Level::County,
-        }
-    }
-}
-
-impl std::fmt::Display for RegionCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:06}", self.0)
-    }
-}
-
-impl RegionCode {
-    /// The code's own parent by its digits: county -> city, city -> province,
-    /// province -> national. (The tree may skip a level: see [`Regions::parent`].)
-    fn digit_parent(self) -> Option<Self> {
-        match self.level() {
-            Level::National => None,
-            Level::Province => Some(Self::NATIONAL),
-            Level::City => Some(Self(self.0 / 10_000 * 10_000)),
-            Level::County => Some(Self(self.0 / 100 * 100)),
-        }
-    }
-}
+pub use govshare_shared::region::{Level, RegionCode};
 
 /// One row of the code table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,18 +145,6 @@ mod tests {
 
     fn coordinator(a: &str, b: &str) -> String {
         Regions::shipped().coordinator(code(a), code(b)).unwrap().to_string()
-    }
-
-    #[test]
-    fn region_codes_have_six_digits_and_a_level() {
-        assert_eq!(code("000000").level(), Level::National);
-        assert_eq!(code("440000").level(), Level::Province);
-        assert_eq!(code("440100").level(), Level::City);
-        assert_eq!(code("440106").level(), Level::County);
-        assert!(RegionCode::parse("44010").is_err());
-        assert!(RegionCode::parse("44010a").is_err());
-        assert!(RegionCode::parse("990000").is_err());
-        assert_eq!(code("110105").to_string(), "110105");
     }
 
     #[test]

@@ -144,3 +144,29 @@ pub mod key {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod refresh {
+    //! A data refresh the provider recorded for a published entry (Art. 13).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "data_refreshes")]
+    pub struct Model {
+        /// The id of the `entry.data_refreshed` event.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub refresh_id: String,
+        pub entry_id: String,
+        /// The published version whose data was refreshed.
+        pub version: i32,
+        pub refreshed_at: DateTimeUtc,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub note: Option<String>,
+        pub recorded_by: String,
+        pub recorded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

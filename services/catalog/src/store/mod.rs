@@ -3,15 +3,19 @@
 pub mod entities;
 mod m20261123_100001_create_catalog;
 mod m20261123_100002_search;
+mod m20261123_100003_data_refreshes;
 
 use govshare_shared::{
     Envelope,
     events::{
         OrgKind,
-        catalog::{OrganisationRegistered, RolesChanged, SourceDesignated},
+        catalog::{DataRefreshed, OrganisationRegistered, RolesChanged, SourceDesignated},
     },
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use crate::domain::{Level, Organisation, RegionCode, Regions, entry::Entry};
@@ -24,6 +28,7 @@ impl MigratorTrait for Migrator {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_100001_create_catalog::Migration));
         m.push(Box::new(m20261123_100002_search::Migration));
+        m.push(Box::new(m20261123_100003_data_refreshes::Migration));
         m
     }
 }
@@ -280,6 +285,43 @@ pub async fn record_history(db: &impl ConnectionTrait, entry_id: &str, env: &Env
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Records a refresh, keyed by the id of the event that announced it.
+pub async fn insert_refresh(
+    db: &impl ConnectionTrait,
+    env: &Envelope,
+    e: &DataRefreshed,
+    recorded_by: &str,
+) -> Result<(), DbErr> {
+    entities::refresh::Entity::insert(entities::refresh::ActiveModel {
+        refresh_id: Set(env.id.to_string()),
+        entry_id: Set(e.entry_id.clone()),
+        version: Set(e.version as i32),
+        refreshed_at: Set(e.refreshed_at),
+        note: Set(e.note.clone()),
+        recorded_by: Set(recorded_by.to_owned()),
+        recorded_at: Set(env.time),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// An entry's refreshes, newest first, at most `limit`.
+pub async fn refreshes(
+    db: &impl ConnectionTrait,
+    entry_id: &str,
+    limit: u64,
+) -> Result<Vec<entities::refresh::Model>, DbErr> {
+    use entities::refresh::{Column, Entity};
+    Entity::find()
+        .filter(Column::EntryId.eq(entry_id))
+        .order_by_desc(Column::RefreshedAt)
+        .order_by_desc(Column::RefreshId)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 pub async fn upsert_source(db: &impl ConnectionTrait, e: &SourceDesignated) -> Result<(), DbErr> {

@@ -1,101 +1,140 @@
-//! Pure notification rules: who hears of an event, and what the message says.
+//! Pure notification rules: who hears of an event ([`recipients`]), and what the message
+//! says ([`message`]).
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Asia::Shanghai;
+pub mod message;
+pub mod recipients;
+
 use govshare_shared::{
-    duty::DutyBreached,
-    reply::{Lang, Text},
+    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
+    region::RegionCode,
 };
-use serde::{Deserialize, Serialize};
+pub use message::Message;
+pub use recipients::{Org, Place, Recipient};
 
-/// The recipients of a duty holder's notifications: its administrators, or, when it has
-/// none on record, the organisation's own inbox (so nothing goes unheard).
-pub fn recipients(org_id: &str, administrators: &[String]) -> Vec<String> {
-    if administrators.is_empty() { vec![org_id.to_owned()] } else { administrators.to_vec() }
+/// A deadlines event that someone must hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DutyNotice {
+    Reminded(DutyReminded),
+    Breached(DutyBreached),
+    Escalated(DutyEscalated),
+    Unschedulable(DutyUnschedulable),
+    Digest(OverdueDigest),
 }
 
-/// A message, kept as a template and its parameters, rendered in the reader's language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "template", rename_all = "snake_case")]
-pub enum Message {
-    DutyBreached { title: Text, article: u16, due_at: DateTime<Utc>, breached_at: DateTime<Utc> },
-}
-
-impl Message {
-    pub fn breach(e: &DutyBreached) -> Self {
-        Message::DutyBreached {
-            title: e.title.clone(),
-            article: e.article,
-            due_at: e.due_at,
-            breached_at: e.breached_at,
-        }
-    }
-
-    pub fn render(&self, lang: Lang) -> String {
+impl DutyNotice {
+    /// The organisation that owes the duty (or duties, for a digest).
+    pub fn holder(&self) -> &str {
         match self {
-            Message::DutyBreached { title, article, due_at, breached_at } => {
-                let due = due_at.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M");
-                let late = *breached_at - *due_at;
-                match lang {
-                    Lang::ZhCn => format!(
-                        "【已逾期】{}：依据《政务数据共享条例》第{article}条，应于 {due}（北京时间）前完成，已逾期{}。",
-                        title.zh,
-                        overdue(late, lang)
-                    ),
-                    Lang::En => format!(
-                        "Overdue: {}: due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation, now overdue{}.",
-                        title.en,
-                        overdue(late, lang)
-                    ),
-                }
-            }
+            DutyNotice::Reminded(e) => &e.duty.holder,
+            DutyNotice::Breached(e) => &e.duty.holder,
+            DutyNotice::Escalated(e) => &e.duty.holder,
+            DutyNotice::Unschedulable(e) => &e.duty.holder,
+            DutyNotice::Digest(e) => &e.holder,
         }
     }
-}
 
-/// How long overdue, as the reader says it; nothing under a minute.
-fn overdue(d: chrono::Duration, lang: Lang) -> String {
-    let (h, m) = (d.num_hours(), d.num_minutes() % 60);
-    match lang {
-        _ if d.num_minutes() < 1 => String::new(),
-        Lang::ZhCn => format!(" {h} 小时 {m} 分"),
-        Lang::En => format!(" by {h} h {m} min"),
+    /// The regions whose authorities the directory must supply to [`DutyNotice::recipients`].
+    pub fn authority_regions(&self, holder: &Org) -> Vec<RegionCode> {
+        match self {
+            DutyNotice::Escalated(e) => recipients::authority_regions(e.step, holder),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Who hears of it, each once.
+    pub fn recipients(&self, holder: &Org, authorities: &[Org]) -> Vec<Recipient> {
+        match self {
+            DutyNotice::Reminded(_) | DutyNotice::Breached(_) => recipients::reminded_or_breached(holder),
+            DutyNotice::Escalated(e) => recipients::escalated(e.step, holder, authorities),
+            DutyNotice::Unschedulable(_) => recipients::unschedulable(holder),
+            DutyNotice::Digest(_) => recipients::digest(holder),
+        }
+    }
+
+    /// What they read: the same message for every recipient.
+    pub fn message(&self, holder: &Org) -> Message {
+        match self {
+            DutyNotice::Reminded(e) => Message::reminder(e),
+            DutyNotice::Breached(e) => Message::breach(e),
+            DutyNotice::Escalated(e) => Message::escalation(e, &holder.name),
+            DutyNotice::Unschedulable(e) => Message::unschedulable(e, &holder.name),
+            DutyNotice::Digest(e) => Message::digest(e, &holder.name),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::duty::About;
+    use govshare_shared::{
+        duty::{About, Duty, EscalationStep, OverdueDuty},
+        events::{OrgKind, catalog::Roles},
+        reply::{Lang, Text},
+    };
 
     use super::*;
 
-    fn breach() -> DutyBreached {
-        DutyBreached {
-            duty_id: "d1".into(),
-            article: 21,
-            holder: "gongan".into(),
-            about: About { kind: "request".into(), id: "r1".into() },
-            title: Text::new("答复共享申请 r1", "reply to request r1"),
-            due_at: "2026-11-24T16:00:00Z".parse().unwrap(),
-            breached_at: "2026-11-24T16:00:00Z".parse().unwrap(),
+    fn holder() -> Org {
+        Org {
+            id: "gz-ga".into(),
+            name: "广州市公安局".into(),
+            place: Some(Place { kind: OrgKind::Department, region: RegionCode::parse("440100").unwrap() }),
+            roles: Roles {
+                administrators: vec!["alice".into()],
+                head: vec!["wang".into()],
+                sharing_office: vec![],
+                sharing_office_head: vec!["lin".into()],
+            },
         }
     }
 
-    #[test]
-    fn a_breach_reads_in_chinese_and_in_english_with_the_article_and_beijing_due_time() {
-        let m = Message::breach(&breach());
-        let zh = m.render(Lang::ZhCn);
-        let en = m.render(Lang::En);
-        assert!(zh.contains("第21条") && zh.contains("2026-11-25 00:00") && zh.contains("答复共享申请 r1"), "{zh}");
-        assert!(
-            en.starts_with("Overdue: reply to request r1") && en.contains("Art. 21") && en.contains("2026-11-25 00:00"),
-            "{en}"
-        );
+    fn duty() -> Duty {
+        Duty {
+            duty_id: "d1".into(),
+            article: 21,
+            holder: "gz-ga".into(),
+            about: About { kind: "request".into(), id: "r1".into() },
+            title: Text::new("答复共享申请 r1", "reply to request r1"),
+        }
+    }
+
+    fn escalated(step: EscalationStep) -> DutyNotice {
+        let at = "2026-11-24T16:00:00Z".parse().unwrap();
+        DutyNotice::Escalated(DutyEscalated { duty: duty(), step, rung: 2, due_at: at, escalated_at: at })
     }
 
     #[test]
-    fn administrators_hear_of_their_organisation_or_else_its_own_inbox_does() {
-        assert_eq!(recipients("gongan", &["alice".into(), "bob".into()]), ["alice", "bob"]);
-        assert_eq!(recipients("gongan", &[]), ["gongan"]);
+    fn a_breach_is_heard_by_the_administrators_and_the_sharing_office() {
+        let at = "2026-11-24T16:00:00Z".parse().unwrap();
+        let n = DutyNotice::Breached(DutyBreached { duty: duty(), due_at: at, breached_at: at });
+        assert_eq!(n.holder(), "gz-ga");
+        assert!(n.authority_regions(&holder()).is_empty());
+        assert_eq!(n.recipients(&holder(), &[]), [Recipient::new("gz-ga", "alice"), Recipient::new("gz-ga", "lin")]);
+    }
+
+    #[test]
+    fn only_an_escalation_to_an_authority_needs_the_authorities() {
+        assert!(escalated(EscalationStep::DepartmentHead).authority_regions(&holder()).is_empty());
+        let up = escalated(EscalationStep::SuperiorAuthority).authority_regions(&holder());
+        assert_eq!(up.iter().map(|r| r.to_string()).collect::<Vec<_>>(), ["440000", "000000"]);
+    }
+
+    #[test]
+    fn an_escalation_to_the_head_reaches_the_head_and_names_the_holder() {
+        let n = escalated(EscalationStep::DepartmentHead);
+        assert_eq!(n.recipients(&holder(), &[]), [Recipient::new("gz-ga", "wang")]);
+        assert!(n.message(&holder()).render(Lang::ZhCn).contains("广州市公安局的“答复共享申请 r1”"));
+    }
+
+    #[test]
+    fn a_digest_is_about_its_holder_and_lists_its_duties() {
+        let at = "2026-11-30T01:00:00Z".parse().unwrap();
+        let n = DutyNotice::Digest(OverdueDigest {
+            holder: "gz-ga".into(),
+            at,
+            duties: vec![OverdueDuty { duty: duty(), due_at: at, overdue_seconds: 60 }],
+        });
+        assert_eq!(n.holder(), "gz-ga");
+        assert_eq!(n.recipients(&holder(), &[]), [Recipient::new("gz-ga", "alice")]);
+        assert!(matches!(n.message(&holder()), Message::OverdueDigest { duties, .. } if duties.len() == 1));
     }
 }

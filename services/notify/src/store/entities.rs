@@ -1,7 +1,8 @@
 //! Tables of the notify service.
 
 pub mod directory {
-    //! Who administers each organisation, from the catalog's events.
+    //! Each organisation's place and roles, from the catalog's events. Role lists are JSON
+    //! arrays of account ids.
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,6 +13,16 @@ pub mod directory {
         pub name: String,
         #[sea_orm(column_type = "Text")]
         pub administrators: String,
+        /// `department` or `authority`; `None` on rows recorded before notify kept it.
+        pub kind: Option<String>,
+        /// Six-digit GB/T 2260 code; `None` on rows recorded before notify kept it.
+        pub region: Option<String>,
+        #[sea_orm(column_type = "Text")]
+        pub head: String,
+        #[sea_orm(column_type = "Text")]
+        pub sharing_office: String,
+        #[sea_orm(column_type = "Text")]
+        pub sharing_office_head: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

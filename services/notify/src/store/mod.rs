@@ -2,9 +2,21 @@
 
 pub mod entities;
 mod m20261123_500001_create_notifications;
+mod m20261123_500002_directory_places_and_roles;
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
+use govshare_shared::{
+    events::{
+        OrgKind,
+        catalog::{OrganisationRegistered, Roles},
+    },
+    region::RegionCode,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+use crate::domain::{Org, Place};
 
 pub struct Migrator;
 
@@ -12,38 +24,131 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_500001_create_notifications::Migration));
+        m.push(Box::new(m20261123_500002_directory_places_and_roles::Migration));
         m
     }
 }
 
-/// Records an organisation's administrators (and its name, when the event carries it).
-pub async fn upsert_org(
-    db: &impl ConnectionTrait,
-    id: &str,
-    name: Option<&str>,
-    admins: &[String],
-) -> Result<(), DbErr> {
+/// Records a newly registered organisation: its name, place and all its roles. (A repeat
+/// overwrites: the catalog registers an organisation once, so a repeat is a replay.)
+pub async fn record_org(db: &impl ConnectionTrait, e: &OrganisationRegistered, place: Place) -> Result<(), DbErr> {
     use entities::directory::{ActiveModel, Column, Entity};
     let row = ActiveModel {
-        org_id: Set(id.to_owned()),
-        name: Set(name.unwrap_or(id).to_owned()),
-        administrators: Set(serde_json::to_string(admins).expect("strings serialize")),
+        org_id: Set(e.org_id.clone()),
+        name: Set(e.name.clone()),
+        kind: Set(Some(enum_str(place.kind))),
+        region: Set(Some(place.region.to_string())),
+        ..roles_row(&e.roles)
     };
-    let columns =
-        if name.is_some() { vec![Column::Name, Column::Administrators] } else { vec![Column::Administrators] };
     Entity::insert(row)
-        .on_conflict(OnConflict::column(Column::OrgId).update_columns(columns).to_owned())
+        .on_conflict(
+            OnConflict::column(Column::OrgId)
+                .update_columns([
+                    Column::Name,
+                    Column::Kind,
+                    Column::Region,
+                    Column::Administrators,
+                    Column::Head,
+                    Column::SharingOffice,
+                    Column::SharingOfficeHead,
+                ])
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-/// The administrators of an organisation, or `None` if the directory has not heard of it.
-pub async fn administrators(db: &impl ConnectionTrait, org: &str) -> Result<Option<Vec<String>>, DbErr> {
-    Ok(entities::directory::Entity::find_by_id(org.to_owned())
-        .one(db)
+/// Replaces an organisation's roles, keeping its name and place.
+pub async fn record_roles(db: &impl ConnectionTrait, org_id: &str, roles: &Roles) -> Result<(), DbErr> {
+    use entities::directory::{ActiveModel, Column, Entity};
+    // Not heard of yet (cannot happen in stream order): known by its id until registered.
+    let row = ActiveModel {
+        org_id: Set(org_id.to_owned()),
+        name: Set(org_id.to_owned()),
+        kind: Set(None),
+        region: Set(None),
+        ..roles_row(roles)
+    };
+    Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::OrgId)
+                .update_columns([
+                    Column::Administrators,
+                    Column::Head,
+                    Column::SharingOffice,
+                    Column::SharingOfficeHead,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+fn roles_row(roles: &Roles) -> entities::directory::ActiveModel {
+    let list = |l: &Vec<String>| Set(serde_json::to_string(l).expect("strings serialize"));
+    entities::directory::ActiveModel {
+        administrators: list(&roles.administrators),
+        head: list(&roles.head),
+        sharing_office: list(&roles.sharing_office),
+        sharing_office_head: list(&roles.sharing_office_head),
+        ..Default::default()
+    }
+}
+
+/// An organisation as the directory copy has it, or `None` if it has not heard of it.
+pub async fn org(db: &impl ConnectionTrait, id: &str) -> Result<Option<Org>, DbErr> {
+    entities::directory::Entity::find_by_id(id.to_owned()).one(db).await?.map(to_org).transpose()
+}
+
+/// The authorities registered at any of `regions`.
+pub async fn authorities_at(db: &impl ConnectionTrait, regions: &[RegionCode]) -> Result<Vec<Org>, DbErr> {
+    use entities::directory::{Column, Entity};
+    if regions.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Kind.eq(enum_str(OrgKind::Authority)))
+        .filter(Column::Region.is_in(regions.iter().map(|r| r.to_string())))
+        .order_by_asc(Column::OrgId)
+        .all(db)
         .await?
-        .map(|r| serde_json::from_str(&r.administrators).unwrap_or_default()))
+        .into_iter()
+        .map(to_org)
+        .collect()
+}
+
+fn to_org(row: entities::directory::Model) -> Result<Org, DbErr> {
+    let list = |what: &str, raw: &str| -> Result<Vec<String>, DbErr> {
+        serde_json::from_str(raw).map_err(|e| corrupt(what, e))
+    };
+    let place = match (row.kind, row.region) {
+        (Some(kind), Some(region)) => Some(Place {
+            kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(|e| corrupt("kind", e))?,
+            region: RegionCode::parse(&region).map_err(|e| corrupt("region", e.en))?,
+        }),
+        _ => None,
+    };
+    Ok(Org {
+        roles: Roles {
+            administrators: list("administrators", &row.administrators)?,
+            head: list("head", &row.head)?,
+            sharing_office: list("sharing_office", &row.sharing_office)?,
+            sharing_office_head: list("sharing_office_head", &row.sharing_office_head)?,
+        },
+        id: row.org_id,
+        name: row.name,
+        place,
+    })
+}
+
+fn enum_str<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(format!("stored {what}: {e}"))
 }
 
 /// Stores a notification once per (recipient, channel, event): a repeat inserts nothing.

@@ -125,8 +125,8 @@ mod tests {
             decide_submit("weijian", Some(&entry(ShareType::Unconditional)), submit(), "r1".into(), now()).unwrap();
         assert_eq!(submitted.provider, "gongan");
         assert_eq!(submitted.reply_duty_id, "request-r1-reply");
-        assert_eq!(duty.holder, "gongan");
-        assert_eq!(duty.article, 21);
+        assert_eq!(duty.duty.holder, "gongan");
+        assert_eq!(duty.duty.article, 21);
         assert_eq!(duty.term, Term::WorkingDays { days: 1, from: now() });
     }
 
