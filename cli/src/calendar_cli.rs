@@ -33,6 +33,10 @@ pub enum CalendarCmd {
 
 #[derive(Debug, clap::Args)]
 pub struct CalendarArgs {
+    /// The deployment's calendar folder (`calendar.dir`): every `<year>.toml` in it adds or
+    /// corrects a year, exactly as the deadlines service reads it.
+    #[arg(long = "calendar-dir", env = "GOVSHARE_CALENDAR__DIR")]
+    dir: Option<String>,
     /// A year file adding or correcting a year (repeatable), like shared/calendars/2026.toml.
     #[arg(long = "calendar-file")]
     files: Vec<PathBuf>,
@@ -43,7 +47,9 @@ pub struct CalendarArgs {
 
 impl CalendarArgs {
     fn calendar(&self) -> Result<Calendar, String> {
-        let mut cal = Calendar::official().with_close_of_business(self.close_of_business);
+        let settings = govshare_shared::config::CalendarSettings { dir: self.dir.clone(), close_of_business: None };
+        let mut cal =
+            Calendar::from_settings(&settings).map_err(|e| e.to_string())?.with_close_of_business(self.close_of_business);
         for f in &self.files {
             let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
             cal = cal.with_year(YearCalendar::parse(&text).map_err(|e| format!("{}: {e}", f.display()))?);
@@ -89,7 +95,18 @@ mod tests {
     use super::*;
 
     fn args() -> CalendarArgs {
-        CalendarArgs { files: vec![], close_of_business: None }
+        CalendarArgs { dir: None, files: vec![], close_of_business: None }
+    }
+
+    #[test]
+    fn the_deployments_calendar_folder_adds_a_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let y2027 = "year = 2027\nsource = \"test\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n";
+        std::fs::write(dir.path().join("2027.toml"), y2027).unwrap();
+        let calendar = CalendarArgs { dir: Some(dir.path().display().to_string()), ..args() };
+        let received = "2026-12-31T10:00:00+08:00".parse().unwrap();
+        let out = run(CalendarCmd::Due { received, working_days: 1, json: false, calendar }).unwrap();
+        assert_eq!(out, "2027-01-04", "New Year's Day and the weekend skipped");
     }
 
     #[test]
