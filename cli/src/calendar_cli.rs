@@ -48,8 +48,9 @@ pub struct CalendarArgs {
 impl CalendarArgs {
     fn calendar(&self) -> Result<Calendar, String> {
         let settings = govshare_shared::config::CalendarSettings { dir: self.dir.clone(), close_of_business: None };
-        let mut cal =
-            Calendar::from_settings(&settings).map_err(|e| e.to_string())?.with_close_of_business(self.close_of_business);
+        let mut cal = Calendar::from_settings(&settings)
+            .map_err(|e| e.to_string())?
+            .with_close_of_business(self.close_of_business);
         for f in &self.files {
             let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
             cal = cal.with_year(YearCalendar::parse(&text).map_err(|e| format!("{}: {e}", f.display()))?);

@@ -303,20 +303,29 @@ async fn overdue_histogram(ctx: &Context, call: Call) -> Result<Value, ApiError>
     let org = call.org.clone();
     call.fields.finish()?;
     let now = ctx.clock.now();
-    let scoped = |q: sea_orm::Select<clock::Entity>| {
-        if org == PLATFORM_ORG { q } else { q.filter(clock::Column::Holder.eq(org.clone())) }
-    };
-    let count = |q: sea_orm::Select<clock::Entity>| async move {
-        use sea_orm::PaginatorTrait;
-        q.count(&ctx.db).await
+    let holder = (org != PLATFORM_ORG).then_some(org.as_str());
+    let (buckets, total) = overdue_buckets(&ctx.db, holder, now).await?;
+    let mut out: Vec<_> = buckets.iter().map(|(h, n)| json!({"le_hours": h, "count": n})).collect();
+    out.push(json!({"le_hours": "+Inf", "count": total}));
+    Ok(json!({"at": now, "buckets": out, "count": total}))
+}
+
+/// Cumulative counts of open overdue duties (of `holder`, or all) per bound in
+/// [`OVERDUE_BUCKETS_HOURS`], and the total.
+pub async fn overdue_buckets(
+    db: &impl ConnectionTrait,
+    holder: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<(i64, u64)>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let scoped = || match holder {
+        Some(h) => overdue(now).filter(clock::Column::Holder.eq(h)),
+        None => overdue(now),
     };
     let mut buckets = Vec::new();
     for hours in OVERDUE_BUCKETS_HOURS {
         let since = now - chrono::Duration::hours(hours);
-        let n = count(scoped(overdue(now)).filter(clock::Column::DueAt.gte(since))).await?;
-        buckets.push(json!({"le_hours": hours, "count": n}));
+        buckets.push((hours, scoped().filter(clock::Column::DueAt.gte(since)).count(db).await?));
     }
-    let total = count(scoped(overdue(now))).await?;
-    buckets.push(json!({"le_hours": "+Inf", "count": total}));
-    Ok(json!({"at": now, "buckets": buckets, "count": total}))
+    Ok((buckets, scoped().count(db).await?))
 }

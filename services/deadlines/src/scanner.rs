@@ -68,6 +68,34 @@ fn lag_histogram() -> &'static Histogram<f64> {
     })
 }
 
+/// The last overdue-by histogram the scanner counted, read by the metric's callback.
+type OverdueSnapshot = Arc<std::sync::Mutex<(Vec<(i64, u64)>, u64)>>;
+
+/// `govshare.deadlines.overdue.duties{le_hours}`: open duties overdue by at most `le_hours`
+/// (cumulative; `+Inf` is all of them), the metric Zeebe users asked for. Counted by the
+/// scanner at most once a minute; the gauge reports the last count.
+fn overdue_gauge() -> &'static OverdueSnapshot {
+    static SNAPSHOT: OnceLock<OverdueSnapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let snapshot = OverdueSnapshot::default();
+        let read = snapshot.clone();
+        let gauge = opentelemetry::global::meter("govshare-deadlines")
+            .u64_observable_gauge("govshare.deadlines.overdue.duties")
+            .with_description("Open duties overdue by at most le_hours hours (cumulative)")
+            .with_callback(move |observer| {
+                let (buckets, total) = read.lock().expect("not poisoned").clone();
+                for (hours, n) in buckets {
+                    observer.observe(n, &[opentelemetry::KeyValue::new("le_hours", hours.to_string())]);
+                }
+                observer.observe(total, &[opentelemetry::KeyValue::new("le_hours", "+Inf")]);
+            })
+            .build();
+        // The instrument lives as long as the process (one per process, like the meter).
+        std::mem::forget(gauge);
+        snapshot
+    })
+}
+
 fn meta(duty_id: &str) -> EventMeta {
     EventMeta { acting_org: "deadlines".into(), correlation_id: duty_id.to_owned(), ..Default::default() }
 }
@@ -106,6 +134,7 @@ impl Scanner {
         while self.start_cycles(batch).await? == batch as usize {}
         while self.fire_batch(batch).await? == batch as usize {}
         let digest_at = self.digest().await?;
+        self.count_overdue().await?;
         let next_alarm = head(
             clock::Entity::find().select_only().column(clock::Column::NextAlarmAt),
             clock::Column::NextAlarmAt,
@@ -216,6 +245,21 @@ impl Scanner {
         }
         tracing::info!(moved, reason = %reason.en, "clocks re-projected on the current calendar");
         *pending = None;
+        Ok(())
+    }
+
+    /// Refreshes the overdue-by gauge, at most once a minute (real time: it is telemetry).
+    async fn count_overdue(&self) -> Result<(), DbErr> {
+        static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+        {
+            let mut last = LAST.lock().expect("not poisoned");
+            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(60)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let counted = handlers::overdue_buckets(&self.ctx.db, None, self.ctx.clock.now()).await?;
+        *overdue_gauge().lock().expect("not poisoned") = counted;
         Ok(())
     }
 

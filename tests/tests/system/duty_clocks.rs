@@ -159,6 +159,8 @@ async fn an_overdue_duty_is_reminded_breached_and_escalated_rung_by_rung_each_on
     );
     let h = p.query(Service::Deadlines, "platform", "overdue_histogram", serde_json::json!({})).await;
     assert_eq!(h["count"], 1);
+    let counts: Vec<_> = h["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [0, 0, 0, 0, 0, 1, 1, 1], "overdue 14 days: within 720 h, not 168 h");
     replica.shutdown().await;
     p.stop().await;
 }
