@@ -129,7 +129,10 @@ impl DutyContract {
                 }
                 store::log(tx, &next.duty.duty_id, now, op, next.due_at, note).await?;
                 self.rescan.notify_one();
-                Ok(announce(tx, &next, &said, meta, now).await?)
+                let mut log = Vec::new();
+                let out = announce(&next, &said, meta, now, &mut log);
+                store::append_log(tx, log).await?;
+                Ok(out)
             }
         }
     }
@@ -165,14 +168,14 @@ impl DutyContract {
     }
 }
 
-/// Logs each announcement on the clock and turns it into an outgoing event.
-pub async fn announce(
-    db: &impl ConnectionTrait,
+/// Turns each announcement into an outgoing event, and a line of the clock's log.
+pub fn announce(
     clock: &DutyClock,
     said: &[Announce],
     meta: &EventMeta,
     now: DateTime<Utc>,
-) -> Result<Vec<Outgoing>, DbErr> {
+    log: &mut Vec<store::LogLine>,
+) -> Vec<Outgoing> {
     let mut out = Vec::with_capacity(said.len());
     for a in said {
         let note = match a {
@@ -181,7 +184,13 @@ pub async fn announce(
             Announce::Escalated(e) => format!("rung {}: {:?}", e.rung, e.step),
             _ => String::new(),
         };
-        store::log(db, &clock.duty.duty_id, now, a.name(), clock.due_at, &note).await?;
+        log.push(store::LogLine {
+            duty_id: clock.duty.duty_id.clone(),
+            at: now,
+            kind: a.name().to_owned(),
+            due_at: clock.due_at,
+            note,
+        });
         out.push(match a {
             Announce::Scheduled(e) => Outgoing::event(e, meta, now),
             Announce::Unschedulable(e) => Outgoing::event(e, meta, now),
@@ -190,7 +199,7 @@ pub async fn announce(
             Announce::Escalated(e) => Outgoing::event(e, meta, now),
         });
     }
-    Ok(out)
+    out
 }
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]

@@ -160,7 +160,7 @@ impl Scanner {
         let tx = self.ctx.db.begin().await?;
         let rows = claim_due(clock::Entity::find(), clock::Column::NextAlarmAt, now, batch, &tx).await?;
         let claimed = rows.len();
-        let mut outgoing = Vec::new();
+        let (mut outgoing, mut log) = (Vec::new(), Vec::new());
         for row in rows {
             let (c, rev) = store::to_domain(row)?;
             let Change::Update(next, said) = domain::fire(&c, &k.calendar, &k.policy, now) else { continue };
@@ -168,12 +168,13 @@ impl Scanner {
                 if let Some(at) = c.next_alarm_at {
                     lag_histogram().record((now - at).num_milliseconds() as f64 / 1000.0, &[]);
                 }
-                outgoing.extend(handlers::announce(&tx, &next, &said, &meta(&c.duty.duty_id), now).await?);
+                outgoing.extend(handlers::announce(&next, &said, &meta(&c.duty.duty_id), now, &mut log));
             }
         }
         if !outgoing.is_empty() {
             tracing::info!(announced = outgoing.len(), "duty alarms fired");
         }
+        store::append_log(&tx, log).await?;
         self.ctx.commit(tx, &outgoing).await?;
         Ok(claimed)
     }
@@ -186,7 +187,7 @@ impl Scanner {
         let active = recurrence::Entity::find().filter(recurrence::Column::Active.eq(true));
         let rows = claim_due(active, recurrence::Column::NextCycleAt, now, batch, &tx).await?;
         let claimed = rows.len();
-        let mut outgoing = Vec::new();
+        let (mut outgoing, mut log) = (Vec::new(), Vec::new());
         for row in rows {
             let (mut rec, rev) = store::recurrence_to_domain(row)?;
             // A bounded number of cycles per pass: a long outage of a minutely schedule
@@ -194,8 +195,14 @@ impl Scanner {
             for _ in 0..batch {
                 let Some((next, cycle, said)) = domain::start_cycle(&rec, &k.calendar, &k.policy, now) else { break };
                 if store::save(&tx, &cycle, None, &k.calendar_version).await? {
-                    store::log(&tx, &cycle.duty.duty_id, now, "cycle_started", cycle.due_at, "").await?;
-                    outgoing.extend(handlers::announce(&tx, &cycle, &said, &meta(&cycle.duty.duty_id), now).await?);
+                    log.push(store::LogLine {
+                        duty_id: cycle.duty.duty_id.clone(),
+                        at: now,
+                        kind: "cycle_started".into(),
+                        due_at: cycle.due_at,
+                        note: String::new(),
+                    });
+                    outgoing.extend(handlers::announce(&cycle, &said, &meta(&cycle.duty.duty_id), now, &mut log));
                 }
                 rec = next;
             }
@@ -205,6 +212,7 @@ impl Scanner {
                 return Ok(claimed);
             }
         }
+        store::append_log(&tx, log).await?;
         self.ctx.commit(tx, &outgoing).await?;
         Ok(claimed)
     }
@@ -225,7 +233,7 @@ impl Scanner {
                 .limit(batch);
             let rows = claim(q, &tx).all(&tx).await?;
             let claimed = rows.len();
-            let mut outgoing = Vec::new();
+            let (mut outgoing, mut log) = (Vec::new(), Vec::new());
             for row in rows {
                 let (c, rev) = store::to_domain(row)?;
                 let (next, said) = match domain::schedule(c.clone(), &k.calendar, &k.policy, now, Some(reason.clone()))
@@ -235,9 +243,10 @@ impl Scanner {
                 };
                 if store::save(&tx, &next, Some(rev), &k.calendar_version).await? && !said.is_empty() {
                     moved += 1;
-                    outgoing.extend(handlers::announce(&tx, &next, &said, &meta(&next.duty.duty_id), now).await?);
+                    outgoing.extend(handlers::announce(&next, &said, &meta(&next.duty.duty_id), now, &mut log));
                 }
             }
+            store::append_log(&tx, log).await?;
             self.ctx.commit(tx, &outgoing).await?;
             if claimed < batch as usize {
                 break;

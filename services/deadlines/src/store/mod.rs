@@ -156,6 +156,16 @@ pub async fn save(
     Ok(written == 1)
 }
 
+/// One line of a clock's log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub duty_id: String,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
 /// Appends to a clock's log.
 pub async fn log(
     db: &impl ConnectionTrait,
@@ -165,16 +175,24 @@ pub async fn log(
     due_at: Option<DateTime<Utc>>,
     note: &str,
 ) -> Result<(), DbErr> {
-    clock_log::Entity::insert(clock_log::ActiveModel {
+    let line = LogLine { duty_id: duty_id.to_owned(), at, kind: kind.to_owned(), due_at, note: note.to_owned() };
+    append_log(db, vec![line]).await
+}
+
+/// Appends many lines in few statements (a burst of breaches writes one per batch).
+pub async fn append_log(db: &impl ConnectionTrait, lines: Vec<LogLine>) -> Result<(), DbErr> {
+    let rows = lines.into_iter().map(|l| clock_log::ActiveModel {
         id: NotSet,
-        duty_id: Set(duty_id.to_owned()),
-        at: Set(at),
-        kind: Set(kind.to_owned()),
-        due_at: Set(due_at),
-        note: Set(note.to_owned()),
-    })
-    .exec_without_returning(db)
-    .await?;
+        duty_id: Set(l.duty_id),
+        at: Set(l.at),
+        kind: Set(l.kind),
+        due_at: Set(l.due_at),
+        note: Set(l.note),
+    });
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(500) {
+        clock_log::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
     Ok(())
 }
 
