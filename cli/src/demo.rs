@@ -19,8 +19,18 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
     step("1", "平台登记省共享主管部门和两个部门 / the platform registers the provincial authority and two departments");
     for (id, name, kind, roles) in [
         ("gd-auth", "广东省政务服务和数据管理局", "authority", json!({"administrators": ["chen.yi"]})),
-        ("gd-gongan", "广东省公安厅", "department", json!({"administrators": ["zhang.san"], "head": ["wang.wu"]})),
-        ("gd-weijian", "广东省卫生健康委员会", "department", json!({"administrators": ["li.si"]})),
+        (
+            "gd-gongan",
+            "广东省公安厅",
+            "department",
+            json!({"administrators": ["zhang.san"], "head": ["wang.wu"], "sharing_office_head": ["zhao.liu"]}),
+        ),
+        (
+            "gd-weijian",
+            "广东省卫生健康委员会",
+            "department",
+            json!({"administrators": ["li.si"], "sharing_office_head": ["qian.qi"]}),
+        ),
     ] {
         client
             .command(
@@ -43,12 +53,7 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
 
     step("3", "卫健委提交共享申请 / the requester submits a request");
     let request = client
-        .command(
-            Service::Requests,
-            "gd-weijian",
-            "submit_request",
-            json!({"entry_id": entry_id, "purpose": "出生医学证明核验"}),
-        )
+        .command(Service::Requests, "gd-weijian", "submit_request", fixtures::request(&entry_id, "qian.qi"))
         .await?;
     let duty_id = request["reply_duty_id"].as_str().unwrap_or_default().to_owned();
     wait_for_event::<govshare_shared::duty::DutyScheduled>(&js, &duty_id, Duration::from_secs(10)).await?;

@@ -67,3 +67,19 @@ pub async fn publish(
     client.command(Service::Catalog, authority, "approve_entry", json!({"entry_id": entry_id})).await?;
     Ok(entry_id)
 }
+
+/// A complete request form (Art. 20) for an entry made from [`draft`]: two of its items,
+/// approved by `approved_by`, the head of the requester's sharing office.
+pub fn request(entry_id: &str, approved_by: &str) -> Value {
+    json!({
+        "entry_id": entry_id,
+        "items": ["姓名", "公民身份号码"],
+        "legal_basis": "《社会救助暂行办法》第十一条",
+        "scenario": "最低生活保障资格核验",
+        "scope": "本省申请救助的居民",
+        "share_method": "interface",
+        "usage_from": "2026-12-01",
+        "usage_until": "2027-11-30",
+        "approved_by": approved_by,
+    })
+}

@@ -27,6 +27,24 @@ pub struct Settings {
     pub deadlines: DeadlineSettings,
     pub catalog: CatalogSettings,
     pub calendar: CalendarSettings,
+    pub requests: RequestSettings,
+}
+
+/// The requests workflow's settings (RULES.md: where the regulation sets no number).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestSettings {
+    /// Art. 21: when the supplement arrives the reply clock starts the whole term again
+    /// (`true`, the default) or runs on with the days that were left (`false`).
+    pub supplement_restarts_clock: bool,
+    /// Art. 27: working days a suspended grant's holder has to fix the misuse.
+    pub suspension_fix_working_days: u32,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        Self { supplement_restarts_clock: true, suspension_fix_working_days: 10 }
+    }
 }
 
 /// The working-day calendar (see [`crate::calendar`]).

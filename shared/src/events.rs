@@ -271,8 +271,37 @@ pub mod catalog {
 }
 
 pub mod requests {
-    //! Events of the requests service.
-    use super::*;
+    //! Events of the requests service: a request's path from receipt to reply (Arts 20-21),
+    //! delivery (Art. 22), the grant it becomes (Arts 25, 27), verification (Art. 26) and
+    //! usage records (Art. 29). The subject of each is the request id (a grant is known by
+    //! its request's id).
+    use chrono::NaiveDate;
+
+    use super::{catalog::ShareMethod, *};
+
+    /// What a request asks for (Art. 20).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RequestForm {
+        /// The data items wanted: a subset of the entry's (least necessary).
+        pub items: Vec<String>,
+        pub legal_basis: String,
+        pub scenario: String,
+        pub scope: String,
+        pub share_method: ShareMethod,
+        pub usage_from: NaiveDate,
+        pub usage_until: NaiveDate,
+        /// The head of the requester's sharing office who approved it.
+        pub approved_by: String,
+    }
+
+    /// Why a request extends an earlier grant (Art. 25: the provider's fresh consent).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum Extends {
+        WiderScope { grant: String },
+        NewPurpose { grant: String },
+        OnwardTransfer { grant: String, third_party: String },
+    }
 
     /// A requester submitted a request for a catalog entry (Art. 20).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,8 +314,217 @@ pub mod requests {
         pub submitted_at: DateTime<Utc>,
         /// The reply duty opened with it.
         pub reply_duty_id: String,
+        /// Added after v1 was first published; absent in the earliest events.
+        #[serde(default)]
+        pub entry_version: Option<u32>,
+        #[serde(default)]
+        pub form: Option<RequestForm>,
+        #[serde(default)]
+        pub extends: Option<Extends>,
     }
     event!(RequestSubmitted, Service::Requests, "request.submitted", version 1, request_id);
+
+    /// One missing or insufficient item of a request.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MissingItem {
+        pub field: String,
+        pub note: String,
+    }
+
+    /// The provider's one-time notice of everything missing (一次性告知, Art. 21); the reply
+    /// clock stops until the supplement arrives.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SupplementRequested {
+        pub request_id: String,
+        pub missing: Vec<MissingItem>,
+        pub signed_off_by: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(SupplementRequested, Service::Requests, "request.supplement_requested", version 1, request_id);
+
+    /// The requester supplied what was missing; the reply clock restarts.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RequestSupplemented {
+        pub request_id: String,
+        pub form: RequestForm,
+        pub at: DateTime<Utc>,
+    }
+    event!(RequestSupplemented, Service::Requests, "request.supplemented", version 1, request_id);
+
+    /// The provider approved, possibly fewer items than asked, with the reason (Art. 21).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RequestApproved {
+        pub request_id: String,
+        pub provider: String,
+        pub requester: String,
+        pub items: Vec<String>,
+        pub narrowing_reason: Option<String>,
+        /// The provider's sharing-office head; `None` when approved automatically.
+        pub signed_off_by: Option<String>,
+        pub at: DateTime<Utc>,
+        /// Delivery is due within 20 WD (Art. 22).
+        pub delivery_duty_id: String,
+    }
+    event!(RequestApproved, Service::Requests, "request.approved", version 1, request_id);
+
+    /// The provider refused, with the reason; a not-shared entry is refused at once with its
+    /// reason and legal basis (Art. 14).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RequestRefused {
+        pub request_id: String,
+        pub provider: String,
+        pub requester: String,
+        pub reason: String,
+        pub legal_basis: Option<String>,
+        pub signed_off_by: Option<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(RequestRefused, Service::Requests, "request.refused", version 1, request_id);
+
+    /// The provider asked the same-level authority for more time (at most +10 WD).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ExtensionRequested {
+        pub request_id: String,
+        pub working_days: u32,
+        pub reason: String,
+        pub authority: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(ExtensionRequested, Service::Requests, "request.extension_requested", version 1, request_id);
+
+    /// The authority's decision; the requester is told (Art. 21).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ExtensionDecided {
+        pub request_id: String,
+        pub requester: String,
+        pub approved: bool,
+        pub working_days: u32,
+        pub decided_by: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(ExtensionDecided, Service::Requests, "request.extension_decided", version 1, request_id);
+
+    /// The data was delivered (Art. 22); the grant is active until the end of the usage period.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DataDelivered {
+        pub request_id: String,
+        pub entry_id: String,
+        pub entry_version: u32,
+        pub provider: String,
+        pub requester: String,
+        pub method: ShareMethod,
+        pub content_hash: String,
+        pub record_count: u64,
+        pub active_until: NaiveDate,
+        pub at: DateTime<Utc>,
+    }
+    event!(DataDelivered, Service::Requests, "grant.delivered", version 1, request_id);
+
+    /// A grant was suspended for misuse, with a fix-by duty for the requester (Art. 27).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GrantSuspended {
+        pub request_id: String,
+        pub requester: String,
+        pub by: String,
+        pub reason: String,
+        pub fix_duty_id: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(GrantSuspended, Service::Requests, "grant.suspended", version 1, request_id);
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GrantResumed {
+        pub request_id: String,
+        pub by: String,
+        pub note: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(GrantResumed, Service::Requests, "grant.resumed", version 1, request_id);
+
+    /// How a grant ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum GrantEnd {
+        UsagePeriodEnded,
+        PurposeAchieved,
+        PurposeImpossible,
+        NoLongerNeeded,
+        /// Suspended and not fixed, or ended by the provider after negotiation (Art. 27).
+        Terminated,
+    }
+
+    /// A grant ended: the requester must dispose of the data as the provider requires
+    /// (Art. 27); the recall service orders the destruction.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GrantEnded {
+        pub request_id: String,
+        pub entry_id: String,
+        pub provider: String,
+        pub requester: String,
+        pub end: GrantEnd,
+        pub reason: String,
+        /// For a termination by the provider: the record of negotiation, and the same-level
+        /// authority it was filed with.
+        pub negotiation: Option<String>,
+        pub filed_with: Option<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(GrantEnded, Service::Requests, "grant.ended", version 1, request_id);
+
+    /// The provider changed the service (Art. 27): with a reason, after negotiation, filed
+    /// with the same-level authority.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GrantChanged {
+        pub request_id: String,
+        pub change: String,
+        pub reason: String,
+        pub negotiation: String,
+        pub filed_with: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(GrantChanged, Service::Requests, "grant.changed", version 1, request_id);
+
+    /// The requester filed a verification request on wrong or incomplete data (Art. 26).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VerificationRequested {
+        pub request_id: String,
+        pub verification_id: String,
+        pub provider: String,
+        pub items: Vec<String>,
+        pub problem: String,
+        pub duty_id: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(VerificationRequested, Service::Requests, "grant.verification_requested", version 1, request_id);
+
+    /// The provider's answer: a correction (a new data version) or a reasoned rejection.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VerificationAnswered {
+        pub request_id: String,
+        pub verification_id: String,
+        pub requester: String,
+        pub corrected: bool,
+        /// The corrected delivery's content hash, or the reason for rejecting.
+        pub content_hash: Option<String>,
+        pub record_count: Option<u64>,
+        pub reason: Option<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(VerificationAnswered, Service::Requests, "grant.verification_answered", version 1, request_id);
+
+    /// A usage record (Art. 29), kept at least three years.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageRecorded {
+        pub request_id: String,
+        pub record_id: String,
+        pub scenario: String,
+        pub process: String,
+        pub outcome: String,
+        pub storage: String,
+        pub destruction: Option<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(UsageRecorded, Service::Requests, "grant.usage_recorded", version 1, request_id);
 }
 
 pub mod notify {

@@ -325,14 +325,19 @@ impl Platform {
     }
 
     /// Registers the provincial authority (`gd-auth`), a provider (`gongan`: administrators
-    /// alice and bob, head wang) and a requester (`weijian`), publishes an entry of
+    /// alice and bob, head wang, sharing-office head li) and a requester (`weijian`: sharing-
+    /// office head zhao), publishes an entry of
     /// `share_type` through review, and waits until requests knows it.
     pub async fn seed(&self, share_type: &str) -> String {
         use serde_json::json;
         for (id, kind, roles) in [
             ("gd-auth", "authority", json!({"administrators": ["dora"]})),
-            ("gongan", "department", json!({"administrators": ["alice", "bob"], "head": ["wang"]})),
-            ("weijian", "department", json!({"administrators": ["carol"]})),
+            (
+                "gongan",
+                "department",
+                json!({"administrators": ["alice", "bob"], "head": ["wang"], "sharing_office_head": ["li"]}),
+            ),
+            ("weijian", "department", json!({"administrators": ["carol"], "sharing_office_head": ["zhao"]})),
         ] {
             self.command(
                 Service::Catalog,
@@ -376,7 +381,7 @@ impl Platform {
     /// Submits a request from `weijian` for `entry_id`; returns (request id, reply duty id).
     pub async fn submit(&self, entry_id: &str) -> (String, String) {
         let r = self
-            .command(Service::Requests, "weijian", "submit_request", serde_json::json!({"entry_id": entry_id}))
+            .command(Service::Requests, "weijian", "submit_request", govshare_cli::fixtures::request(entry_id, "zhao"))
             .await
             .expect("submitted");
         (r["request_id"].as_str().unwrap().to_owned(), r["reply_duty_id"].as_str().unwrap().to_owned())

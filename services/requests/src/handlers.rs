@@ -2,19 +2,26 @@
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
-    ApiError, Context, Envelope, Outgoing, Service,
+    ApiError, Context, Envelope, EventMeta, Outgoing, Problem, Service,
     app::Call,
     async_trait,
-    bus::CallKind,
-    duty,
-    events::catalog::{EntryPublished, EntryWithdrawn},
+    bus::{CallKind, PLATFORM_ORG},
+    duty::{self, DutyBreached},
+    events::{
+        catalog::{EntryPublished, EntryWithdrawn, OrganisationRegistered, RolesChanged},
+        requests::{Extends, GrantEnd, UsageRecorded},
+    },
     inbox::{self, EventHandler, HandleError},
+    validate::Fields,
 };
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{self, SubmitRequest},
+    domain::{self, Command, Decision, DutyMsg, Event, Facts, Request, RequestError, Status},
     store::{self, entities},
 };
 
@@ -22,42 +29,353 @@ use crate::{
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     match (call.kind, call.name.as_str()) {
         (CallKind::Command, "submit_request") => submit_request(ctx, call).await,
+        (CallKind::Command, "set_auto_approve") => set_auto_approve(ctx, call).await,
+        (CallKind::Command, "record_usage") => record_usage(ctx, call).await,
+        (CallKind::Command, name) if COMMANDS.contains(&name) => command(ctx, call).await,
         (CallKind::Query, "get_request") => get_request(ctx, call).await,
         (CallKind::Query, "list_requests") => list_requests(ctx, call).await,
+        (CallKind::Query, "list_usage") => list_usage(ctx, call).await,
         _ => Err(call.unknown()),
     }
+}
+
+/// Commands on an existing request, by `request_id`.
+const COMMANDS: [&str; 14] = [
+    "ask_supplement",
+    "supplement",
+    "approve_request",
+    "refuse_request",
+    "request_extension",
+    "decide_extension",
+    "deliver",
+    "suspend_grant",
+    "resume_grant",
+    "terminate_grant",
+    "change_grant",
+    "end_grant",
+    "request_verification",
+    "answer_verification",
+];
+
+/// The facts `decide` needs about the provider of `entry_provider`, for `org` at `now`.
+async fn facts(ctx: &Context, tx: &DatabaseTransaction, org: &str, provider: &str) -> Result<Facts, ApiError> {
+    Ok(Facts {
+        org: org.to_owned(),
+        now: ctx.clock.now(),
+        provider_office_heads: store::roles(tx, provider).await?.sharing_office_head,
+        provider_authority: store::same_level_authority(tx, provider).await?,
+        auto_approve: store::auto_approve(tx, provider).await?,
+        extended_grant_in_force: false,
+        supplement_restarts: ctx.settings.requests.supplement_restarts_clock,
+    })
+}
+
+/// The events and duty messages of a decision, for the outbox.
+fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
+    let mut out: Vec<Outgoing> = d
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::Submitted(e) => Outgoing::event(e, meta, now),
+            Event::SupplementRequested(e) => Outgoing::event(e, meta, now),
+            Event::Supplemented(e) => Outgoing::event(e, meta, now),
+            Event::Approved(e) => Outgoing::event(e, meta, now),
+            Event::Refused(e) => Outgoing::event(e, meta, now),
+            Event::ExtensionRequested(e) => Outgoing::event(e, meta, now),
+            Event::ExtensionDecided(e) => Outgoing::event(e, meta, now),
+            Event::Delivered(e) => Outgoing::event(e, meta, now),
+            Event::Suspended(e) => Outgoing::event(e, meta, now),
+            Event::Resumed(e) => Outgoing::event(e, meta, now),
+            Event::Ended(e) => Outgoing::event(e, meta, now),
+            Event::Changed(e) => Outgoing::event(e, meta, now),
+            Event::VerificationRequested(e) => Outgoing::event(e, meta, now),
+            Event::VerificationAnswered(e) => Outgoing::event(e, meta, now),
+        })
+        .collect();
+    out.extend(d.duties.iter().map(|m| match m {
+        DutyMsg::Open(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Pause(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Restart(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Resume(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Extend(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Close(x) => duty::message(x, Service::Requests, meta, now),
+    }));
+    out
+}
+
+fn answer(r: &Request, d: &Decision) -> Value {
+    let events: Vec<_> =
+        d.events.iter().map(|e| format!("{e:?}").split('(').next().unwrap_or_default().to_owned()).collect();
+    json!({"request_id": r.id, "status": r.status.name(), "reply_duty_id": domain::reply_duty_id(&r.id), "events": events})
 }
 
 async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.required_str("entry_id");
-    let purpose = f.optional_str("purpose");
-    f.finish()?;
-    let cmd = SubmitRequest { entry_id: entry_id.expect("checked"), purpose };
-    let purpose = cmd.purpose.clone();
-    let now = ctx.clock.now();
+    let extends: Option<Extends> = f.optional("extends");
+    let form = domain::parse_form(&mut f);
     let tx = ctx.begin().await?;
-    let entry = store::entry(&tx, &cmd.entry_id).await?;
-    let (submitted, open) =
-        domain::decide_submit(&call.org, entry.as_ref(), cmd, uuid::Uuid::now_v7().to_string(), now)?;
-    store::insert_request(&tx, &submitted, purpose).await?;
-    let outgoing =
-        [Outgoing::event(&submitted, &call.meta, now), duty::message(&open, Service::Requests, &call.meta, now)];
-    ctx.commit(tx, &outgoing).await?;
-    Ok(json!({"request_id": submitted.request_id, "reply_duty_id": submitted.reply_duty_id}))
+    let entry = match &entry_id {
+        Some(id) => store::entry(&tx, id).await?,
+        None => None,
+    };
+    if let (Some(id), None) = (&entry_id, &entry) {
+        f.problem(Problem::new("entry_id", "unknown", RequestError::UnknownEntry(id.clone()).text()));
+    }
+    // Every problem at once: the form's own, then the form against the entry and the office.
+    if let (Some(form), Some(entry)) = (&form, &entry) {
+        let heads = store::roles(&tx, &call.org).await?.sharing_office_head;
+        for p in domain::check_form(form, entry, &heads) {
+            f.problem(p);
+        }
+    }
+    f.finish()?;
+    let (form, entry) = (form.expect("checked"), entry.expect("checked"));
+    let mut facts = facts(ctx, &tx, &call.org, &entry.provider).await?;
+    if let Some(e) = &extends {
+        let grant = store::request(&tx, &domain::extended_grant(e)).await?;
+        facts.extended_grant_in_force =
+            grant.is_some_and(|g| g.requester == call.org && matches!(g.status, Status::Active | Status::Suspended));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let (request, decision) = domain::decide_submit(id, &entry, form, extends, &facts)?;
+    store::save_request(&tx, &request).await?;
+    ctx.commit(tx, &outgoing(&decision, &call.meta, facts.now)).await?;
+    Ok(answer(&request, &decision))
 }
 
-/// Who may read a request: its requester and its provider.
+/// Reads the command named by the call from its fields; every problem at once.
+fn parse_command(name: &str, f: &mut Fields, ctx: &Context) -> Option<Command> {
+    Some(match name {
+        "ask_supplement" => {
+            let missing = domain::parse_missing(f);
+            let signed_off_by = f.required_str("signed_off_by");
+            Command::AskSupplement { missing: missing?, signed_off_by: signed_off_by? }
+        }
+        "supplement" => Command::Supplement { form: domain::parse_form(f)? },
+        "approve_request" => {
+            let items = f.optional("items");
+            let narrowing_reason = f.optional_str("narrowing_reason");
+            Command::Approve { items, narrowing_reason, signed_off_by: f.required_str("signed_off_by")? }
+        }
+        "refuse_request" => {
+            let reason = f.required_str("reason");
+            let ground = f.optional_str("ground");
+            let signed_off_by = f.required_str("signed_off_by");
+            Command::Refuse {
+                reason: reason?,
+                incomplete: ground.as_deref() == Some("incomplete"),
+                signed_off_by: signed_off_by?,
+            }
+        }
+        "request_extension" => {
+            let working_days = f.required("working_days");
+            let reason = f.required_str("reason");
+            Command::RequestExtension { working_days: working_days?, reason: reason? }
+        }
+        "decide_extension" => Command::DecideExtension { approved: f.required("approved")? },
+        "deliver" => {
+            let method = f.required("method");
+            let entry_version = f.required("entry_version");
+            let content_hash = f.required_str("content_hash");
+            let record_count = f.required("record_count");
+            Command::Deliver {
+                method: method?,
+                entry_version: entry_version?,
+                content_hash: content_hash?,
+                record_count: record_count?,
+            }
+        }
+        "suspend_grant" => {
+            let reason = f.required_str("reason");
+            let fix_days = f.optional("fix_working_days").unwrap_or(ctx.settings.requests.suspension_fix_working_days);
+            Command::Suspend { reason: reason?, fix_days }
+        }
+        "resume_grant" => Command::Resume { note: f.required_str("note")? },
+        "terminate_grant" => {
+            let reason = f.required_str("reason");
+            Command::Terminate { reason: reason?, negotiation: f.optional_str("negotiation") }
+        }
+        "change_grant" => {
+            let change = f.required_str("change");
+            let reason = f.required_str("reason");
+            let negotiation = f.required_str("negotiation");
+            Command::Change { change: change?, reason: reason?, negotiation: negotiation? }
+        }
+        "end_grant" => {
+            let end: Option<GrantEnd> = f.required("end");
+            let reason = f.required_str("reason");
+            let end = end?;
+            if matches!(end, GrantEnd::UsagePeriodEnded | GrantEnd::Terminated) {
+                f.problem(Problem::invalid(
+                    "end",
+                    "应为 purpose_achieved、purpose_impossible 或 no_longer_needed",
+                    "expected purpose_achieved, purpose_impossible or no_longer_needed",
+                ));
+                return None;
+            }
+            Command::End { end, reason: reason? }
+        }
+        "request_verification" => {
+            let items = f.required("items");
+            let problem = f.required_str("problem");
+            Command::RequestVerification {
+                verification_id: uuid::Uuid::now_v7().to_string(),
+                items: items?,
+                problem: problem?,
+            }
+        }
+        "answer_verification" => {
+            let verification_id = f.required_str("verification_id");
+            let correction: Option<Correction> = f.optional("correction");
+            let reason = f.optional_str("reason");
+            if correction.is_none() && reason.is_none() {
+                f.problem(Problem::new(
+                    "reason",
+                    "required",
+                    govshare_shared::reply::Text::new(
+                        "未更正的须说明理由（第二十六条）",
+                        "an answer without a correction needs its reason (Art. 26)",
+                    ),
+                ));
+            }
+            Command::AnswerVerification {
+                verification_id: verification_id?,
+                correction: correction.map(|c| (c.content_hash, c.record_count)),
+                reason,
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// A correction: the corrected data's new version.
+#[derive(serde::Deserialize)]
+struct Correction {
+    content_hash: String,
+    record_count: u64,
+}
+
+async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let id = f.required_str("request_id");
+    let cmd = parse_command(&call.name, &mut f, ctx);
+    f.finish()?;
+    let (id, cmd) = (id.expect("checked"), cmd.expect("checked"));
+    let tx = ctx.begin().await?;
+    let request = load_visible(&tx, &id, &call.org).await?;
+    let facts = facts(ctx, &tx, &call.org, &request.entry.provider).await?;
+    let mut supplemented_problems = Vec::new();
+    if let Command::Supplement { form } = &cmd {
+        let heads = store::roles(&tx, &call.org).await?.sharing_office_head;
+        supplemented_problems = domain::check_form(form, &request.entry, &heads);
+    }
+    if !supplemented_problems.is_empty() {
+        return Err(ApiError::validation(supplemented_problems));
+    }
+    let decision = domain::decide(&request, cmd, &facts)?;
+    let next = decision.events.iter().fold(request, |r, e| domain::evolve(r, e));
+    store::save_request(&tx, &next).await?;
+    ctx.commit(tx, &outgoing(&decision, &call.meta, facts.now)).await?;
+    Ok(answer(&next, &decision))
+}
+
+/// A request the caller may see: its parties, the provider's same-level authority, the platform.
+async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<Request, ApiError> {
+    let request = store::request(tx, id).await?;
+    match request {
+        Some(r) if may_see(tx, &r, org).await? => Ok(r),
+        _ => Err(ApiError::not_found("request", id)),
+    }
+}
+
+async fn may_see(db: &impl sea_orm::ConnectionTrait, r: &Request, org: &str) -> Result<bool, ApiError> {
+    Ok(org == r.requester
+        || org == r.entry.provider
+        || org == PLATFORM_ORG
+        || store::same_level_authority(db, &r.entry.provider).await?.as_deref() == Some(org))
+}
+
+async fn set_auto_approve(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let enabled: Option<bool> = f.required("enabled");
+    f.finish()?;
+    let tx = ctx.begin().await?;
+    store::set_auto_approve(&tx, &call.org, enabled.expect("checked")).await?;
+    ctx.commit(tx, &[]).await?;
+    Ok(json!({"org": call.org, "auto_approve_unconditional": enabled}))
+}
+
+/// Art. 29: the requester records how it used the data; kept at least three years.
+async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let id = f.required_str("request_id");
+    let scenario = f.required_str("scenario");
+    let process = f.required_str("process");
+    let outcome = f.required_str("outcome");
+    let storage = f.required_str("storage");
+    let destruction = f.optional_str("destruction");
+    f.finish()?;
+    let id = id.expect("checked");
+    let tx = ctx.begin().await?;
+    let request = load_visible(&tx, &id, &call.org).await?;
+    if request.requester != call.org {
+        return Err(RequestError::NotYours("requester").into());
+    }
+    if request.delivered.is_none() {
+        return Err(RequestError::NotNow { state: request.status.name(), why: "no data was delivered" }.into());
+    }
+    let now = ctx.clock.now();
+    let recorded = UsageRecorded {
+        request_id: id.clone(),
+        record_id: uuid::Uuid::now_v7().to_string(),
+        scenario: scenario.expect("checked"),
+        process: process.expect("checked"),
+        outcome: outcome.expect("checked"),
+        storage: storage.expect("checked"),
+        destruction,
+        at: now,
+    };
+    entities::usage_record::ActiveModel {
+        id: Set(recorded.record_id.clone()),
+        request_id: Set(id),
+        recorded_by: Set(call.org.clone()),
+        at: Set(now),
+        keep_until: Set(now + chrono::Months::new(36)),
+        body: Set(serde_json::to_string(&recorded).expect("records serialize")),
+    }
+    .insert(&tx)
+    .await?;
+    ctx.commit(tx, &[Outgoing::event(&recorded, &call.meta, now)]).await?;
+    Ok(json!({"record_id": recorded.record_id, "keep_until": now + chrono::Months::new(36)}))
+}
+
+async fn list_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let id = f.required_str("request_id");
+    f.finish()?;
+    let id = id.expect("checked");
+    load_visible(&ctx.db.begin().await?, &id, &call.org).await?;
+    use entities::usage_record::{Column, Entity};
+    let rows = Entity::find().filter(Column::RequestId.eq(&id)).order_by_asc(Column::At).all(&ctx.db).await?;
+    let records: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let mut v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            v["keep_until"] = json!(r.keep_until);
+            v
+        })
+        .collect();
+    Ok(json!({"records": records}))
+}
+
 async fn get_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
     f.finish()?;
     let id = id.expect("checked");
-    let row = entities::request::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
-    match row {
-        Some(r) if r.requester == call.org || r.provider == call.org => Ok(json!(r)),
-        _ => Err(ApiError::not_found("request", &id)),
-    }
+    let r = load_visible(&ctx.db.begin().await?, &id, &call.org).await?;
+    Ok(json!(r))
 }
 
 async fn list_requests(ctx: &Context, call: Call) -> Result<Value, ApiError> {
@@ -68,10 +386,17 @@ async fn list_requests(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         .order_by_asc(Column::Id)
         .all(&ctx.db)
         .await?;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({"id": r.id, "entry_id": r.entry_id, "requester": r.requester, "provider": r.provider,
+                   "share_type": r.share_type, "status": r.status, "submitted_at": r.submitted_at})
+        })
+        .collect();
     Ok(json!({"requests": rows}))
 }
 
-/// Keeps the catalog read model.
+/// Keeps the catalog read model and the directory copy.
 pub struct CatalogEvents;
 
 #[async_trait]
@@ -86,7 +411,43 @@ impl EventHandler for CatalogEvents {
             store::upsert_entry(tx, &e).await?;
         } else if let Some(e) = inbox::decode_if::<EntryWithdrawn>(event)? {
             store::remove_entry(tx, &e.entry.entry_id).await?;
+        } else if let Some(e) = inbox::decode_if::<OrganisationRegistered>(event)? {
+            let kind =
+                serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            store::upsert_org(tx, &e.org_id, Some((&kind, &e.region)), &e.roles).await?;
+        } else if let Some(e) = inbox::decode_if::<RolesChanged>(event)? {
+            store::upsert_org(tx, &e.org_id, None, &e.roles).await?;
         }
         Ok(Vec::new())
+    }
+}
+
+/// The usage period's clock ran out: the grant ends (Art. 27).
+pub struct DeadlineEvents;
+
+#[async_trait]
+impl EventHandler for DeadlineEvents {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
+        let Some(b) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
+        let id = &b.duty.about.id;
+        if b.duty.about.kind != "request" || b.duty.duty_id != domain::usage_duty_id(id) {
+            return Ok(Vec::new());
+        }
+        let Some(request) = store::request(tx, id).await? else { return Ok(Vec::new()) };
+        if !matches!(request.status, Status::Active | Status::Suspended) {
+            return Ok(Vec::new());
+        }
+        let facts = Facts { org: request.requester.clone(), now, ..Facts::default() };
+        let cmd = Command::End { end: GrantEnd::UsagePeriodEnded, reason: "usage period ended".into() };
+        let decision = domain::decide(&request, cmd, &facts)
+            .map_err(|e| HandleError::Permanent(format!("ending grant {id}: {e}")))?;
+        let next = decision.events.iter().fold(request, |r, e| domain::evolve(r, e));
+        store::save_request(tx, &next).await?;
+        Ok(outgoing(&decision, &EventMeta::caused_by(event), now))
     }
 }

@@ -35,13 +35,24 @@ impl govshare_shared::App for App {
     }
 
     fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {
-        vec![(
-            ConsumerSpec {
-                durable: "requests-catalog".into(),
-                stream: Service::Catalog.stream(),
-                filter_subject: Service::Catalog.event_subjects(),
-            },
-            Arc::new(handlers::CatalogEvents),
-        )]
+        vec![
+            (
+                ConsumerSpec {
+                    durable: "requests-catalog".into(),
+                    stream: Service::Catalog.stream(),
+                    filter_subject: Service::Catalog.event_subjects(),
+                },
+                Arc::new(handlers::CatalogEvents),
+            ),
+            (
+                ConsumerSpec {
+                    durable: "requests-deadlines".into(),
+                    stream: Service::Deadlines.stream(),
+                    filter_subject:
+                        <govshare_shared::duty::DutyBreached as govshare_shared::envelope::EventPayload>::nats_subject(),
+                },
+                Arc::new(handlers::DeadlineEvents),
+            ),
+        ]
     }
 }

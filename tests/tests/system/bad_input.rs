@@ -108,7 +108,7 @@ async fn bad_input_is_refused_and_changes_nothing_on_sqlite() {
 async fn a_command_retried_with_its_idempotency_key_takes_effect_once() {
     let p = Platform::start(Backend::Postgres).await;
     let entry = p.seed("unconditional").await;
-    let body = json!({"entry_id": entry});
+    let body = govshare_cli::fixtures::request(&entry, "zhao");
     let first =
         p.client.command_once(Service::Requests, "weijian", "submit_request", body.clone(), "k-1").await.unwrap();
     let again =
@@ -129,14 +129,20 @@ async fn a_command_retried_with_its_idempotency_key_takes_effect_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_for_a_not_shared_or_unknown_entry_is_refused_and_opens_no_duty() {
+async fn a_request_for_a_not_shared_entry_is_refused_at_once_with_its_legal_basis_and_opens_no_duty() {
     let p = Platform::start(Backend::Sqlite).await;
     let entry = p.seed("not_shared").await;
-    let e = refusal(p.command(Service::Requests, "weijian", "submit_request", json!({"entry_id": entry})).await);
-    assert_eq!(e.code, ErrorCode::NotAllowed);
-    let e = refusal(p.command(Service::Requests, "weijian", "submit_request", json!({"entry_id": "nope"})).await);
-    assert_eq!(e.code, ErrorCode::NotFound);
+    let r = p.command(Service::Requests, "weijian", "submit_request", govshare_cli::fixtures::request(&entry, "zhao"));
+    let r = r.await.expect("received, and refused at once");
+    assert_eq!(r["status"], "refused");
+    let id = r["request_id"].as_str().unwrap();
+    let refused: govshare_shared::events::requests::RequestRefused =
+        p.wait_event::<govshare_shared::events::requests::RequestRefused>(id).await.decode().unwrap();
+    assert!(refused.legal_basis.is_some_and(|b| !b.is_empty()), "Art. 14: the entry's legal basis");
+    let unknown = govshare_cli::fixtures::request("nope", "zhao");
+    let e = refusal(p.command(Service::Requests, "weijian", "submit_request", unknown).await);
+    assert_eq!(e.code, ErrorCode::ValidationFailed);
+    assert_eq!(e.problems[0].field, "entry_id");
     assert!(p.messages(govshare_shared::bus::DUTY_STREAM).await.is_empty());
-    assert!(p.messages(&Service::Requests.stream()).await.is_empty());
     p.stop().await;
 }

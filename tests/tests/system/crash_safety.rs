@@ -137,16 +137,16 @@ async fn a_consumer_killed_after_its_effect_but_before_its_ack_does_not_repeat_i
     };
     assert_eq!(crashed.process(&envelope).await.unwrap(), Outcome::Handled);
     drop(message); // no ack: the process is gone
-    assert_eq!(notifications(&p, &breach).await, 2, "alice and bob");
+    assert_eq!(notifications(&p, &breach).await, 3, "alice and bob (administrators), li (sharing office)");
 
     // When notify starts again and JetStream redelivers the message after the ack wait
     p.start_service(Service::Notify).await;
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
 
     // Then the effect is not repeated, and the events it caused go out once
-    assert_eq!(notifications(&p, &breach).await, 2);
+    assert_eq!(notifications(&p, &breach).await, 3);
     wait_until_published(&db).await;
-    assert_eq!(stored_about(&p, &breach).await, 2);
+    assert_eq!(stored_about(&p, &breach).await, 3);
     p.stop().await;
 }
 
@@ -160,7 +160,7 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     p.clock.advance(chrono::Duration::days(3));
     let breach = p.wait_event::<DutyBreached>(&duty_id).await;
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
-    assert_eq!(notifications(&p, &breach).await, 2);
+    assert_eq!(notifications(&p, &breach).await, 3);
 
     // When the same event arrives again (a new Nats-Msg-Id, so JetStream keeps it)
     let again = PublishMessage::build().payload(breach.to_json().into()).message_id("a-different-msg-id");
@@ -169,9 +169,9 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
 
     // Then notify's inbox makes the second delivery a no-op
-    assert_eq!(notifications(&p, &breach).await, 2);
+    assert_eq!(notifications(&p, &breach).await, 3);
     wait_until_published(&p.db(Service::Notify).await).await;
-    assert_eq!(stored_about(&p, &breach).await, 2);
+    assert_eq!(stored_about(&p, &breach).await, 3);
     p.stop().await;
 }
 

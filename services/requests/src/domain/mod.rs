@@ -1,155 +1,110 @@
-//! Pure request rules: no I/O, no clock.
+//! Pure request rules: no I/O, no clock. A request is one aggregate from receipt to the end
+//! of the grant it becomes: reply (Arts 20-21), delivery (Art. 22), grant (Arts 25, 27),
+//! verification (Art. 26). `decide` checks a command against the request and the facts the
+//! handler looked up, and answers with events and duty-contract messages; `evolve` applies
+//! the events.
 
-use chrono::{DateTime, Utc};
+mod form;
+mod request;
+
+pub use form::*;
+pub use request::*;
+
 use govshare_shared::{
-    ApiError, ErrorCode, Service,
-    duty::{About, Duty, OpenDuty, Term},
-    events::{ShareType, requests::RequestSubmitted},
-    reply::Text,
+    ApiError, ErrorCode,
+    events::{ShareType, catalog::ShareMethod},
 };
 
 /// A catalog entry as this service knows it, from the catalog's events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntryView {
     pub entry_id: String,
+    pub version: u32,
     pub name: String,
     pub provider: String,
     pub share_type: ShareType,
+    /// The data items' names.
+    pub items: Vec<String>,
+    pub share_methods: Vec<ShareMethod>,
+    pub not_shared_reason: Option<String>,
+    pub legal_basis: Option<String>,
 }
 
-/// Submit a request for a catalog entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitRequest {
-    pub entry_id: String,
-    pub purpose: Option<String>,
-}
-
-/// Why a request is refused.
+/// Why a command is refused. Each says what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error("catalog entry {0} is not published")]
     UnknownEntry(String),
     #[error("a department does not request its own entry")]
     OwnEntry,
-    #[error("catalog entry {0} is not shared")]
-    NotShared(String),
+    #[error("only the {0} may do this")]
+    NotYours(&'static str),
+    #[error("not allowed while the request is {state}: {why}")]
+    NotNow { state: &'static str, why: &'static str },
+    #[error("a request is not refused for being incomplete: send one supplement notice listing every missing item")]
+    RefusedForIncompleteness,
+    #[error("the supplement notice was already sent: everything missing is listed in one notice")]
+    SecondSupplementNotice,
+    #[error("extensions total at most 10 working days (Art. 21); {0} are left")]
+    ExtensionTooLong(u32),
+    #[error("{0} is not the head of the sharing office")]
+    NotSharingOfficeHead(String),
+    #[error("items {0:?} were not requested")]
+    ItemsNotRequested(Vec<String>),
+    #[error("approving fewer items than requested needs the reason")]
+    NarrowingWithoutReason,
+    #[error("the provider's fresh consent is needed first (Art. 25): no approved request for {0}")]
+    ConsentNeeded(String),
+    #[error("no verification {0}")]
+    UnknownVerification(String),
 }
 
-impl From<RequestError> for ApiError {
-    fn from(err: RequestError) -> Self {
-        let en = err.to_string();
-        match &err {
-            RequestError::UnknownEntry(id) => ApiError::with_text(ErrorCode::NotFound, format!("目录 {id} 未发布"), en),
-            RequestError::OwnEntry => ApiError::with_text(ErrorCode::NotAllowed, "部门无需申请本部门的目录", en),
-            RequestError::NotShared(id) => {
-                ApiError::with_text(ErrorCode::NotAllowed, format!("目录 {id} 为不予共享类"), en)
+impl RequestError {
+    /// The message in both languages.
+    pub fn text(&self) -> govshare_shared::reply::Text {
+        govshare_shared::reply::Text::new(self.parts().1, self.to_string())
+    }
+
+    fn parts(&self) -> (ErrorCode, String) {
+        match self {
+            RequestError::UnknownEntry(id) => (ErrorCode::NotFound, format!("目录 {id} 未发布")),
+            RequestError::OwnEntry => (ErrorCode::NotAllowed, "部门无需申请本部门的目录".into()),
+            RequestError::NotYours(who) => (ErrorCode::Forbidden, format!("仅{}可执行此操作", role_zh(who))),
+            RequestError::NotNow { state, .. } => {
+                (ErrorCode::NotAllowed, format!("申请当前状态（{state}）下不允许此操作"))
             }
+            RequestError::RefusedForIncompleteness => {
+                (ErrorCode::NotAllowed, "不得以材料不全为由拒绝：请一次性告知需补充的全部内容".into())
+            }
+            RequestError::SecondSupplementNotice => {
+                (ErrorCode::NotAllowed, "已发出补正通知：需补充的内容应一次性告知".into())
+            }
+            RequestError::ExtensionTooLong(left) => {
+                (ErrorCode::NotAllowed, format!("延期合计不得超过 10 个工作日（第二十一条），尚余 {left} 个"))
+            }
+            RequestError::NotSharingOfficeHead(p) => (ErrorCode::Forbidden, format!("{p} 不是共享工作机构负责人")),
+            RequestError::ItemsNotRequested(i) => (ErrorCode::ValidationFailed, format!("数据项 {i:?} 不在申请范围内")),
+            RequestError::NarrowingWithoutReason => (ErrorCode::ValidationFailed, "缩减数据项须说明理由".into()),
+            RequestError::ConsentNeeded(g) => {
+                (ErrorCode::NotAllowed, format!("需先取得提供部门的同意（第二十五条）：{g} 无已批准的申请"))
+            }
+            RequestError::UnknownVerification(v) => (ErrorCode::NotFound, format!("无校核申请 {v}")),
         }
     }
 }
 
-/// Art. 21: the provider replies within 1 WD for unconditional entries and 10 WD for
-/// conditional ones, counted from receipt.
-pub fn reply_term(share_type: ShareType) -> Option<u32> {
-    match share_type {
-        ShareType::Unconditional => Some(1),
-        ShareType::Conditional => Some(10),
-        ShareType::NotShared => None,
+impl From<RequestError> for ApiError {
+    fn from(err: RequestError) -> Self {
+        let (code, zh) = err.parts();
+        ApiError::with_text(code, zh, err.to_string())
     }
 }
 
-/// The id of a request's reply duty: stable, so a repeated open is the same duty.
-pub fn reply_duty_id(request_id: &str) -> String {
-    format!("request-{request_id}-reply")
-}
-
-/// Accepts a request and opens the provider's reply duty.
-pub fn decide_submit(
-    requester: &str,
-    entry: Option<&EntryView>,
-    cmd: SubmitRequest,
-    request_id: String,
-    now: DateTime<Utc>,
-) -> Result<(RequestSubmitted, OpenDuty), RequestError> {
-    let entry = entry.ok_or_else(|| RequestError::UnknownEntry(cmd.entry_id.clone()))?;
-    if entry.provider == requester {
-        return Err(RequestError::OwnEntry);
-    }
-    let days = reply_term(entry.share_type).ok_or_else(|| RequestError::NotShared(entry.entry_id.clone()))?;
-    let duty_id = reply_duty_id(&request_id);
-    let duty = OpenDuty {
-        duty: Duty {
-            duty_id: duty_id.clone(),
-            article: 21,
-            holder: entry.provider.clone(),
-            about: About { kind: "request".into(), id: request_id.clone() },
-            title: Text::new(
-                format!("答复对《{}》的共享申请 {request_id}", entry.name),
-                format!("reply to request {request_id} for \"{}\"", entry.name),
-            ),
-        },
-        term: Term::WorkingDays { days, from: now },
-        opened_by: Service::Requests,
-    };
-    let submitted = RequestSubmitted {
-        request_id,
-        entry_id: entry.entry_id.clone(),
-        requester: requester.to_owned(),
-        provider: entry.provider.clone(),
-        share_type: entry.share_type,
-        submitted_at: now,
-        reply_duty_id: duty_id,
-    };
-    Ok((submitted, duty))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(share_type: ShareType) -> EntryView {
-        EntryView { entry_id: "e1".into(), name: "户籍".into(), provider: "gongan".into(), share_type }
-    }
-
-    fn submit() -> SubmitRequest {
-        SubmitRequest { entry_id: "e1".into(), purpose: None }
-    }
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-23T02:00:00Z".parse().unwrap()
-    }
-
-    #[test]
-    fn an_unconditional_entry_opens_a_one_working_day_reply_duty_for_the_provider() {
-        let (submitted, duty) =
-            decide_submit("weijian", Some(&entry(ShareType::Unconditional)), submit(), "r1".into(), now()).unwrap();
-        assert_eq!(submitted.provider, "gongan");
-        assert_eq!(submitted.reply_duty_id, "request-r1-reply");
-        assert_eq!(duty.duty.holder, "gongan");
-        assert_eq!(duty.duty.article, 21);
-        assert_eq!(duty.term, Term::WorkingDays { days: 1, from: now() });
-    }
-
-    #[test]
-    fn a_conditional_entry_gives_the_provider_ten_working_days() {
-        let (_, duty) =
-            decide_submit("weijian", Some(&entry(ShareType::Conditional)), submit(), "r1".into(), now()).unwrap();
-        assert_eq!(duty.term, Term::WorkingDays { days: 10, from: now() });
-    }
-
-    #[test]
-    fn a_not_shared_entry_an_unknown_entry_and_ones_own_entry_are_refused() {
-        assert_eq!(
-            decide_submit("weijian", Some(&entry(ShareType::NotShared)), submit(), "r1".into(), now()),
-            Err(RequestError::NotShared("e1".into()))
-        );
-        assert_eq!(
-            decide_submit("weijian", None, submit(), "r1".into(), now()),
-            Err(RequestError::UnknownEntry("e1".into()))
-        );
-        assert_eq!(
-            decide_submit("gongan", Some(&entry(ShareType::Conditional)), submit(), "r1".into(), now()),
-            Err(RequestError::OwnEntry)
-        );
+fn role_zh(who: &str) -> &'static str {
+    match who {
+        "requester" => "需求部门",
+        "provider" => "提供部门",
+        "authority" => "本级主管部门",
+        _ => "相关部门",
     }
 }
