@@ -219,7 +219,9 @@ impl Default for InboxSettings {
 pub struct DeadlineSettings {
     /// Longest sleep between looks at the due index (another replica may have added a clock).
     pub rescan_interval_ms: u64,
-    /// Due clocks fired per transaction; after downtime, misses fire in such batches.
+    /// Due clocks fired per transaction; after downtime, misses fire in such batches. 1000
+    /// measured 3.5x faster than 100 on PostgreSQL (bench/src/deadlines.rs): fewer round
+    /// trips, and fewer of sqlx 0.9.0's 40 ms Nagle stalls (transact-rs/sqlx#4335).
     pub batch_size: u64,
     /// When the reminder goes out: at the start (00:00, Asia/Shanghai) of the working day
     /// this many working days before the last one; 0 = the start of the last working day.
@@ -245,7 +247,7 @@ impl Default for DeadlineSettings {
         let rung = |step, after_working_days| EscalationRung { step, after_working_days };
         Self {
             rescan_interval_ms: 5_000,
-            batch_size: 100,
+            batch_size: 1_000,
             reminder_working_days_before: 0,
             escalation: vec![
                 rung(EscalationStep::SharingOffice, 1),

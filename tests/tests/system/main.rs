@@ -7,4 +7,5 @@ mod crash_safety;
 mod deadlines;
 mod duty_clocks;
 mod notify_duties;
+mod requests_flow;
 mod thin_flow;

@@ -185,7 +185,14 @@ pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime
         next.due_at = Some(due);
         if moved {
             next.stage = 0;
-            let remind_at = next.alarm_at(0, cal, policy)?;
+            // A fixed-instant term can fall due without the calendar; only its reminder needs
+            // the working days before it. Without them the reminder is skipped, the breach not.
+            let remind_at = match next.alarm_at(0, cal, policy) {
+                Err(CalendarError::YearNotLoaded(_)) if matches!(next.basis, Basis::Until { extra_days: 0, .. }) => {
+                    None
+                }
+                other => other?,
+            };
             if remind_at.is_none_or(|at| at <= now) {
                 next.stage = 1;
             }
@@ -586,6 +593,15 @@ mod tests {
         let reason = Text::new("2027 年日历已加载", "the 2027 calendar was added");
         let (scheduled, said) = updated(schedule(waiting, &with_2027, &Policy::default(), dec, Some(reason)));
         assert_eq!(scheduled.due_at, Some(t("2027-01-12T16:00:00Z")), "10 WD skipping New Year's Day");
+        assert_eq!(names(&said), ["scheduled"]);
+    }
+
+    #[test]
+    fn a_fixed_instant_in_a_year_without_a_calendar_still_breaches_on_time_without_a_reminder() {
+        let at = t("2027-06-30T16:00:00Z");
+        let cmd = OpenDuty { duty: duty(), term: Term::Until { at }, opened_by: Service::Requests };
+        let (clock, said) = updated(open(None, &cmd, &cal(), &Policy::default(), monday()));
+        assert_eq!((clock.due_at, clock.stage, clock.next_alarm_at), (Some(at), 1, Some(at)));
         assert_eq!(names(&said), ["scheduled"]);
     }
 
