@@ -16,11 +16,11 @@ pub struct CliCall {
     pub body: Value,
 }
 
-fn command(name: &'static str, body: Value) -> CliCall {
+pub(crate) fn command(name: &'static str, body: Value) -> CliCall {
     CliCall { command: true, name, body }
 }
 
-fn query(name: &'static str, body: Value) -> CliCall {
+pub(crate) fn query(name: &'static str, body: Value) -> CliCall {
     CliCall { command: false, name, body }
 }
 
@@ -153,7 +153,7 @@ pub enum CatalogCmd {
 }
 
 /// Drops `null` members so optional flags left out are not sent.
-fn compact(mut v: Value) -> Value {
+pub(crate) fn compact(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, v| !v.is_null());
     }

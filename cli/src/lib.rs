@@ -8,3 +8,4 @@ pub mod client;
 pub mod demo;
 pub mod fixtures;
 pub mod platform;
+pub mod request_cli;

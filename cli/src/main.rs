@@ -2,13 +2,14 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum, error::ErrorKind};
 use govshare_cli::{
     calendar_cli::{self, CalendarCmd},
     catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
     demo,
     platform::{self, LocalNats},
+    request_cli::{GrantCmd, RequestCmd},
 };
 use govshare_shared::{ManualClock, Service, SharedClock, SystemClock, config::Settings, reply::Lang};
 
@@ -34,6 +35,20 @@ enum Command {
         #[command(subcommand)]
         cmd: CatalogCmd,
     },
+    /// Requests for catalog data and the provider's reply (Arts 20-21); see docs/requests.md.
+    Request {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: RequestCmd,
+    },
+    /// Grants: delivery, suspension, change, end, verification, usage records (Arts 22-27, 29).
+    Grant {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: GrantCmd,
+    },
     /// Working days: due dates and the official calendar, offline.
     Calendar {
         #[command(subcommand)]
@@ -57,6 +72,44 @@ struct BusArgs {
     lang: String,
     #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+}
+
+/// How to reach govshare and as whom, for a step of the request workflow. Every step belongs
+/// to one party (requester, provider, authority), so there is no default organisation.
+#[derive(clap::Args)]
+struct PartyArgs {
+    /// The acting organisation's id (required).
+    #[arg(long, global = true)]
+    org: Option<String>,
+    /// Language of messages: zh-CN or en.
+    #[arg(long, global = true, default_value = "zh-CN")]
+    lang: String,
+    #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+}
+
+impl PartyArgs {
+    /// The bus arguments, or a usage error of `group` (exit 2) without `--org`.
+    fn bus(self, group: &str) -> BusArgs {
+        let Some(org) = self.org else {
+            usage_error(
+                group,
+                ErrorKind::MissingRequiredArgument,
+                "--org <ORG> is required: the acting organisation's id",
+            )
+        };
+        BusArgs { org, lang: self.lang, nats_url: self.nats_url }
+    }
+}
+
+/// Exits 2 with `message` and the usage of the subcommand `group` (e.g. `request`).
+fn usage_error(group: &str, kind: ErrorKind, message: impl std::fmt::Display) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut(group) {
+        Some(sub) => sub.error(kind, message).exit(),
+        None => cli.error(kind, message).exit(),
+    }
 }
 
 #[derive(clap::Args)]
@@ -112,6 +165,18 @@ async fn main() -> anyhow::Result<()> {
             let c = cmd.to_call()?;
             let kind = if c.command { Kind::Command } else { Kind::Query };
             send(&bus, Service::Catalog, kind, c.name, c.body).await
+        }
+        Command::Request { party, cmd } => {
+            let bus = party.bus("request");
+            let c = cmd.to_call().unwrap_or_else(|e| usage_error("request", ErrorKind::ArgumentConflict, e));
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Requests, kind, c.name, c.body).await
+        }
+        Command::Grant { party, cmd } => {
+            let bus = party.bus("grant");
+            let c = cmd.to_call();
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Requests, kind, c.name, c.body).await
         }
         Command::Calendar { cmd } => match calendar_cli::run(cmd) {
             Ok(line) => {

@@ -79,7 +79,8 @@ fn overdue_gauge() -> &'static OverdueSnapshot {
     SNAPSHOT.get_or_init(|| {
         let snapshot = OverdueSnapshot::default();
         let read = snapshot.clone();
-        let gauge = opentelemetry::global::meter("govshare-deadlines")
+        // The callback stays registered with the meter provider; the handle is not needed.
+        let _gauge = opentelemetry::global::meter("govshare-deadlines")
             .u64_observable_gauge("govshare.deadlines.overdue.duties")
             .with_description("Open duties overdue by at most le_hours hours (cumulative)")
             .with_callback(move |observer| {
@@ -90,8 +91,6 @@ fn overdue_gauge() -> &'static OverdueSnapshot {
                 observer.observe(total, &[opentelemetry::KeyValue::new("le_hours", "+Inf")]);
             })
             .build();
-        // The instrument lives as long as the process (one per process, like the meter).
-        std::mem::forget(gauge);
         snapshot
     })
 }

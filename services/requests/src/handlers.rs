@@ -103,10 +103,29 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
     out
 }
 
-fn answer(r: &Request, d: &Decision) -> Value {
-    let events: Vec<_> =
-        d.events.iter().map(|e| format!("{e:?}").split('(').next().unwrap_or_default().to_owned()).collect();
-    json!({"request_id": r.id, "status": r.status.name(), "reply_duty_id": domain::reply_duty_id(&r.id), "events": events})
+/// The answer to a command: where the request stands, the events it caused (their
+/// CloudEvents types) and the duties it opened, and for a verification request its id.
+fn answer(r: &Request, d: &Decision, out: &[Outgoing]) -> Value {
+    let events: Vec<_> = out
+        .iter()
+        .filter(|o| !o.envelope.event_type.starts_with("govshare.duty."))
+        .map(|o| o.envelope.event_type.clone())
+        .collect();
+    let opened: Vec<_> = d
+        .duties
+        .iter()
+        .filter_map(|m| if let DutyMsg::Open(o) = m { Some(o.duty.duty_id.clone()) } else { None })
+        .collect();
+    let mut v = json!({"request_id": r.id, "status": r.status.name(), "events": events, "opened_duties": opened});
+    if d.events.iter().any(|e| matches!(e, Event::Submitted(_))) {
+        v["reply_duty_id"] = json!(domain::reply_duty_id(&r.id));
+    }
+    if let Some(Event::VerificationRequested(e)) =
+        d.events.iter().find(|e| matches!(e, Event::VerificationRequested(_)))
+    {
+        v["verification_id"] = json!(e.verification_id);
+    }
+    v
 }
 
 async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
@@ -140,8 +159,9 @@ async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = uuid::Uuid::now_v7().to_string();
     let (request, decision) = domain::decide_submit(id, &entry, form, extends, &facts)?;
     store::save_request(&tx, &request).await?;
-    ctx.commit(tx, &outgoing(&decision, &call.meta, facts.now)).await?;
-    Ok(answer(&request, &decision))
+    let out = outgoing(&decision, &call.meta, facts.now);
+    ctx.commit(tx, &out).await?;
+    Ok(answer(&request, &decision, &out))
 }
 
 /// Reads the command named by the call from its fields; every problem at once.
@@ -274,10 +294,11 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         return Err(ApiError::validation(supplemented_problems));
     }
     let decision = domain::decide(&request, cmd, &facts)?;
-    let next = decision.events.iter().fold(request, |r, e| domain::evolve(r, e));
+    let next = decision.events.iter().fold(request, domain::evolve);
     store::save_request(&tx, &next).await?;
-    ctx.commit(tx, &outgoing(&decision, &call.meta, facts.now)).await?;
-    Ok(answer(&next, &decision))
+    let out = outgoing(&decision, &call.meta, facts.now);
+    ctx.commit(tx, &out).await?;
+    Ok(answer(&next, &decision, &out))
 }
 
 /// A request the caller may see: its parties, the provider's same-level authority, the platform.
@@ -446,7 +467,7 @@ impl EventHandler for DeadlineEvents {
         let cmd = Command::End { end: GrantEnd::UsagePeriodEnded, reason: "usage period ended".into() };
         let decision = domain::decide(&request, cmd, &facts)
             .map_err(|e| HandleError::Permanent(format!("ending grant {id}: {e}")))?;
-        let next = decision.events.iter().fold(request, |r, e| domain::evolve(r, e));
+        let next = decision.events.iter().fold(request, domain::evolve);
         store::save_request(tx, &next).await?;
         Ok(outgoing(&decision, &EventMeta::caused_by(event), now))
     }

@@ -381,7 +381,7 @@ pub fn decide_submit(
             Term::WorkingDays { days, from: f.now },
         )),
     }
-    let request = decision.events.iter().fold(request, |r, e| evolve(r, e));
+    let request = decision.events.iter().fold(request, evolve);
     Ok((request, decision))
 }
 
@@ -749,6 +749,8 @@ pub fn evolve(mut r: Request, event: &Event) -> Request {
         Event::Supplemented(e) => {
             r.status = Status::Received;
             r.form = e.form.clone();
+            // The restarted term is a new count: extensions of the earlier one lapsed with it.
+            r.extended_days = 0;
         }
         Event::Approved(e) => {
             r.status = Status::Approved;
@@ -846,7 +848,7 @@ mod tests {
     /// Applies a command and returns the request after it, and the decision.
     fn then(r: Request, cmd: Command, org: &str) -> (Request, Decision) {
         let d = decide(&r, cmd, &facts(org)).unwrap();
-        (d.events.iter().fold(r, |r, e| evolve(r, e)), d)
+        (d.events.iter().fold(r, evolve), d)
     }
 
     fn approve() -> Command {
