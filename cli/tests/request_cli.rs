@@ -200,7 +200,10 @@ async fn the_worked_example_walks_a_request_from_submission_to_the_end_of_its_gr
         ])
         .await
         .json();
-    assert_eq!((&approved["status"], &approved["events"]), (&json!("approved"), &json!(["govshare.requests.request.approved.v1"])));
+    assert_eq!(
+        (&approved["status"], &approved["events"]),
+        (&json!("approved"), &json!(["govshare.requests.request.approved.v1"]))
+    );
 
     let delivered = p
         .run(&[

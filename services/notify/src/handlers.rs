@@ -1,4 +1,5 @@
-//! Events -> recipients -> notifications (once each), the directory copy, and the inbox calls.
+//! Events -> recipients -> notifications (once each), the directory copy, the parties of each
+//! request, and the inbox calls.
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
@@ -10,6 +11,11 @@ use govshare_shared::{
     events::{
         catalog::{OrganisationRegistered, RolesChanged},
         notify::NotificationStored,
+        requests::{
+            DataDelivered, ExtensionDecided, ExtensionRequested, GrantChanged, GrantEnded, GrantResumed,
+            GrantSuspended, RequestApproved, RequestRefused, RequestSubmitted, SupplementRequested,
+            VerificationAnswered, VerificationRequested,
+        },
     },
     inbox::{self, EventHandler, HandleError},
     region::RegionCode,
@@ -20,7 +26,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{DutyNotice, Message, Place},
+    domain::{Cast, DutyNotice, Message, Org, Parties, Place, Recipient, RequestNotice},
     store::{self, entities::notification},
 };
 
@@ -67,33 +73,45 @@ impl EventHandler for DutyEvents {
             return Err(HandleError::Transient(format!("holder {} not in the directory yet", notice.holder())));
         };
         let authorities = store::authorities_at(tx, &notice.authority_regions(&holder)).await?;
-        let message = serde_json::to_string(&notice.message(&holder)).expect("messages serialize");
-        let meta = EventMeta::caused_by(event);
-        let mut out = Vec::new();
-        for recipient in notice.recipients(&holder, &authorities) {
-            let id = uuid::Uuid::now_v7().to_string();
-            let row = notification::ActiveModel {
-                id: Set(id.clone()),
-                recipient: Set(recipient.account.clone()),
-                org: Set(recipient.org.clone()),
-                channel: Set("inbox".into()),
-                source_event: Set(event.id.to_string()),
-                message: Set(message.clone()),
-                created_at: Set(now),
-                read_at: Set(None),
-            };
-            if store::insert_once(tx, row).await? {
-                let stored = NotificationStored {
-                    notification_id: id,
-                    recipient: recipient.account,
-                    org: recipient.org,
-                    about_event: event.id.to_string(),
-                };
-                out.push(Outgoing::event(&stored, &meta, now));
-            }
-        }
-        Ok(out)
+        notify(tx, event, now, notice.recipients(&holder, &authorities), &notice.message(&holder)).await
     }
+}
+
+/// Stores `message` for each of `recipients`, once per recipient, channel and `event` (a
+/// repeated delivery stores nothing), and announces each new one.
+async fn notify(
+    tx: &DatabaseTransaction,
+    event: &Envelope,
+    now: DateTime<Utc>,
+    recipients: Vec<Recipient>,
+    message: &Message,
+) -> Result<Vec<Outgoing>, HandleError> {
+    let message = serde_json::to_string(message).expect("messages serialize");
+    let meta = EventMeta::caused_by(event);
+    let mut out = Vec::new();
+    for recipient in recipients {
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = notification::ActiveModel {
+            id: Set(id.clone()),
+            recipient: Set(recipient.account.clone()),
+            org: Set(recipient.org.clone()),
+            channel: Set("inbox".into()),
+            source_event: Set(event.id.to_string()),
+            message: Set(message.clone()),
+            created_at: Set(now),
+            read_at: Set(None),
+        };
+        if store::insert_once(tx, row).await? {
+            let stored = NotificationStored {
+                notification_id: id,
+                recipient: recipient.account,
+                org: recipient.org,
+                about_event: event.id.to_string(),
+            };
+            out.push(Outgoing::event(&stored, &meta, now));
+        }
+    }
+    Ok(out)
 }
 
 /// The deadlines event in `event`, if it is one notify tells people of (`duty.scheduled`,
@@ -109,6 +127,85 @@ fn decode(event: &Envelope) -> Result<Option<DutyNotice>, HandleError> {
         Some(DutyNotice::Unschedulable(e))
     } else {
         inbox::decode_if::<OverdueDigest>(event)?.map(DutyNotice::Digest)
+    })
+}
+
+/// Tells the parties of a request what they must know: a supplement notice, an extension
+/// asked or decided, the reply, the delivery, what happens to the grant, verification (see
+/// [`RequestNotice::recipients`]). Records each request's parties when it is submitted, for the
+/// later events that do not name both. Each recipient gets one notification per event.
+pub struct RequestEvents;
+
+#[async_trait]
+impl EventHandler for RequestEvents {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
+        if let Some(e) = inbox::decode_if::<RequestSubmitted>(event)? {
+            // Nobody is told: the provider's reply duty reminds it.
+            let parties = Parties { requester: e.requester, provider: e.provider };
+            store::record_request(tx, &e.request_id, &parties).await?;
+            return Ok(Vec::new());
+        }
+        let Some(notice) = decode_request(event)? else { return Ok(Vec::new()) };
+        let parties = match notice.parties() {
+            Some(p) => p,
+            // Stream order brings the submission first; a retry covers its handler failing.
+            None => store::request_parties(tx, notice.request_id())
+                .await?
+                .ok_or_else(|| HandleError::Transient(format!("request {} not known yet", notice.request_id())))?,
+        };
+        let other = match notice.other() {
+            Some(id) => Some(known_org(tx, id).await?),
+            None => None,
+        };
+        let cast = Cast {
+            requester: known_org(tx, &parties.requester).await?,
+            provider: known_org(tx, &parties.provider).await?,
+            other,
+        };
+        notify(tx, event, now, notice.recipients(&cast), &notice.message(&cast)).await
+    }
+}
+
+/// The organisation as the directory copy has it; one it has not heard of yet is retried.
+async fn known_org(tx: &DatabaseTransaction, id: &str) -> Result<Org, HandleError> {
+    store::org(tx, id)
+        .await?
+        .ok_or_else(|| HandleError::Transient(format!("organisation {id} not in the directory yet")))
+}
+
+/// The requests event in `event`, if it is one a party must hear of (`request.supplemented`
+/// and `grant.usage_recorded`, for two, are not).
+fn decode_request(event: &Envelope) -> Result<Option<RequestNotice>, HandleError> {
+    use RequestNotice as N;
+    Ok(if let Some(e) = inbox::decode_if::<SupplementRequested>(event)? {
+        Some(N::SupplementRequested(e))
+    } else if let Some(e) = inbox::decode_if::<ExtensionRequested>(event)? {
+        Some(N::ExtensionRequested(e))
+    } else if let Some(e) = inbox::decode_if::<ExtensionDecided>(event)? {
+        Some(N::ExtensionDecided(e))
+    } else if let Some(e) = inbox::decode_if::<RequestApproved>(event)? {
+        Some(N::Approved(e))
+    } else if let Some(e) = inbox::decode_if::<RequestRefused>(event)? {
+        Some(N::Refused(e))
+    } else if let Some(e) = inbox::decode_if::<DataDelivered>(event)? {
+        Some(N::Delivered(e))
+    } else if let Some(e) = inbox::decode_if::<GrantSuspended>(event)? {
+        Some(N::Suspended(e))
+    } else if let Some(e) = inbox::decode_if::<GrantResumed>(event)? {
+        Some(N::Resumed(e))
+    } else if let Some(e) = inbox::decode_if::<GrantEnded>(event)? {
+        Some(N::Ended(e))
+    } else if let Some(e) = inbox::decode_if::<GrantChanged>(event)? {
+        Some(N::Changed(e))
+    } else if let Some(e) = inbox::decode_if::<VerificationRequested>(event)? {
+        Some(N::VerificationRequested(e))
+    } else {
+        inbox::decode_if::<VerificationAnswered>(event)?.map(N::VerificationAnswered)
     })
 }
 

@@ -1,7 +1,8 @@
 //! The notify service: turns the deadlines events that need a person (reminders, breaches,
-//! escalations, unschedulable duties, overdue digests) into notifications for the right
-//! people, exactly once per recipient and channel. Recipients come from its own copy of the
-//! directory, fed by the catalog's events.
+//! escalations, unschedulable duties, overdue digests) and the requests events a party must
+//! know of (supplement notices, extensions, replies, deliveries, what happens to a grant,
+//! verification) into notifications for the right people, exactly once per recipient and
+//! channel. Recipients come from its own copy of the directory, fed by the catalog's events.
 
 pub mod domain;
 pub mod handlers;
@@ -54,6 +55,16 @@ impl govshare_shared::App for App {
                     filter_subject: Service::Deadlines.event_subjects(),
                 },
                 Arc::new(handlers::DutyEvents),
+            ),
+            (
+                ConsumerSpec {
+                    // Every requests event: the handler records each request's parties and
+                    // picks the events a party must hear of.
+                    durable: "notify-requests".into(),
+                    stream: Service::Requests.stream(),
+                    filter_subject: Service::Requests.event_subjects(),
+                },
+                Arc::new(handlers::RequestEvents),
             ),
         ]
     }

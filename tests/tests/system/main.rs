@@ -7,5 +7,6 @@ mod crash_safety;
 mod deadlines;
 mod duty_clocks;
 mod notify_duties;
+mod notify_requests;
 mod requests_flow;
 mod thin_flow;

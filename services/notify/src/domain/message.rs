@@ -1,10 +1,12 @@
 //! What a notification says: a template and its parameters, stored as JSON and rendered in
 //! the reader's language when read (so a reader who switches language sees it in the new one).
+//! Names of organisations are stored as the directory had them when the event arrived.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use govshare_shared::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest},
+    events::requests::GrantEnd,
     reply::{Lang, Text},
 };
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,98 @@ pub enum Message {
         /// Oldest first.
         duties: Vec<DigestLine>,
     },
+    /// The provider's one-time notice of everything missing from a request (Art. 21).
+    SupplementRequested {
+        request_id: String,
+        provider: String,
+        missing: Vec<MissingLine>,
+    },
+    /// The provider asks the authority for more time to reply (Art. 21).
+    ExtensionRequested {
+        request_id: String,
+        provider: String,
+        working_days: u32,
+        reason: String,
+    },
+    /// The authority's decision on an extension, for the requester (Art. 21).
+    ExtensionDecided {
+        request_id: String,
+        provider: String,
+        authority: String,
+        approved: bool,
+        working_days: u32,
+    },
+    RequestApproved {
+        request_id: String,
+        provider: String,
+        items: Vec<String>,
+        narrowing_reason: Option<String>,
+    },
+    RequestRefused {
+        request_id: String,
+        provider: String,
+        reason: String,
+        legal_basis: Option<String>,
+    },
+    DataDelivered {
+        request_id: String,
+        provider: String,
+        record_count: u64,
+        active_until: NaiveDate,
+    },
+    GrantSuspended {
+        request_id: String,
+        provider: String,
+        /// Who suspended it: the provider or the authority.
+        by: String,
+        reason: String,
+    },
+    GrantResumed {
+        request_id: String,
+        provider: String,
+        by: String,
+        note: String,
+    },
+    GrantEnded {
+        request_id: String,
+        provider: String,
+        requester: String,
+        end: GrantEnd,
+        reason: String,
+        /// The authority a negotiated termination was filed with.
+        filed_with: Option<String>,
+    },
+    GrantChanged {
+        request_id: String,
+        provider: String,
+        requester: String,
+        change: String,
+        reason: String,
+        negotiation: String,
+        filed_with: String,
+    },
+    VerificationRequested {
+        request_id: String,
+        requester: String,
+        items: Vec<String>,
+        problem: String,
+    },
+    VerificationAnswered {
+        request_id: String,
+        provider: String,
+        corrected: bool,
+        record_count: Option<u64>,
+        reason: Option<String>,
+    },
+}
+
+/// One missing item of a supplement notice. (notify's own copy of the event's item: a stored
+/// message must still read after the event's type changes.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingLine {
+    /// The form field, e.g. `legal_basis`.
+    pub field: String,
+    pub note: String,
 }
 
 /// One overdue duty in a digest.
@@ -198,7 +292,252 @@ impl Message {
                 }
                 text
             }
+            Message::SupplementRequested { request_id: id, provider, missing } => {
+                let mut text = match lang {
+                    Lang::ZhCn => format!(
+                        "【申请需补正】{provider}就共享申请 {id} 一次性告知需补正的全部内容（{}），答复期限自补正之日起重新计算：",
+                        art(21, lang)
+                    ),
+                    Lang::En => format!(
+                        "Supplement needed: {provider} lists everything missing from request {id} in one notice ({}); the reply is counted again from the supplement:",
+                        art(21, lang)
+                    ),
+                };
+                for (i, m) in missing.iter().enumerate() {
+                    let sep = Text::new("：", ": ");
+                    text.push_str(&format!("\n{}. {}{}{}", i + 1, field_label(&m.field, lang), sep.get(lang), m.note));
+                }
+                text
+            }
+            Message::ExtensionRequested { request_id: id, provider, working_days, reason } => {
+                let (days, reason) = (working_days_of(*working_days, lang), clause(reason));
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【延期待审批】{provider}申请将共享申请 {id} 的答复期限延长{days}，理由：{reason}。请依据{}决定是否同意。",
+                        art(21, lang)
+                    ),
+                    Lang::En => format!(
+                        "Extension to decide: {provider} asks to extend its reply to request {id} by {days}, because: {reason}. Approve or deny it under {}.",
+                        art(21, lang)
+                    ),
+                }
+            }
+            Message::ExtensionDecided { request_id: id, provider, authority, approved, working_days } => {
+                let days = working_days_of(*working_days, lang);
+                match (lang, approved) {
+                    (Lang::ZhCn, true) => format!(
+                        "【答复期限已延长】经{authority}同意，{provider}对共享申请 {id} 的答复期限延长{days}（{}）。",
+                        art(21, lang)
+                    ),
+                    (Lang::ZhCn, false) => format!(
+                        "【延期未获同意】{provider}向{authority}申请将共享申请 {id} 的答复期限延长{days}，未获同意，仍按原期限答复（{}）。",
+                        art(21, lang)
+                    ),
+                    (Lang::En, true) => format!(
+                        "Reply extended: with the approval of {authority}, the reply of {provider} to request {id} is extended by {days} ({}).",
+                        art(21, lang)
+                    ),
+                    (Lang::En, false) => format!(
+                        "Extension denied: {provider} asked {authority} to extend its reply to request {id} by {days}, and the extension was denied; the reply is due as before ({}).",
+                        art(21, lang)
+                    ),
+                }
+            }
+            Message::RequestApproved { request_id: id, provider, items, narrowing_reason } => {
+                let items = list(items, lang);
+                let narrowed = narrowing_reason.as_deref().map(clause);
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【申请已同意】{provider}同意共享申请 {id}，共享数据项：{items}。{}数据应于 20 个工作日内提供（{}）。",
+                        narrowed.map(|r| format!("未同意所申请的全部数据项，理由：{r}。")).unwrap_or_default(),
+                        art(22, lang)
+                    ),
+                    Lang::En => format!(
+                        "Request approved: {provider} approved request {id} for: {items}.{} The data is due within 20 working days ({}).",
+                        narrowed.map(|r| format!(" Fewer items than asked, because: {r}.")).unwrap_or_default(),
+                        art(22, lang)
+                    ),
+                }
+            }
+            Message::RequestRefused { request_id: id, provider, reason, legal_basis } => {
+                let (reason, basis) = (clause(reason), legal_basis.as_deref().map(clause));
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【申请未同意】{provider}不同意共享申请 {id}，理由：{reason}{}。",
+                        basis.map(|b| format!("；依据：{b}")).unwrap_or_default()
+                    ),
+                    Lang::En => format!(
+                        "Request refused: {provider} refused request {id}, because: {reason}{}.",
+                        basis.map(|b| format!(" (legal basis: {b})")).unwrap_or_default()
+                    ),
+                }
+            }
+            Message::DataDelivered { request_id: id, provider, record_count, active_until } => {
+                let until = active_until.format("%Y-%m-%d");
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【数据已提供】{provider}已提供共享申请 {id} 的数据（{record_count} 条记录），使用期限至 {until}（{}）。",
+                        art(22, lang)
+                    ),
+                    Lang::En => format!(
+                        "Data delivered: {provider} delivered the data of request {id} ({record_count} records), for use until {until} ({}).",
+                        art(22, lang)
+                    ),
+                }
+            }
+            Message::GrantSuspended { request_id: id, provider, by, reason } => {
+                let reason = clause(reason);
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【共享已暂停】{by}暂停了共享申请 {id} 的数据共享（提供部门：{provider}），原因：{reason}。请在整改期限内完成整改（到期前另行提醒），逾期未整改的可终止共享（{}）。",
+                        art(27, lang)
+                    ),
+                    Lang::En => format!(
+                        "Grant suspended: {by} suspended the grant of request {id} (provider: {provider}), because: {reason}. Fix it within the term set for it (you will be reminded before it is due); a grant not fixed may be terminated ({}).",
+                        art(27, lang)
+                    ),
+                }
+            }
+            Message::GrantResumed { request_id: id, provider, by, note } => {
+                let note = Some(clause(note)).filter(|n| !n.is_empty());
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【共享已恢复】{by}恢复了共享申请 {id} 的数据共享（提供部门：{provider}）{}。",
+                        note.map(|n| format!("：{n}")).unwrap_or_default()
+                    ),
+                    Lang::En => format!(
+                        "Grant resumed: {by} resumed the grant of request {id} (provider: {provider}){}.",
+                        note.map(|n| format!(": {n}")).unwrap_or_default()
+                    ),
+                }
+            }
+            Message::GrantEnded { request_id: id, provider, requester, end, reason, filed_with } => {
+                let cause = end_cause(*end).get(lang).to_owned();
+                let reason = Some(clause(reason)).filter(|r| !r.is_empty());
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【共享已终止】{provider}向{requester}共享的数据（共享申请 {id}）已终止，原因：{cause}{}。{requester}须按{provider}的要求处置已获取的数据（{}）。{}",
+                        reason.map(|r| format!("（{r}）")).unwrap_or_default(),
+                        art(27, lang),
+                        filed_with.as_ref().map(|a| format!("终止已经协商并报{a}备案。")).unwrap_or_default()
+                    ),
+                    Lang::En => format!(
+                        "Grant ended: the grant of {provider}'s data to {requester} under request {id} has ended: {cause}{}. {requester} must dispose of the data as {provider} requires ({}).{}",
+                        reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                        art(27, lang),
+                        filed_with
+                            .as_ref()
+                            .map(|a| format!(" The termination was negotiated and filed with {a}."))
+                            .unwrap_or_default()
+                    ),
+                }
+            }
+            Message::GrantChanged { request_id: id, provider, requester, change, reason, negotiation, filed_with } => {
+                let (change, reason, negotiation) = (clause(change), clause(reason), clause(negotiation));
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【共享服务变更】{provider}变更了向{requester}提供的共享服务（共享申请 {id}）：{change}。理由：{reason}。经协商（{negotiation}），已报{filed_with}备案（{}）。",
+                        art(27, lang)
+                    ),
+                    Lang::En => format!(
+                        "Grant changed: {provider} changed the service it provides to {requester} under request {id}: {change}. Because: {reason}. Negotiated ({negotiation}) and filed with {filed_with} ({}).",
+                        art(27, lang)
+                    ),
+                }
+            }
+            Message::VerificationRequested { request_id: id, requester, items, problem } => {
+                let problem = clause(problem);
+                let items = Some(list(items, lang)).filter(|i| !i.is_empty());
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【数据校核待答复】{requester}对共享申请 {id} 所提供的数据提出校核申请{}：{problem}。请于 10 个工作日内核查并答复（{}）。",
+                        items.map(|i| format!("（数据项：{i}）")).unwrap_or_default(),
+                        art(26, lang)
+                    ),
+                    Lang::En => format!(
+                        "Verification to answer: {requester} reports a problem with the data delivered under request {id}{}: {problem}. Verify and answer within 10 working days ({}).",
+                        items.map(|i| format!(" (items: {i})")).unwrap_or_default(),
+                        art(26, lang)
+                    ),
+                }
+            }
+            Message::VerificationAnswered { request_id: id, provider, corrected, record_count, reason } => {
+                let reason = reason.as_deref().map(clause).filter(|r| !r.is_empty());
+                match (lang, corrected) {
+                    (Lang::ZhCn, true) => format!(
+                        "【校核已答复】{provider}已核查并更正共享申请 {id} 的数据{}。",
+                        record_count.map(|n| format!("（{n} 条记录）")).unwrap_or_default()
+                    ),
+                    (Lang::ZhCn, false) => format!(
+                        "【校核已答复】{provider}经核查未更正共享申请 {id} 的数据{}。",
+                        reason.map(|r| format!("，理由：{r}")).unwrap_or_default()
+                    ),
+                    (Lang::En, true) => format!(
+                        "Verification answered: {provider} verified and corrected the data of request {id}{}.",
+                        record_count.map(|n| format!(" ({n} records)")).unwrap_or_default()
+                    ),
+                    (Lang::En, false) => format!(
+                        "Verification answered: {provider} verified the data of request {id} and did not correct it{}.",
+                        reason.map(|r| format!(", because: {r}")).unwrap_or_default()
+                    ),
+                }
+            }
         }
+    }
+}
+
+/// The regulation's article, as a sentence cites it.
+fn art(article: u16, lang: Lang) -> String {
+    match lang {
+        Lang::ZhCn => format!("《政务数据共享条例》第{article}条"),
+        Lang::En => format!("Art. {article} of the Government Data Sharing Regulation"),
+    }
+}
+
+/// A number of working days, to follow a verb (zh: "延长 6 个工作日").
+fn working_days_of(n: u32, lang: Lang) -> String {
+    match lang {
+        Lang::ZhCn => format!(" {n} 个工作日"),
+        Lang::En if n == 1 => "1 working day".to_owned(),
+        Lang::En => format!("{n} working days"),
+    }
+}
+
+/// Items in a sentence: 姓名、公民身份号码 / 姓名, 公民身份号码.
+fn list(items: &[String], lang: Lang) -> String {
+    items.join(Text::new("、", ", ").get(lang))
+}
+
+/// Free text written by a department, to stand inside a sentence: without the full stop it
+/// may end with (the template adds its own).
+fn clause(text: &str) -> &str {
+    text.trim().trim_end_matches(['。', '.', '；', ';', '，', ','])
+}
+
+/// A request form's field as the reader calls it; a field the form does not have, as written.
+fn field_label(field: &str, lang: Lang) -> String {
+    let label = match field {
+        "items" => Text::new("数据项", "data items"),
+        "legal_basis" => Text::new("法律依据", "legal basis"),
+        "scenario" => Text::new("应用场景", "scenario"),
+        "scope" => Text::new("使用范围", "scope"),
+        "share_method" => Text::new("共享方式", "share method"),
+        "usage_from" => Text::new("使用期限起始日", "start of the usage period"),
+        "usage_until" => Text::new("使用期限截止日", "end of the usage period"),
+        "approved_by" => Text::new("共享工作机构负责人审核", "sign-off by the sharing-office head"),
+        _ => return field.to_owned(),
+    };
+    label.get(lang).to_owned()
+}
+
+/// Why a grant ended, as the reader says it.
+fn end_cause(end: GrantEnd) -> Text {
+    match end {
+        GrantEnd::UsagePeriodEnded => Text::new("使用期限届满", "the usage period ended"),
+        GrantEnd::PurposeAchieved => Text::new("使用目的已经实现", "its purpose was achieved"),
+        GrantEnd::PurposeImpossible => Text::new("使用目的无法实现", "its purpose cannot be achieved"),
+        GrantEnd::NoLongerNeeded => Text::new("需求部门不再需要", "the requester no longer needs it"),
+        GrantEnd::Terminated => Text::new("共享被终止", "it was terminated"),
     }
 }
 
@@ -391,6 +730,223 @@ mod tests {
         };
         let en = Message::digest(&e, "gongan").render(Lang::En);
         assert!(en.contains("has 1 overdue duty:") && en.ends_with("overdue by less than a minute"), "{en}");
+    }
+
+    fn supplement_notice() -> Message {
+        Message::SupplementRequested {
+            request_id: "r1".into(),
+            provider: "广东省公安厅".into(),
+            missing: vec![
+                MissingLine { field: "legal_basis".into(), note: "请附具体条款".into() },
+                MissingLine { field: "附件".into(), note: "请附审批表".into() },
+            ],
+        }
+    }
+
+    fn decided(approved: bool) -> Message {
+        Message::ExtensionDecided {
+            request_id: "r1".into(),
+            provider: "广东省公安厅".into(),
+            authority: "广东省政务服务和数据管理局".into(),
+            approved,
+            working_days: 6,
+        }
+    }
+
+    #[test]
+    fn a_supplement_notice_lists_every_missing_item_with_its_note() {
+        let (zh, en) = both(&supplement_notice());
+        assert_eq!(
+            zh,
+            "【申请需补正】广东省公安厅就共享申请 r1 一次性告知需补正的全部内容（《政务数据共享条例》第21条），答复期限自补正之日起重新计算：\n\
+             1. 法律依据：请附具体条款\n\
+             2. 附件：请附审批表"
+        );
+        assert_eq!(
+            en,
+            "Supplement needed: 广东省公安厅 lists everything missing from request r1 in one notice (Art. 21 of the Government Data Sharing Regulation); the reply is counted again from the supplement:\n\
+             1. legal basis: 请附具体条款\n\
+             2. 附件: 请附审批表"
+        );
+    }
+
+    #[test]
+    fn an_extension_request_asks_the_authority_to_decide() {
+        let m = Message::ExtensionRequested {
+            request_id: "r1".into(),
+            provider: "广东省公安厅".into(),
+            working_days: 1,
+            reason: "数据量大。".into(),
+        };
+        let (zh, en) = both(&m);
+        assert_eq!(
+            zh,
+            "【延期待审批】广东省公安厅申请将共享申请 r1 的答复期限延长 1 个工作日，理由：数据量大。请依据《政务数据共享条例》第21条决定是否同意。"
+        );
+        assert_eq!(
+            en,
+            "Extension to decide: 广东省公安厅 asks to extend its reply to request r1 by 1 working day, because: 数据量大. Approve or deny it under Art. 21 of the Government Data Sharing Regulation."
+        );
+    }
+
+    #[test]
+    fn the_requester_is_told_the_reply_is_extended_or_the_extension_denied() {
+        let (zh, en) = both(&decided(true));
+        assert_eq!(
+            zh,
+            "【答复期限已延长】经广东省政务服务和数据管理局同意，广东省公安厅对共享申请 r1 的答复期限延长 6 个工作日（《政务数据共享条例》第21条）。"
+        );
+        assert_eq!(
+            en,
+            "Reply extended: with the approval of 广东省政务服务和数据管理局, the reply of 广东省公安厅 to request r1 is extended by 6 working days (Art. 21 of the Government Data Sharing Regulation)."
+        );
+        let (zh, en) = both(&decided(false));
+        assert!(zh.starts_with("【延期未获同意】") && zh.contains("未获同意，仍按原期限答复"), "{zh}");
+        assert!(en.starts_with("Extension denied:") && en.contains("the extension was denied"), "{en}");
+    }
+
+    #[test]
+    fn an_approval_lists_the_items_and_says_why_fewer_were_granted() {
+        let m = |narrowing_reason: Option<&str>| Message::RequestApproved {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            items: vec!["姓名".into(), "公民身份号码".into()],
+            narrowing_reason: narrowing_reason.map(Into::into),
+        };
+        let (zh, en) = both(&m(Some("最少够用原则")));
+        assert_eq!(
+            zh,
+            "【申请已同意】gongan同意共享申请 r1，共享数据项：姓名、公民身份号码。未同意所申请的全部数据项，理由：最少够用原则。数据应于 20 个工作日内提供（《政务数据共享条例》第22条）。"
+        );
+        assert_eq!(
+            en,
+            "Request approved: gongan approved request r1 for: 姓名, 公民身份号码. Fewer items than asked, because: 最少够用原则. The data is due within 20 working days (Art. 22 of the Government Data Sharing Regulation)."
+        );
+        assert!(!m(None).render(Lang::En).contains("Fewer items"));
+    }
+
+    #[test]
+    fn a_refusal_gives_the_reason_and_the_legal_basis_when_there_is_one() {
+        let m = |legal_basis: Option<&str>| Message::RequestRefused {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            reason: "属于不予共享类".into(),
+            legal_basis: legal_basis.map(Into::into),
+        };
+        let (zh, en) = both(&m(Some("《某法》第五条")));
+        assert_eq!(zh, "【申请未同意】gongan不同意共享申请 r1，理由：属于不予共享类；依据：《某法》第五条。");
+        assert_eq!(
+            en,
+            "Request refused: gongan refused request r1, because: 属于不予共享类 (legal basis: 《某法》第五条)."
+        );
+        assert_eq!(m(None).render(Lang::ZhCn), "【申请未同意】gongan不同意共享申请 r1，理由：属于不予共享类。");
+    }
+
+    #[test]
+    fn a_delivery_says_until_when_the_data_may_be_used() {
+        let m = Message::DataDelivered {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            record_count: 12,
+            active_until: "2027-11-30".parse().unwrap(),
+        };
+        let (zh, en) = both(&m);
+        assert!(zh.contains("（12 条记录），使用期限至 2027-11-30（《政务数据共享条例》第22条）"), "{zh}");
+        assert!(en.contains("(12 records), for use until 2027-11-30 (Art. 22"), "{en}");
+    }
+
+    #[test]
+    fn a_suspension_gives_the_reason_and_asks_for_a_fix_in_time() {
+        let m = Message::GrantSuspended {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            by: "gd-auth".into(),
+            reason: "超范围使用".into(),
+        };
+        let (zh, en) = both(&m);
+        assert!(zh.starts_with("【共享已暂停】gd-auth暂停了共享申请 r1 的数据共享（提供部门：gongan），原因：超范围使用。请在整改期限内完成整改"), "{zh}");
+        assert!(
+            en.contains("because: 超范围使用. Fix it within the term set for it") && en.contains("Art. 27"),
+            "{en}"
+        );
+        let resumed = Message::GrantResumed {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            by: "gd-auth".into(),
+            note: String::new(),
+        };
+        assert_eq!(
+            resumed.render(Lang::En),
+            "Grant resumed: gd-auth resumed the grant of request r1 (provider: gongan)."
+        );
+    }
+
+    #[test]
+    fn an_ended_grant_says_why_and_that_the_requester_must_dispose_of_the_data() {
+        let m = |end, filed_with: Option<&str>| Message::GrantEnded {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            requester: "weijian".into(),
+            end,
+            reason: String::new(),
+            filed_with: filed_with.map(Into::into),
+        };
+        assert_eq!(
+            m(GrantEnd::UsagePeriodEnded, None).render(Lang::ZhCn),
+            "【共享已终止】gongan向weijian共享的数据（共享申请 r1）已终止，原因：使用期限届满。weijian须按gongan的要求处置已获取的数据（《政务数据共享条例》第27条）。"
+        );
+        assert_eq!(
+            m(GrantEnd::Terminated, Some("gd-auth")).render(Lang::En),
+            "Grant ended: the grant of gongan's data to weijian under request r1 has ended: it was terminated. weijian must dispose of the data as gongan requires (Art. 27 of the Government Data Sharing Regulation). The termination was negotiated and filed with gd-auth."
+        );
+    }
+
+    #[test]
+    fn a_change_and_a_verification_name_the_other_party() {
+        let changed = Message::GrantChanged {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            requester: "weijian".into(),
+            change: "改为每周批量交换".into(),
+            reason: "接口改造".into(),
+            negotiation: "2026-11-20 会商".into(),
+            filed_with: "gd-auth".into(),
+        };
+        assert!(
+            changed
+                .render(Lang::ZhCn)
+                .starts_with("【共享服务变更】gongan变更了向weijian提供的共享服务（共享申请 r1）：改为每周批量交换。")
+        );
+        let asked = Message::VerificationRequested {
+            request_id: "r1".into(),
+            requester: "weijian".into(),
+            items: vec!["姓名".into()],
+            problem: "姓名有误".into(),
+        };
+        assert_eq!(
+            asked.render(Lang::ZhCn),
+            "【数据校核待答复】weijian对共享申请 r1 所提供的数据提出校核申请（数据项：姓名）：姓名有误。请于 10 个工作日内核查并答复（《政务数据共享条例》第26条）。"
+        );
+        let answered = Message::VerificationAnswered {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            corrected: false,
+            record_count: None,
+            reason: Some("数据无误".into()),
+        };
+        assert_eq!(
+            answered.render(Lang::En),
+            "Verification answered: gongan verified the data of request r1 and did not correct it, because: 数据无误."
+        );
+    }
+
+    #[test]
+    fn a_stored_request_message_reads_back_as_the_same_template() {
+        for m in [supplement_notice(), decided(true)] {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m, "{json}");
+        }
+        assert!(serde_json::to_string(&supplement_notice()).unwrap().contains(r#""template":"supplement_requested""#));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Pure notification rules: who hears of an event ([`recipients`]), and what the message
-//! says ([`message`]).
+//! says ([`message`]), for deadlines events ([`DutyNotice`]) and requests events
+//! ([`RequestNotice`]).
 
 pub mod message;
 pub mod recipients;
+pub mod requests;
 
 use govshare_shared::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
@@ -10,6 +12,7 @@ use govshare_shared::{
 };
 pub use message::Message;
 pub use recipients::{Org, Place, Recipient};
+pub use requests::{Cast, Parties, RequestNotice};
 
 /// A deadlines event that someone must hear of.
 #[derive(Debug, Clone, PartialEq, Eq)]

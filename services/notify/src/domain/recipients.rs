@@ -1,5 +1,5 @@
-//! Who hears of a duty event. Pure: the handler loads the holder (and, for an escalation to an
-//! authority, the authorities above it) from the directory copy and asks here.
+//! Who hears of an event. Pure: the handler loads the organisations concerned from the
+//! directory copy and asks here. Duty events ([`super::DutyNotice`]):
 //!
 //! | event | recipients |
 //! |---|---|
@@ -10,6 +10,10 @@
 //! | escalated: superior authority | the administrators of the nearest authority above it |
 //! | unschedulable | the platform operators' inbox, and the holder's administrators |
 //! | digest | the holder's administrators |
+//!
+//! Requests events ([`super::RequestNotice`]) reach a party's administrators, or its
+//! administrators and sharing office ([`administrators_and_sharing_office`]), and the
+//! authority an event names; the table is on [`super::RequestNotice::recipients`].
 //!
 //! Nothing goes unheard: an empty list falls back to the holder's administrators, and with
 //! none of those to the holder's own inbox (the recipient is the organisation's id).
@@ -75,8 +79,30 @@ pub fn authority_regions(step: EscalationStep, holder: &Org) -> Vec<RegionCode> 
 
 /// A reminder or a breach: the holder's administrators and its sharing office.
 pub fn reminded_or_breached(holder: &Org) -> Vec<Recipient> {
-    let r = &holder.roles;
-    or_fallback(holder, accounts(holder, &[&r.administrators, &r.sharing_office_head, &r.sharing_office]))
+    administrators_and_sharing_office(holder)
+}
+
+/// An organisation's administrators, then its sharing-office head and sharing office: who
+/// must act on what happens to it (or its own inbox, with nobody on record).
+pub fn administrators_and_sharing_office(org: &Org) -> Vec<Recipient> {
+    let r = &org.roles;
+    or_fallback(org, accounts(org, &[&r.administrators, &r.sharing_office_head, &r.sharing_office]))
+}
+
+/// An organisation's administrators (or its own inbox, with none on record).
+pub fn administrators(org: &Org) -> Vec<Recipient> {
+    or_fallback(org, Vec::new())
+}
+
+/// Several lists as one, in order, each recipient once.
+pub fn each_once(lists: impl IntoIterator<Item = Vec<Recipient>>) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    for r in lists.into_iter().flatten() {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// An escalation: the people at `step` of the ladder. `authorities` are the authorities the
@@ -219,6 +245,18 @@ mod tests {
     fn a_reminder_reaches_the_administrators_and_the_sharing_office_each_once() {
         let holder = department("gz-ga", "440100").with_admins(&["alice", "lin"]).with_office(&["lin"], &["mo"]);
         assert_eq!(heard(reminded_or_breached(&holder)), ["gz-ga/alice", "gz-ga/lin", "gz-ga/mo"]);
+    }
+
+    #[test]
+    fn lists_joined_keep_their_order_and_each_recipient_once() {
+        let requester = department("weijian", "440000").with_admins(&["carol"]).with_office(&["zhao"], &[]);
+        let provider = department("gongan", "440000").with_admins(&["alice", "bob"]);
+        let joined = each_once([
+            administrators_and_sharing_office(&requester),
+            administrators(&provider),
+            administrators(&requester),
+        ]);
+        assert_eq!(heard(joined), ["weijian/carol", "weijian/zhao", "gongan/alice", "gongan/bob"]);
     }
 
     #[test]

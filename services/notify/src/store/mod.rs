@@ -1,8 +1,10 @@
-//! The notify service's own database: its copy of the directory, and notifications.
+//! The notify service's own database: its copy of the directory, the parties of each request,
+//! and notifications.
 
 pub mod entities;
 mod m20261123_500001_create_notifications;
 mod m20261123_500002_directory_places_and_roles;
+mod m20261124_500003_request_parties;
 
 use govshare_shared::{
     events::{
@@ -16,7 +18,7 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-use crate::domain::{Org, Place};
+use crate::domain::{Org, Parties, Place};
 
 pub struct Migrator;
 
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_500001_create_notifications::Migration));
         m.push(Box::new(m20261123_500002_directory_places_and_roles::Migration));
+        m.push(Box::new(m20261124_500003_request_parties::Migration));
         m
     }
 }
@@ -149,6 +152,28 @@ fn enum_str<T: serde::Serialize>(v: T) -> String {
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(format!("stored {what}: {e}"))
+}
+
+/// Records who the parties of a request are. A repeat changes nothing: a request's parties
+/// never change.
+pub async fn record_request(db: &impl ConnectionTrait, request_id: &str, parties: &Parties) -> Result<(), DbErr> {
+    use entities::request_parties::{ActiveModel, Column, Entity};
+    let row = ActiveModel {
+        request_id: Set(request_id.to_owned()),
+        requester: Set(parties.requester.clone()),
+        provider: Set(parties.provider.clone()),
+    };
+    Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::RequestId).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The parties of a request, or `None` if notify has not heard it submitted.
+pub async fn request_parties(db: &impl ConnectionTrait, request_id: &str) -> Result<Option<Parties>, DbErr> {
+    let row = entities::request_parties::Entity::find_by_id(request_id.to_owned()).one(db).await?;
+    Ok(row.map(|r| Parties { requester: r.requester, provider: r.provider }))
 }
 
 /// Stores a notification once per (recipient, channel, event): a repeat inserts nothing.
