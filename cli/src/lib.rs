@@ -6,6 +6,8 @@ pub mod calendar_cli;
 pub mod catalog_cli;
 pub mod client;
 pub mod demo;
+pub mod dispute_cli;
 pub mod fixtures;
 pub mod platform;
 pub mod request_cli;
+pub mod return_cli;

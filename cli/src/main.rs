@@ -8,8 +8,10 @@ use govshare_cli::{
     catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
     demo,
+    dispute_cli::DisputeCmd,
     platform::{self, LocalNats},
     request_cli::{GrantCmd, RequestCmd},
+    return_cli::ReturnCmd,
 };
 use govshare_shared::{ManualClock, Service, SharedClock, SystemClock, config::Settings, reply::Lang};
 
@@ -48,6 +50,22 @@ enum Command {
         party: PartyArgs,
         #[command(subcommand)]
         cmd: GrantCmd,
+    },
+    /// Downward return (数据回流, Art. 24): subscriptions of lower governments' authorities,
+    /// each cycle delivered by the upper-level provider; see docs/returns.md.
+    Return {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: ReturnCmd,
+    },
+    /// Disputes (Art. 28): negotiation, coordination by the same-level or common superior
+    /// authority, the government's decision; see docs/disputes.md.
+    Dispute {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: DisputeCmd,
     },
     /// Working days: due dates and the official calendar, offline.
     Calendar {
@@ -174,6 +192,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Grant { party, cmd } => {
             let bus = party.bus("grant");
+            let c = cmd.to_call();
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Requests, kind, c.name, c.body).await
+        }
+        Command::Return { party, cmd } => {
+            let bus = party.bus("return");
+            let c = cmd.to_call();
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Requests, kind, c.name, c.body).await
+        }
+        Command::Dispute { party, cmd } => {
+            let bus = party.bus("dispute");
             let c = cmd.to_call();
             let kind = if c.command { Kind::Command } else { Kind::Query };
             send(&bus, Service::Requests, kind, c.name, c.body).await

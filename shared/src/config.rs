@@ -39,11 +39,21 @@ pub struct RequestSettings {
     pub supplement_restarts_clock: bool,
     /// Art. 27: working days a suspended grant's holder has to fix the misuse.
     pub suspension_fix_working_days: u32,
+    /// Arts 27, 40: working days the requester has to dispose of the data once a grant ends
+    /// (a destruction record fulfils it).
+    pub disposal_working_days: u32,
+    /// Art. 28: working days each dispute step has before the case moves up by itself.
+    pub dispute_step_working_days: u32,
 }
 
 impl Default for RequestSettings {
     fn default() -> Self {
-        Self { supplement_restarts_clock: true, suspension_fix_working_days: 10 }
+        Self {
+            supplement_restarts_clock: true,
+            suspension_fix_working_days: 10,
+            disposal_working_days: 5,
+            dispute_step_working_days: 10,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{bus::Service, envelope::EventPayload};
+use crate::{bus::Service, envelope::EventPayload, reply::Text};
 
 /// The CloudEvents subject: a field, or `entry_id_of` for events carrying a whole entry.
 macro_rules! subject_of {
@@ -478,7 +478,8 @@ pub mod requests {
         pub request_id: String,
         pub change: String,
         pub reason: String,
-        pub negotiation: String,
+        /// `None`: changed without negotiating (a violation, Art. 39, is announced with it).
+        pub negotiation: Option<String>,
         pub filed_with: String,
         pub at: DateTime<Utc>,
     }
@@ -525,6 +526,134 @@ pub mod requests {
         pub at: DateTime<Utc>,
     }
     event!(UsageRecorded, Service::Requests, "grant.usage_recorded", version 1, request_id);
+}
+
+pub mod returns {
+    //! Downward return (数据回流, Art. 24): an upper-level department returns the data about a
+    //! lower government's region to that government, on a schedule, with no extra conditions.
+    use super::*;
+
+    /// A lower government's authority subscribed to an upper-level entry for its region.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ReturnSubscribed {
+        pub subscription_id: String,
+        pub entry_id: String,
+        pub provider: String,
+        /// The subscribing authority.
+        pub subscriber: String,
+        /// The lower region: its code and the regions under it.
+        pub region: String,
+        /// Canonical schedule (frequency word or `cron:<6 fields>`).
+        pub schedule: String,
+        /// The recurring duty that clocks each cycle's delivery.
+        pub duty_id: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(ReturnSubscribed, Service::Requests, "return.subscribed", version 1, subscription_id);
+
+    /// One cycle's data was returned.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ReturnDelivered {
+        pub subscription_id: String,
+        pub entry_id: String,
+        pub region: String,
+        pub content_hash: String,
+        pub record_count: u64,
+        pub at: DateTime<Utc>,
+    }
+    event!(ReturnDelivered, Service::Requests, "return.delivered", version 1, subscription_id);
+
+    /// The subscriber ended the subscription.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ReturnCancelled {
+        pub subscription_id: String,
+        pub reason: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(ReturnCancelled, Service::Requests, "return.cancelled", version 1, subscription_id);
+}
+
+pub mod disputes {
+    //! Disputes (Art. 28): negotiation, coordination by the same-level or the common superior
+    //! authority, decision by the government at that level.
+    use super::*;
+
+    /// The steps of a dispute, in order.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DisputeStep {
+        /// The two departments negotiate (same level, same region).
+        Negotiation,
+        /// The same-level authority, or the common superior authority across levels or regions.
+        Coordination,
+        /// The government at the coordinating authority's level decides.
+        Decision,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DisputeOpened {
+        pub dispute_id: String,
+        pub claimant: String,
+        pub respondent: String,
+        /// What it is about, e.g. a request id.
+        pub about: String,
+        pub claim: String,
+        pub step: DisputeStep,
+        /// Who must act at this step: the respondent, or the coordinating authority.
+        pub handled_by: String,
+        pub duty_id: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(DisputeOpened, Service::Requests, "dispute.opened", version 1, dispute_id);
+
+    /// The case moved up a step: asked by a party, or by itself when the step's time ran out.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DisputeEscalated {
+        pub dispute_id: String,
+        pub from: DisputeStep,
+        pub to: DisputeStep,
+        pub handled_by: String,
+        /// `true` when the step's deadline passed.
+        pub by_deadline: bool,
+        pub reason: String,
+        pub duty_id: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(DisputeEscalated, Service::Requests, "dispute.escalated", version 1, dispute_id);
+
+    /// Settled at a step (agreement, coordination outcome) or decided by the government.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DisputeClosed {
+        pub dispute_id: String,
+        pub step: DisputeStep,
+        pub outcome: String,
+        pub recorded_by: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(DisputeClosed, Service::Requests, "dispute.closed", version 1, dispute_id);
+}
+
+pub mod violations {
+    //! Violations the system can see (Arts 39-41), announced for the authorities.
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ViolationDetected {
+        pub violation_id: String,
+        /// 39 (provider), 40 (requester) or 41 (authority).
+        pub article: u16,
+        /// The organisation in breach.
+        pub party: String,
+        /// `late_reply`, `late_delivery`, `missed_return`, `verification_late`,
+        /// `unilateral_termination`, `unilateral_change`, `no_disposal`, `dispute_not_coordinated`.
+        pub kind: String,
+        pub facts: Text,
+        /// What it concerns: a request, subscription or dispute id, and the duty if any.
+        pub about: String,
+        pub duty_id: Option<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(ViolationDetected, Service::Requests, "violation.detected", version 1, about);
 }
 
 pub mod notify {

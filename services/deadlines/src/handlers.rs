@@ -69,7 +69,9 @@ impl EventHandler for DutyContract {
         }
         let duty_id = event.subject.clone();
         if let Some(cmd) = inbox::decode_if::<CycleDone>(event)? {
-            return self.end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None).await;
+            return self
+                .end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None, (&meta, now))
+                .await;
         }
         let close = inbox::decode_if::<CloseDuty>(event)?;
         if let Some(cmd) = &close
@@ -79,7 +81,7 @@ impl EventHandler for DutyContract {
             if !store::save_recurrence(tx, &stopped, Some(rev)).await? {
                 return Err(HandleError::Transient(format!("recurring duty {duty_id} changed meanwhile")));
             }
-            return self.end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at)).await;
+            return self.end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at), (&meta, now)).await;
         }
         let Some((clock, rev)) = store::clock(tx, &duty_id).await? else {
             // The open may not have been handled yet: retry, dead-letter if it never comes.
@@ -137,6 +139,7 @@ impl DutyContract {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Ends the open cycles of a recurring duty (those started by `started_by`, if given).
     async fn end_cycles(
         &self,
@@ -146,12 +149,31 @@ impl DutyContract {
         started_by: Option<DateTime<Utc>>,
         (op, note): (&str, &str),
         at: Option<DateTime<Utc>>,
+        (meta, now): (&EventMeta, DateTime<Utc>),
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if store::recurrence(tx, recurrence_id).await?.is_none() {
+        let Some((mut rec, rev)) = store::recurrence(tx, recurrence_id).await? else {
             return Err(HandleError::Transient(format!("no recurring duty {recurrence_id} yet")));
-        }
+        };
         let at = started_by.or(at).expect("a cycle end has a time");
         store::log(tx, recurrence_id, at, op, None, note).await?;
+        // A cycle done before the scanner has started it (right after the duty was opened) is
+        // still this cycle: start what has come by `at` here, so the done closes it.
+        let (mut out, mut log) = (Vec::new(), Vec::new());
+        if let Some(done) = started_by {
+            let k = &*self.clocking;
+            let mut started = false;
+            while let Some((next, cycle, said)) = domain::start_cycle(&rec, &k.calendar, &k.policy, done.min(now)) {
+                if store::save(tx, &cycle, None, &k.calendar_version).await? {
+                    out.extend(announce(&cycle, &said, meta, now, &mut log));
+                }
+                rec = next;
+                started = true;
+            }
+            if started && !store::save_recurrence(tx, &rec, Some(rev)).await? {
+                return Err(HandleError::Transient(format!("recurring duty {recurrence_id} changed meanwhile")));
+            }
+            store::append_log(tx, log).await?;
+        }
         for (cycle, rev) in store::open_cycles(tx, recurrence_id).await? {
             if started_by.is_some_and(|done| cycle.opened_at > done) {
                 continue;
@@ -164,7 +186,7 @@ impl DutyContract {
                 store::log(tx, &next.duty.duty_id, at, "closed", next.due_at, note).await?;
             }
         }
-        Ok(Vec::new())
+        Ok(out)
     }
 }
 

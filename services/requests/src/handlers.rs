@@ -12,6 +12,7 @@ use govshare_shared::{
         requests::{Extends, GrantEnd, UsageRecorded},
     },
     inbox::{self, EventHandler, HandleError},
+    reply::Text,
     validate::Fields,
 };
 use sea_orm::{
@@ -35,12 +36,15 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         (CallKind::Query, "get_request") => get_request(ctx, call).await,
         (CallKind::Query, "list_requests") => list_requests(ctx, call).await,
         (CallKind::Query, "list_usage") => list_usage(ctx, call).await,
+        (_, name) if crate::returns::handles(name) => crate::returns::call(ctx, call).await,
+        (_, name) if crate::disputes::handles(name) => crate::disputes::call(ctx, call).await,
         _ => Err(call.unknown()),
     }
 }
 
 /// Commands on an existing request, by `request_id`.
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 15] = [
+    "explain_delay",
     "ask_supplement",
     "supplement",
     "approve_request",
@@ -67,6 +71,8 @@ async fn facts(ctx: &Context, tx: &DatabaseTransaction, org: &str, provider: &st
         auto_approve: store::auto_approve(tx, provider).await?,
         extended_grant_in_force: false,
         supplement_restarts: ctx.settings.requests.supplement_restarts_clock,
+        disposal_days: ctx.settings.requests.disposal_working_days,
+        violation_id: uuid::Uuid::now_v7().to_string(),
     })
 }
 
@@ -75,21 +81,25 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
     let mut out: Vec<Outgoing> = d
         .events
         .iter()
-        .map(|e| match e {
-            Event::Submitted(e) => Outgoing::event(e, meta, now),
-            Event::SupplementRequested(e) => Outgoing::event(e, meta, now),
-            Event::Supplemented(e) => Outgoing::event(e, meta, now),
-            Event::Approved(e) => Outgoing::event(e, meta, now),
-            Event::Refused(e) => Outgoing::event(e, meta, now),
-            Event::ExtensionRequested(e) => Outgoing::event(e, meta, now),
-            Event::ExtensionDecided(e) => Outgoing::event(e, meta, now),
-            Event::Delivered(e) => Outgoing::event(e, meta, now),
-            Event::Suspended(e) => Outgoing::event(e, meta, now),
-            Event::Resumed(e) => Outgoing::event(e, meta, now),
-            Event::Ended(e) => Outgoing::event(e, meta, now),
-            Event::Changed(e) => Outgoing::event(e, meta, now),
-            Event::VerificationRequested(e) => Outgoing::event(e, meta, now),
-            Event::VerificationAnswered(e) => Outgoing::event(e, meta, now),
+        .filter_map(|e| {
+            Some(match e {
+                Event::Submitted(e) => Outgoing::event(e, meta, now),
+                Event::SupplementRequested(e) => Outgoing::event(e, meta, now),
+                Event::Supplemented(e) => Outgoing::event(e, meta, now),
+                Event::Approved(e) => Outgoing::event(e, meta, now),
+                Event::Refused(e) => Outgoing::event(e, meta, now),
+                Event::ExtensionRequested(e) => Outgoing::event(e, meta, now),
+                Event::ExtensionDecided(e) => Outgoing::event(e, meta, now),
+                Event::Delivered(e) => Outgoing::event(e, meta, now),
+                Event::Suspended(e) => Outgoing::event(e, meta, now),
+                Event::Resumed(e) => Outgoing::event(e, meta, now),
+                Event::Ended(e) => Outgoing::event(e, meta, now),
+                Event::Changed(e) => Outgoing::event(e, meta, now),
+                Event::VerificationRequested(e) => Outgoing::event(e, meta, now),
+                Event::VerificationAnswered(e) => Outgoing::event(e, meta, now),
+                Event::Violation(e) => Outgoing::event(e, meta, now),
+                Event::DelayExplained { .. } => return None,
+            })
         })
         .collect();
     out.extend(d.duties.iter().map(|m| match m {
@@ -219,8 +229,17 @@ fn parse_command(name: &str, f: &mut Fields, ctx: &Context) -> Option<Command> {
         "change_grant" => {
             let change = f.required_str("change");
             let reason = f.required_str("reason");
-            let negotiation = f.required_str("negotiation");
-            Command::Change { change: change?, reason: reason?, negotiation: negotiation? }
+            Command::Change { change: change?, reason: reason?, negotiation: f.optional_str("negotiation") }
+        }
+        "explain_delay" => {
+            let duty = f.required_str("duty");
+            let reason = f.required_str("reason");
+            let duty = duty?;
+            if duty != "reply" && duty != "delivery" {
+                f.problem(Problem::invalid("duty", "应为 reply 或 delivery", "expected reply or delivery"));
+                return None;
+            }
+            Command::ExplainDelay { duty, reason: reason? }
         }
         "end_grant" => {
             let end: Option<GrantEnd> = f.required("end");
@@ -367,7 +386,18 @@ async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     .insert(&tx)
     .await?;
-    ctx.commit(tx, &[Outgoing::event(&recorded, &call.meta, now)]).await?;
+    let mut out = vec![Outgoing::event(&recorded, &call.meta, now)];
+    // A destruction record after the grant ended fulfils the disposal duty (Arts 27, 40).
+    if recorded.destruction.is_some() && request.ended.is_some() {
+        let done = govshare_shared::duty::CloseDuty {
+            duty_id: domain::disposal_duty_id(&request.id),
+            closure: govshare_shared::duty::Closure::Fulfilled,
+            reason: "destruction recorded".into(),
+            at: now,
+        };
+        out.push(duty::message(&done, Service::Requests, &call.meta, now));
+    }
+    ctx.commit(tx, &out).await?;
     Ok(json!({"record_id": recorded.record_id, "keep_until": now + chrono::Months::new(36)}))
 }
 
@@ -443,8 +473,12 @@ impl EventHandler for CatalogEvents {
     }
 }
 
-/// The usage period's clock ran out: the grant ends (Art. 27).
-pub struct DeadlineEvents;
+/// What the requests service does when one of its duties is breached: the usage period's
+/// clock ending the grant (Art. 27), a dispute step moving up by itself (Art. 28), and the
+/// violations the breach reveals (Arts 39-41).
+pub struct DeadlineEvents {
+    pub settings: govshare_shared::config::RequestSettings,
+}
 
 #[async_trait]
 impl EventHandler for DeadlineEvents {
@@ -455,20 +489,54 @@ impl EventHandler for DeadlineEvents {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         let Some(b) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
+        let meta = EventMeta::caused_by(event);
         let id = &b.duty.about.id;
-        if b.duty.about.kind != "request" || b.duty.duty_id != domain::usage_duty_id(id) {
-            return Ok(Vec::new());
+        let facts = Facts {
+            org: "deadlines".into(),
+            now,
+            disposal_days: self.settings.disposal_working_days,
+            violation_id: event.id.to_string(),
+            ..Facts::default()
+        };
+        match b.duty.about.kind.as_str() {
+            "dispute" => {
+                Ok(crate::disputes::step_deadline_passed(tx, id, &b.duty.duty_id, &self.settings, &meta, now).await?)
+            }
+            // Art. 24: a return cycle not delivered in time (the violation id is the breach's
+            // event id, so a redelivered breach cannot announce it twice).
+            "return_subscription" => {
+                let v = domain::violation(
+                    &facts,
+                    39,
+                    &b.duty.holder,
+                    "missed_return",
+                    id,
+                    Some(b.duty.duty_id.clone()),
+                    Text::new(
+                        format!("上级部门未按周期回流数据（{}）", b.duty.duty_id),
+                        format!("the upper-level department missed a return cycle ({})", b.duty.duty_id),
+                    ),
+                );
+                Ok(outgoing(&Decision { events: vec![v], duties: Vec::new() }, &meta, now))
+            }
+            "request" => {
+                let Some(request) = store::request(tx, id).await? else { return Ok(Vec::new()) };
+                let decision = if b.duty.duty_id == domain::usage_duty_id(id) {
+                    if !matches!(request.status, Status::Active | Status::Suspended) {
+                        return Ok(Vec::new());
+                    }
+                    let cmd = Command::End { end: GrantEnd::UsagePeriodEnded, reason: "usage period ended".into() };
+                    domain::decide(&request, cmd, &Facts { org: request.requester.clone(), ..facts })
+                        .map_err(|e| HandleError::Permanent(format!("ending grant {id}: {e}")))?
+                } else {
+                    let events = domain::violation_for_breach(&request, &b.duty.duty_id, &facts).into_iter().collect();
+                    Decision { events, duties: Vec::new() }
+                };
+                let next = decision.events.iter().fold(request, domain::evolve);
+                store::save_request(tx, &next).await?;
+                Ok(outgoing(&decision, &meta, now))
+            }
+            _ => Ok(Vec::new()),
         }
-        let Some(request) = store::request(tx, id).await? else { return Ok(Vec::new()) };
-        if !matches!(request.status, Status::Active | Status::Suspended) {
-            return Ok(Vec::new());
-        }
-        let facts = Facts { org: request.requester.clone(), now, ..Facts::default() };
-        let cmd = Command::End { end: GrantEnd::UsagePeriodEnded, reason: "usage period ended".into() };
-        let decision = domain::decide(&request, cmd, &facts)
-            .map_err(|e| HandleError::Permanent(format!("ending grant {id}: {e}")))?;
-        let next = decision.events.iter().fold(request, domain::evolve);
-        store::save_request(tx, &next).await?;
-        Ok(outgoing(&decision, &EventMeta::caused_by(event), now))
     }
 }

@@ -2,8 +2,10 @@
 //! the catalog only through the catalog's events (its own read model), and starts every
 //! statutory clock through the duty contract.
 
+pub mod disputes;
 pub mod domain;
 pub mod handlers;
+pub mod returns;
 pub mod store;
 
 use std::sync::Arc;
@@ -51,7 +53,7 @@ impl govshare_shared::App for App {
                     filter_subject:
                         <govshare_shared::duty::DutyBreached as govshare_shared::envelope::EventPayload>::nats_subject(),
                 },
-                Arc::new(handlers::DeadlineEvents),
+                Arc::new(handlers::DeadlineEvents { settings: self.ctx.settings.requests.clone() }),
             ),
         ]
     }

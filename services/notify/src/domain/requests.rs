@@ -209,7 +209,7 @@ impl RequestNotice {
                 requester,
                 change: e.change.clone(),
                 reason: e.reason.clone(),
-                negotiation: e.negotiation.clone(),
+                negotiation: e.negotiation.clone().unwrap_or_else(|| "未经协商 / without negotiation".into()),
                 filed_with: other(),
             },
             RequestNotice::VerificationRequested(e) => Message::VerificationRequested {
@@ -442,7 +442,7 @@ mod tests {
             request_id: "r1".into(),
             change: "改为每周批量交换".into(),
             reason: "接口改造".into(),
-            negotiation: "已会商".into(),
+            negotiation: Some("已会商".into()),
             filed_with: "gd-auth".into(),
             at: at(),
         });

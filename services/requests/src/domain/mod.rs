@@ -4,8 +4,10 @@
 //! handler looked up, and answers with events and duty-contract messages; `evolve` applies
 //! the events.
 
+pub mod disputes;
 mod form;
 mod request;
+pub mod returns;
 
 pub use form::*;
 pub use request::*;

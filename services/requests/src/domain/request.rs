@@ -14,6 +14,7 @@ use govshare_shared::{
             GrantResumed, GrantSuspended, MissingItem, RequestApproved, RequestForm, RequestRefused, RequestSubmitted,
             RequestSupplemented, SupplementRequested, VerificationAnswered, VerificationRequested,
         },
+        violations::ViolationDetected,
     },
     reply::Text,
 };
@@ -113,6 +114,8 @@ pub struct Request {
     pub ended: Option<GrantEnded>,
     pub changes: Vec<GrantChanged>,
     pub verifications: Vec<Verification>,
+    #[serde(default)]
+    pub delay_reasons: Vec<DelayReason>,
 }
 
 /// What a command may change, and who may send it.
@@ -163,7 +166,12 @@ pub enum Command {
     Change {
         change: String,
         reason: String,
-        negotiation: String,
+        negotiation: Option<String>,
+    },
+    /// `duty`: `reply` or `delivery`.
+    ExplainDelay {
+        duty: String,
+        reason: String,
     },
     End {
         end: GrantEnd,
@@ -197,6 +205,10 @@ pub struct Facts {
     pub extended_grant_in_force: bool,
     /// Art. 21 setting: the supplement restarts the reply clock (else it resumes).
     pub supplement_restarts: bool,
+    /// Working days to dispose of the data once the grant ends (Arts 27, 40).
+    pub disposal_days: u32,
+    /// A fresh id for a violation this command may reveal.
+    pub violation_id: String,
 }
 
 /// A duty-contract message to send with the events.
@@ -227,6 +239,23 @@ pub enum Event {
     Changed(GrantChanged),
     VerificationRequested(VerificationRequested),
     VerificationAnswered(VerificationAnswered),
+    /// The provider recorded why a reply or delivery is late: its breach is then no
+    /// violation (Art. 39: "without a recorded reason"). Kept in the request, not announced.
+    DelayExplained {
+        duty: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// A breach the system sees (Arts 39-41).
+    Violation(ViolationDetected),
+}
+
+/// A recorded reason for a late reply or delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelayReason {
+    pub duty: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -352,6 +381,7 @@ pub fn decide_submit(
         ended: None,
         changes: Vec::new(),
         verifications: Vec::new(),
+        delay_reasons: Vec::new(),
     };
     let mut decision = Decision { events: vec![Event::Submitted(submitted)], duties: Vec::new() };
     match reply_term(entry.share_type) {
@@ -627,15 +657,32 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 only(r, f, "authority")?;
             }
             // Art. 27: a suspended grant not fixed may be terminated; a grant in force is
-            // ended by the provider only with a record of negotiation, filed with the authority.
+            // ended by the provider only with a reason, after negotiating, filed with the
+            // authority. Ending it without the negotiation is recorded, and is a violation
+            // (Art. 39: unilateral termination): the system sees it rather than pretending
+            // it cannot happen.
             let negotiation = negotiation.filter(|n| !n.trim().is_empty());
-            match r.status {
-                Status::Suspended => {}
-                Status::Active if negotiation.is_some() => {}
-                Status::Active => return Err(not_now(r, "ending a grant in force needs the record of negotiation")),
+            let unilateral = match r.status {
+                Status::Suspended => false,
+                Status::Active => negotiation.is_none(),
                 _ => return Err(not_now(r, "only a grant in force or suspended is terminated")),
+            };
+            let mut d = end(r, GrantEnd::Terminated, reason.clone(), negotiation, f);
+            if unilateral {
+                d.events.push(violation(
+                    f,
+                    39,
+                    &r.entry.provider,
+                    "unilateral_termination",
+                    &r.id,
+                    None,
+                    Text::new(
+                        format!("提供部门未经协商单方面终止共享（{reason}）"),
+                        format!("the provider ended the grant without negotiating ({reason})"),
+                    ),
+                ));
             }
-            Ok(end(r, GrantEnd::Terminated, reason, negotiation, f))
+            Ok(d)
         }
         Command::Change { change, reason, negotiation } => {
             only(r, f, "provider")?;
@@ -643,7 +690,39 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 return Err(not_now(r, "only a grant in force is changed"));
             }
             let filed_with = f.provider_authority.clone().ok_or(RequestError::NotYours("authority"))?;
-            Ok(ev(Event::Changed(GrantChanged { request_id: id, change, reason, negotiation, filed_with, at: now })))
+            let negotiation = negotiation.filter(|n| !n.trim().is_empty());
+            let mut events = Vec::new();
+            if negotiation.is_none() {
+                events.push(violation(
+                    f,
+                    39,
+                    &r.entry.provider,
+                    "unilateral_change",
+                    &r.id,
+                    None,
+                    Text::new(
+                        format!("提供部门未经协商单方面变更共享服务（{change}）"),
+                        format!("the provider changed the service without negotiating ({change})"),
+                    ),
+                ));
+            }
+            events.insert(
+                0,
+                Event::Changed(GrantChanged { request_id: id, change, reason, negotiation, filed_with, at: now }),
+            );
+            Ok(Decision { events, duties: Vec::new() })
+        }
+        Command::ExplainDelay { duty, reason } => {
+            only(r, f, "provider")?;
+            let open = match duty.as_str() {
+                "reply" => r.status == Status::Received,
+                "delivery" => r.status == Status::Approved,
+                _ => false,
+            };
+            if !open {
+                return Err(not_now(r, "a delay is explained for the reply or delivery still due"));
+            }
+            Ok(ev(Event::DelayExplained { duty, reason, at: now }))
         }
         Command::End { end: how, reason } => {
             match how {
@@ -713,6 +792,76 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
     }
 }
 
+/// A violation the system sees (Arts 39-41).
+pub fn violation(
+    f: &Facts,
+    article: u16,
+    party: &str,
+    kind: &str,
+    about: &str,
+    duty_id: Option<String>,
+    facts: Text,
+) -> Event {
+    Event::Violation(ViolationDetected {
+        violation_id: f.violation_id.clone(),
+        article,
+        party: party.to_owned(),
+        kind: kind.to_owned(),
+        facts,
+        about: about.to_owned(),
+        duty_id,
+        at: f.now,
+    })
+}
+
+pub fn disposal_duty_id(request_id: &str) -> String {
+    format!("request-{request_id}-disposal")
+}
+
+/// What a breached duty of a request reveals (Arts 39-40), if anything: a late reply or
+/// delivery without a recorded reason, a verification not answered in time, data not
+/// disposed of after the grant ended.
+pub fn violation_for_breach(r: &Request, duty_id: &str, f: &Facts) -> Option<Event> {
+    let id = &r.id;
+    let explained = |duty: &str| r.delay_reasons.iter().any(|d| d.duty == duty);
+    let (article, party, kind, zh, en) = if duty_id == reply_duty_id(id) && !explained("reply") {
+        (
+            39,
+            r.entry.provider.as_str(),
+            "late_reply",
+            "提供部门未在期限内答复且未说明理由",
+            "the provider did not reply in time and recorded no reason",
+        )
+    } else if duty_id == delivery_duty_id(id) && !explained("delivery") {
+        (
+            39,
+            r.entry.provider.as_str(),
+            "late_delivery",
+            "提供部门未在期限内交付数据且未说明理由",
+            "the provider did not deliver in time and recorded no reason",
+        )
+    } else if duty_id.starts_with(&format!("request-{id}-verify-")) {
+        (
+            39,
+            r.entry.provider.as_str(),
+            "verification_late",
+            "提供部门未在 10 个工作日内答复校核申请",
+            "the provider did not answer the verification request within 10 WD",
+        )
+    } else if duty_id == disposal_duty_id(id) {
+        (
+            40,
+            r.requester.as_str(),
+            "no_disposal",
+            "需求部门在共享结束后未按要求处置数据",
+            "the requester did not dispose of the data after the grant ended",
+        )
+    } else {
+        return None;
+    };
+    Some(violation(f, article, party, kind, id, Some(duty_id.to_owned()), Text::new(zh, en)))
+}
+
 fn end(r: &Request, how: GrantEnd, reason: String, negotiation: Option<String>, f: &Facts) -> Decision {
     let mut duties = vec![close(
         usage_duty_id(&r.id),
@@ -723,6 +872,19 @@ fn end(r: &Request, how: GrantEnd, reason: String, negotiation: Option<String>, 
     if let Some(s) = r.suspended.as_ref().filter(|_| r.status == Status::Suspended) {
         duties.push(close(s.fix_duty_id.clone(), Closure::Cancelled, "grant ended", f.now));
     }
+    // Arts 27, 40: the requester disposes of the data as the provider requires; a
+    // destruction record fulfils this clock (recall orders and tracks it in detail).
+    duties.push(open(
+        disposal_duty_id(&r.id),
+        27,
+        &r.requester,
+        &r.id,
+        Text::new(
+            format!("共享 {} 结束：按提供部门要求处置数据并记录销毁", r.id),
+            format!("grant {} ended: dispose of the data as the provider requires and record it", r.id),
+        ),
+        Term::WorkingDays { days: f.disposal_days.max(1), from: f.now },
+    ));
     let filed_with = negotiation.as_ref().and(f.provider_authority.clone());
     let ended = GrantEnded {
         request_id: r.id.clone(),
@@ -784,6 +946,10 @@ pub fn evolve(mut r: Request, event: &Event) -> Request {
             r.ended = Some(e.clone());
         }
         Event::Changed(e) => r.changes.push(e.clone()),
+        Event::DelayExplained { duty, reason, at } => {
+            r.delay_reasons.push(DelayReason { duty: duty.clone(), reason: reason.clone(), at: *at })
+        }
+        Event::Violation(_) => {}
         Event::VerificationRequested(e) => r.verifications.push(Verification { requested: e.clone(), answered: None }),
         Event::VerificationAnswered(e) => {
             if let Some(v) = r.verifications.iter_mut().find(|v| v.requested.verification_id == e.verification_id) {
@@ -838,6 +1004,8 @@ mod tests {
             auto_approve: false,
             extended_grant_in_force: false,
             supplement_restarts: true,
+            disposal_days: 5,
+            violation_id: "v-1".into(),
         }
     }
 
@@ -983,7 +1151,6 @@ mod tests {
         let r = delivered();
         let terminate =
             |n: Option<&str>| Command::Terminate { reason: "违规使用".into(), negotiation: n.map(str::to_owned) };
-        assert!(matches!(decide(&r, terminate(None), &facts("gongan")), Err(RequestError::NotNow { .. })));
         let (s, d) = then(r, Command::Suspend { reason: "超范围使用".into(), fix_days: 10 }, "gongan");
         assert_eq!(s.status, Status::Suspended);
         assert!(
@@ -992,9 +1159,48 @@ mod tests {
         let (ended, d) = then(s, terminate(None), "gongan");
         assert_eq!(ended.status, Status::Ended);
         assert_eq!(ended.ended.unwrap().end, GrantEnd::Terminated);
-        assert_eq!(d.duties.len(), 2, "the usage and fix clocks stop");
-        let (ended, _) = then(delivered(), terminate(Some("2026-11-20 协商纪要")), "gongan");
+        assert_eq!(d.duties.len(), 3, "the usage and fix clocks stop; the disposal clock starts");
+        assert!(
+            matches!(&d.duties[2], DutyMsg::Open(o) if o.duty.duty_id == "request-r1-disposal" && o.duty.holder == "minzheng")
+        );
+        assert!(
+            !d.events.iter().any(|e| matches!(e, Event::Violation(_))),
+            "terminating an unfixed suspension is allowed"
+        );
+        let (ended, d) = then(delivered(), terminate(Some("2026-11-20 协商纪要")), "gongan");
         assert_eq!(ended.ended.unwrap().filed_with.as_deref(), Some("gd-auth"), "filed with the same-level authority");
+        assert!(!d.events.iter().any(|e| matches!(e, Event::Violation(_))));
+    }
+
+    #[test]
+    fn ending_or_changing_a_grant_in_force_without_negotiating_is_recorded_as_a_violation() {
+        let terminate = Command::Terminate { reason: "不再提供".into(), negotiation: None };
+        let (ended, d) = then(delivered(), terminate, "gongan");
+        assert_eq!(ended.status, Status::Ended);
+        let Some(Event::Violation(v)) = d.events.last() else { panic!("{d:?}") };
+        assert_eq!((v.article, v.party.as_str(), v.kind.as_str()), (39, "gongan", "unilateral_termination"));
+        let change =
+            Command::Change { change: "改为按月批量".into(), reason: "系统升级".into(), negotiation: None };
+        let (_, d) = then(delivered(), change, "gongan");
+        assert!(matches!(&d.events[..], [Event::Changed(_), Event::Violation(v)] if v.kind == "unilateral_change"));
+    }
+
+    #[test]
+    fn a_late_reply_is_a_violation_unless_its_reason_was_recorded() {
+        let (r, _) = submitted(ShareType::Conditional);
+        let v = violation_for_breach(&r, "request-r1-reply", &facts("deadlines"));
+        assert!(
+            matches!(v, Some(Event::Violation(v)) if v.kind == "late_reply" && v.party == "gongan" && v.article == 39)
+        );
+        let explain = Command::ExplainDelay { duty: "reply".into(), reason: "数据源系统故障".into() };
+        let (r, _) = then(r, explain, "gongan");
+        assert_eq!(violation_for_breach(&r, "request-r1-reply", &facts("deadlines")), None);
+        let ended =
+            then(delivered(), Command::End { end: GrantEnd::PurposeAchieved, reason: "完成".into() }, "minzheng").0;
+        let v = violation_for_breach(&ended, "request-r1-disposal", &facts("deadlines"));
+        assert!(
+            matches!(v, Some(Event::Violation(v)) if v.kind == "no_disposal" && v.party == "minzheng" && v.article == 40)
+        );
     }
 
     #[test]

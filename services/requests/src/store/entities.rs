@@ -113,3 +113,28 @@ pub mod usage_record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod dispute {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "disputes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub claimant: String,
+        pub respondent: String,
+        pub handled_by: String,
+        pub step: String,
+        pub closed: bool,
+        pub opened_at: DateTimeUtc,
+        /// JSON of [`crate::domain::disputes::Dispute`].
+        #[sea_orm(column_type = "Text")]
+        pub state: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

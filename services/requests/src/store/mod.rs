@@ -3,6 +3,9 @@
 pub mod entities;
 mod m20261123_200001_create_requests;
 mod m20261123_200002_workflow;
+mod m20261123_200003_returns;
+mod m20261123_200004_disputes;
+pub mod returns;
 
 use govshare_shared::events::{
     ShareType,
@@ -23,6 +26,8 @@ impl MigratorTrait for Migrator {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_200001_create_requests::Migration));
         m.push(Box::new(m20261123_200002_workflow::Migration));
+        m.push(Box::new(m20261123_200003_returns::Migration));
+        m.push(Box::new(m20261123_200004_disputes::Migration));
         m
     }
 }
@@ -188,6 +193,55 @@ pub async fn set_auto_approve(db: &impl ConnectionTrait, org_id: &str, on: bool)
     let row = ActiveModel { org_id: Set(org_id.to_owned()), auto_approve_unconditional: Set(on) };
     Entity::insert(row)
         .on_conflict(OnConflict::column(Column::OrgId).update_column(Column::AutoApproveUnconditional).to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The sharing authority registered at `region`, or at the nearest region above it that has
+/// one (the tree may skip a level: Beijing's districts sit under 110000).
+pub async fn authority_at_or_above(
+    db: &impl ConnectionTrait,
+    region: govshare_shared::region::RegionCode,
+) -> Result<Option<String>, DbErr> {
+    use entities::org::{Column, Entity};
+    for r in std::iter::once(region).chain(region.ancestors()) {
+        let found = Entity::find()
+            .filter(Column::Kind.eq("authority"))
+            .filter(Column::Region.eq(r.to_string()))
+            .order_by_asc(Column::OrgId)
+            .one(db)
+            .await?;
+        if let Some(a) = found {
+            return Ok(Some(a.org_id));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn dispute(db: &impl ConnectionTrait, id: &str) -> Result<Option<crate::domain::disputes::Dispute>, DbErr> {
+    let Some(row) = entities::dispute::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    serde_json::from_str(&row.state).map(Some).map_err(|e| DbErr::Custom(format!("stored dispute: {e}")))
+}
+
+pub async fn save_dispute(db: &impl ConnectionTrait, d: &crate::domain::disputes::Dispute) -> Result<(), DbErr> {
+    use entities::dispute::{ActiveModel, Column, Entity};
+    let row = ActiveModel {
+        id: Set(d.id.clone()),
+        claimant: Set(d.claimant.clone()),
+        respondent: Set(d.respondent.clone()),
+        handled_by: Set(d.handled_by.clone()),
+        step: Set(enum_str(d.step)),
+        closed: Set(d.closed.is_some()),
+        opened_at: Set(d.opened.at),
+        state: Set(serde_json::to_string(d).expect("disputes serialize")),
+    };
+    Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::Id)
+                .update_columns([Column::HandledBy, Column::Step, Column::Closed, Column::State])
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(())

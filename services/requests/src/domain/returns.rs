@@ -1,0 +1,594 @@
+//! Downward return (数据回流, Art. 24), pure: an upper-level department returns the data about
+//! a lower government's region to that government, timely and completely, with no extra
+//! conditions. The lower government's sharing authority subscribes to an upper-level entry for
+//! its own region (or a region under it); the subscription is granted at once. Each cycle of
+//! its schedule is one clock of the provider's recurring duty `return-<id>`, fulfilled by a
+//! delivery; the subscriber may cancel, which stops the clocks.
+
+use chrono::{DateTime, Utc};
+use govshare_shared::{
+    ApiError, ErrorCode, Problem, Service,
+    duty::{About, CloseDuty, Closure, CycleDone, Duty, OpenRecurringDuty},
+    events::returns::{ReturnCancelled, ReturnDelivered, ReturnSubscribed},
+    region::RegionCode,
+    reply::Text,
+    schedule::UpdateFrequency,
+    validate::Fields,
+};
+use serde::{Deserialize, Serialize};
+
+use super::EntryView;
+
+/// Art. 24.
+pub const ARTICLE: u16 = 24;
+
+/// `about.kind` of a return duty: what a breached cycle is about.
+pub const ABOUT_KIND: &str = "return_subscription";
+
+/// The recurring duty of a subscription; deadlines clocks each cycle as
+/// `return-<id>@<cycle start, YYYYMMDDTHHMM Beijing time>`.
+pub fn duty_id(subscription_id: &str) -> String {
+    format!("return-{subscription_id}")
+}
+
+/// How often the data is returned: a frequency word (每日, 每周, ...) or a crontab, in
+/// Beijing time. Never real-time: a return is owed once per cycle, and real-time has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(UpdateFrequency);
+
+impl Schedule {
+    pub fn parse(raw: &str) -> Result<Self, Text> {
+        let frequency = UpdateFrequency::parse(raw)?;
+        if frequency.cron().is_none() {
+            return Err(Text::new(
+                "实时没有周期：数据回流须按周期（每日、每周……或 crontab 表达式）",
+                "real-time has no cycles: a return needs a schedule with cycles (daily, weekly, ... or a crontab)",
+            ));
+        }
+        Ok(Self(frequency))
+    }
+
+    /// The canonical form kept and announced: the word (`weekly`) or `cron:<six fields>`.
+    pub fn canonical(&self) -> String {
+        self.0.canonical()
+    }
+
+    /// As the duty contract takes it: the word, or the six cron fields without `cron:`.
+    pub fn for_duty(&self) -> String {
+        let canonical = self.canonical();
+        canonical.strip_prefix("cron:").unwrap_or(&canonical).to_owned()
+    }
+}
+
+/// Art. 24: a return is granted without conditions, so a `conditions` field, whatever it
+/// holds, is a problem rather than something silently dropped.
+pub fn refuse_conditions(f: &mut Fields) {
+    let conditions: Option<serde_json::Value> = f.optional("conditions");
+    if conditions.is_some() {
+        f.problem(Problem::new(
+            "conditions",
+            "not_allowed",
+            Text::new(
+                "第二十四条：数据回流无条件提供，不得附加任何条件；请去掉 conditions",
+                "Art. 24: returned data is provided without conditions; remove conditions",
+            ),
+        ));
+    }
+}
+
+/// Where an organisation sits, from the directory copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub authority: bool,
+    /// `None` when the directory copy does not know it (yet).
+    pub region: Option<RegionCode>,
+}
+
+/// What the handler looked up for a subscription.
+#[derive(Debug, Clone)]
+pub struct SubscribeFacts {
+    /// The calling organisation.
+    pub org: String,
+    /// The caller in the directory; `None`: not registered.
+    pub subscriber: Option<Place>,
+    /// The entry provider's region; `None`: not known.
+    pub provider_region: Option<RegionCode>,
+    pub now: DateTime<Utc>,
+}
+
+/// A subscription as asked for, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub region: RegionCode,
+    pub schedule: Schedule,
+}
+
+/// Where a subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Each cycle is owed.
+    Active,
+    /// The subscriber ended it; nothing more is owed.
+    Cancelled,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A return subscription. Its deliveries are records of their own (one per delivery), not
+/// part of this state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub entry_id: String,
+    pub entry_name: String,
+    /// The upper-level department that owes each cycle.
+    pub provider: String,
+    /// The lower government's sharing authority.
+    pub subscriber: String,
+    /// The region returned: the subscriber's own or one under it.
+    pub region: RegionCode,
+    /// Canonical: a frequency word or `cron:<six fields>`.
+    pub schedule: String,
+    pub duty_id: String,
+    pub state: State,
+    pub subscribed_at: DateTime<Utc>,
+    pub cancelled: Option<ReturnCancelled>,
+}
+
+/// What may be done to a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The provider returns one cycle's data.
+    Deliver { content_hash: String, record_count: u64 },
+    /// The subscriber ends the subscription.
+    Cancel { reason: String },
+}
+
+/// Everything a subscription announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Subscribed(ReturnSubscribed),
+    Delivered(ReturnDelivered),
+    Cancelled(ReturnCancelled),
+}
+
+/// A duty-contract message to send with the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DutyMsg {
+    Open(OpenRecurringDuty),
+    CycleDone(CycleDone),
+    Close(CloseDuty),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub events: Vec<Event>,
+    pub duties: Vec<DutyMsg>,
+}
+
+/// Why a call is refused. Each says what the caller can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReturnError {
+    #[error(
+        "only a lower government's sharing authority subscribes to a downward return (Art. 24); {0} is not an authority in the directory"
+    )]
+    NotAnAuthority(String),
+    #[error("only the {0} may do this")]
+    NotYours(&'static str),
+    #[error("not allowed while the subscription is {state}: {why}")]
+    NotNow { state: &'static str, why: &'static str },
+    #[error("the subscription breaks Art. 24")]
+    Invalid(Vec<Problem>),
+}
+
+impl From<ReturnError> for ApiError {
+    fn from(err: ReturnError) -> Self {
+        let (code, zh) = match &err {
+            ReturnError::Invalid(problems) => return ApiError::validation(problems.clone()),
+            ReturnError::NotAnAuthority(org) => (
+                ErrorCode::Forbidden,
+                format!("仅下级政府的共享主管部门可订阅数据回流（第二十四条）；{org} 不是主管部门"),
+            ),
+            ReturnError::NotYours(who) => (
+                ErrorCode::Forbidden,
+                format!("仅{}可执行此操作", if *who == "provider" { "提供部门" } else { "订阅方" }),
+            ),
+            ReturnError::NotNow { state, .. } => {
+                (ErrorCode::NotAllowed, format!("回流订阅当前状态（{state}）下不允许此操作"))
+            }
+        };
+        ApiError::with_text(code, zh, err.to_string())
+    }
+}
+
+/// Is `region` `ancestor` itself or a region under it, by its GB/T 2260 digits?
+fn within(region: RegionCode, ancestor: RegionCode) -> bool {
+    region == ancestor || region.ancestors().any(|a| a == ancestor)
+}
+
+/// Art. 24: the subscriber is a sharing authority, of a known region. Answers that region.
+pub fn check_subscriber(f: &SubscribeFacts) -> Result<RegionCode, ReturnError> {
+    match f.subscriber {
+        Some(Place { authority: true, region: Some(own) }) => Ok(own),
+        _ => Err(ReturnError::NotAnAuthority(f.org.clone())),
+    }
+}
+
+/// Art. 24, every broken rule at once: the entry's provider sits at an upper level than the
+/// subscriber (its region strictly contains the subscriber's), and `region` (when it parsed)
+/// is the subscriber's own region or one under it, within the provider's region. A caller
+/// that is not an authority is refused before anything else.
+pub fn check_subscription(
+    entry: &EntryView,
+    region: Option<RegionCode>,
+    f: &SubscribeFacts,
+) -> Result<Vec<Problem>, ReturnError> {
+    let own = check_subscriber(f)?;
+    let mut out = Vec::new();
+    match f.provider_region {
+        Some(upper) if own.ancestors().any(|a| a == upper) => {}
+        Some(upper) => out.push(Problem::new(
+            "entry_id",
+            "not_upper_level",
+            Text::new(
+                format!(
+                    "第二十四条：数据回流由上级部门提供；提供部门 {} 所在区划 {upper} 不是本区划 {own} 的上级",
+                    entry.provider
+                ),
+                format!(
+                    "Art. 24: data is returned by an upper-level department; the region {upper} of the provider {} is not above {own}",
+                    entry.provider
+                ),
+            ),
+        )),
+        None => out.push(Problem::new(
+            "entry_id",
+            "provider_unknown",
+            Text::new(
+                format!("目录提供部门 {} 不在目录体系中，无法确定其层级", entry.provider),
+                format!("the entry's provider {} is not in the directory: its level is unknown", entry.provider),
+            ),
+        )),
+    }
+    if let Some(region) = region {
+        if !within(region, own) {
+            out.push(Problem::new(
+                "region",
+                "outside_subscriber",
+                Text::new(
+                    format!("区划 {region} 不是本区划 {own} 或其下级区划"),
+                    format!("region {region} is neither the subscriber's region {own} nor under it"),
+                ),
+            ));
+        } else if let Some(upper) = f.provider_region
+            && !within(region, upper)
+        {
+            out.push(Problem::new(
+                "region",
+                "outside_provider",
+                Text::new(
+                    format!("区划 {region} 不在提供部门所在区划 {upper} 内"),
+                    format!("region {region} is not within the provider's region {upper}"),
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// decide: a subscription `id` to `entry`, granted at once (Art. 24: no conditions, no
+/// approval). Opens the provider's recurring duty from now on.
+pub fn decide_subscribe(
+    id: String,
+    entry: &EntryView,
+    cmd: Subscribe,
+    f: &SubscribeFacts,
+) -> Result<(Subscription, Decision), ReturnError> {
+    let problems = check_subscription(entry, Some(cmd.region), f)?;
+    if !problems.is_empty() {
+        return Err(ReturnError::Invalid(problems));
+    }
+    let duty_id = duty_id(&id);
+    let subscribed = ReturnSubscribed {
+        subscription_id: id.clone(),
+        entry_id: entry.entry_id.clone(),
+        provider: entry.provider.clone(),
+        subscriber: f.org.clone(),
+        region: cmd.region.to_string(),
+        schedule: cmd.schedule.canonical(),
+        duty_id: duty_id.clone(),
+        at: f.now,
+    };
+    let open = OpenRecurringDuty {
+        duty: Duty {
+            duty_id: duty_id.clone(),
+            article: ARTICLE,
+            holder: entry.provider.clone(),
+            about: About { kind: ABOUT_KIND.into(), id: id.clone() },
+            title: Text::new(
+                format!("向区划 {} 回流《{}》的数据（订阅 {id}）", cmd.region, entry.name),
+                format!("return the data of \"{}\" for region {} (subscription {id})", entry.name, cmd.region),
+            ),
+        },
+        schedule: cmd.schedule.for_duty(),
+        from: f.now,
+        opened_by: Service::Requests,
+    };
+    let subscription = Subscription {
+        id,
+        entry_id: entry.entry_id.clone(),
+        entry_name: entry.name.clone(),
+        provider: entry.provider.clone(),
+        subscriber: f.org.clone(),
+        region: cmd.region,
+        schedule: subscribed.schedule.clone(),
+        duty_id,
+        state: State::Active,
+        subscribed_at: f.now,
+        cancelled: None,
+    };
+    Ok((subscription, Decision { events: vec![Event::Subscribed(subscribed)], duties: vec![DutyMsg::Open(open)] }))
+}
+
+/// decide: what `org` may do to a subscription at `now`.
+pub fn decide(s: &Subscription, cmd: Command, org: &str, now: DateTime<Utc>) -> Result<Decision, ReturnError> {
+    match cmd {
+        Command::Deliver { content_hash, record_count } => {
+            if org != s.provider {
+                return Err(ReturnError::NotYours("provider"));
+            }
+            if s.state != State::Active {
+                return Err(ReturnError::NotNow {
+                    state: s.state.name(),
+                    why: "a cancelled subscription is owed nothing",
+                });
+            }
+            Ok(Decision {
+                events: vec![Event::Delivered(ReturnDelivered {
+                    subscription_id: s.id.clone(),
+                    entry_id: s.entry_id.clone(),
+                    region: s.region.to_string(),
+                    content_hash,
+                    record_count,
+                    at: now,
+                })],
+                // Fulfils every cycle started by now: a late delivery also settles the cycle
+                // it was late for (its breach was already announced).
+                duties: vec![DutyMsg::CycleDone(CycleDone { duty_id: s.duty_id.clone(), at: now })],
+            })
+        }
+        Command::Cancel { reason } => {
+            if org != s.subscriber {
+                return Err(ReturnError::NotYours("subscriber"));
+            }
+            if s.state != State::Active {
+                return Err(ReturnError::NotNow { state: s.state.name(), why: "it is cancelled already" });
+            }
+            Ok(Decision {
+                events: vec![Event::Cancelled(ReturnCancelled {
+                    subscription_id: s.id.clone(),
+                    reason: reason.clone(),
+                    at: now,
+                })],
+                duties: vec![DutyMsg::Close(CloseDuty {
+                    duty_id: s.duty_id.clone(),
+                    closure: Closure::Cancelled,
+                    reason,
+                    at: now,
+                })],
+            })
+        }
+    }
+}
+
+/// evolve: applies an event. Never fails: `decide` has checked it.
+pub fn evolve(mut s: Subscription, event: &Event) -> Subscription {
+    match event {
+        Event::Subscribed(_) => s.state = State::Active,
+        // Deliveries are kept as records of their own.
+        Event::Delivered(_) => {}
+        Event::Cancelled(e) => {
+            s.state = State::Cancelled;
+            s.cancelled = Some(e.clone());
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use govshare_shared::events::{ShareType, catalog::ShareMethod};
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+
+    /// An entry of the provincial public-security department `gongan` (440000).
+    fn entry() -> EntryView {
+        EntryView {
+            entry_id: "e1".into(),
+            version: 1,
+            name: "居民户籍信息".into(),
+            provider: "gongan".into(),
+            share_type: ShareType::Conditional,
+            items: vec!["姓名".into()],
+            share_methods: vec![ShareMethod::Interface],
+            not_shared_reason: None,
+            legal_basis: None,
+        }
+    }
+
+    /// The Tianhe district authority (440106) asking, the provider at 440000.
+    fn facts() -> SubscribeFacts {
+        SubscribeFacts {
+            org: "tianhe-auth".into(),
+            subscriber: Some(Place { authority: true, region: Some(code("440106")) }),
+            provider_region: Some(code("440000")),
+            now: t("2026-11-23T01:30:00Z"),
+        }
+    }
+
+    fn weekly(region: &str) -> Subscribe {
+        Subscribe { region: code(region), schedule: Schedule::parse("每周").unwrap() }
+    }
+
+    fn subscribed() -> Subscription {
+        decide_subscribe("s1".into(), &entry(), weekly("440106"), &facts()).unwrap().0
+    }
+
+    fn problems(result: Result<(Subscription, Decision), ReturnError>) -> Vec<(String, String)> {
+        match result {
+            Err(ReturnError::Invalid(p)) => p.into_iter().map(|p| (p.field, p.code)).collect(),
+            other => panic!("expected problems: {other:?}"),
+        }
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_county_authority_is_granted_a_weekly_return_at_once_and_the_provider_owes_each_cycle() {
+        let (s, d) = decide_subscribe("s1".into(), &entry(), weekly("440106"), &facts()).unwrap();
+        assert_eq!((s.state, s.provider.as_str(), s.subscriber.as_str()), (State::Active, "gongan", "tianhe-auth"));
+        let [Event::Subscribed(e)] = d.events.as_slice() else { panic!("{d:?}") };
+        assert_eq!((e.region.as_str(), e.schedule.as_str(), e.duty_id.as_str()), ("440106", "weekly", "return-s1"));
+        let [DutyMsg::Open(open)] = d.duties.as_slice() else { panic!("{d:?}") };
+        assert_eq!((open.duty.article, open.duty.holder.as_str()), (24, "gongan"));
+        assert_eq!(open.duty.about, About { kind: "return_subscription".into(), id: "s1".into() });
+        assert_eq!((open.schedule.as_str(), open.from), ("weekly", t("2026-11-23T01:30:00Z")));
+        assert!(open.duty.title.zh.contains("居民户籍信息") && open.duty.title.zh.contains("440106"));
+        assert!(open.duty.title.en.contains("居民户籍信息") && open.duty.title.en.contains("440106"));
+    }
+
+    #[test]
+    fn a_subscription_may_cover_a_region_under_the_subscribers_own() {
+        let city =
+            SubscribeFacts { subscriber: Some(Place { authority: true, region: Some(code("440100")) }), ..facts() };
+        assert!(decide_subscribe("s1".into(), &entry(), weekly("440106"), &city).is_ok());
+    }
+
+    #[test]
+    fn only_a_sharing_authority_subscribes() {
+        let department =
+            SubscribeFacts { subscriber: Some(Place { authority: false, region: Some(code("440106")) }), ..facts() };
+        let err = decide_subscribe("s1".into(), &entry(), weekly("440106"), &department).unwrap_err();
+        assert_eq!(err, ReturnError::NotAnAuthority("tianhe-auth".into()));
+        let unknown = SubscribeFacts { subscriber: None, ..facts() };
+        assert!(matches!(check_subscription(&entry(), None, &unknown), Err(ReturnError::NotAnAuthority(_))));
+        assert_eq!(ApiError::from(err).code, ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn the_provider_must_sit_strictly_above_the_subscriber() {
+        let same_level =
+            SubscribeFacts { subscriber: Some(Place { authority: true, region: Some(code("440000")) }), ..facts() };
+        assert_eq!(
+            problems(decide_subscribe("s1".into(), &entry(), weekly("440000"), &same_level)),
+            pairs(&[("entry_id", "not_upper_level")])
+        );
+        let other_province = SubscribeFacts { provider_region: Some(code("450000")), ..facts() };
+        assert_eq!(
+            problems(decide_subscribe("s1".into(), &entry(), weekly("440106"), &other_province)),
+            pairs(&[("entry_id", "not_upper_level"), ("region", "outside_provider")])
+        );
+        let national = SubscribeFacts { provider_region: Some(RegionCode::NATIONAL), ..facts() };
+        assert!(decide_subscribe("s1".into(), &entry(), weekly("440106"), &national).is_ok());
+    }
+
+    #[test]
+    fn a_region_outside_the_subscribers_own_is_refused() {
+        // 越秀区 is a sibling of 天河区; 440100 is above it.
+        for region in ["440104", "440100", "000000"] {
+            assert_eq!(
+                problems(decide_subscribe("s1".into(), &entry(), weekly(region), &facts())),
+                pairs(&[("region", "outside_subscriber")]),
+                "{region}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_provider_region_is_a_problem_not_a_guess() {
+        let unknown = SubscribeFacts { provider_region: None, ..facts() };
+        assert_eq!(
+            problems(decide_subscribe("s1".into(), &entry(), weekly("440106"), &unknown)),
+            pairs(&[("entry_id", "provider_unknown")])
+        );
+    }
+
+    #[test]
+    fn any_conditions_at_all_are_refused_with_the_article() {
+        for conditions in [serde_json::json!("仅限本区使用"), serde_json::json!({}), serde_json::json!("")] {
+            let mut f =
+                Fields::from_map(serde_json::json!({"conditions": conditions.clone()}).as_object().unwrap().clone());
+            refuse_conditions(&mut f);
+            let err = f.finish().unwrap_err();
+            assert_eq!(err.code, ErrorCode::ValidationFailed);
+            let [p] = err.problems.as_slice() else { panic!("{err:?}") };
+            assert_eq!((p.field.as_str(), p.code.as_str()), ("conditions", "not_allowed"), "{conditions}");
+            assert!(p.text.zh.contains("第二十四条") && p.text.en.contains("Art. 24"));
+        }
+        let mut none = Fields::from_map(serde_json::json!({"conditions": null}).as_object().unwrap().clone());
+        refuse_conditions(&mut none);
+        assert!(none.finish().is_ok(), "null is absent");
+    }
+
+    #[test]
+    fn a_schedule_is_a_frequency_word_or_a_crontab_never_real_time() {
+        assert_eq!(Schedule::parse("每周").unwrap().for_duty(), "weekly");
+        let cron = Schedule::parse("0 2 * * 1").unwrap();
+        assert_eq!((cron.canonical().as_str(), cron.for_duty().as_str()), ("cron:0 0 2 * * MON", "0 0 2 * * MON"));
+        assert!(UpdateFrequency::parse(&cron.for_duty()).is_ok(), "deadlines reads it back");
+        assert!(Schedule::parse("实时").unwrap_err().en.contains("real-time"));
+        assert!(Schedule::parse("every day").is_err());
+    }
+
+    #[test]
+    fn the_provider_delivers_a_cycle_which_fulfils_the_running_cycles() {
+        let now = t("2026-11-25T02:00:00Z");
+        let deliver = Command::Deliver { content_hash: "sha256:ab".into(), record_count: 0 };
+        let d = decide(&subscribed(), deliver.clone(), "gongan", now).unwrap();
+        let [Event::Delivered(e)] = d.events.as_slice() else { panic!("{d:?}") };
+        assert_eq!((e.region.as_str(), e.record_count, e.at), ("440106", 0, now));
+        assert_eq!(d.duties, [DutyMsg::CycleDone(CycleDone { duty_id: "return-s1".into(), at: now })]);
+        assert_eq!(decide(&subscribed(), deliver, "tianhe-auth", now), Err(ReturnError::NotYours("provider")));
+    }
+
+    #[test]
+    fn the_subscriber_cancels_which_stops_the_clocks_and_nothing_more_is_delivered() {
+        let now = t("2026-11-25T02:00:00Z");
+        let cancel = Command::Cancel { reason: "不再需要".into() };
+        assert_eq!(decide(&subscribed(), cancel.clone(), "gongan", now), Err(ReturnError::NotYours("subscriber")));
+        let d = decide(&subscribed(), cancel.clone(), "tianhe-auth", now).unwrap();
+        let [DutyMsg::Close(close)] = d.duties.as_slice() else { panic!("{d:?}") };
+        assert_eq!((close.duty_id.as_str(), close.closure), ("return-s1", Closure::Cancelled));
+        let s = d.events.iter().fold(subscribed(), evolve);
+        assert_eq!(s.state, State::Cancelled);
+        assert_eq!(s.cancelled.as_ref().map(|c| c.reason.as_str()), Some("不再需要"));
+        let deliver = Command::Deliver { content_hash: "sha256:ab".into(), record_count: 1 };
+        assert!(matches!(decide(&s, deliver, "gongan", now), Err(ReturnError::NotNow { .. })));
+        assert!(matches!(decide(&s, cancel, "tianhe-auth", now), Err(ReturnError::NotNow { .. })));
+    }
+
+    #[test]
+    fn a_subscription_survives_its_storage() {
+        let s = subscribed();
+        let back: Subscription = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}
