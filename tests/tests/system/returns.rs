@@ -8,7 +8,10 @@ use govshare_cli::client::CallError;
 use govshare_shared::{
     ErrorCode, Service,
     duty::{CycleDone, DutyBreached, DutyScheduled, OpenRecurringDuty},
-    events::returns::{ReturnCancelled, ReturnDelivered, ReturnSubscribed},
+    events::{
+        returns::{ReturnCancelled, ReturnDelivered, ReturnSubscribed},
+        violations::ViolationDetected,
+    },
     reply::WireError,
 };
 use govshare_tests::{Backend, Platform};
@@ -131,6 +134,11 @@ async fn each_weekly_cycle(backend: Backend) {
     assert_eq!((breach.duty.about.kind.as_str(), breach.duty.about.id.as_str()), ("return_subscription", id.as_str()));
     assert_eq!(breach.due_at, t("2026-12-06T16:00:00Z"));
     assert!(p.events::<DutyBreached>().await.iter().all(|e| e.subject != first));
+
+    // And the missed cycle is a violation of the upper-level department (Art. 39: no return)
+    let v: ViolationDetected = p.wait_event::<ViolationDetected>(&id).await.decode().unwrap();
+    assert_eq!((v.article, v.party.as_str(), v.kind.as_str()), (39, "gongan", "missed_return"));
+    assert_eq!(v.duty_id.as_deref(), Some(second.as_str()));
 
     // When the subscriber cancels, during the third week
     let third = format!("{duty_id}@20261207T0000");
