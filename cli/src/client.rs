@@ -94,9 +94,23 @@ impl Client {
         if let Some(key) = key {
             headers.insert(bus::IDEMPOTENCY_HEADER, key);
         }
-        let request = async_nats::Request::new().payload(payload).headers(headers).timeout(Some(self.timeout));
-        let message =
-            self.nats.send_request(subject.to_owned(), request).await.map_err(|e| transport(e.to_string()))?;
+        // "No responders" means no instance has subscribed yet (a service starting, a rolling
+        // restart): nothing was done, so asking again is safe. Anything else is reported.
+        let mut tries = 0;
+        let message = loop {
+            let request = async_nats::Request::new()
+                .payload(payload.clone())
+                .headers(headers.clone())
+                .timeout(Some(self.timeout));
+            match self.nats.send_request(subject.to_owned(), request).await {
+                Ok(m) => break m,
+                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders && tries < 30 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(transport(e.to_string())),
+            }
+        };
         let reply: WireReply = serde_json::from_slice(&message.payload).map_err(|e| transport(e.to_string()))?;
         match (reply.ok, reply.result, reply.error) {
             (true, Some(result), _) => Ok(result),

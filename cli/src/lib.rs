@@ -8,6 +8,7 @@ pub mod client;
 pub mod demo;
 pub mod dispute_cli;
 pub mod fixtures;
+pub mod inbox_cli;
 pub mod platform;
 pub mod request_cli;
 pub mod return_cli;

@@ -9,6 +9,7 @@ use govshare_cli::{
     client::{CallError, Client},
     demo,
     dispute_cli::DisputeCmd,
+    inbox_cli::InboxCmd,
     platform::{self, LocalNats},
     request_cli::{GrantCmd, RequestCmd},
     return_cli::ReturnCmd,
@@ -58,6 +59,14 @@ enum Command {
         party: PartyArgs,
         #[command(subcommand)]
         cmd: ReturnCmd,
+    },
+    /// Notifications: the inbox, how accounts hear (email, digests), the organisation's
+    /// webhook and deliveries; see docs/notify.md.
+    Inbox {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: InboxCmd,
     },
     /// Disputes (Art. 28): negotiation, coordination by the same-level or common superior
     /// authority, the government's decision; see docs/disputes.md.
@@ -201,6 +210,12 @@ async fn main() -> anyhow::Result<()> {
             let c = cmd.to_call();
             let kind = if c.command { Kind::Command } else { Kind::Query };
             send(&bus, Service::Requests, kind, c.name, c.body).await
+        }
+        Command::Inbox { party, cmd } => {
+            let bus = party.bus("inbox");
+            let c = cmd.to_call();
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Notify, kind, c.name, c.body).await
         }
         Command::Dispute { party, cmd } => {
             let bus = party.bus("dispute");

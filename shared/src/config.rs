@@ -28,6 +28,74 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub calendar: CalendarSettings,
     pub requests: RequestSettings,
+    pub smtp: SmtpSettings,
+    pub notify: NotifySettings,
+}
+
+/// The SMTP relay that notify's email channel hands its mail to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// 25 for a plain relay, usually 587 with `starttls`, 465 with `tls`.
+    pub port: u16,
+    /// How the connection is protected: `none`, `starttls` (required, never opportunistic) or
+    /// `tls` (SMTPS from the first byte). Certificates are checked against the system store.
+    pub tls: SmtpTls,
+    /// Log in only when both are set. The password is masked by [`Settings::redacted`].
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The `From` of every mail, `name <address>`; its domain also ends each `Message-ID`.
+    pub from: String,
+    /// One delivery, from connecting to the relay's answer to the mail, gives up after this
+    /// long (and is retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            from: "govshare <noreply@govshare.local>".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How the connection to the SMTP relay is protected (`smtp.tls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: a relay on the same host or a trusted network segment.
+    #[default]
+    None,
+    /// Plain connect, then STARTTLS; a relay that does not offer it is not sent anything.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// Email and webhook deliveries (the notify service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// Exponential backoff between attempts, with jitter: the first wait and the cap.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// How long one send may take.
+    pub send_timeout_ms: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self { max_attempts: 8, backoff_base_ms: 30_000, backoff_max_ms: 3_600_000, send_timeout_ms: 10_000 }
+    }
 }
 
 /// The requests workflow's settings (RULES.md: where the regulation sets no number).
@@ -287,6 +355,9 @@ impl Settings {
         let mut s = self.clone();
         s.database.url = redact_url(&s.database.url);
         s.nats.url = redact_url(&s.nats.url);
+        if s.smtp.password.is_some() {
+            s.smtp.password = Some("***".into());
+        }
         s
     }
 }
@@ -349,5 +420,19 @@ mod tests {
     fn passwords_are_masked_in_printed_settings() {
         assert_eq!(redact_url("postgres://u:pw@db:5432/x"), "postgres://u:***@db:5432/x");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn the_smtp_password_is_masked_and_its_tls_mode_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GOVSHARE_SMTP__TLS", "starttls");
+            jail.set_env("GOVSHARE_SMTP__PASSWORD", "s3cret");
+            let s = Settings::load().expect("loads");
+            assert_eq!(s.smtp.tls, SmtpTls::Starttls);
+            assert_eq!(s.smtp.port, SmtpSettings::default().port);
+            assert_eq!(s.redacted().smtp.password.as_deref(), Some("***"));
+            assert_eq!(Settings::default().redacted().smtp.password, None);
+            Ok(())
+        });
     }
 }

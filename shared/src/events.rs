@@ -669,4 +669,40 @@ pub mod notify {
         pub about_event: String,
     }
     event!(NotificationStored, Service::Notify, "notification.stored", version 1, notification_id);
+
+    /// What an organisation's own systems hear: one message per event that concerns it, on
+    /// `govshare.evt.notify.org.<org>` (see [`OrgNotice::subject_for`]), in both languages.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct OrgNotice {
+        pub org: String,
+        /// The id and CloudEvents type of the event it is about.
+        pub about_event: String,
+        pub about_type: String,
+        pub text: Text,
+        /// The message's template and parameters, for systems that render their own.
+        pub message: serde_json::Value,
+    }
+    event!(OrgNotice, Service::Notify, "org.notice", version 1, org);
+
+    /// An email or webhook delivery given up on (the receiver refused it for good, or every
+    /// attempt failed): sent to the dead-letter stream (`govshare.dlq.notify-<channel>`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DeliveryDead {
+        pub delivery_id: String,
+        pub channel: String,
+        pub org: String,
+        pub target: String,
+        pub about_event: String,
+        pub attempts: u32,
+        pub reason: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(DeliveryDead, Service::Notify, "delivery.dead", version 1, delivery_id);
+
+    impl OrgNotice {
+        /// The NATS subject a department system subscribes to (inside `GOVSHARE_NOTIFY`).
+        pub fn subject_for(org: &str) -> String {
+            format!("govshare.evt.notify.org.{org}")
+        }
+    }
 }

@@ -21,6 +21,9 @@ static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
 /// runs five services in one process and tests start many).
 pub fn init(settings: &TelemetrySettings, service_name: &str) {
     PROVIDER.get_or_init(|| {
+        // One TLS crypto provider for the process (ring, as async-nats, sqlx and lettre use):
+        // reqwest, built without one of its own, needs it before the OTLP exporter's client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         global::set_text_map_propagator(TraceContextPropagator::new());
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
         let fmt = if settings.json {

@@ -6,6 +6,8 @@
 //! Tests drive the platform over NATS like a department system, drive time with a
 //! [`ManualClock`], and wait on events and consumer positions, never on fixed sleeps.
 
+pub mod smtp;
+
 use std::{collections::HashMap, time::Duration};
 
 use async_nats::jetstream;
@@ -376,6 +378,13 @@ impl Platform {
             .expect("publish")
             .await
             .expect("PubAck");
+    }
+
+    /// Waits until the requests service knows organisation `org_id` (its registration is on
+    /// the bus and requests has read it).
+    pub async fn known(&self, org_id: &str) {
+        self.wait_event::<govshare_shared::events::catalog::OrganisationRegistered>(org_id).await;
+        self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
     }
 
     /// Submits a request from `weijian` for `entry_id`; returns (request id, reply duty id).

@@ -10,7 +10,7 @@ use govshare_shared::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
     events::{
         catalog::{OrganisationRegistered, RolesChanged},
-        notify::NotificationStored,
+        notify::{NotificationStored, OrgNotice},
         requests::{
             DataDelivered, ExtensionDecided, ExtensionRequested, GrantChanged, GrantEnded, GrantResumed,
             GrantSuspended, RequestApproved, RequestRefused, RequestSubmitted, SupplementRequested,
@@ -19,13 +19,16 @@ use govshare_shared::{
     },
     inbox::{self, EventHandler, HandleError},
     region::RegionCode,
+    reply::{Lang, Text},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use serde_json::{Value, json};
 
 use crate::{
+    channels,
     domain::{Cast, DutyNotice, Message, Org, Parties, Place, Recipient, RequestNotice},
     store::{self, entities::notification},
 };
@@ -78,7 +81,10 @@ impl EventHandler for DutyEvents {
 }
 
 /// Stores `message` for each of `recipients`, once per recipient, channel and `event` (a
-/// repeated delivery stores nothing), and announces each new one.
+/// repeated delivery stores nothing), and announces each new one; then queues the other
+/// channels in the same transaction: an email to each recipient who asked for one (only
+/// digests, for those who prefer them), one bus message per organisation for its own
+/// systems, and one webhook call per organisation that registered an endpoint.
 async fn notify(
     tx: &DatabaseTransaction,
     event: &Envelope,
@@ -86,9 +92,12 @@ async fn notify(
     recipients: Vec<Recipient>,
     message: &Message,
 ) -> Result<Vec<Outgoing>, HandleError> {
-    let message = serde_json::to_string(message).expect("messages serialize");
+    let stored_message = serde_json::to_string(message).expect("messages serialize");
     let meta = EventMeta::caused_by(event);
+    let source = event.id.to_string();
+    let text = Text::new(message.render(Lang::ZhCn), message.render(Lang::En));
     let mut out = Vec::new();
+    let mut orgs = std::collections::BTreeSet::new();
     for recipient in recipients {
         let id = uuid::Uuid::now_v7().to_string();
         let row = notification::ActiveModel {
@@ -96,20 +105,61 @@ async fn notify(
             recipient: Set(recipient.account.clone()),
             org: Set(recipient.org.clone()),
             channel: Set("inbox".into()),
-            source_event: Set(event.id.to_string()),
-            message: Set(message.clone()),
+            source_event: Set(source.clone()),
+            message: Set(stored_message.clone()),
             created_at: Set(now),
             read_at: Set(None),
         };
-        if store::insert_once(tx, row).await? {
-            let stored = NotificationStored {
-                notification_id: id,
-                recipient: recipient.account,
-                org: recipient.org,
-                about_event: event.id.to_string(),
-            };
-            out.push(Outgoing::event(&stored, &meta, now));
+        if !store::insert_once(tx, row).await? {
+            continue;
         }
+        orgs.insert(recipient.org.clone());
+        if let Some(p) = store::preference(tx, &recipient.org, &recipient.account).await? {
+            let wants_email =
+                serde_json::from_str::<Vec<String>>(&p.channels).unwrap_or_default().iter().any(|c| c == "email");
+            if let (true, Some(address)) = (wants_email && (!p.digest || message.is_digest()), p.email) {
+                let lang = if p.lang == "en" { Lang::En } else { Lang::ZhCn };
+                let body = message.render(lang);
+                let delivery = channels::queued(
+                    "email",
+                    &recipient.org,
+                    &address,
+                    &source,
+                    channels::subject_of(&body),
+                    body,
+                    now,
+                );
+                store::enqueue(tx, delivery).await?;
+            }
+        }
+        let stored = NotificationStored {
+            notification_id: id,
+            recipient: recipient.account,
+            org: recipient.org,
+            about_event: source.clone(),
+        };
+        out.push(Outgoing::event(&stored, &meta, now));
+    }
+    for org in orgs {
+        if !store::org_message_once(tx, &org, &source).await? {
+            continue;
+        }
+        let notice = OrgNotice {
+            org: org.clone(),
+            about_event: source.clone(),
+            about_type: event.event_type.clone(),
+            text: text.clone(),
+            message: serde_json::to_value(message).expect("messages serialize"),
+        };
+        let mut o = Outgoing::event(&notice, &meta, now);
+        o.subject = OrgNotice::subject_for(&org);
+        if store::webhook(tx, &org).await?.is_some() {
+            // Standard Webhooks payload: type, timestamp, data.
+            let body = serde_json::json!({"type": event.event_type, "timestamp": now, "data": notice}).to_string();
+            let delivery = channels::queued("webhook", &org, &org, &source, event.event_type.clone(), body, now);
+            store::enqueue(tx, delivery).await?;
+        }
+        out.push(o);
     }
     Ok(out)
 }
@@ -214,8 +264,126 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     match (call.kind, call.name.as_str()) {
         (CallKind::Query, "list_inbox") => list_inbox(ctx, call).await,
         (CallKind::Command, "mark_read") => mark_read(ctx, call).await,
+        (CallKind::Command, "set_preferences") => set_preferences(ctx, call).await,
+        (CallKind::Query, "get_preferences") => get_preferences(ctx, call).await,
+        (CallKind::Command, "register_webhook") => register_webhook(ctx, call).await,
+        (CallKind::Command, "remove_webhook") => remove_webhook(ctx, call).await,
+        (CallKind::Query, "list_deliveries") => list_deliveries(ctx, call).await,
         _ => Err(call.unknown()),
     }
+}
+
+/// An organisation sets how one of its accounts hears: channels (`inbox` always, `email`),
+/// the address, digests instead of single duty notices, the language.
+async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let account = f.required_str("account");
+    let email = f.optional_str("email");
+    let channels: Option<Vec<String>> = f.optional("channels");
+    let digest: Option<bool> = f.optional("digest");
+    let lang = f.optional_str("lang");
+    if let Some(bad) = channels.iter().flatten().find(|c| !["inbox", "email"].contains(&c.as_str())) {
+        f.problem(govshare_shared::Problem::invalid(
+            "channels",
+            format!("未知渠道 {bad}"),
+            format!("unknown channel {bad}"),
+        ));
+    }
+    if let Some(e) = email.as_deref().filter(|e| e.parse::<lettre::Address>().is_err()) {
+        f.problem(govshare_shared::Problem::invalid(
+            "email",
+            format!("邮箱地址无效：{e}"),
+            format!("not an email address: {e}"),
+        ));
+    }
+    if lang.as_deref().is_some_and(|l| l != "zh-CN" && l != "en") {
+        f.problem(govshare_shared::Problem::invalid("lang", "应为 zh-CN 或 en", "expected zh-CN or en"));
+    }
+    f.finish()?;
+    let account = account.expect("checked");
+    let old = store::preference(&ctx.db, &call.org, &account).await?;
+    let wants_email = channels.as_ref().is_some_and(|c| c.iter().any(|c| c == "email"));
+    let email = email.or(old.as_ref().and_then(|o| o.email.clone()));
+    if wants_email && email.is_none() {
+        return Err(ApiError::validation(vec![govshare_shared::Problem::required("email")]));
+    }
+    let p = store::entities::preference::Model {
+        org: call.org.clone(),
+        account,
+        email,
+        channels: serde_json::to_string(&channels.unwrap_or_else(|| {
+            old.as_ref()
+                .and_then(|o| serde_json::from_str(&o.channels).ok())
+                .unwrap_or_else(|| vec!["inbox".to_owned()])
+        }))
+        .expect("strings serialize"),
+        digest: digest.or(old.as_ref().map(|o| o.digest)).unwrap_or(false),
+        lang: lang.or(old.map(|o| o.lang)).unwrap_or_else(|| "zh-CN".into()),
+    };
+    let tx = ctx.begin().await?;
+    store::set_preference(&tx, p.clone()).await?;
+    ctx.commit(tx, &[]).await?;
+    Ok(json!(p))
+}
+
+async fn get_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let account = f.required_str("account");
+    f.finish()?;
+    let p = store::preference(&ctx.db, &call.org, &account.expect("checked")).await?;
+    Ok(json!(p))
+}
+
+/// An organisation's systems receive its notifications by HTTP POST, signed per Standard
+/// Webhooks with the secret answered here once.
+async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let url = f.required_str("url");
+    if let Some(u) =
+        url.as_deref().filter(|u| reqwest::Url::parse(u).map(|u| !u.scheme().starts_with("http")).unwrap_or(true))
+    {
+        f.problem(govshare_shared::Problem::invalid(
+            "url",
+            format!("不是 http(s) 地址：{u}"),
+            format!("not an http(s) URL: {u}"),
+        ));
+    }
+    f.finish()?;
+    let secret = channels::webhook::Secret::generate();
+    let row = store::entities::webhook::ActiveModel {
+        org: Set(call.org.clone()),
+        url: Set(url.expect("checked")),
+        secret: Set(secret.to_string()),
+        created_at: Set(ctx.clock.now()),
+    };
+    let tx = ctx.begin().await?;
+    store::entities::webhook::Entity::delete_by_id(call.org.clone()).exec(&tx).await?;
+    store::entities::webhook::Entity::insert(row).exec_without_returning(&tx).await?;
+    ctx.commit(tx, &[]).await?;
+    Ok(json!({"org": call.org, "secret": secret.to_string(),
+              "note": "keep the secret: it is shown once; verify each call's webhook-signature with it"}))
+}
+
+async fn remove_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    call.fields.finish()?;
+    let tx = ctx.begin().await?;
+    let n = store::entities::webhook::Entity::delete_by_id(call.org.clone()).exec(&tx).await?.rows_affected;
+    ctx.commit(tx, &[]).await?;
+    Ok(json!({"removed": n == 1}))
+}
+
+/// The organisation's email and webhook deliveries, newest first (`state`: pending, sent, dead).
+async fn list_deliveries(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    use store::entities::delivery::{Column, Entity};
+    let mut f = call.fields;
+    let state = f.optional_str("state");
+    f.finish()?;
+    let mut q = Entity::find().filter(Column::Org.eq(&call.org));
+    if let Some(s) = state {
+        q = q.filter(Column::State.eq(s));
+    }
+    let rows = q.order_by_desc(Column::CreatedAt).limit(200).all(&ctx.db).await?;
+    Ok(json!({"deliveries": rows}))
 }
 
 /// An organisation reads its own notifications, optionally one recipient's.

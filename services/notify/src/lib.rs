@@ -3,10 +3,20 @@
 //! know of (supplement notices, extensions, replies, deliveries, what happens to a grant,
 //! verification) into notifications for the right people, exactly once per recipient and
 //! channel. Recipients come from its own copy of the directory, fed by the catalog's events.
+//! Channels: the in-app inbox; email over SMTP and webhooks (Standard Webhooks), queued in
+//! the same transaction and sent by [`delivery::Worker`] with retries and a dead letter; and
+//! one bus message per organisation on `govshare.evt.notify.org.<org>` for its own systems.
 
+pub mod channels;
+pub mod delivery;
 pub mod domain;
 pub mod handlers;
 pub mod store;
+
+/// The SMTP test relay, shared with the system tests (one file, two crates).
+#[cfg(test)]
+#[path = "../../../tests/src/smtp.rs"]
+mod test_smtp;
 
 use std::sync::Arc;
 
@@ -34,6 +44,10 @@ impl govshare_shared::App for App {
 
     async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError> {
         handlers::call(&self.ctx, call).await
+    }
+
+    fn tasks(&self, stop: tokio_util::sync::CancellationToken) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        vec![Box::pin(delivery::Worker::new(self.ctx.clone(), Arc::default()).run(stop))]
     }
 
     fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {

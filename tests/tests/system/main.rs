@@ -7,6 +7,7 @@ mod crash_safety;
 mod deadlines;
 mod disputes;
 mod duty_clocks;
+mod notify_channels;
 mod notify_duties;
 mod notify_requests;
 mod requests_flow;

@@ -155,6 +155,11 @@ pub struct DigestLine {
 }
 
 impl Message {
+    /// A digest: what an account that prefers digests still receives by email.
+    pub fn is_digest(&self) -> bool {
+        matches!(self, Message::OverdueDigest { .. })
+    }
+
     pub fn breach(e: &DutyBreached) -> Self {
         Message::DutyBreached {
             title: e.duty.title.clone(),

@@ -77,3 +77,103 @@ pub mod request_parties {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod preference {
+    use sea_orm::entity::prelude::*;
+
+    /// How an account wants to hear: channels (`inbox`, `email`), an address, digest only.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "preferences")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account: String,
+        pub email: Option<String>,
+        /// JSON list of channel names.
+        #[sea_orm(column_type = "Text")]
+        pub channels: String,
+        /// Only digests leave by email: single duty notices stay in the inbox.
+        pub digest: bool,
+        /// `zh-CN` or `en`.
+        pub lang: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhooks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org: String,
+        #[sea_orm(column_type = "Text")]
+        pub url: String,
+        /// `whsec_...` (Standard Webhooks).
+        pub secret: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod org_message {
+    use sea_orm::entity::prelude::*;
+
+    /// One bus message per organisation and event.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source_event: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod delivery {
+    use sea_orm::entity::prelude::*;
+
+    /// An email or webhook to send, with its retries: `pending`, `sent` or `dead`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub channel: String,
+        pub org: String,
+        /// An email address, or the organisation whose webhook it goes to.
+        #[sea_orm(column_type = "Text")]
+        pub target: String,
+        pub source_event: String,
+        #[sea_orm(column_type = "Text")]
+        pub subject: String,
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
+        pub attempts: i32,
+        pub next_attempt_at: Option<DateTimeUtc>,
+        pub state: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

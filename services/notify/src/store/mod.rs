@@ -5,6 +5,7 @@ pub mod entities;
 mod m20261123_500001_create_notifications;
 mod m20261123_500002_directory_places_and_roles;
 mod m20261124_500003_request_parties;
+mod m20261124_500004_channels;
 
 use govshare_shared::{
     events::{
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_500001_create_notifications::Migration));
         m.push(Box::new(m20261123_500002_directory_places_and_roles::Migration));
         m.push(Box::new(m20261124_500003_request_parties::Migration));
+        m.push(Box::new(m20261124_500004_channels::Migration));
         m
     }
 }
@@ -183,6 +185,57 @@ pub async fn insert_once(db: &impl ConnectionTrait, row: entities::notification:
     let n = Entity::insert(row)
         .on_conflict(
             OnConflict::columns([Column::Recipient, Column::Channel, Column::SourceEvent]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(n == 1)
+}
+
+/// How `account` of `org` wants to hear; `None`: the inbox only.
+pub async fn preference(
+    db: &impl ConnectionTrait,
+    org: &str,
+    account: &str,
+) -> Result<Option<entities::preference::Model>, DbErr> {
+    entities::preference::Entity::find_by_id((org.to_owned(), account.to_owned())).one(db).await
+}
+
+pub async fn set_preference(db: &impl ConnectionTrait, p: entities::preference::Model) -> Result<(), DbErr> {
+    use entities::preference::{ActiveModel, Column, Entity};
+    let row: ActiveModel = p.into();
+    Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([Column::Org, Column::Account])
+                .update_columns([Column::Email, Column::Channels, Column::Digest, Column::Lang])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn webhook(db: &impl ConnectionTrait, org: &str) -> Result<Option<entities::webhook::Model>, DbErr> {
+    entities::webhook::Entity::find_by_id(org.to_owned()).one(db).await
+}
+
+/// Records that `org` was sent its bus message about `source_event`; `false` if it was before.
+pub async fn org_message_once(db: &impl ConnectionTrait, org: &str, source_event: &str) -> Result<bool, DbErr> {
+    use entities::org_message::{ActiveModel, Column, Entity};
+    let row = ActiveModel { org: Set(org.to_owned()), source_event: Set(source_event.to_owned()) };
+    let n = Entity::insert(row)
+        .on_conflict(OnConflict::columns([Column::Org, Column::SourceEvent]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Queues a delivery once per channel, target and event; `false` if it was queued before.
+pub async fn enqueue(db: &impl ConnectionTrait, d: entities::delivery::Model) -> Result<bool, DbErr> {
+    use entities::delivery::{ActiveModel, Column, Entity};
+    let row: ActiveModel = d.into();
+    let n = Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([Column::Channel, Column::Target, Column::SourceEvent]).do_nothing().to_owned(),
         )
         .exec_without_returning(db)
         .await?;
