@@ -224,6 +224,13 @@ impl EventPayload for DutyReminded {
     }
 }
 
+/// The next rung of the escalation ladder, and when it comes if the duty stays undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextStep {
+    pub step: EscalationStep,
+    pub at: DateTime<Utc>,
+}
+
 /// Announced by `deadlines`, exactly once, when a duty passes its due time unfulfilled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyBreached {
@@ -231,6 +238,9 @@ pub struct DutyBreached {
     pub duty: Duty,
     pub due_at: DateTime<Utc>,
     pub breached_at: DateTime<Utc>,
+    /// The first rung of the ladder (absent in early events, or with no ladder).
+    #[serde(default)]
+    pub next: Option<NextStep>,
 }
 
 impl EventPayload for DutyBreached {
@@ -266,6 +276,9 @@ pub struct DutyEscalated {
     pub rung: u32,
     pub due_at: DateTime<Utc>,
     pub escalated_at: DateTime<Utc>,
+    /// The rung after this one, if any.
+    #[serde(default)]
+    pub next: Option<NextStep>,
 }
 
 impl EventPayload for DutyEscalated {

@@ -7,8 +7,9 @@ use govshare_shared::{
     app::Call,
     async_trait,
     bus::CallKind,
-    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
+    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest},
     events::{
+        OrgKind,
         catalog::{OrganisationRegistered, RolesChanged},
         notify::{NotificationStored, OrgNotice},
         requests::{
@@ -16,6 +17,7 @@ use govshare_shared::{
             GrantSuspended, RequestApproved, RequestRefused, RequestSubmitted, SupplementRequested,
             VerificationAnswered, VerificationRequested,
         },
+        violations::ViolationDetected,
     },
     inbox::{self, EventHandler, HandleError},
     region::RegionCode,
@@ -200,6 +202,9 @@ impl EventHandler for RequestEvents {
             store::record_request(tx, &e.request_id, &parties).await?;
             return Ok(Vec::new());
         }
+        if let Some(v) = inbox::decode_if::<ViolationDetected>(event)? {
+            return violation(tx, event, now, v).await;
+        }
         let Some(notice) = decode_request(event)? else { return Ok(Vec::new()) };
         let parties = match notice.parties() {
             Some(p) => p,
@@ -219,6 +224,32 @@ impl EventHandler for RequestEvents {
         };
         notify(tx, event, now, notice.recipients(&cast), &notice.message(&cast)).await
     }
+}
+
+/// A violation (Arts 39-41): the organisation in breach (its administrators and sharing
+/// office) and the authority over it: the same-level one for a department, the one above for
+/// an authority (Art. 41).
+async fn violation(
+    tx: &DatabaseTransaction,
+    event: &Envelope,
+    now: DateTime<Utc>,
+    v: ViolationDetected,
+) -> Result<Vec<Outgoing>, HandleError> {
+    use crate::domain::recipients;
+    let party = known_org(tx, &v.party).await?;
+    let step = match party.place {
+        Some(Place { kind: OrgKind::Authority, .. }) => EscalationStep::SuperiorAuthority,
+        _ => EscalationStep::SameLevelAuthority,
+    };
+    let authorities = store::authorities_at(tx, &recipients::authority_regions(step, &party)).await?;
+    let mut who = recipients::administrators_and_sharing_office(&party);
+    for r in recipients::escalated(step, &party, &authorities) {
+        if !who.contains(&r) {
+            who.push(r);
+        }
+    }
+    let message = Message::Violation { article: v.article, party: party.name.clone(), kind: v.kind, facts: v.facts };
+    notify(tx, event, now, who, &message).await
 }
 
 /// The organisation as the directory copy has it; one it has not heard of yet is retried.

@@ -158,6 +158,22 @@ async fn a_late_reply_without_a_recorded_reason_is_a_violation_and_one_with_a_re
     assert_eq!((v[0].article, v[0].party.as_str(), v[0].kind.as_str()), (39, "gongan", "late_reply"));
     p.caught_up(&Service::Deadlines.stream(), "requests-deadlines").await;
     assert!(all::<ViolationDetected>(&p, &explained).await.is_empty());
+
+    // And the same-level authority hears of it (notify)
+    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
+    loop {
+        let inbox = p.query(Service::Notify, "gd-auth", "list_inbox", json!({})).await;
+        let heard = inbox["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["recipient"] == "dora" && n["message"].as_str().unwrap_or_default().contains("第39条"));
+        if heard {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the authority never heard: {inbox}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     p.stop().await;
 }
 

@@ -107,6 +107,7 @@ async fn an_escalation_to_the_superior_authority_reaches_the_province_authoritys
         rung: 4,
         due_at: at("2026-11-24T16:00:00Z"),
         escalated_at: at("2026-12-01T16:00:00Z"),
+        next: None,
     };
     p.send(&from_deadlines(&escalated, escalated.escalated_at)).await;
     notify_done(&p).await;

@@ -10,7 +10,7 @@ use govshare_shared::{
     calendar::{Calendar, CalendarError},
     duty::{
         CloseDuty, Closure, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable,
-        ExtendDuty, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
+        ExtendDuty, NextStep, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
     },
     reply::Text,
 };
@@ -372,12 +372,22 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
             }
         }
         let duty = next.duty.clone();
+        // The rung that follows this alarm, if the duty stays undone (a year without a
+        // calendar leaves it unnamed here; `schedule` reports that year).
+        let following = Alarm::of(next.stage + 1, policy).and_then(|a| match a {
+            Alarm::Rung(i) => next
+                .alarm_at(next.stage + 1, cal, policy)
+                .ok()
+                .flatten()
+                .map(|at| NextStep { step: policy.ladder[i].step, at }),
+            _ => None,
+        });
         match Alarm::of(next.stage, policy).expect("an alarm time implies an alarm") {
             Alarm::Reminder if now >= due => {}
             Alarm::Reminder => out.push(Announce::Reminded(DutyReminded { duty, due_at: due, reminded_at: now })),
             Alarm::Breach => {
                 next.breached_at = Some(now);
-                out.push(Announce::Breached(DutyBreached { duty, due_at: due, breached_at: now }));
+                out.push(Announce::Breached(DutyBreached { duty, due_at: due, breached_at: now, next: following }));
             }
             Alarm::Rung(i) => out.push(Announce::Escalated(DutyEscalated {
                 duty,
@@ -385,6 +395,7 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
                 rung: i as u32 + 1,
                 due_at: due,
                 escalated_at: now,
+                next: following,
             })),
         }
         next.stage += 1;
@@ -480,6 +491,9 @@ mod tests {
         assert_eq!(reminded.next_alarm_at, Some(t("2026-11-24T16:00:00Z")));
         let (breached, said) = updated(fire(&reminded, &cal(), &Policy::default(), t("2026-11-24T16:00:00Z")));
         assert_eq!(names(&said), ["breached"]);
+        let Announce::Breached(b) = &said[0] else { unreachable!() };
+        let first_rung = NextStep { step: EscalationStep::SharingOffice, at: t("2026-11-25T16:00:00Z") };
+        assert_eq!(b.next, Some(first_rung), "the breach names the next step");
         assert_eq!(breached.breached_at, Some(t("2026-11-24T16:00:00Z")));
         assert_eq!(breached.next_alarm_at, Some(t("2026-11-25T16:00:00Z")), "first rung: 1 WD later");
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use govshare_shared::{
-    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest},
+    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, NextStep, OverdueDigest},
     events::requests::GrantEnd,
     reply::{Lang, Text},
 };
@@ -22,6 +22,9 @@ pub enum Message {
         article: u16,
         due_at: DateTime<Utc>,
         breached_at: DateTime<Utc>,
+        /// The next escalation step, if the duty stays undone.
+        #[serde(default)]
+        next: Option<NextStep>,
     },
     DutyReminded {
         title: Text,
@@ -37,6 +40,8 @@ pub enum Message {
         rung: u32,
         due_at: DateTime<Utc>,
         escalated_at: DateTime<Utc>,
+        #[serde(default)]
+        next: Option<NextStep>,
     },
     DutyUnschedulable {
         title: Text,
@@ -44,6 +49,14 @@ pub enum Message {
         holder: String,
         missing_year: i32,
         reason: Text,
+    },
+    /// A violation the system saw (Arts 39-41).
+    Violation {
+        article: u16,
+        /// The organisation in breach, as the directory names it.
+        party: String,
+        kind: String,
+        facts: Text,
     },
     OverdueDigest {
         holder: String,
@@ -166,6 +179,7 @@ impl Message {
             article: e.duty.article,
             due_at: e.due_at,
             breached_at: e.breached_at,
+            next: e.next,
         }
     }
 
@@ -183,6 +197,7 @@ impl Message {
             rung: e.rung,
             due_at: e.due_at,
             escalated_at: e.escalated_at,
+            next: e.next,
         }
     }
 
@@ -215,16 +230,17 @@ impl Message {
 
     pub fn render(&self, lang: Lang) -> String {
         match self {
-            Message::DutyBreached { title, article, due_at, breached_at } => {
+            Message::DutyBreached { title, article, due_at, breached_at, next } => {
                 let due = beijing(*due_at);
                 let late = overdue(*breached_at - *due_at, lang);
+                let then = next_step(next.as_ref(), lang);
                 match lang {
                     Lang::ZhCn => format!(
-                        "【已逾期】{}：依据《政务数据共享条例》第{article}条，应于 {due}（北京时间）前完成，已逾期{late}。",
+                        "【已逾期】{}：依据《政务数据共享条例》第{article}条，应于 {due}（北京时间）前完成，已逾期{late}。{then}",
                         title.zh
                     ),
                     Lang::En => format!(
-                        "Overdue: {}: due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation, now overdue{late}.",
+                        "Overdue: {}: due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation, now overdue{late}.{then}",
                         title.en
                     ),
                 }
@@ -242,17 +258,18 @@ impl Message {
                     ),
                 }
             }
-            Message::DutyEscalated { title, article, holder, step, rung, due_at, escalated_at } => {
+            Message::DutyEscalated { title, article, holder, step, rung, due_at, escalated_at, next } => {
                 let due = beijing(*due_at);
                 let late = overdue(*escalated_at - *due_at, lang);
                 let to = step_name(*step).get(lang).to_owned();
+                let then = next_step(next.as_ref(), lang);
                 match lang {
                     Lang::ZhCn => format!(
-                        "【逾期督办·第{rung}级：{to}】{holder}的“{}”依据《政务数据共享条例》第{article}条应于 {due}（北京时间）前完成，已逾期{late}，现提请{to}督办。",
+                        "【逾期督办·第{rung}级：{to}】{holder}的“{}”依据《政务数据共享条例》第{article}条应于 {due}（北京时间）前完成，已逾期{late}，现提请{to}督办。{then}",
                         title.zh
                     ),
                     Lang::En => format!(
-                        "Escalated to {to} (rung {rung}): {holder}'s duty \"{}\" was due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation and is overdue{late}.",
+                        "Escalated to {to} (rung {rung}): {holder}'s duty \"{}\" was due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation and is overdue{late}.{then}",
                         title.en
                     ),
                 }
@@ -265,6 +282,13 @@ impl Message {
                 Lang::En => format!(
                     "Cannot be scheduled: {holder}'s duty \"{}\" (Art. {article}) reaches into {missing_year}, for which no working-day calendar is loaded, so its clock waits. Platform operators must add the {missing_year} calendar ({missing_year}.toml in calendar.dir) and restart deadlines; the due time is counted then. ({})",
                     title.en, reason.en
+                ),
+            },
+            Message::Violation { article, party, kind, facts } => match lang {
+                Lang::ZhCn => format!("【违规】{party}：{}（《政务数据共享条例》第{article}条，{kind}）", facts.zh),
+                Lang::En => format!(
+                    "Violation: {party}: {} (Art. {article} of the Government Data Sharing Regulation, {kind})",
+                    facts.en
                 ),
             },
             Message::OverdueDigest { holder, at, duties } => {
@@ -556,6 +580,16 @@ fn step_name(step: EscalationStep) -> Text {
     }
 }
 
+/// The sentence naming the next escalation step of a duty that stays undone; empty at the top.
+fn next_step(next: Option<&NextStep>, lang: Lang) -> String {
+    let Some(n) = next else { return String::new() };
+    let (at, to) = (beijing(n.at), step_name(n.step).get(lang).to_owned());
+    match lang {
+        Lang::ZhCn => format!("仍未办理的，将于 {at}（北京时间）提请{to}督办。"),
+        Lang::En => format!(" If still undone, it goes to {to} at {at} (Beijing time)."),
+    }
+}
+
 /// An instant on the Beijing clock, to the minute.
 fn beijing(t: DateTime<Utc>) -> String {
     t.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M").to_string()
@@ -584,6 +618,35 @@ fn span(d: Duration, lang: Lang) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_breach_names_the_next_escalation_step_and_when_it_comes() {
+        let next = NextStep { step: EscalationStep::SharingOffice, at: "2026-11-25T16:00:00Z".parse().unwrap() };
+        let m =
+            Message::breach(&DutyBreached { duty: reply_duty(), due_at: due(), breached_at: due(), next: Some(next) });
+        assert!(
+            m.render(Lang::ZhCn).ends_with("将于 2026-11-26 00:00（北京时间）提请数据共享工作机构督办。"),
+            "{}",
+            m.render(Lang::ZhCn)
+        );
+        assert!(m.render(Lang::En).contains("If still undone, it goes to"), "{}", m.render(Lang::En));
+    }
+
+    #[test]
+    fn a_violation_names_the_party_the_facts_and_the_article_in_both_languages() {
+        let m = Message::Violation {
+            article: 39,
+            party: "广东省公安厅".into(),
+            kind: "late_reply".into(),
+            facts: Text::new("提供部门未在期限内答复且未说明理由", "the provider did not reply in time"),
+        };
+        assert_eq!(
+            m.render(Lang::ZhCn),
+            "【违规】广东省公安厅：提供部门未在期限内答复且未说明理由（《政务数据共享条例》第39条，late_reply）"
+        );
+        assert!(m.render(Lang::En).starts_with("Violation: 广东省公安厅: the provider did not reply in time (Art. 39"));
+    }
+
     use govshare_shared::duty::{About, Duty, OverdueDuty};
 
     use super::*;
@@ -613,7 +676,7 @@ mod tests {
 
     #[test]
     fn a_breach_reads_in_chinese_and_in_english_with_the_article_and_beijing_due_time() {
-        let m = Message::breach(&DutyBreached { duty: reply_duty(), due_at: due(), breached_at: due() });
+        let m = Message::breach(&DutyBreached { duty: reply_duty(), due_at: due(), breached_at: due(), next: None });
         let (zh, en) = both(&m);
         assert!(zh.contains("第21条") && zh.contains("2026-11-25 00:00") && zh.contains("答复共享申请 r1"), "{zh}");
         assert!(
@@ -645,6 +708,7 @@ mod tests {
             rung: 4,
             due_at: due(),
             escalated_at: due() + Duration::days(3) + Duration::hours(2),
+            next: None,
         };
         let (zh, en) = both(&Message::escalation(&e, "广州市公安局"));
         assert_eq!(
@@ -666,7 +730,7 @@ mod tests {
             (EscalationStep::SuperiorAuthority, "上级共享主管部门", "the superior sharing authority"),
         ];
         for (rung, (step, zh_name, en_name)) in (1..).zip(steps) {
-            let e = DutyEscalated { duty: reply_duty(), step, rung, due_at: due(), escalated_at: due() };
+            let e = DutyEscalated { duty: reply_duty(), step, rung, due_at: due(), escalated_at: due(), next: None };
             let (zh, en) = both(&Message::escalation(&e, "gongan"));
             assert!(zh.starts_with(&format!("【逾期督办·第{rung}级：{zh_name}】")), "{zh}");
             assert!(en.starts_with(&format!("Escalated to {en_name} (rung {rung}):")), "{en}");
@@ -962,6 +1026,7 @@ mod tests {
             rung: 3,
             due_at: due(),
             escalated_at: due(),
+            next: None,
         };
         let m = Message::escalation(&e, "gongan");
         let json = serde_json::to_string(&m).unwrap();
