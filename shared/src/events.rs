@@ -656,6 +656,31 @@ pub mod violations {
     event!(ViolationDetected, Service::Requests, "violation.detected", version 1, about);
 }
 
+pub mod recall {
+    //! Events of the recall service: destruction ordered from every holder of recalled data
+    //! (GB/T 39477-2020 §6.1.4.4; Art. 29 requires destruction to be recorded).
+    use super::*;
+
+    /// A holder must destroy recalled data and send a destruction receipt by `due_at`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DestructionOrdered {
+        pub recall_id: String,
+        pub holder: String,
+        pub entry_id: String,
+        /// What to destroy, in both languages (the entry, a version, given records).
+        pub scope: Text,
+        pub reason: String,
+        /// How the holder came to hold it: the entries from the recalled one down to the one
+        /// it holds (derived copies are reached through their lineage).
+        pub via: Vec<String>,
+        /// The receipt duty in the deadlines service.
+        pub duty_id: String,
+        pub due_at: Option<DateTime<Utc>>,
+        pub at: DateTime<Utc>,
+    }
+    event!(DestructionOrdered, Service::Recall, "destruction.ordered", version 1, recall_id);
+}
+
 pub mod notify {
     //! Events of the notify service.
     use super::*;

@@ -12,6 +12,7 @@ use govshare_shared::{
         OrgKind,
         catalog::{OrganisationRegistered, RolesChanged},
         notify::{NotificationStored, OrgNotice},
+        recall::DestructionOrdered,
         requests::{
             DataDelivered, ExtensionDecided, ExtensionRequested, GrantChanged, GrantEnded, GrantResumed,
             GrantSuspended, RequestApproved, RequestRefused, RequestSubmitted, SupplementRequested,
@@ -116,23 +117,12 @@ async fn notify(
             continue;
         }
         orgs.insert(recipient.org.clone());
-        if let Some(p) = store::preference(tx, &recipient.org, &recipient.account).await? {
-            let wants_email =
-                serde_json::from_str::<Vec<String>>(&p.channels).unwrap_or_default().iter().any(|c| c == "email");
-            if let (true, Some(address)) = (wants_email && (!p.digest || message.is_digest()), p.email) {
-                let lang = if p.lang == "en" { Lang::En } else { Lang::ZhCn };
-                let body = message.render(lang);
-                let delivery = channels::queued(
-                    "email",
-                    &recipient.org,
-                    &address,
-                    &source,
-                    channels::subject_of(&body),
-                    body,
-                    now,
-                );
-                store::enqueue(tx, delivery).await?;
-            }
+        let preference = store::preference(tx, &recipient.org, &recipient.account).await?;
+        if let Some((address, lang)) = preference.as_ref().and_then(|p| channels::email_for(p, message.is_digest())) {
+            let body = message.render(lang);
+            let subject = channels::subject_of(&body);
+            let delivery = channels::queued("email", &recipient.org, &address, &source, subject, body, now);
+            store::enqueue(tx, delivery).await?;
         }
         let stored = NotificationStored {
             notification_id: id,
@@ -250,6 +240,27 @@ async fn violation(
     }
     let message = Message::Violation { article: v.article, party: party.name.clone(), kind: v.kind, facts: v.facts };
     notify(tx, event, now, who, &message).await
+}
+
+/// Tells each holder of recalled data that it must destroy it and send a receipt: its
+/// administrators and sharing office.
+pub struct RecallEvents;
+
+#[async_trait]
+impl EventHandler for RecallEvents {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
+        let Some(e) = inbox::decode_if::<DestructionOrdered>(event)? else { return Ok(Vec::new()) };
+        let holder = known_org(tx, &e.holder).await?;
+        let who = crate::domain::recipients::administrators_and_sharing_office(&holder);
+        let message =
+            Message::DestructionOrdered { entry_id: e.entry_id, scope: e.scope, reason: e.reason, due_at: e.due_at };
+        notify(tx, event, now, who, &message).await
+    }
 }
 
 /// The organisation as the directory copy has it; one it has not heard of yet is retried.

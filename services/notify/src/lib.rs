@@ -80,6 +80,14 @@ impl govshare_shared::App for App {
                 },
                 Arc::new(handlers::RequestEvents),
             ),
+            (
+                ConsumerSpec {
+                    durable: "notify-recall".into(),
+                    stream: Service::Recall.stream(),
+                    filter_subject: Service::Recall.event_subjects(),
+                },
+                Arc::new(handlers::RecallEvents),
+            ),
         ]
     }
 }

@@ -234,3 +234,56 @@ async fn the_same_escalation_reads_in_chinese_and_in_english() {
     assert_ne!(zh, en);
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destruction_order_reaches_the_holders_people_once() {
+    // Given weijian (administrator carol, sharing-office head zhao) in the directory
+    let relay = TestRelay::start(Rules::default()).await;
+    let p = platform(&relay).await;
+    p.seed("unconditional").await;
+    p.caught_up(&Service::Catalog.stream(), "notify-catalog").await;
+
+    // When the recall service orders it to destroy recalled data (sent twice)
+    let order = govshare_shared::events::recall::DestructionOrdered {
+        recall_id: "rc1".into(),
+        holder: "weijian".into(),
+        entry_id: "e1".into(),
+        scope: govshare_shared::reply::Text::new("第 2 版数据", "version 2 of the data"),
+        reason: "核查发现错误".into(),
+        via: vec!["e1".into()],
+        duty_id: "recall-rc1-weijian".into(),
+        due_at: Some(t("2026-11-30T16:00:00Z")),
+        at: t("2026-11-23T02:00:00Z"),
+    };
+    let out = govshare_shared::Outgoing::event(&order, &Default::default(), t("2026-11-23T02:00:00Z"));
+    p.send(&out).await;
+    let again = PublishMessage::build().payload(serde_json::to_vec(&out.envelope).unwrap().into()).message_id("again");
+    p.js.send_publish(out.subject.clone(), again).await.unwrap().await.unwrap();
+
+    // Then carol and zhao each read it once
+    let inbox = eventually("the destruction order", async || {
+        let inbox = p.query(Service::Notify, "weijian", "list_inbox", json!({})).await;
+        let about: Vec<Value> = inbox["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["message"].as_str().unwrap_or_default().contains("数据召回"))
+            .cloned()
+            .collect();
+        (about.len() >= 2).then_some(about)
+    })
+    .await;
+    assert_eq!(inbox.len(), 2);
+    p.caught_up(&Service::Recall.stream(), "notify-recall").await;
+    let now = p.query(Service::Notify, "weijian", "list_inbox", json!({})).await;
+    let inbox: Vec<_> = now["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["message"].as_str().unwrap_or_default().contains("数据召回"))
+        .collect();
+    let mut who: Vec<_> = inbox.iter().map(|n| n["recipient"].as_str().unwrap().to_owned()).collect();
+    who.sort();
+    assert_eq!(who, ["carol", "zhao"]);
+    p.stop().await;
+}

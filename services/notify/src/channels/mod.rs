@@ -35,6 +35,21 @@ pub fn queued(
     }
 }
 
+/// Whether an account with preferences `p` gets `message` by email, and where and in which
+/// language: only if it chose the email channel and gave an address, and, when it prefers
+/// digests, only for a digest.
+pub fn email_for(
+    p: &crate::store::entities::preference::Model,
+    is_digest: bool,
+) -> Option<(String, govshare_shared::Lang)> {
+    let wants = serde_json::from_str::<Vec<String>>(&p.channels).unwrap_or_default().iter().any(|c| c == "email");
+    if !wants || (p.digest && !is_digest) {
+        return None;
+    }
+    let lang = if p.lang == "en" { govshare_shared::Lang::En } else { govshare_shared::Lang::ZhCn };
+    Some((p.email.clone()?, lang))
+}
+
 /// An email subject from a rendered message: its first line, cut at 60 characters.
 pub fn subject_of(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
@@ -44,6 +59,28 @@ pub fn subject_of(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prefs(channels: &str, digest: bool) -> crate::store::entities::preference::Model {
+        crate::store::entities::preference::Model {
+            org: "gongan".into(),
+            account: "alice".into(),
+            email: Some("alice@gongan.test".into()),
+            channels: channels.into(),
+            digest,
+            lang: "en".into(),
+        }
+    }
+
+    #[test]
+    fn an_account_that_prefers_digests_gets_only_digests_by_email() {
+        assert_eq!(
+            email_for(&prefs(r#"["inbox","email"]"#, false), false).map(|e| e.0),
+            Some("alice@gongan.test".into())
+        );
+        assert_eq!(email_for(&prefs(r#"["inbox","email"]"#, true), false), None, "a single notice stays in the inbox");
+        assert!(email_for(&prefs(r#"["inbox","email"]"#, true), true).is_some(), "the digest goes out");
+        assert_eq!(email_for(&prefs(r#"["inbox"]"#, false), true), None, "no email channel, no email");
+    }
 
     #[test]
     fn a_subject_is_the_messages_first_clause() {

@@ -50,6 +50,13 @@ pub enum Message {
         missing_year: i32,
         reason: Text,
     },
+    /// Recalled data to destroy, with a receipt due (Art. 29).
+    DestructionOrdered {
+        entry_id: String,
+        scope: Text,
+        reason: String,
+        due_at: Option<DateTime<Utc>>,
+    },
     /// A violation the system saw (Arts 39-41).
     Violation {
         article: u16,
@@ -284,6 +291,21 @@ impl Message {
                     title.en, reason.en
                 ),
             },
+            Message::DestructionOrdered { entry_id, scope, reason, due_at } => {
+                let due = due_at.map(beijing);
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【数据召回】请销毁{}（目录 {entry_id}），原因：{reason}。销毁后请提交销毁回执{}（《政务数据共享条例》第二十九条要求记录销毁情况）。",
+                        scope.zh,
+                        due.map(|d| format!("，期限 {d}（北京时间）")).unwrap_or_default()
+                    ),
+                    Lang::En => format!(
+                        "Recall: destroy {} (entry {entry_id}) because: {reason}. Then send a destruction receipt{} (Art. 29 requires destruction to be recorded).",
+                        scope.en,
+                        due.map(|d| format!(" by {d} (Beijing time)")).unwrap_or_default()
+                    ),
+                }
+            }
             Message::Violation { article, party, kind, facts } => match lang {
                 Lang::ZhCn => format!("【违规】{party}：{}（《政务数据共享条例》第{article}条，{kind}）", facts.zh),
                 Lang::En => format!(
@@ -630,6 +652,19 @@ mod tests {
             m.render(Lang::ZhCn)
         );
         assert!(m.render(Lang::En).contains("If still undone, it goes to"), "{}", m.render(Lang::En));
+    }
+
+    #[test]
+    fn a_destruction_order_says_what_to_destroy_why_and_by_when() {
+        let m = Message::DestructionOrdered {
+            entry_id: "e1".into(),
+            scope: Text::new("第 2 版数据", "version 2 of the data"),
+            reason: "核查发现错误".into(),
+            due_at: Some("2026-11-30T16:00:00Z".parse().unwrap()),
+        };
+        assert!(m.render(Lang::ZhCn).contains("请销毁第 2 版数据（目录 e1），原因：核查发现错误"));
+        assert!(m.render(Lang::ZhCn).contains("期限 2026-12-01 00:00"));
+        assert!(m.render(Lang::En).contains("destroy version 2 of the data (entry e1)"));
     }
 
     #[test]
