@@ -30,6 +30,21 @@ pub struct Settings {
     pub requests: RequestSettings,
     pub smtp: SmtpSettings,
     pub notify: NotifySettings,
+    pub recall: RecallSettings,
+}
+
+/// The recall service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecallSettings {
+    /// Working days a holder has to send its destruction receipt (RULES.md default: 5).
+    pub receipt_working_days: u32,
+}
+
+impl Default for RecallSettings {
+    fn default() -> Self {
+        Self { receipt_working_days: 5 }
+    }
 }
 
 /// The SMTP relay that notify's email channel hands its mail to.
@@ -107,21 +122,13 @@ pub struct RequestSettings {
     pub supplement_restarts_clock: bool,
     /// Art. 27: working days a suspended grant's holder has to fix the misuse.
     pub suspension_fix_working_days: u32,
-    /// Arts 27, 40: working days the requester has to dispose of the data once a grant ends
-    /// (a destruction record fulfils it).
-    pub disposal_working_days: u32,
     /// Art. 28: working days each dispute step has before the case moves up by itself.
     pub dispute_step_working_days: u32,
 }
 
 impl Default for RequestSettings {
     fn default() -> Self {
-        Self {
-            supplement_restarts_clock: true,
-            suspension_fix_working_days: 10,
-            disposal_working_days: 5,
-            dispute_step_working_days: 10,
-        }
+        Self { supplement_restarts_clock: true, suspension_fix_working_days: 10, dispute_step_working_days: 10 }
     }
 }
 

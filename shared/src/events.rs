@@ -679,6 +679,44 @@ pub mod recall {
         pub at: DateTime<Utc>,
     }
     event!(DestructionOrdered, Service::Recall, "destruction.ordered", version 1, recall_id);
+
+    /// A provider recalled data (or a grant ended): the orders follow, one per holder.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RecallStarted {
+        pub recall_id: String,
+        pub entry_id: String,
+        pub provider: String,
+        /// `{kind: entry}`, `{kind: version, version}`, `{kind: records, keys}`, `{kind: grant, request_id}`.
+        pub scope: serde_json::Value,
+        pub reason: String,
+        pub holders: Vec<String>,
+        pub at: DateTime<Utc>,
+    }
+    event!(RecallStarted, Service::Recall, "recall.started", version 1, recall_id);
+
+    /// A holder's destruction receipt.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DestructionReceipted {
+        pub recall_id: String,
+        pub holder: String,
+        pub scope: String,
+        pub method: String,
+        pub destroyed_at: DateTime<Utc>,
+        pub operator: String,
+        pub content_hash: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(DestructionReceipted, Service::Recall, "destruction.receipted", version 1, recall_id);
+
+    /// Every holder has answered.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RecallCompleted {
+        pub recall_id: String,
+        pub entry_id: String,
+        pub holders: usize,
+        pub at: DateTime<Utc>,
+    }
+    event!(RecallCompleted, Service::Recall, "recall.completed", version 1, recall_id);
 }
 
 pub mod notify {

@@ -1,6 +1,7 @@
-//! The recall service: recall and destruction propagated to every holder of shared data.
-//! For now it keeps its own read model of the catalog (the entries a recall can name) and
-//! answers queries on it; recall orders and receipts build on this.
+//! The recall service: recall and destruction propagated to every holder of shared data, down
+//! the lineage of derived entries, with a receipt from each (Art. 29). Its read models: the
+//! catalog's entries and lineage, and the grants that received data (from deliveries); a
+//! grant's end orders destruction by itself.
 
 pub mod domain;
 pub mod handlers;
@@ -35,13 +36,23 @@ impl govshare_shared::App for App {
     }
 
     fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {
-        vec![(
-            ConsumerSpec {
-                durable: "recall-catalog".into(),
-                stream: Service::Catalog.stream(),
-                filter_subject: Service::Catalog.event_subject("entry.>"),
-            },
-            Arc::new(handlers::CatalogEntries),
-        )]
+        vec![
+            (
+                ConsumerSpec {
+                    durable: "recall-catalog".into(),
+                    stream: Service::Catalog.stream(),
+                    filter_subject: Service::Catalog.event_subject("entry.>"),
+                },
+                Arc::new(handlers::CatalogEntries),
+            ),
+            (
+                ConsumerSpec {
+                    durable: "recall-requests".into(),
+                    stream: Service::Requests.stream(),
+                    filter_subject: Service::Requests.event_subject("grant.>"),
+                },
+                Arc::new(handlers::RequestEvents { receipt_days: self.ctx.settings.recall.receipt_working_days }),
+            ),
+        ]
     }
 }

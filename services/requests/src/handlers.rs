@@ -71,7 +71,6 @@ async fn facts(ctx: &Context, tx: &DatabaseTransaction, org: &str, provider: &st
         auto_approve: store::auto_approve(tx, provider).await?,
         extended_grant_in_force: false,
         supplement_restarts: ctx.settings.requests.supplement_restarts_clock,
-        disposal_days: ctx.settings.requests.disposal_working_days,
         violation_id: uuid::Uuid::now_v7().to_string(),
     })
 }
@@ -386,17 +385,7 @@ async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     .insert(&tx)
     .await?;
-    let mut out = vec![Outgoing::event(&recorded, &call.meta, now)];
-    // A destruction record after the grant ended fulfils the disposal duty (Arts 27, 40).
-    if recorded.destruction.is_some() && request.ended.is_some() {
-        let done = govshare_shared::duty::CloseDuty {
-            duty_id: domain::disposal_duty_id(&request.id),
-            closure: govshare_shared::duty::Closure::Fulfilled,
-            reason: "destruction recorded".into(),
-            at: now,
-        };
-        out.push(duty::message(&done, Service::Requests, &call.meta, now));
-    }
+    let out = vec![Outgoing::event(&recorded, &call.meta, now)];
     ctx.commit(tx, &out).await?;
     Ok(json!({"record_id": recorded.record_id, "keep_until": now + chrono::Months::new(36)}))
 }
@@ -491,16 +480,30 @@ impl EventHandler for DeadlineEvents {
         let Some(b) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
         let meta = EventMeta::caused_by(event);
         let id = &b.duty.about.id;
-        let facts = Facts {
-            org: "deadlines".into(),
-            now,
-            disposal_days: self.settings.disposal_working_days,
-            violation_id: event.id.to_string(),
-            ..Facts::default()
-        };
+        let facts = Facts { org: "deadlines".into(), now, violation_id: event.id.to_string(), ..Facts::default() };
         match b.duty.about.kind.as_str() {
             "dispute" => {
                 Ok(crate::disputes::step_deadline_passed(tx, id, &b.duty.duty_id, &self.settings, &meta, now).await?)
+            }
+            // Arts 27, 40: a destruction receipt not sent in time (recall's order after a
+            // grant ended, or a provider's recall).
+            "recall" => {
+                let v = domain::violation(
+                    &facts,
+                    40,
+                    &b.duty.holder,
+                    "no_disposal",
+                    id,
+                    Some(b.duty.duty_id.clone()),
+                    Text::new(
+                        format!("持有方未按期销毁召回或共享结束的数据并提交回执（{}）", b.duty.duty_id),
+                        format!(
+                            "the holder did not destroy recalled or ended-grant data and send its receipt in time ({})",
+                            b.duty.duty_id
+                        ),
+                    ),
+                );
+                Ok(outgoing(&Decision { events: vec![v], duties: Vec::new() }, &meta, now))
             }
             // Art. 24: a return cycle not delivered in time (the violation id is the breach's
             // event id, so a redelivered breach cannot announce it twice).

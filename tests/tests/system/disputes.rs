@@ -193,9 +193,10 @@ async fn ending_a_grant_without_negotiating_and_not_disposing_of_the_data_are_vi
     let v: Vec<ViolationDetected> = wait_for(&p, &id, 1).await;
     assert_eq!((v[0].party.as_str(), v[0].kind.as_str()), ("gongan", "unilateral_termination"));
 
-    // And the requester records no destruction within 5 WD (end of Mon 30 Nov)
+    // And the requester sends no destruction receipt for the recall its grant's end ordered
+    // within 5 WD (end of Mon 30 Nov)
     p.clock.set(t("2026-11-30T16:00:00Z"));
-    let v: Vec<ViolationDetected> = wait_for(&p, &id, 2).await;
-    assert_eq!((v[1].article, v[1].party.as_str(), v[1].kind.as_str()), (40, "weijian", "no_disposal"));
+    let v: Vec<ViolationDetected> = wait_for(&p, &format!("end-{id}"), 1).await;
+    assert_eq!((v[0].article, v[0].party.as_str(), v[0].kind.as_str()), (40, "weijian", "no_disposal"));
     p.stop().await;
 }

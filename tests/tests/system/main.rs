@@ -10,6 +10,7 @@ mod duty_clocks;
 mod notify_channels;
 mod notify_duties;
 mod notify_requests;
+mod recall;
 mod requests_flow;
 mod returns;
 mod thin_flow;

@@ -1,4 +1,7 @@
-//! Pure recall rules. For now: which version of an entry the read model keeps.
+//! Pure recall rules: which version of an entry the read model keeps; who holds recalled
+//! data and what their receipts do (`recall`).
+
+pub mod recall;
 
 /// A newer version replaces an older one; a repeat or an older one changes nothing, so
 /// events arriving out of order cannot roll the read model back.

@@ -13,6 +13,55 @@ pub mod entry {
         pub name: String,
         pub provider: String,
         pub published_at: DateTimeUtc,
+        /// JSON list of the entries it declares it is derived from (lineage).
+        #[sea_orm(column_type = "Text")]
+        pub derived_from: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod grant {
+    //! Grants that received data, from the requests service's delivery records.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub entry_id: String,
+        pub holder: String,
+        /// JSON list of the versions delivered.
+        #[sea_orm(column_type = "Text")]
+        pub versions: String,
+        pub ended: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod recall {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recalls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub entry_id: String,
+        pub provider: String,
+        pub completed: bool,
+        pub started_at: DateTimeUtc,
+        /// JSON of [`crate::domain::recall::Recall`].
+        #[sea_orm(column_type = "Text")]
+        pub state: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 
 pub mod entities;
 mod m20261123_400001_create_entries;
+mod m20261123_400002_recalls;
 
 use govshare_shared::events::catalog::EntryPublished;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_400001_create_entries::Migration));
+        m.push(Box::new(m20261123_400002_recalls::Migration));
         m
     }
 }
@@ -33,6 +35,7 @@ pub async fn apply_published(db: &impl ConnectionTrait, published: &EntryPublish
                 name: Set(e.name.clone()),
                 provider: Set(e.provider.clone()),
                 published_at: Set(published_at),
+                derived_from: Set(serde_json::to_string(&e.derived_from).expect("strings serialize")),
             }
             .insert(db)
             .await?;
@@ -43,8 +46,94 @@ pub async fn apply_published(db: &impl ConnectionTrait, published: &EntryPublish
             row.name = Set(e.name.clone());
             row.provider = Set(e.provider.clone());
             row.published_at = Set(published_at);
+            row.derived_from = Set(serde_json::to_string(&e.derived_from).expect("strings serialize"));
             row.update(db).await?;
         }
     }
+    Ok(())
+}
+
+/// A delivery: the grant holds `version` of `entry_id` from now on.
+pub async fn record_delivery(
+    db: &impl ConnectionTrait,
+    request_id: &str,
+    entry_id: &str,
+    holder: &str,
+    version: u32,
+) -> Result<(), DbErr> {
+    use entities::grant::{ActiveModel, Entity};
+    let existing = Entity::find_by_id(request_id.to_owned()).one(db).await?;
+    let mut versions: std::collections::BTreeSet<u32> =
+        existing.as_ref().and_then(|g| serde_json::from_str(&g.versions).ok()).unwrap_or_default();
+    versions.insert(version);
+    let versions = serde_json::to_string(&versions).expect("numbers serialize");
+    match existing {
+        Some(row) => {
+            let mut row = row.into_active_model();
+            row.versions = Set(versions);
+            row.update(db).await?;
+        }
+        None => {
+            ActiveModel {
+                request_id: Set(request_id.to_owned()),
+                entry_id: Set(entry_id.to_owned()),
+                holder: Set(holder.to_owned()),
+                versions: Set(versions),
+                ended: Set(false),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every grant that received data, and the lineage: what [`crate::domain::recall::holders`]
+/// walks. (Loaded whole: a recall is rare; see the benchmark for 100,000 holders.)
+pub async fn holders_graph(
+    db: &impl ConnectionTrait,
+) -> Result<(Vec<crate::domain::recall::Grant>, crate::domain::recall::Lineage), DbErr> {
+    let grants = entities::grant::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| crate::domain::recall::Grant {
+            versions: serde_json::from_str(&g.versions).unwrap_or_default(),
+            request_id: g.request_id,
+            entry_id: g.entry_id,
+            holder: g.holder,
+        })
+        .collect();
+    let mut lineage = crate::domain::recall::Lineage::default();
+    for e in entities::entry::Entity::find().all(db).await? {
+        let from: Vec<String> = serde_json::from_str(&e.derived_from).unwrap_or_default();
+        lineage.add(&e.entry_id, &e.provider, &from);
+    }
+    Ok((grants, lineage))
+}
+
+pub async fn recall(db: &impl ConnectionTrait, id: &str) -> Result<Option<crate::domain::recall::Recall>, DbErr> {
+    let Some(row) = entities::recall::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    serde_json::from_str(&row.state).map(Some).map_err(|e| DbErr::Custom(format!("stored recall: {e}")))
+}
+
+pub async fn save_recall(db: &impl ConnectionTrait, r: &crate::domain::recall::Recall) -> Result<(), DbErr> {
+    use entities::recall::{ActiveModel, Column, Entity};
+    let row = ActiveModel {
+        id: Set(r.id.clone()),
+        entry_id: Set(r.entry_id.clone()),
+        provider: Set(r.provider.clone()),
+        completed: Set(r.completed_at.is_some()),
+        started_at: Set(r.started_at),
+        state: Set(serde_json::to_string(r).expect("recalls serialize")),
+    };
+    Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(Column::Id)
+                .update_columns([Column::Completed, Column::State])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }

@@ -205,8 +205,6 @@ pub struct Facts {
     pub extended_grant_in_force: bool,
     /// Art. 21 setting: the supplement restarts the reply clock (else it resumes).
     pub supplement_restarts: bool,
-    /// Working days to dispose of the data once the grant ends (Arts 27, 40).
-    pub disposal_days: u32,
     /// A fresh id for a violation this command may reveal.
     pub violation_id: String,
 }
@@ -814,13 +812,9 @@ pub fn violation(
     })
 }
 
-pub fn disposal_duty_id(request_id: &str) -> String {
-    format!("request-{request_id}-disposal")
-}
-
-/// What a breached duty of a request reveals (Arts 39-40), if anything: a late reply or
-/// delivery without a recorded reason, a verification not answered in time, data not
-/// disposed of after the grant ended.
+/// What a breached duty of a request reveals (Art. 39), if anything: a late reply or
+/// delivery without a recorded reason, a verification not answered in time. (Data not
+/// disposed of is the recall service's receipt duty: see `handlers::DeadlineEvents`.)
 pub fn violation_for_breach(r: &Request, duty_id: &str, f: &Facts) -> Option<Event> {
     let id = &r.id;
     let explained = |duty: &str| r.delay_reasons.iter().any(|d| d.duty == duty);
@@ -848,14 +842,6 @@ pub fn violation_for_breach(r: &Request, duty_id: &str, f: &Facts) -> Option<Eve
             "提供部门未在 10 个工作日内答复校核申请",
             "the provider did not answer the verification request within 10 WD",
         )
-    } else if duty_id == disposal_duty_id(id) {
-        (
-            40,
-            r.requester.as_str(),
-            "no_disposal",
-            "需求部门在共享结束后未按要求处置数据",
-            "the requester did not dispose of the data after the grant ended",
-        )
     } else {
         return None;
     };
@@ -872,19 +858,8 @@ fn end(r: &Request, how: GrantEnd, reason: String, negotiation: Option<String>, 
     if let Some(s) = r.suspended.as_ref().filter(|_| r.status == Status::Suspended) {
         duties.push(close(s.fix_duty_id.clone(), Closure::Cancelled, "grant ended", f.now));
     }
-    // Arts 27, 40: the requester disposes of the data as the provider requires; a
-    // destruction record fulfils this clock (recall orders and tracks it in detail).
-    duties.push(open(
-        disposal_duty_id(&r.id),
-        27,
-        &r.requester,
-        &r.id,
-        Text::new(
-            format!("共享 {} 结束：按提供部门要求处置数据并记录销毁", r.id),
-            format!("grant {} ended: dispose of the data as the provider requires and record it", r.id),
-        ),
-        Term::WorkingDays { days: f.disposal_days.max(1), from: f.now },
-    ));
+    // Arts 27, 40: the requester disposes of the data as the provider requires: the recall
+    // service orders it from this grant's end (`grant.ended`) and clocks the receipt.
     let filed_with = negotiation.as_ref().and(f.provider_authority.clone());
     let ended = GrantEnded {
         request_id: r.id.clone(),
@@ -1004,7 +979,6 @@ mod tests {
             auto_approve: false,
             extended_grant_in_force: false,
             supplement_restarts: true,
-            disposal_days: 5,
             violation_id: "v-1".into(),
         }
     }
@@ -1159,10 +1133,7 @@ mod tests {
         let (ended, d) = then(s, terminate(None), "gongan");
         assert_eq!(ended.status, Status::Ended);
         assert_eq!(ended.ended.unwrap().end, GrantEnd::Terminated);
-        assert_eq!(d.duties.len(), 3, "the usage and fix clocks stop; the disposal clock starts");
-        assert!(
-            matches!(&d.duties[2], DutyMsg::Open(o) if o.duty.duty_id == "request-r1-disposal" && o.duty.holder == "minzheng")
-        );
+        assert_eq!(d.duties.len(), 2, "the usage and fix clocks stop (recall orders the destruction)");
         assert!(
             !d.events.iter().any(|e| matches!(e, Event::Violation(_))),
             "terminating an unfixed suspension is allowed"
@@ -1195,12 +1166,6 @@ mod tests {
         let explain = Command::ExplainDelay { duty: "reply".into(), reason: "数据源系统故障".into() };
         let (r, _) = then(r, explain, "gongan");
         assert_eq!(violation_for_breach(&r, "request-r1-reply", &facts("deadlines")), None);
-        let ended =
-            then(delivered(), Command::End { end: GrantEnd::PurposeAchieved, reason: "完成".into() }, "minzheng").0;
-        let v = violation_for_breach(&ended, "request-r1-disposal", &facts("deadlines"));
-        assert!(
-            matches!(v, Some(Event::Violation(v)) if v.kind == "no_disposal" && v.party == "minzheng" && v.article == 40)
-        );
     }
 
     #[test]
