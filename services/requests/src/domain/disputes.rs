@@ -246,6 +246,12 @@ mod tests {
         "2026-11-23T02:00:00Z".parse().unwrap()
     }
 
+    /// Two departments of Guangzhou, coordinated by its authority.
+    fn city_case() -> Dispute {
+        let (a, b) = (party("a", "440100"), party("b", "440100"));
+        open_dispute("x1".into(), &a, &b, "gz-auth".into(), "r1".into(), "c".into(), 10, now()).unwrap().0
+    }
+
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap()
     }
@@ -289,17 +295,7 @@ mod tests {
 
     #[test]
     fn a_step_whose_time_ran_out_moves_up_by_itself_to_the_coordinator_then_to_the_government() {
-        let (d, _) = open_dispute(
-            "x1".into(),
-            &party("a", "440100"),
-            &party("b", "440100"),
-            "gz-auth".into(),
-            "r1".into(),
-            "c".into(),
-            10,
-            now(),
-        )
-        .unwrap();
+        let d = city_case();
         let change = escalate(&d, "deadlines", true, "negotiation step deadline passed".into(), 10, now()).unwrap();
         let DisputeChange::Escalated(e, closed, opened) = &change else { panic!() };
         assert_eq!(
@@ -319,17 +315,7 @@ mod tests {
 
     #[test]
     fn only_the_parties_move_a_case_up_and_nobody_disputes_with_itself() {
-        let (d, _) = open_dispute(
-            "x1".into(),
-            &party("a", "440100"),
-            &party("b", "440100"),
-            "gz-auth".into(),
-            "r1".into(),
-            "c".into(),
-            10,
-            now(),
-        )
-        .unwrap();
+        let d = city_case();
         assert_eq!(
             escalate(&d, "c", false, "x".into(), 10, now()),
             Err(DisputeError::NotYours("a party to the dispute"))
