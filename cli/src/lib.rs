@@ -10,5 +10,6 @@ pub mod dispute_cli;
 pub mod fixtures;
 pub mod inbox_cli;
 pub mod platform;
+pub mod recall_cli;
 pub mod request_cli;
 pub mod return_cli;

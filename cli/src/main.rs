@@ -11,6 +11,7 @@ use govshare_cli::{
     dispute_cli::DisputeCmd,
     inbox_cli::InboxCmd,
     platform::{self, LocalNats},
+    recall_cli::{self, RecallCmd},
     request_cli::{GrantCmd, RequestCmd},
     return_cli::ReturnCmd,
 };
@@ -75,6 +76,14 @@ enum Command {
         party: PartyArgs,
         #[command(subcommand)]
         cmd: DisputeCmd,
+    },
+    /// Recall (Art. 29): destruction ordered from every holder, down the lineage of derived
+    /// entries, and the holders' receipts; see docs/recall.md.
+    Recall {
+        #[command(flatten)]
+        party: PartyArgs,
+        #[command(subcommand)]
+        cmd: RecallCmd,
     },
     /// Working days: due dates and the official calendar, offline.
     Calendar {
@@ -223,6 +232,12 @@ async fn main() -> anyhow::Result<()> {
             let kind = if c.command { Kind::Command } else { Kind::Query };
             send(&bus, Service::Requests, kind, c.name, c.body).await
         }
+        Command::Recall { party, cmd } => {
+            let bus = party.bus("recall");
+            let c = cmd.to_call();
+            let kind = if c.command { Kind::Command } else { Kind::Query };
+            send(&bus, Service::Recall, kind, c.name, c.body).await
+        }
         Command::Calendar { cmd } => match calendar_cli::run(cmd) {
             Ok(line) => {
                 println!("{line}");
@@ -331,7 +346,8 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
     send(&bus, service, args.kind, &args.name, body).await
 }
 
-/// Sends one call and prints the answer: JSON on stdout, or the refusal on stderr with exit 1.
+/// Sends one call and prints the answer: JSON on stdout (a report asked for as CSV: the CSV
+/// text itself), or the refusal on stderr with exit 1.
 async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
     let mut client = Client::connect(&bus.nats_url).await?.with_lang(Lang::from_header(Some(&bus.lang)));
     client.timeout = Duration::from_secs(30);
@@ -341,7 +357,10 @@ async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: ser
     };
     match result {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            match recall_cli::csv_text(&v) {
+                Some(csv) => print!("{csv}"),
+                None => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
             Ok(())
         }
         Err(CallError::Refused(e)) => {
