@@ -689,7 +689,9 @@ pub mod recall {
         /// `{kind: entry}`, `{kind: version, version}`, `{kind: records, keys}`, `{kind: grant, request_id}`.
         pub scope: serde_json::Value,
         pub reason: String,
-        pub holders: Vec<String>,
+        /// How many holders are ordered (each gets its own `destruction.ordered`: a list here
+        /// would outgrow a bus message at tens of thousands of holders).
+        pub holders: usize,
         pub at: DateTime<Utc>,
     }
     event!(RecallStarted, Service::Recall, "recall.started", version 1, recall_id);

@@ -48,19 +48,23 @@ impl Outgoing {
 
 /// Writes `messages` into the outbox inside the caller's transaction.
 pub async fn record(tx: &impl ConnectionTrait, messages: &[Outgoing]) -> Result<(), DbErr> {
-    if messages.is_empty() {
-        return Ok(());
+    // A statement binds 5 values a row; PostgreSQL takes at most 65,535 and SQLite 32,766
+    // (a recall of 100,000 holders writes 200,001 rows), so large batches go in chunks.
+    for chunk in messages.chunks(RECORD_CHUNK) {
+        let rows = chunk.iter().map(|m| entity::ActiveModel {
+            id: Set(m.envelope.id.to_string()),
+            subject: Set(m.subject.clone()),
+            envelope: Set(m.envelope.to_json()),
+            created_at: Set(m.envelope.time),
+            published_at: Set(None),
+        });
+        entity::Entity::insert_many(rows).exec_without_returning(tx).await?;
     }
-    let rows = messages.iter().map(|m| entity::ActiveModel {
-        id: Set(m.envelope.id.to_string()),
-        subject: Set(m.subject.clone()),
-        envelope: Set(m.envelope.to_json()),
-        created_at: Set(m.envelope.time),
-        published_at: Set(None),
-    });
-    entity::Entity::insert_many(rows).exec_without_returning(tx).await?;
     Ok(())
 }
+
+/// Outbox rows per INSERT statement (5 bind values each).
+const RECORD_CHUNK: usize = 1_000;
 
 /// Wakes the relay after a commit. Cheap to clone; a wake with nobody waiting is kept.
 #[derive(Debug, Clone, Default)]

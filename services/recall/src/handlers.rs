@@ -100,7 +100,7 @@ async fn start(
             provider: r.provider.clone(),
             scope: serde_json::to_value(&r.scope).expect("scopes serialize"),
             reason: r.reason.clone(),
-            holders: r.orders.iter().map(|o| o.holder.clone()).collect(),
+            holders: r.orders.len(),
             at: now,
         },
         meta,
@@ -229,8 +229,12 @@ async fn recall_data(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(summary(&r))
 }
 
+/// Most holders named in an answer; the rest are in `get_recall` and the report, by page.
+const NAMED: usize = 100;
+
 fn summary(r: &Recall) -> Value {
-    json!({"recall_id": r.id, "entry_id": r.entry_id, "holders": r.orders.iter().map(|o| &o.holder).collect::<Vec<_>>(),
+    let holders: Vec<_> = r.orders.iter().take(NAMED).map(|o| &o.holder).collect();
+    json!({"recall_id": r.id, "entry_id": r.entry_id, "holder_count": r.orders.len(), "holders": holders,
            "complete": r.completed_at.is_some(), "outstanding": r.outstanding().len()})
 }
 
@@ -295,6 +299,9 @@ async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(summary(&r))
 }
 
+/// Orders (and report rows) in one answer; `offset` pages on.
+const PAGE: usize = 1_000;
+
 /// The provider, the platform and the holders of a recall see it.
 fn may_see(r: &Recall, org: &str) -> bool {
     org == r.provider || org == PLATFORM_ORG || r.orders.iter().any(|o| o.holder == org)
@@ -339,6 +346,9 @@ async fn recall_report(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
     let format = f.optional_str("format").unwrap_or_else(|| "json".into());
+    // A page of rows: a report of 100,000 holders does not fit one answer.
+    let offset: usize = f.optional("offset").unwrap_or(0);
+    let limit: usize = f.optional::<usize>("limit").unwrap_or(PAGE).min(PAGE);
     if format != "json" && format != "csv" {
         f.problem(Problem::invalid("format", "应为 json 或 csv", "expected json or csv"));
     }
@@ -348,7 +358,7 @@ async fn recall_report(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         .await?
         .filter(|r| may_see(r, &call.org))
         .ok_or_else(|| ApiError::not_found("recall", &id))?;
-    let rows = recall::report(&r);
+    let rows: Vec<_> = recall::report(&r).into_iter().skip(offset).take(limit).collect();
     Ok(match format.as_str() {
         "csv" => json!({"recall_id": r.id, "format": "csv", "csv": recall::report_csv(&rows)}),
         _ => json!({"recall_id": r.id, "format": "json", "complete": r.completed_at.is_some(), "rows": rows}),

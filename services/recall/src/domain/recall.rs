@@ -97,12 +97,17 @@ pub fn holders(entry: &str, scope: &Scope, recaller: &str, grants: &[Grant], lin
         }
         return orders;
     }
+    // Grants by entry, once: the walk visits each entry once and reads only its own grants.
+    let mut by_entry: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+    for g in grants {
+        by_entry.entry(g.entry_id.as_str()).or_default().push(g);
+    }
     let mut seen: HashSet<String> = HashSet::from([entry.to_owned()]);
     let mut queue = VecDeque::from([vec![entry.to_owned()]]);
     while let Some(path) = queue.pop_front() {
         let current = path.last().expect("a path has an entry");
         let root = path.len() == 1;
-        for g in grants.iter().filter(|g| &g.entry_id == current) {
+        for g in by_entry.get(current.as_str()).into_iter().flatten() {
             let received = match scope {
                 Scope::Version { version } if root => g.versions.contains(version),
                 _ => true,
