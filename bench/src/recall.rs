@@ -33,6 +33,7 @@
 //! cargo run --release -p govshare-bench --bin recall -- --backend sqlite --holders 3000 --levels 4
 //! ```
 
+use govshare_bench::{Memory, stored_at};
 use std::{
     collections::HashSet,
     fmt::Write as _,
@@ -633,44 +634,6 @@ fn print_sessions(samples: &[Sample], sent: Instant, until: f64) {
     }
     if spans.len() > shown {
         println!("  ... {} more stretches", spans.len() - shown);
-    }
-}
-
-/// When JetStream stored a message: the timestamp token of its ack subject
-/// (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<nanos>.<pending>`, or the
-/// longer ADR-15 form with domain and account hash in front).
-fn stored_at(reply: &str) -> Option<DateTime<Utc>> {
-    let tokens: Vec<&str> = reply.split('.').collect();
-    let at = match tokens.len() {
-        9 => tokens[7],
-        n if n >= 11 => tokens[9],
-        _ => return None,
-    };
-    Some(DateTime::from_timestamp_nanos(at.parse().ok()?))
-}
-
-/// The process's resident memory (and its peak since [`Memory::reset_peak`]), in bytes.
-struct Memory {
-    rss: u64,
-    peak: Option<u64>,
-}
-
-impl Memory {
-    fn now() -> Self {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .map(|kb| kb * 1024)
-        };
-        Self { rss: field("VmRSS:").unwrap_or(0), peak: field("VmHWM:") }
-    }
-
-    /// Resets VmHWM to the current RSS (Linux `clear_refs` 5), so the peak is the recall's.
-    fn reset_peak() {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
 }
 

@@ -197,47 +197,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => up(args, false).await,
         Command::Demo(args) => up(args, true).await,
         Command::Call(args) => call(args).await,
-        Command::Catalog { bus, cmd } => {
-            let c = cmd.to_call()?;
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Catalog, kind, c.name, c.body).await
-        }
+        Command::Catalog { bus, cmd } => send_call(&bus, Service::Catalog, cmd.to_call()?).await,
         Command::Request { party, cmd } => {
-            let bus = party.bus("request");
             let c = cmd.to_call().unwrap_or_else(|e| usage_error("request", ErrorKind::ArgumentConflict, e));
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Requests, kind, c.name, c.body).await
+            send_call(&party.bus("request"), Service::Requests, c).await
         }
-        Command::Grant { party, cmd } => {
-            let bus = party.bus("grant");
-            let c = cmd.to_call();
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Requests, kind, c.name, c.body).await
-        }
-        Command::Return { party, cmd } => {
-            let bus = party.bus("return");
-            let c = cmd.to_call();
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Requests, kind, c.name, c.body).await
-        }
-        Command::Inbox { party, cmd } => {
-            let bus = party.bus("inbox");
-            let c = cmd.to_call();
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Notify, kind, c.name, c.body).await
-        }
-        Command::Dispute { party, cmd } => {
-            let bus = party.bus("dispute");
-            let c = cmd.to_call();
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Requests, kind, c.name, c.body).await
-        }
-        Command::Recall { party, cmd } => {
-            let bus = party.bus("recall");
-            let c = cmd.to_call();
-            let kind = if c.command { Kind::Command } else { Kind::Query };
-            send(&bus, Service::Recall, kind, c.name, c.body).await
-        }
+        Command::Grant { party, cmd } => send_call(&party.bus("grant"), Service::Requests, cmd.to_call()).await,
+        Command::Return { party, cmd } => send_call(&party.bus("return"), Service::Requests, cmd.to_call()).await,
+        Command::Inbox { party, cmd } => send_call(&party.bus("inbox"), Service::Notify, cmd.to_call()).await,
+        Command::Dispute { party, cmd } => send_call(&party.bus("dispute"), Service::Requests, cmd.to_call()).await,
+        Command::Recall { party, cmd } => send_call(&party.bus("recall"), Service::Recall, cmd.to_call()).await,
         Command::Calendar { cmd } => match calendar_cli::run(cmd) {
             Ok(line) => {
                 println!("{line}");
@@ -348,6 +317,12 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
 
 /// Sends one call and prints the answer: JSON on stdout (a report asked for as CSV: the CSV
 /// text itself), or the refusal on stderr with exit 1.
+/// Sends a subcommand's call: a command or a query, as it says.
+async fn send_call(bus: &BusArgs, service: Service, c: govshare_cli::catalog_cli::CliCall) -> anyhow::Result<()> {
+    let kind = if c.command { Kind::Command } else { Kind::Query };
+    send(bus, service, kind, c.name, c.body).await
+}
+
 async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
     let mut client = Client::connect(&bus.nats_url).await?.with_lang(Lang::from_header(Some(&bus.lang)));
     client.timeout = Duration::from_secs(30);

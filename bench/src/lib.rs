@@ -1,0 +1,42 @@
+//! What the benchmarks share: reading when JetStream stored a message, and the process's
+//! memory.
+
+use chrono::{DateTime, Utc};
+
+/// When JetStream stored a message: the timestamp token of its ack subject
+/// (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<nanos>.<pending>`, or the
+/// longer ADR-15 form with domain and account hash in front).
+pub fn stored_at(reply: &str) -> Option<DateTime<Utc>> {
+    let tokens: Vec<&str> = reply.split('.').collect();
+    let at = match tokens.len() {
+        9 => tokens[7],
+        n if n >= 11 => tokens[9],
+        _ => return None,
+    };
+    Some(DateTime::from_timestamp_nanos(at.parse().ok()?))
+}
+
+/// The process's resident memory (and its peak since [`Memory::reset_peak`]), in bytes.
+pub struct Memory {
+    pub rss: u64,
+    pub peak: Option<u64>,
+}
+
+impl Memory {
+    pub fn now() -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map(|kb| kb * 1024)
+        };
+        Self { rss: field("VmRSS:").unwrap_or(0), peak: field("VmHWM:") }
+    }
+
+    /// Resets VmHWM to the current RSS (Linux `clear_refs` 5), so the peak is what follows.
+    pub fn reset_peak() {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+}
