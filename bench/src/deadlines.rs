@@ -29,7 +29,7 @@
 //! cargo run --release -p govshare-bench --bin deadlines -- --backend sqlite --batch-size 500
 //! ```
 
-use govshare_bench::{Memory, stored_at};
+use govshare_bench::{Memory, Table, stored_at};
 use std::{
     collections::HashSet,
     fmt::Write as _,
@@ -556,33 +556,6 @@ impl Lags {
             return f64::NAN;
         }
         self.0[((self.0.len() as f64 - 1.0) * p).round() as usize]
-    }
-}
-
-/// The results, printed at the end.
-#[derive(Default)]
-struct Table(Vec<[String; 4]>);
-
-impl Table {
-    fn row(&mut self, name: &str, value: String) {
-        self.0.push([name.into(), value, String::new(), String::new()]);
-    }
-
-    fn heading(&mut self, name: &str, baseline: &str, ratio: &str) {
-        self.0.push([name.into(), String::new(), baseline.into(), ratio.into()]);
-    }
-
-    fn compare(&mut self, name: &str, value: String, baseline: String, ratio: f64) {
-        self.0.push([name.into(), value, baseline, format!("{ratio:.1}")]);
-    }
-
-    fn print(&self) {
-        let width = |i: usize| self.0.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-        let (w0, w1, w2) = (width(0), width(1), width(2));
-        for [a, b, c, d] in &self.0 {
-            let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w - s.chars().count()));
-            println!("{}  {}  {}  {d}", pad(a, w0), pad(b, w1), pad(c, w2));
-        }
     }
 }
 

@@ -40,3 +40,30 @@ impl Memory {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
 }
+
+/// A benchmark's results: a name, the value, the baseline measured in the same run, and the ratio.
+#[derive(Default)]
+pub struct Table(Vec<[String; 4]>);
+
+impl Table {
+    pub fn row(&mut self, name: &str, value: String) {
+        self.0.push([name.into(), value, String::new(), String::new()]);
+    }
+
+    pub fn heading(&mut self, name: &str, baseline: &str, ratio: &str) {
+        self.0.push([name.into(), String::new(), baseline.into(), ratio.into()]);
+    }
+
+    pub fn compare(&mut self, name: &str, value: String, baseline: String, ratio: f64) {
+        self.0.push([name.into(), value, baseline, format!("{ratio:.1}")]);
+    }
+
+    pub fn print(&self) {
+        let width = |i: usize| self.0.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+        let (w0, w1, w2) = (width(0), width(1), width(2));
+        for [a, b, c, d] in &self.0 {
+            let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w - s.chars().count()));
+            println!("{}  {}  {}  {d}", pad(a, w0), pad(b, w1), pad(c, w2));
+        }
+    }
+}
