@@ -91,6 +91,29 @@ pub mod catalog {
     }
     event!(RolesChanged, Service::Catalog, "organisation.roles_changed", version 1, org_id);
 
+    /// A NATS user public key (an nkey starting with `U`) became one of an organisation's
+    /// bus identities. Only the public part is ever in the directory.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BusKeyAdded {
+        pub org_id: String,
+        pub public_key: String,
+        /// The acting organisation: `platform` (issuing credentials) or the organisation itself.
+        pub added_by: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(BusKeyAdded, Service::Catalog, "organisation.bus_key_added", version 1, org_id);
+
+    /// A bus key of an organisation was revoked; connections with it must be refused.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BusKeyRevoked {
+        pub org_id: String,
+        pub public_key: String,
+        /// The acting organisation: `platform` or the organisation itself.
+        pub revoked_by: String,
+        pub at: DateTime<Utc>,
+    }
+    event!(BusKeyRevoked, Service::Catalog, "organisation.bus_key_revoked", version 1, org_id);
+
     /// A data item (信息项) of an entry.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct DataItem {
