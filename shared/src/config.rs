@@ -57,9 +57,10 @@ pub struct SmtpSettings {
     /// How the connection is protected: `none`, `starttls` (required, never opportunistic) or
     /// `tls` (SMTPS from the first byte). Certificates are checked against the system store.
     pub tls: SmtpTls,
-    /// Log in only when both are set. The password is masked by [`Settings::redacted`].
+    /// Log in only when both are set. The password (`GOVSHARE_SMTP__PASSWORD`, from the
+    /// deployment's Secret) never shows in `Debug` or logs: see [`Secret`].
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The `From` of every mail, `name <address>`; its domain also ends each `Message-ID`.
     pub from: String,
     /// One delivery, from connecting to the relay's answer to the mail, gives up after this
@@ -78,6 +79,41 @@ impl Default for SmtpSettings {
             from: "govshare <noreply@govshare.local>".into(),
             timeout_ms: 10_000,
         }
+    }
+}
+
+/// A secret setting (a password, a key): read from the file or the environment like any other,
+/// but `Debug` prints `***`, so a logged settings tree (or a panic message) never shows it.
+/// Read it with [`Secret::expose`], only where it is used.
+///
+/// It serializes as its value: figment layers the settings through serde, so a tree must
+/// survive the round trip. Nothing prints settings through serde; logs use `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself: for the one place that needs it (a login, a key), never for a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
     }
 }
 
@@ -105,11 +141,29 @@ pub struct NotifySettings {
     pub backoff_max_ms: u64,
     /// How long one send may take.
     pub send_timeout_ms: u64,
+    /// Webhook URLs may be plain `http://` (development only); otherwise only `https://`.
+    pub allow_http_webhooks: bool,
+    /// Networks (CIDRs, e.g. `["127.0.0.0/8", "10.20.0.0/16"]`) a webhook may reach although
+    /// they are loopback, link-local, private, CGNAT and the like, which are refused otherwise.
+    /// Empty by default: a department's endpoint is on the public side.
+    pub webhook_allowed_networks: Vec<String>,
+    /// The key webhook signing secrets are encrypted with at rest: base64 of 32 random bytes,
+    /// from the deployment's Secret (`GOVSHARE_NOTIFY__SECRET_KEY`). Without it, no webhook can be
+    /// registered.
+    pub secret_key: Option<Secret>,
 }
 
 impl Default for NotifySettings {
     fn default() -> Self {
-        Self { max_attempts: 8, backoff_base_ms: 30_000, backoff_max_ms: 3_600_000, send_timeout_ms: 10_000 }
+        Self {
+            max_attempts: 8,
+            backoff_base_ms: 30_000,
+            backoff_max_ms: 3_600_000,
+            send_timeout_ms: 10_000,
+            allow_http_webhooks: false,
+            webhook_allowed_networks: Vec::new(),
+            secret_key: None,
+        }
     }
 }
 
@@ -437,9 +491,44 @@ mod tests {
             let s = Settings::load().expect("loads");
             assert_eq!(s.smtp.tls, SmtpTls::Starttls);
             assert_eq!(s.smtp.port, SmtpSettings::default().port);
-            assert_eq!(s.redacted().smtp.password.as_deref(), Some("***"));
+            assert_eq!(s.smtp.password.as_ref().map(Secret::expose), Some("s3cret"), "read as given");
+            assert_eq!(s.redacted().smtp.password.as_ref().map(Secret::expose), Some("***"));
             assert_eq!(Settings::default().redacted().smtp.password, None);
             Ok(())
         });
     }
 }
+
+    #[test]
+    fn no_secret_shows_in_the_debug_output_of_the_settings() {
+        figment::Jail::expect_with(|jail| {
+            // Given a password and a key from the environment, as the deployment's Secret sets them
+            jail.set_env("GOVSHARE_SMTP__PASSWORD", "smtp-pa55word");
+            jail.set_env("GOVSHARE_NOTIFY__SECRET_KEY", "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleTE=");
+            let s = Settings::load().expect("loads");
+
+            // When the settings are printed as a log line or a panic would print them
+            let shown = format!("{s:?} {:?} {:#?}", s.redacted(), s.notify);
+
+            // Then neither value is there, and both are still read
+            assert!(!shown.contains("smtp-pa55word"), "{shown}");
+            assert!(!shown.contains("a2V5LWtleS"), "{shown}");
+            assert!(shown.contains("password: Some(***)"), "{shown}");
+            assert_eq!(s.notify.secret_key.as_ref().map(|k| k.expose().len()), Some(44));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_webhook_policy_settings_default_to_https_and_public_addresses_only() {
+        figment::Jail::expect_with(|jail| {
+            assert!(!NotifySettings::default().allow_http_webhooks);
+            assert!(NotifySettings::default().webhook_allowed_networks.is_empty());
+            jail.set_env("GOVSHARE_NOTIFY__ALLOW_HTTP_WEBHOOKS", "true");
+            jail.set_env("GOVSHARE_NOTIFY__WEBHOOK_ALLOWED_NETWORKS", "[\"127.0.0.0/8\", \"10.0.0.0/8\"]");
+            let s = Settings::load().expect("loads");
+            assert!(s.notify.allow_http_webhooks);
+            assert_eq!(s.notify.webhook_allowed_networks, ["127.0.0.0/8", "10.0.0.0/8"]);
+            Ok(())
+        });
+    }

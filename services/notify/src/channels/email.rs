@@ -83,7 +83,9 @@ impl Mailer {
         };
         let builder = builder.port(settings.port).timeout(Some(timeout));
         let builder = match (&settings.username, &settings.password) {
-            (Some(user), Some(password)) => builder.credentials(Credentials::new(user.clone(), password.clone())),
+            (Some(user), Some(password)) => {
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()))
+            }
             (None, None) => builder,
             _ => return Err(config("smtp.username and smtp.password are set together or not at all".into())),
         };
