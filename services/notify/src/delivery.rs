@@ -8,6 +8,11 @@
 //! short transaction records the outcome. A worker that dies mid-send leaves the lease to
 //! expire and the delivery is tried again: at least once, and the receiver dedupes by the
 //! delivery id (`webhook-id`, `Message-ID`).
+//!
+//! A webhook is checked against the address policy again at each send
+//! ([`webhook::deliver_checked`]); a send the policy refuses is dead at once, with the reason.
+//! Its secret is read sealed ([`sealed`]); one still stored in plain text (written before
+//! encryption) is sealed in place on first use.
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,7 +25,12 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    channels::{email, webhook},
+    channels::{
+        email,
+        policy::WebhookPolicy,
+        sealed::{self, SecretKey},
+        webhook,
+    },
     store::{self, entities::delivery},
 };
 
@@ -30,7 +40,10 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 pub struct Worker {
     pub ctx: Context,
     pub wake: Arc<tokio::sync::Notify>,
-    pub http: reqwest::Client,
+    /// Where webhooks may go (`notify.allow_http_webhooks`, `notify.webhook_allowed_networks`).
+    pub policy: WebhookPolicy,
+    /// `notify.secret_key`: opens the stored webhook secrets.
+    pub key: Option<SecretKey>,
 }
 
 /// What a send came to.
@@ -41,10 +54,18 @@ enum Outcome {
 }
 
 impl Worker {
+    /// The service checked both settings at start (`App::init`); should they be unusable here
+    /// anyway, the strictest policy applies and sealed secrets stay unread.
     pub fn new(ctx: Context, wake: Arc<tokio::sync::Notify>) -> Self {
-        // Building a client fails only without a TLS provider, which `client` installs.
-        let http = webhook::client().expect("an HTTP client with the ring TLS provider");
-        Self { ctx, wake, http }
+        let policy = WebhookPolicy::from_settings(&ctx.settings.notify).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "webhook policy unusable: only public https addresses");
+            WebhookPolicy::default()
+        });
+        let key = SecretKey::from_settings(&ctx.settings.notify).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "notify.secret_key unusable: sealed webhook secrets cannot be read");
+            None
+        });
+        Self { ctx, wake, policy, key }
     }
 
     pub async fn run(self, stop: CancellationToken) {
@@ -152,17 +173,42 @@ impl Worker {
                     Ok(None) => return Outcome::Dead("the organisation removed its webhook".into()),
                     Err(e) => return Outcome::Retry(e.to_string()),
                 };
-                let Ok(secret) = webhook::Secret::parse(&hook.secret) else {
+                let opened = match sealed::open(self.key.as_ref(), &hook.org, &hook.secret) {
+                    Ok(o) => o,
+                    Err(e) => return Outcome::Dead(format!("stored webhook secret unreadable: {e}")),
+                };
+                let Ok(secret) = webhook::Secret::parse(&opened.secret) else {
                     return Outcome::Dead("stored webhook secret unreadable".into());
                 };
+                if opened.legacy {
+                    self.seal_legacy(&hook, &opened.secret).await;
+                }
                 let ts = self.ctx.clock.now().timestamp();
-                match webhook::deliver(&self.http, &hook.url, &secret, &d.id, ts, d.body.as_bytes(), timeout).await {
+                let body = d.body.as_bytes();
+                match webhook::deliver_checked(&self.policy, &hook.url, &secret, &d.id, ts, body, timeout).await {
                     Ok(()) => Outcome::Sent,
                     Err(webhook::DeliveryError::Permanent(e)) => Outcome::Dead(e),
                     Err(e) => Outcome::Retry(e.to_string()),
                 }
             }
             other => Outcome::Dead(format!("unknown channel {other}")),
+        }
+    }
+
+    /// Rewrites a secret stored in plain text (before encryption) sealed, if the key is set;
+    /// only if the row still holds that value (a new registration meanwhile wins).
+    async fn seal_legacy(&self, hook: &store::entities::webhook::Model, plain: &str) {
+        use store::entities::webhook::{Column, Entity};
+        let Some(key) = &self.key else { return };
+        let written = Entity::update_many()
+            .col_expr(Column::Secret, Expr::value(key.seal(&hook.org, plain)))
+            .filter(Column::Org.eq(&hook.org))
+            .filter(Column::Secret.eq(&hook.secret))
+            .exec(&self.ctx.db)
+            .await;
+        match written {
+            Ok(_) => tracing::info!(org = hook.org, "legacy plain webhook secret sealed"),
+            Err(e) => tracing::warn!(org = hook.org, error = %e, "legacy webhook secret not sealed yet"),
         }
     }
 
@@ -213,7 +259,7 @@ impl Worker {
             let meta =
                 EventMeta { acting_org: "notify".into(), correlation_id: d.source_event.clone(), ..Default::default() };
             let mut o = Outgoing::event(&dead, &meta, now);
-            o.subject = bus::dlq_subject(&format!("notify-{}", d.channel));
+            o.subject = bus::dlq_subject(bus::Service::Notify, &format!("notify-{}", d.channel));
             out.push(o);
         }
         self.ctx.commit(tx, &out).await?;

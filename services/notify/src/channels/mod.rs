@@ -3,6 +3,8 @@
 //! delivery worker (`crate::delivery`) with retries, backoff and a dead letter.
 
 pub mod email;
+pub mod policy;
+pub mod sealed;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};

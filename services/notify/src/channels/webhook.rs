@@ -9,15 +9,22 @@
 //! on every retry, so the receiver can drop a copy it already has; the timestamp and the signature
 //! are made afresh for each attempt, so the receiver can refuse a stale one (a replay).
 //!
+//! Every send goes through [`deliver_checked`]: it resolves the host itself, checks the URL and
+//! every address against the [`WebhookPolicy`], and posts with a client that can connect only to
+//! the addresses it checked (issue 12: no second lookup that DNS rebinding could answer
+//! differently, and no proxy from the environment in between).
+//!
 //! Nothing here reads the clock, the database or the settings: the delivery worker
-//! (`crate::delivery`) passes the time and the limits in, and decides what a [`DeliveryError`]
-//! does to the queued delivery.
+//! (`crate::delivery`) passes the time, the limits and the policy in, and decides what a
+//! [`DeliveryError`] does to the queued delivery.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use super::policy::{Host, WebhookPolicy};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -189,12 +196,62 @@ pub enum DeliveryError {
 ///   the process's default provider if none is installed yet. Until some provider is installed,
 ///   building any reqwest client in the process panics, `reqwest::Client::new()` included.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    builder().build()
+}
+
+fn builder() -> reqwest::ClientBuilder {
     // An Err only says a provider is installed already, which is all that is needed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .user_agent(concat!("govshare-notify/", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// A resolver that resolves nothing: a pinned client must never look a name up itself.
+struct NoLookups;
+
+impl reqwest::dns::Resolve for NoLookups {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let refused = format!("{} was not checked by the webhook policy", name.as_str());
+        Box::pin(async move { Err(refused.into()) })
+    }
+}
+
+/// Where `url` may be sent: the URL and every address its host resolves to pass `policy`.
+/// Answers the client to send with: it connects only to those addresses, looks nothing up and
+/// follows no redirect. A refusal is permanent; a failed lookup is worth another try.
+pub async fn checked_client(policy: &WebhookPolicy, url: &str) -> Result<reqwest::Client, DeliveryError> {
+    let refused = |r: super::policy::Refusal| DeliveryError::Permanent(format!("refused by the webhook policy: {r}"));
+    let target = policy.check_url(url).map_err(refused)?;
+    let builder = builder().dns_resolver(NoLookups);
+    let builder = match &target.host {
+        // Checked by check_url; nothing to look up or pin.
+        Host::Address(_) => builder,
+        Host::Name(name) => {
+            let answers: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), target.port))
+                .await
+                .map_err(|e| DeliveryError::Retryable(format!("the webhook host does not resolve: {e}")))?
+                .collect();
+            let pinned = policy.check_addresses(&answers).map_err(refused)?;
+            builder.resolve_to_addrs(name, &pinned)
+        }
+    };
+    builder.build().map_err(|e| DeliveryError::Permanent(format!("no HTTP client: {}", e.without_url())))
+}
+
+/// [`deliver`] through a [`checked_client`]: what the delivery worker sends with.
+pub async fn deliver_checked(
+    policy: &WebhookPolicy,
+    url: &str,
+    secret: &Secret,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(), DeliveryError> {
+    let client = checked_client(policy, url).await?;
+    deliver(&client, url, secret, msg_id, timestamp, body, timeout).await
 }
 
 /// Posts `body` (JSON) to `url`, signed with `secret` for the attempt made at `timestamp` (unix
@@ -636,6 +693,65 @@ mod tests {
         let receiver = Receiver::start(None).await;
         let outcome = deliver_to(&receiver.url, &secret(), Duration::from_millis(200)).await;
         assert!(matches!(&outcome, Err(DeliveryError::Retryable(e)) if e.contains("timed out")), "{outcome:?}");
+    }
+
+    // --- deliver_checked: the address policy at each send ---
+
+    fn loopback_allowed() -> WebhookPolicy {
+        WebhookPolicy { allow_http: true, allowed: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()] }
+    }
+
+    async fn deliver_checked_to(policy: &WebhookPolicy, url: &str) -> Result<(), DeliveryError> {
+        deliver_checked(policy, url, &secret(), ID, NOW, BODY, Duration::from_secs(5)).await
+    }
+
+    #[tokio::test]
+    async fn a_send_to_loopback_is_refused_for_good_and_nothing_is_posted() {
+        // Given a receiver on 127.0.0.1 and the production policy
+        let receiver = Receiver::start(Some(StatusCode::OK)).await;
+        let production = WebhookPolicy { allow_http: true, ..Default::default() };
+
+        // When a delivery is sent to it
+        let outcome = deliver_checked_to(&production, &receiver.url).await;
+
+        // Then it is refused for good, and the receiver saw nothing
+        assert!(matches!(&outcome, Err(DeliveryError::Permanent(e)) if e.contains("loopback")), "{outcome:?}");
+        assert!(receiver.received().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_is_refused_unless_loopback_is_allowed() {
+        let receiver = Receiver::start(Some(StatusCode::OK)).await;
+        let by_name = receiver.url.replace("127.0.0.1", "localhost");
+        let production = WebhookPolicy { allow_http: true, ..Default::default() };
+        let outcome = deliver_checked_to(&production, &by_name).await;
+        assert!(matches!(&outcome, Err(DeliveryError::Permanent(e)) if e.contains("webhook policy")), "{outcome:?}");
+        assert!(receiver.received().is_empty());
+
+        deliver_checked_to(&loopback_allowed(), &by_name).await.expect("pinned to the checked address");
+        assert_eq!(receiver.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn plain_http_and_other_schemes_are_refused_at_send_too() {
+        let https_only = WebhookPolicy { allow_http: false, ..loopback_allowed() };
+        let outcome = deliver_checked_to(&https_only, "http://127.0.0.1:9/hook").await;
+        assert!(matches!(&outcome, Err(DeliveryError::Permanent(e)) if e.contains("http")), "{outcome:?}");
+        let outcome = deliver_checked_to(&loopback_allowed(), "httpx://127.0.0.1/").await;
+        assert!(matches!(outcome, Err(DeliveryError::Permanent(_))), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pinned_client_looks_up_no_other_name() {
+        // A client checked for one name has no resolver for any other: a redirect or a second
+        // lookup could not leave the checked addresses.
+        let receiver = Receiver::start(Some(StatusCode::OK)).await;
+        let client =
+            checked_client(&loopback_allowed(), &receiver.url.replace("127.0.0.1", "localhost")).await.unwrap();
+        let other = receiver.url.replace("127.0.0.1", "ip6-localhost.invalid");
+        let outcome = deliver(&client, &other, &secret(), ID, NOW, BODY, Duration::from_secs(5)).await;
+        assert!(matches!(&outcome, Err(DeliveryError::Retryable(e)) if e.contains("not checked")), "{outcome:?}");
+        assert!(receiver.received().is_empty());
     }
 
     #[tokio::test]
