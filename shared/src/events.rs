@@ -88,6 +88,10 @@ pub mod catalog {
     pub struct RolesChanged {
         pub org_id: String,
         pub roles: Roles,
+        /// The acting organisation: the organisation itself or its same-level authority.
+        /// Empty in events written before it was recorded.
+        #[serde(default)]
+        pub changed_by: String,
     }
     event!(RolesChanged, Service::Catalog, "organisation.roles_changed", version 1, org_id);
 

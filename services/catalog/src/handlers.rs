@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use govshare_shared::{
     ApiError, Context, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
-    bus::CallKind,
+    bus::{CallKind, PLATFORM_ORG},
     duty,
     events::{
         OrgKind, ShareType,
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::{
     domain::{
         self, Actor, CatalogError, RegionCode, Regions, RegisterOrganisation,
+        bus_keys::{self, UserPublicKey},
         entry::{self, Command, Decision, DutyOp, Entry, Event, Facts, Secrecy},
     },
     store::{self, entities},
@@ -71,6 +72,8 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         (C, "extend_update") => simple_entry_command(cat, call, |_| Some(Command::ExtendUpdate)).await,
         (C, "designate_source") => designate_source(cat, call).await,
         (C, "record_refresh") => record_refresh(cat, call).await,
+        (C, "add_bus_key") => add_bus_key(cat, call).await,
+        (C, "revoke_bus_key") => revoke_bus_key(cat, call).await,
         (Q, "get_organisation") => get_organisation(cat, call).await,
         (Q, "get_entry") => get_entry(cat, call).await,
         (Q, "search_entries") => search_entries(cat, call).await,
@@ -79,6 +82,7 @@ pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         (Q, "coordinator") => coordinator(cat, call).await,
         (Q, "get_source") => get_source(cat, call).await,
         (Q, "list_refreshes") => list_refreshes(cat, call).await,
+        (Q, "list_bus_keys") => list_bus_keys(cat, call).await,
         _ => Err(call.unknown()),
     }
 }
@@ -110,6 +114,18 @@ async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiEr
             "id",
             "只能包含字母、数字、-、_，最长 64",
             "only letters, digits, - and _, at most 64",
+        ));
+    }
+    // `platform` is the operators' name on the bus; an organisation by that name would act
+    // with their powers in every service.
+    if id.as_deref() == Some(PLATFORM_ORG) {
+        f.problem(Problem::new(
+            "id",
+            "reserved",
+            Text::new(
+                format!("{PLATFORM_ORG} 是平台运维方的保留标识"),
+                format!("{PLATFORM_ORG} is reserved for the platform operators"),
+            ),
         ));
     }
     f.finish()?;
@@ -144,7 +160,7 @@ async fn set_roles(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     let org = store::organisation(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
-    let event = domain::decide_set_roles(&actor, &org, roles.expect("checked"), &cat.regions)?;
+    let event = domain::decide_set_roles(&actor, &org, roles.expect("checked"))?;
     store::set_roles(&tx, &event).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
     Ok(json!({"org_id": event.org_id, "roles": event.roles}))
@@ -514,13 +530,91 @@ async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> 
     Ok(json!(event))
 }
 
+/// An organisation as the directory holds it; to itself and the platform also its active
+/// bus keys.
 async fn get_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
     f.finish()?;
     let id = id.expect("checked");
-    let org = store::organisation(&cat.ctx.db, &id).await?.ok_or_else(|| ApiError::not_found("organisation", &id))?;
-    Ok(json!(org))
+    let db = &cat.ctx.db;
+    let org = store::organisation(db, &id).await?.ok_or_else(|| ApiError::not_found("organisation", &id))?;
+    let mut answer = json!(org);
+    if call.org == PLATFORM_ORG || call.org == org.id {
+        answer["bus_keys"] = json!(store::active_bus_keys(db, &org.id).await?);
+    }
+    Ok(answer)
+}
+
+/// `{org_id, public_key}`, each problem recorded; the key must be a NATS user public key.
+fn parse_bus_key(f: &mut Fields) -> (Option<String>, Option<UserPublicKey>) {
+    let org_id = f.required_str("org_id");
+    let key = f.required_with("public_key", UserPublicKey::parse);
+    (org_id, key)
+}
+
+/// Records the public part of a NATS identity for an organisation: the platform when it
+/// issues credentials, the organisation itself when it rotates (the new key first, while
+/// the old one still works).
+async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let (org_id, key) = parse_bus_key(&mut f);
+    f.finish()?;
+    let (org_id, key) = (org_id.expect("checked"), key.expect("checked"));
+    let tx = cat.ctx.begin().await?;
+    let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
+    bus_keys::authorize(&actor, &org_id)?;
+    let org = store::organisation_for_update(&tx, &org_id)
+        .await?
+        .ok_or_else(|| CatalogError::UnknownOrganisation(org_id.clone()))?;
+    let keys = store::bus_keys(&tx, &org.id).await?;
+    let elsewhere = store::bus_key_held_elsewhere(&tx, &org.id, key.as_str()).await?;
+    let now = cat.ctx.clock.now();
+    let public_key = key.as_str().to_owned();
+    let Some(event) = bus_keys::decide_add(&actor, &org, &keys, elsewhere, key, now)? else {
+        return Ok(json!({"org_id": org.id, "public_key": public_key, "added": false}));
+    };
+    store::insert_bus_key(&tx, &event).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "added": true}))
+}
+
+/// Revokes one of an organisation's keys: the platform, or the organisation itself.
+async fn revoke_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let mut f = call.fields;
+    let (org_id, key) = parse_bus_key(&mut f);
+    f.finish()?;
+    let (org_id, key) = (org_id.expect("checked"), key.expect("checked"));
+    let tx = cat.ctx.begin().await?;
+    let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
+    bus_keys::authorize(&actor, &org_id)?;
+    let org = store::organisation_for_update(&tx, &org_id)
+        .await?
+        .ok_or_else(|| CatalogError::UnknownOrganisation(org_id.clone()))?;
+    let keys = store::bus_keys(&tx, &org.id).await?;
+    let now = cat.ctx.clock.now();
+    let public_key = key.as_str().to_owned();
+    let Some(event) = bus_keys::decide_revoke(&actor, &org, &keys, key, now)? else {
+        return Ok(json!({"org_id": org.id, "public_key": public_key, "revoked": false}));
+    };
+    store::revoke_bus_key(&tx, &event).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "revoked": true}))
+}
+
+/// Every organisation's bus identity (active public keys, possibly none), by id: what the
+/// platform generates the nats-server authorization from. The platform operators only.
+async fn list_bus_keys(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    if call.org != PLATFORM_ORG {
+        return Err(CatalogError::PlatformOnly.into());
+    }
+    call.fields.finish()?;
+    let identities: Vec<Value> = store::bus_identities(&cat.ctx.db)
+        .await?
+        .into_iter()
+        .map(|(o, keys)| json!({"org_id": o.id, "kind": o.kind, "region": o.region, "public_keys": keys}))
+        .collect();
+    Ok(json!({"identities": identities}))
 }
 
 /// A published entry is visible to everyone; work in progress only to its provider and the

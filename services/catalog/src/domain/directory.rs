@@ -21,6 +21,13 @@ pub struct Organisation {
     pub roles: Roles,
 }
 
+impl Organisation {
+    /// Is this the sharing authority of exactly `other`'s region (its same-level authority)?
+    pub fn is_same_level_authority_of(&self, other: &Organisation) -> bool {
+        self.kind == OrgKind::Authority && self.region == other.region && self.id != other.id
+    }
+}
+
 /// Who is acting: the organisation in the call subject, as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -69,6 +76,10 @@ pub struct RegisterOrganisation {
 
 /// The platform registers anyone; an authority registers organisations in its own region
 /// or below. A region with a government has exactly one sharing authority.
+///
+/// The platform bootstraps the directory (authorities with their people, departments with
+/// none): who acts for a department is for the department and its same-level authority to
+/// say, never for the operators (issue 12).
 pub fn decide_register(
     actor: &Actor,
     existing: Option<&Organisation>,
@@ -78,6 +89,9 @@ pub fn decide_register(
 ) -> Result<OrganisationRegistered, CatalogError> {
     if !(matches!(actor, Actor::Platform) || actor.is_authority_over(cmd.region, regions)) {
         return Err(CatalogError::RegistrarNotAllowed);
+    }
+    if matches!(actor, Actor::Platform) && cmd.kind == OrgKind::Department && cmd.roles != Roles::default() {
+        return Err(CatalogError::PlatformSetsNoRoles);
     }
     if existing.is_some() {
         return Err(CatalogError::AlreadyRegistered(cmd.id));
@@ -94,22 +108,17 @@ pub fn decide_register(
     })
 }
 
-/// An organisation manages its own roles; its region's authority and the platform may too.
-pub fn decide_set_roles(
-    actor: &Actor,
-    org: &Organisation,
-    roles: Roles,
-    regions: &Regions,
-) -> Result<RolesChanged, CatalogError> {
-    let allowed = match actor {
-        Actor::Platform => true,
-        Actor::Known(a) if a.id == org.id => true,
-        a => a.is_authority_over(org.region, regions),
-    };
-    if !allowed {
-        return Err(CatalogError::RolesNotAllowed);
+/// An organisation manages its own roles, and its same-level authority (the one registered at
+/// exactly its region) may too; an authority further up may not, nor may the platform: the
+/// roles say who signs off for the organisation (Arts 13, 20).
+pub fn decide_set_roles(actor: &Actor, org: &Organisation, roles: Roles) -> Result<RolesChanged, CatalogError> {
+    match actor {
+        Actor::Platform => Err(CatalogError::PlatformSetsNoRoles),
+        Actor::Known(a) if a.id == org.id || a.is_same_level_authority_of(org) => {
+            Ok(RolesChanged { org_id: org.id.clone(), roles, changed_by: a.id.clone() })
+        }
+        _ => Err(CatalogError::RolesNotAllowed),
     }
-    Ok(RolesChanged { org_id: org.id.clone(), roles })
 }
 
 /// Art. 28: the region whose authority coordinates a dispute between two organisations.
@@ -189,20 +198,77 @@ mod tests {
         );
     }
 
+    fn people() -> Roles {
+        Roles { head: vec!["wang".into()], administrators: vec!["li".into()], ..Roles::default() }
+    }
+
+    fn with_people(mut cmd: RegisterOrganisation) -> RegisterOrganisation {
+        cmd.roles = people();
+        cmd
+    }
+
     #[test]
-    fn roles_are_set_by_the_organisation_its_authority_or_the_platform() {
+    fn the_platform_cannot_register_a_department_with_people_in_its_roles() {
         let regions = Regions::shipped();
-        let d = org("gz-ga", OrgKind::Department, "440100");
-        let roles = Roles { head: vec!["wang".into()], ..Roles::default() };
-        assert!(decide_set_roles(&Actor::Known(d.clone()), &d, roles.clone(), &regions).is_ok());
-        assert!(
-            decide_set_roles(&Actor::Known(org("gd", OrgKind::Authority, "440000")), &d, roles.clone(), &regions)
-                .is_ok()
-        );
+        let cmd = with_people(register("gd-ga", OrgKind::Department, "440000"));
         assert_eq!(
-            decide_set_roles(&Actor::Known(org("x", OrgKind::Department, "440100")), &d, roles, &regions),
-            Err(CatalogError::RolesNotAllowed)
+            decide_register(&Actor::Platform, None, None, &regions, cmd),
+            Err(CatalogError::PlatformSetsNoRoles)
         );
+    }
+
+    #[test]
+    fn the_platform_bootstraps_an_authority_with_its_people() {
+        let regions = Regions::shipped();
+        let cmd = with_people(register("gd-auth", OrgKind::Authority, "440000"));
+        let registered = decide_register(&Actor::Platform, None, None, &regions, cmd).unwrap();
+        assert_eq!(registered.roles, people());
+    }
+
+    #[test]
+    fn an_authority_registers_a_department_of_its_region_with_its_people() {
+        let regions = Regions::shipped();
+        let gd = Actor::Known(org("gd-auth", OrgKind::Authority, "440000"));
+        let cmd = with_people(register("gz-ga", OrgKind::Department, "440100"));
+        assert_eq!(decide_register(&gd, None, None, &regions, cmd).unwrap().roles, people());
+    }
+
+    #[test]
+    fn the_platform_cannot_set_a_departments_roles() {
+        let d = org("gz-ga", OrgKind::Department, "440100");
+        assert_eq!(decide_set_roles(&Actor::Platform, &d, people()), Err(CatalogError::PlatformSetsNoRoles));
+    }
+
+    #[test]
+    fn an_authority_above_the_departments_region_cannot_set_its_roles() {
+        let d = org("gz-ga", OrgKind::Department, "440100");
+        let province = Actor::Known(org("gd-auth", OrgKind::Authority, "440000"));
+        assert_eq!(decide_set_roles(&province, &d, people()), Err(CatalogError::RolesNotAllowed));
+    }
+
+    #[test]
+    fn the_same_level_authority_sets_a_departments_roles_and_is_named_as_the_changer() {
+        let d = org("gz-ga", OrgKind::Department, "440100");
+        let city = Actor::Known(org("gz-auth", OrgKind::Authority, "440100"));
+        let changed = decide_set_roles(&city, &d, people()).unwrap();
+        assert_eq!((changed.org_id.as_str(), changed.changed_by.as_str()), ("gz-ga", "gz-auth"));
+        assert_eq!(changed.roles, people());
+    }
+
+    #[test]
+    fn an_organisation_sets_its_own_roles() {
+        let d = org("gz-ga", OrgKind::Department, "440100");
+        let changed = decide_set_roles(&Actor::Known(d.clone()), &d, people()).unwrap();
+        assert_eq!(changed.changed_by, "gz-ga");
+    }
+
+    #[test]
+    fn another_department_of_the_same_region_cannot_set_a_departments_roles() {
+        let d = org("gz-ga", OrgKind::Department, "440100");
+        let other = Actor::Known(org("gz-ws", OrgKind::Department, "440100"));
+        assert_eq!(decide_set_roles(&other, &d, people()), Err(CatalogError::RolesNotAllowed));
+        let stranger = Actor::Unknown("nobody".into());
+        assert_eq!(decide_set_roles(&stranger, &d, people()), Err(CatalogError::RolesNotAllowed));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure catalog rules: no I/O, no clock. The directory (organisations, roles, the Art. 28
 //! coordinator), regions, and the catalog-entry lifecycle (Arts 13-19).
 
+pub mod bus_keys;
 pub mod directory;
 pub mod entry;
 pub mod region;
@@ -27,8 +28,25 @@ pub enum CatalogError {
     NotTheProvider,
     #[error("only the sharing authority of region {0} may review this entry")]
     NotTheReviewer(String),
-    #[error("only the organisation itself, its region's authority or the platform may change its roles")]
+    #[error("only the organisation itself or its same-level sharing authority may change its roles")]
     RolesNotAllowed,
+    #[error(
+        "the platform operators bootstrap the directory but do not name a department's people: \
+         the department or its same-level sharing authority does"
+    )]
+    PlatformSetsNoRoles,
+    #[error("only the platform or the organisation itself may manage its bus keys")]
+    BusKeyNotAllowed,
+    #[error("bus key {0} was revoked and cannot be added again; issue a new one")]
+    BusKeyRevoked(String),
+    #[error("bus key {0} already belongs to another organisation; each system gets its own key")]
+    BusKeyTaken(String),
+    #[error("organisation {org} already has {max} active bus keys; revoke one first")]
+    TooManyBusKeys { org: String, max: usize },
+    #[error("bus key {0} is not one of this organisation's keys")]
+    UnknownBusKey(String),
+    #[error("only the platform operators may do this")]
+    PlatformOnly,
     #[error("catalog entry {0} not found")]
     UnknownEntry(String),
     #[error("{action} is not allowed while the entry is {stage}")]
@@ -63,7 +81,23 @@ impl From<CatalogError> for ApiError {
             E::ProviderNotDepartment(id) => (ErrorCode::NotAllowed, format!("{id} 不是政府部门，不能提供目录")),
             E::NotTheProvider => (ErrorCode::Forbidden, "只有提供部门本身可以执行此操作".to_owned()),
             E::NotTheReviewer(r) => (ErrorCode::Forbidden, format!("只有区划 {r} 的共享主管部门可以审核此目录")),
-            E::RolesNotAllowed => (ErrorCode::Forbidden, "只有组织本身、本级主管部门或平台可以调整角色".to_owned()),
+            E::RolesNotAllowed => (ErrorCode::Forbidden, "只有组织本身或本级共享主管部门可以调整角色".to_owned()),
+            E::PlatformSetsNoRoles => (
+                ErrorCode::Forbidden,
+                "平台运维方只负责目录初始化，不能指定部门人员：应由部门本身或本级共享主管部门设置".to_owned(),
+            ),
+            E::BusKeyNotAllowed => (ErrorCode::Forbidden, "只有平台或组织本身可以管理其总线密钥".to_owned()),
+            E::BusKeyRevoked(key) => {
+                (ErrorCode::Conflict, format!("总线密钥 {key} 已吊销，不能再次添加，请签发新密钥"))
+            }
+            E::BusKeyTaken(key) => {
+                (ErrorCode::Conflict, format!("总线密钥 {key} 已属于其他组织，每个系统应使用自己的密钥"))
+            }
+            E::TooManyBusKeys { org, max } => {
+                (ErrorCode::NotAllowed, format!("组织 {org} 已有 {max} 个有效总线密钥，请先吊销一个"))
+            }
+            E::UnknownBusKey(key) => (ErrorCode::NotFound, format!("总线密钥 {key} 不属于该组织")),
+            E::PlatformOnly => (ErrorCode::Forbidden, "只有平台运维方可以执行此操作".to_owned()),
             E::UnknownEntry(id) => (ErrorCode::NotFound, format!("目录 {id} 不存在")),
             E::WrongStage { action, stage } => {
                 (ErrorCode::NotAllowed, format!("目录处于 {stage} 状态，不能执行 {action}"))

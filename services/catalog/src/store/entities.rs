@@ -170,3 +170,26 @@ pub mod refresh {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod bus_key {
+    //! The public part of an organisation's NATS user nkeys, active until revoked.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bus_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub public_key: String,
+        pub added_by: String,
+        pub added_at: DateTimeUtc,
+        pub revoked_by: Option<String>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -4,12 +4,13 @@ pub mod entities;
 mod m20261123_100001_create_catalog;
 mod m20261123_100002_search;
 mod m20261123_100003_data_refreshes;
+mod m20261201_100004_bus_keys;
 
 use govshare_shared::{
     Envelope,
     events::{
         OrgKind,
-        catalog::{DataRefreshed, OrganisationRegistered, RolesChanged, SourceDesignated},
+        catalog::{BusKeyAdded, BusKeyRevoked, DataRefreshed, OrganisationRegistered, RolesChanged, SourceDesignated},
     },
 };
 use sea_orm::{
@@ -18,7 +19,7 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-use crate::domain::{Level, Organisation, RegionCode, Regions, entry::Entry};
+use crate::domain::{Level, Organisation, RegionCode, Regions, bus_keys::BusKey, entry::Entry};
 
 /// The catalog's migrations, shared outbox and inbox first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_100001_create_catalog::Migration));
         m.push(Box::new(m20261123_100002_search::Migration));
         m.push(Box::new(m20261123_100003_data_refreshes::Migration));
+        m.push(Box::new(m20261201_100004_bus_keys::Migration));
         m
     }
 }
@@ -138,6 +140,87 @@ pub async fn set_roles(db: &impl ConnectionTrait, e: &RolesChanged) -> Result<()
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// An organisation, its row locked until the transaction ends (`FOR UPDATE` on PostgreSQL;
+/// SQLite has one writer at a time): commands on one organisation's bus keys are taken one
+/// after the other, so two concurrent adds cannot both pass the bound on active keys.
+pub async fn organisation_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Organisation>, DbErr> {
+    entities::organisation::Entity::find_by_id(id.to_owned()).lock_exclusive().one(db).await?.map(to_org).transpose()
+}
+
+/// Every key an organisation has had, revoked ones included, oldest first.
+pub async fn bus_keys(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<BusKey>, DbErr> {
+    use entities::bus_key::{Column, Entity};
+    let rows = Entity::find()
+        .filter(Column::OrgId.eq(org_id))
+        .order_by_asc(Column::AddedAt)
+        .order_by_asc(Column::PublicKey)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| BusKey { revoked: r.revoked_at.is_some(), public_key: r.public_key }).collect())
+}
+
+/// Does an organisation other than `org_id` hold (or has it held) `public_key`?
+pub async fn bus_key_held_elsewhere(db: &impl ConnectionTrait, org_id: &str, public_key: &str) -> Result<bool, DbErr> {
+    use entities::bus_key::{Column, Entity};
+    let row = Entity::find().filter(Column::PublicKey.eq(public_key)).filter(Column::OrgId.ne(org_id)).one(db).await?;
+    Ok(row.is_some())
+}
+
+pub async fn insert_bus_key(db: &impl ConnectionTrait, e: &BusKeyAdded) -> Result<(), DbErr> {
+    entities::bus_key::Entity::insert(entities::bus_key::ActiveModel {
+        org_id: Set(e.org_id.clone()),
+        public_key: Set(e.public_key.clone()),
+        added_by: Set(e.added_by.clone()),
+        added_at: Set(e.at),
+        revoked_by: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_bus_key(db: &impl ConnectionTrait, e: &BusKeyRevoked) -> Result<(), DbErr> {
+    use entities::bus_key::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::RevokedBy, Expr::value(e.revoked_by.clone()))
+        .col_expr(Column::RevokedAt, Expr::value(e.at))
+        .filter(Column::OrgId.eq(&e.org_id))
+        .filter(Column::PublicKey.eq(&e.public_key))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The active public keys of one organisation, oldest first.
+pub async fn active_bus_keys(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<String>, DbErr> {
+    Ok(bus_keys(db, org_id).await?.into_iter().filter(|k| !k.revoked).map(|k| k.public_key).collect())
+}
+
+/// Every registered organisation with its active public keys (possibly none), by id.
+pub async fn bus_identities(db: &impl ConnectionTrait) -> Result<Vec<(Organisation, Vec<String>)>, DbErr> {
+    use entities::{bus_key, organisation};
+    let orgs = organisation::Entity::find().order_by_asc(organisation::Column::Id).all(db).await?;
+    let mut keys: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    let active = bus_key::Entity::find()
+        .filter(bus_key::Column::RevokedAt.is_null())
+        .order_by_asc(bus_key::Column::AddedAt)
+        .order_by_asc(bus_key::Column::PublicKey)
+        .all(db)
+        .await?;
+    for k in active {
+        keys.entry(k.org_id).or_default().push(k.public_key);
+    }
+    orgs.into_iter()
+        .map(|row| {
+            let held = keys.remove(&row.id).unwrap_or_default();
+            to_org(row).map(|o| (o, held))
+        })
+        .collect()
 }
 
 pub async fn entry(db: &impl ConnectionTrait, id: &str) -> Result<Option<Entry>, DbErr> {
