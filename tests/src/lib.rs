@@ -278,6 +278,10 @@ impl Platform {
             if let Ok(d) = self.client.query(Service::Deadlines, org, "get_duty", serde_json::json!({"id": id})).await
                 && d["state"] == state
             {
+    // Webhook receivers in tests are plain-http listeners on 127.0.0.1; production refuses both.
+    s.notify.allow_http_webhooks = true;
+    s.notify.webhook_allowed_networks = vec!["127.0.0.0/8".into()];
+    s.notify.secret_key = Some(govshare_notify::channels::sealed::SecretKey::generate_base64().into());
                 return d;
             }
             assert!(tokio::time::Instant::now() < deadline, "duty {id} never became {state}");

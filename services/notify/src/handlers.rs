@@ -10,7 +10,7 @@ use govshare_shared::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest},
     events::{
         OrgKind,
-        catalog::{OrganisationRegistered, RolesChanged},
+        catalog::{BusKeyAdded, BusKeyRevoked, OrganisationRegistered, RolesChanged},
         notify::{NotificationStored, OrgNotice},
         recall::DestructionOrdered,
         requests::{
@@ -31,8 +31,12 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::{
-    channels,
-    domain::{Cast, DutyNotice, Message, Org, Parties, Place, Recipient, RequestNotice},
+    channels::{
+        self,
+        policy::{Host, WebhookPolicy},
+        sealed::SecretKey,
+    },
+    domain::{Cast, DutyNotice, Message, Org, Parties, Place, Recipient, RequestNotice, recipients},
     store::{self, entities::notification},
 };
 
@@ -45,7 +49,7 @@ impl EventHandler for Directory {
         &self,
         tx: &DatabaseTransaction,
         event: &Envelope,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         if let Some(e) = inbox::decode_if::<OrganisationRegistered>(event)? {
             // The catalog validated the code; one it could not have sent is a broken event.
@@ -54,10 +58,58 @@ impl EventHandler for Directory {
             })?;
             store::record_org(tx, &e, Place { kind: e.kind, region }).await?;
         } else if let Some(e) = inbox::decode_if::<RolesChanged>(event)? {
-            store::record_roles(tx, &e.org_id, &e.roles).await?;
+            return roles_changed(tx, event, now, e).await;
+        } else if let Some(e) = inbox::decode_if::<BusKeyAdded>(event)? {
+            let org = known_org(tx, &e.org_id).await?;
+            let by = name_of(tx, &e.added_by).await?;
+            let message = Message::BusKeyAdded { org: org.name.clone(), public_key: e.public_key, by };
+            return notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await;
+        } else if let Some(e) = inbox::decode_if::<BusKeyRevoked>(event)? {
+            let org = known_org(tx, &e.org_id).await?;
+            let by = name_of(tx, &e.revoked_by).await?;
+            let message = Message::BusKeyRevoked { org: org.name.clone(), public_key: e.public_key, by };
+            return notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await;
         }
         Ok(Vec::new())
     }
+}
+
+/// Records an organisation's new roles and tells its administrators, those it had and those it
+/// has now (someone who took the role away must not be the only one to hear of it).
+async fn roles_changed(
+    tx: &DatabaseTransaction,
+    event: &Envelope,
+    now: DateTime<Utc>,
+    e: RolesChanged,
+) -> Result<Vec<Outgoing>, HandleError> {
+    let before = store::org(tx, &e.org_id).await?;
+    store::record_roles(tx, &e.org_id, &e.roles).await?;
+    let Some(after) = store::org(tx, &e.org_id).await? else { return Ok(Vec::new()) };
+    // Events written before `changed_by` carry the acting organisation in the envelope.
+    let by = if e.changed_by.is_empty() { event.actingorg.clone() } else { e.changed_by.clone() };
+    let by = name_of(tx, &by).await?;
+    let who = recipients::each_once([
+        before.as_ref().map(recipients::administrators).unwrap_or_default(),
+        recipients::administrators(&after),
+    ]);
+    let r = &e.roles;
+    let message = Message::RolesChanged {
+        org: after.name.clone(),
+        by,
+        administrators: r.administrators.clone(),
+        head: r.head.clone(),
+        sharing_office_head: r.sharing_office_head.clone(),
+        sharing_office: r.sharing_office.clone(),
+    };
+    notify(tx, &About::event(event), now, who, &message).await
+}
+
+/// How a message names an acting organisation: `name (id)` as the directory has it, or the id.
+async fn name_of(db: &impl sea_orm::ConnectionTrait, id: &str) -> Result<String, sea_orm::DbErr> {
+    Ok(match store::org(db, id).await? {
+        Some(o) if o.name != o.id => format!("{} ({id})", o.name),
+        _ => id.to_owned(),
+    })
 }
 
 /// Tells the right people of every deadlines event that needs a person: reminders, breaches,
@@ -79,7 +131,29 @@ impl EventHandler for DutyEvents {
             return Err(HandleError::Transient(format!("holder {} not in the directory yet", notice.holder())));
         };
         let authorities = store::authorities_at(tx, &notice.authority_regions(&holder)).await?;
-        notify(tx, event, now, notice.recipients(&holder, &authorities), &notice.message(&holder)).await
+        notify(tx, &About::event(event), now, notice.recipients(&holder, &authorities), &notice.message(&holder)).await
+    }
+}
+
+/// What a notification is about: an event (its id and type), or a command that changed how an
+/// organisation hears (a fresh id, and `govshare.cmd.notify.<command>` as the type).
+struct About {
+    id: String,
+    event_type: String,
+    meta: EventMeta,
+}
+
+impl About {
+    fn event(event: &Envelope) -> Self {
+        Self { id: event.id.to_string(), event_type: event.event_type.clone(), meta: EventMeta::caused_by(event) }
+    }
+
+    fn command(call: &Call) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_type: format!("govshare.cmd.notify.{}", call.name),
+            meta: call.meta.clone(),
+        }
     }
 }
 
@@ -90,14 +164,14 @@ impl EventHandler for DutyEvents {
 /// systems, and one webhook call per organisation that registered an endpoint.
 async fn notify(
     tx: &DatabaseTransaction,
-    event: &Envelope,
+    about: &About,
     now: DateTime<Utc>,
     recipients: Vec<Recipient>,
     message: &Message,
 ) -> Result<Vec<Outgoing>, HandleError> {
     let stored_message = serde_json::to_string(message).expect("messages serialize");
-    let meta = EventMeta::caused_by(event);
-    let source = event.id.to_string();
+    let meta = about.meta.clone();
+    let source = about.id.clone();
     let text = Text::new(message.render(Lang::ZhCn), message.render(Lang::En));
     let mut out = Vec::new();
     let mut orgs = std::collections::BTreeSet::new();
@@ -139,7 +213,7 @@ async fn notify(
         let notice = OrgNotice {
             org: org.clone(),
             about_event: source.clone(),
-            about_type: event.event_type.clone(),
+            about_type: about.event_type.clone(),
             text: text.clone(),
             message: serde_json::to_value(message).expect("messages serialize"),
         };
@@ -147,8 +221,8 @@ async fn notify(
         o.subject = OrgNotice::subject_for(&org);
         if store::webhook(tx, &org).await?.is_some() {
             // Standard Webhooks payload: type, timestamp, data.
-            let body = serde_json::json!({"type": event.event_type, "timestamp": now, "data": notice}).to_string();
-            let delivery = channels::queued("webhook", &org, &org, &source, event.event_type.clone(), body, now);
+            let body = serde_json::json!({"type": about.event_type, "timestamp": now, "data": notice}).to_string();
+            let delivery = channels::queued("webhook", &org, &org, &source, about.event_type.clone(), body, now);
             store::enqueue(tx, delivery).await?;
         }
         out.push(o);
@@ -212,7 +286,7 @@ impl EventHandler for RequestEvents {
             provider: known_org(tx, &parties.provider).await?,
             other,
         };
-        notify(tx, event, now, notice.recipients(&cast), &notice.message(&cast)).await
+        notify(tx, &About::event(event), now, notice.recipients(&cast), &notice.message(&cast)).await
     }
 }
 
@@ -225,7 +299,6 @@ async fn violation(
     now: DateTime<Utc>,
     v: ViolationDetected,
 ) -> Result<Vec<Outgoing>, HandleError> {
-    use crate::domain::recipients;
     let party = known_org(tx, &v.party).await?;
     let step = match party.place {
         Some(Place { kind: OrgKind::Authority, .. }) => EscalationStep::SuperiorAuthority,
@@ -239,7 +312,7 @@ async fn violation(
         }
     }
     let message = Message::Violation { article: v.article, party: party.name.clone(), kind: v.kind, facts: v.facts };
-    notify(tx, event, now, who, &message).await
+    notify(tx, &About::event(event), now, who, &message).await
 }
 
 /// Tells each holder of recalled data that it must destroy it and send a receipt: its
@@ -259,7 +332,7 @@ impl EventHandler for RecallEvents {
         let who = crate::domain::recipients::administrators_and_sharing_office(&holder);
         let message =
             Message::DestructionOrdered { entry_id: e.entry_id, scope: e.scope, reason: e.reason, due_at: e.due_at };
-        notify(tx, event, now, who, &message).await
+        notify(tx, &About::event(event), now, who, &message).await
     }
 }
 
@@ -316,9 +389,14 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 }
 
 /// An organisation sets how one of its accounts hears: channels (`inbox` always, `email`),
-/// the address, digests instead of single duty notices, the language.
+/// the address, digests instead of single duty notices, the language. Only its own accounts:
+/// the rows are keyed by the acting organisation, so `platform` (or anyone) changes only its
+/// own. A change of address or channels is announced to the organisation's administrators, and
+/// to the old address when it was receiving email (issue 12).
 async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let about = About::command(&call);
     let mut f = call.fields;
+    own_org_only(&mut f, &call.org)?;
     let account = f.required_str("account");
     let email = f.optional_str("email");
     let channels: Option<Vec<String>> = f.optional("channels");
@@ -343,7 +421,8 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     f.finish()?;
     let account = account.expect("checked");
-    let old = store::preference(&ctx.db, &call.org, &account).await?;
+    let tx = ctx.begin().await?;
+    let old = store::preference(&tx, &call.org, &account).await?;
     let wants_email = channels.as_ref().is_some_and(|c| c.iter().any(|c| c == "email"));
     let email = email.or(old.as_ref().and_then(|o| o.email.clone()));
     if wants_email && email.is_none() {
@@ -360,12 +439,71 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         }))
         .expect("strings serialize"),
         digest: digest.or(old.as_ref().map(|o| o.digest)).unwrap_or(false),
-        lang: lang.or(old.map(|o| o.lang)).unwrap_or_else(|| "zh-CN".into()),
+        lang: lang.or(old.as_ref().map(|o| o.lang.clone())).unwrap_or_else(|| "zh-CN".into()),
     };
-    let tx = ctx.begin().await?;
     store::set_preference(&tx, p.clone()).await?;
-    ctx.commit(tx, &[]).await?;
+    let channels_of = |m: &store::entities::preference::Model| -> Vec<String> {
+        serde_json::from_str(&m.channels).unwrap_or_default()
+    };
+    let (email_before, channels_before) =
+        old.as_ref().map_or((None, vec!["inbox".to_owned()]), |o| (o.email.clone(), channels_of(o)));
+    let mut out = Vec::new();
+    if email_before != p.email || channels_before != channels_of(&p) {
+        let message = Message::PreferencesChanged {
+            account: p.account.clone(),
+            by: name_of(&tx, &call.org).await?,
+            email_before: email_before.clone(),
+            email_after: p.email.clone(),
+            channels_before: channels_before.clone(),
+            channels_after: channels_of(&p),
+        };
+        out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
+        // The old address hears of the move too: a person whose address was taken over must
+        // learn it somewhere the new owner does not read.
+        let old_address =
+            email_before.filter(|e| channels_before.iter().any(|c| c == "email") && Some(e) != p.email.as_ref());
+        if let Some(address) = old_address {
+            let lang = if old.as_ref().is_some_and(|o| o.lang == "en") { Lang::En } else { Lang::ZhCn };
+            let body = message.render(lang);
+            let subject = channels::subject_of(&body);
+            let now = ctx.clock.now();
+            store::enqueue(&tx, channels::queued("email", &call.org, &address, &about.id, subject, body, now)).await?;
+        }
+    }
+    ctx.commit(tx, &out).await?;
     Ok(json!(p))
+}
+
+/// Refuses a call that names another organisation in an `org` field: an organisation changes
+/// only its own accounts and webhook (issue 12), and says so rather than silently acting on its
+/// own rows instead.
+fn own_org_only(f: &mut govshare_shared::validate::Fields, acting: &str) -> Result<(), ApiError> {
+    match f.optional_str("org") {
+        Some(other) if other != acting => Err(ApiError::with_text(
+            govshare_shared::reply::ErrorCode::Forbidden,
+            format!("{acting} 只能修改本单位的通知方式和回调地址，{other} 的须由其自行修改"),
+            format!("{acting} may change only its own notification settings and webhook; {other} must change its own"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Tells `org`'s administrators of a change to how it hears, on every channel.
+async fn announce(
+    tx: &DatabaseTransaction,
+    about: &About,
+    org: &str,
+    message: &Message,
+    now: DateTime<Utc>,
+) -> Result<Vec<Outgoing>, ApiError> {
+    let known = store::org(tx, org).await?;
+    let org = known.unwrap_or_else(|| Org {
+        id: org.to_owned(),
+        name: org.to_owned(),
+        place: None,
+        roles: Default::default(),
+    });
+    notify(tx, about, now, recipients::administrators(&org), message).await.map_err(ApiError::unavailable)
 }
 
 async fn get_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
@@ -377,40 +515,89 @@ async fn get_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 }
 
 /// An organisation's systems receive its notifications by HTTP POST, signed per Standard
-/// Webhooks with the secret answered here once.
+/// Webhooks with the secret answered here once. The URL must pass the address policy
+/// ([`channels::policy`]) with its host resolved now; it is checked again at each send. The
+/// secret is stored sealed under `notify.secret_key`; without that key nothing is registered.
+/// The organisation's administrators are told.
 async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    let about = About::command(&call);
     let mut f = call.fields;
+    own_org_only(&mut f, &call.org)?;
+    let key = webhook_key(ctx)?;
     let url = f.required_str("url");
-    if let Some(u) =
-        url.as_deref().filter(|u| reqwest::Url::parse(u).map(|u| !u.scheme().starts_with("http")).unwrap_or(true))
-    {
-        f.problem(govshare_shared::Problem::invalid(
-            "url",
-            format!("不是 http(s) 地址：{u}"),
-            format!("not an http(s) URL: {u}"),
-        ));
+    if let Some(u) = url.as_deref() {
+        let policy = WebhookPolicy::from_settings(&ctx.settings.notify).map_err(ApiError::unavailable)?;
+        if let Err(refused) = check_webhook_url(&policy, u).await {
+            let why = refused.text();
+            f.problem(govshare_shared::Problem::invalid("url", why.zh, why.en));
+        }
     }
     f.finish()?;
+    let url = url.expect("checked");
+    let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let secret = channels::webhook::Secret::generate();
     let row = store::entities::webhook::ActiveModel {
         org: Set(call.org.clone()),
-        url: Set(url.expect("checked")),
-        secret: Set(secret.to_string()),
+        url: Set(url),
+        secret: Set(key.seal(&call.org, &secret.to_string())),
         created_at: Set(ctx.clock.now()),
     };
     let tx = ctx.begin().await?;
     store::entities::webhook::Entity::delete_by_id(call.org.clone()).exec(&tx).await?;
     store::entities::webhook::Entity::insert(row).exec_without_returning(&tx).await?;
-    ctx.commit(tx, &[]).await?;
+    let message = Message::WebhookRegistered { host, by: name_of(&tx, &call.org).await? };
+    let out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
+    ctx.commit(tx, &out).await?;
     Ok(json!({"org": call.org, "secret": secret.to_string(),
               "note": "keep the secret: it is shown once; verify each call's webhook-signature with it"}))
 }
 
+/// The key webhook secrets are sealed with; without one, webhooks cannot be registered.
+fn webhook_key(ctx: &Context) -> Result<SecretKey, ApiError> {
+    let missing = || {
+        ApiError::with_text(
+            govshare_shared::reply::ErrorCode::Unavailable,
+            "平台未配置回调密钥加密密钥（notify.secret_key），暂不能登记回调地址；请联系平台运维人员，未做任何更改",
+            "webhooks cannot be registered: the platform has no key to encrypt their secrets with (notify.secret_key); ask the platform operators; nothing was changed",
+        )
+    };
+    match SecretKey::from_settings(&ctx.settings.notify) {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(missing()),
+        Err(e) => {
+            tracing::error!(error = %e, "notify.secret_key unusable");
+            Err(missing())
+        }
+    }
+}
+
+/// The URL and every address its host resolves to now, under `policy`.
+async fn check_webhook_url(policy: &WebhookPolicy, url: &str) -> Result<(), channels::policy::Refusal> {
+    let target = policy.check_url(url)?;
+    if let Host::Name(name) = &target.host {
+        let answers: Vec<_> = tokio::net::lookup_host((name.as_str(), target.port))
+            .await
+            .map_err(|_| channels::policy::Refusal::NoAddress)?
+            .collect();
+        policy.check_addresses(&answers)?;
+    }
+    Ok(())
+}
+
+/// The organisation stops receiving webhooks; its administrators are told.
 async fn remove_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    call.fields.finish()?;
+    let about = About::command(&call);
+    let mut f = call.fields;
+    own_org_only(&mut f, &call.org)?;
+    f.finish()?;
     let tx = ctx.begin().await?;
     let n = store::entities::webhook::Entity::delete_by_id(call.org.clone()).exec(&tx).await?.rows_affected;
-    ctx.commit(tx, &[]).await?;
+    let mut out = Vec::new();
+    if n == 1 {
+        let message = Message::WebhookRemoved { by: name_of(&tx, &call.org).await? };
+        out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
+    }
+    ctx.commit(tx, &out).await?;
     Ok(json!({"removed": n == 1}))
 }
 

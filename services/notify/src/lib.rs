@@ -42,6 +42,20 @@ impl govshare_shared::App for App {
         Self { ctx }
     }
 
+    /// Refuses to start on a webhook setting it cannot use: a typo in an allowed network must
+    /// not silently open nothing, nor a bad key leave secrets unreadable.
+    async fn init(&self) -> anyhow::Result<()> {
+        let s = &self.ctx.settings.notify;
+        channels::policy::WebhookPolicy::from_settings(s).map_err(anyhow::Error::msg)?;
+        if channels::sealed::SecretKey::from_settings(s)?.is_none() {
+            tracing::warn!("notify.secret_key is not set: webhooks cannot be registered");
+        }
+        if s.allow_http_webhooks {
+            tracing::warn!("notify.allow_http_webhooks is on: webhooks may go over plain http (development only)");
+        }
+        Ok(())
+    }
+
     async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError> {
         handlers::call(&self.ctx, call).await
     }

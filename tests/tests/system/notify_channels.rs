@@ -287,3 +287,178 @@ async fn a_destruction_order_reaches_the_holders_people_once() {
     assert_eq!(who, ["carol", "zhao"]);
     p.stop().await;
 }
+
+// --- issue 12: where webhooks may go, and who may change how an organisation hears ---
+
+/// The platform with notify under `settings` (applied to the test defaults) and `relay`.
+async fn platform_with(relay: &TestRelay, settings: impl FnOnce(&mut govshare_shared::Settings)) -> Platform {
+    let mut p = Platform::start_with(Backend::Sqlite, &[]).await;
+    p.base.smtp.host = relay.addr.ip().to_string();
+    p.base.smtp.port = relay.addr.port();
+    settings(&mut p.base);
+    for s in Service::ALL {
+        p.start_service(s).await;
+    }
+    p
+}
+
+/// The refusal of a call that must fail.
+fn refusal(outcome: Result<Value, govshare_cli::client::CallError>) -> govshare_shared::reply::WireError {
+    match outcome {
+        Ok(v) => panic!("accepted: {v}"),
+        Err(e) => e.refusal().unwrap_or_else(|| panic!("no answer: {e}")).clone(),
+    }
+}
+
+/// The messages in `org`'s inbox (English) for `recipient` that contain `text`.
+async fn inbox_with(p: &Platform, org: &str, recipient: &str, text: &str) -> Vec<String> {
+    let c = p.client.clone().with_lang(Lang::En);
+    let inbox = c.query(Service::Notify, org, "list_inbox", json!({"recipient": recipient})).await.unwrap();
+    inbox["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .filter(|m| m.contains(text))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_to_loopback_metadata_or_plain_http_is_refused_under_production_settings() {
+    use govshare_shared::reply::ErrorCode;
+    // Given production-like settings: https only, no allowed networks
+    let relay = TestRelay::start(Rules::default()).await;
+    let receiver = Receiver::start(200).await;
+    let p = platform_with(&relay, |s| {
+        s.notify.allow_http_webhooks = false;
+        s.notify.webhook_allowed_networks.clear();
+    })
+    .await;
+
+    // When gongan registers its endpoint on 127.0.0.1, the metadata address, or odd schemes
+    let https_loopback = receiver.url.replace("http://", "https://");
+    for url in [
+        receiver.url.as_str(),
+        https_loopback.as_str(),
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::ffff:127.0.0.1]:5432/",
+        "https://10.0.0.5/hook",
+        "httpx://evil/",
+        "https://localhost/hook",
+    ] {
+        let c = p.client.clone().with_lang(Lang::En);
+        let refused = refusal(c.command(Service::Notify, "gongan", "register_webhook", json!({"url": url})).await);
+
+        // Then each is refused on field url, with a reason
+        assert_eq!(refused.code, ErrorCode::ValidationFailed, "{url}");
+        assert_eq!(refused.problems.len(), 1, "{url}");
+        assert_eq!(refused.problems[0].field, "url", "{url}");
+        assert!(refused.problems[0].message.contains("url is invalid"), "{url}: {}", refused.problems[0].message);
+    }
+    let zh = refusal(p.command(Service::Notify, "gongan", "register_webhook", json!({"url": receiver.url})).await);
+    assert!(zh.problems[0].message.contains("https"), "{}", zh.problems[0].message);
+    let c = p.client.clone().with_lang(Lang::En);
+    let meta = json!({"url": "https://169.254.169.254/"});
+    let meta = refusal(c.command(Service::Notify, "gongan", "register_webhook", meta).await);
+    assert!(meta.problems[0].message.contains("link-local"), "{}", meta.problems[0].message);
+
+    // And nothing was registered
+    use sea_orm::EntityTrait as _;
+    let rows = govshare_notify::store::entities::webhook::Entity::find().all(&p.db(Service::Notify).await).await;
+    assert!(rows.unwrap().is_empty());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_secret_key_no_webhook_is_registered() {
+    use govshare_shared::reply::ErrorCode;
+    let relay = TestRelay::start(Rules::default()).await;
+    let receiver = Receiver::start(200).await;
+    let p = platform_with(&relay, |s| s.notify.secret_key = None).await;
+    let c = p.client.clone().with_lang(Lang::En);
+    let refused = refusal(c.command(Service::Notify, "gongan", "register_webhook", json!({"url": receiver.url})).await);
+    assert_eq!(refused.code, ErrorCode::Unavailable);
+    assert!(refused.message.contains("notify.secret_key"), "{}", refused.message);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_cannot_set_gongans_webhook_or_preferences_and_gongans_own_changes_are_announced() {
+    use govshare_shared::reply::ErrorCode;
+    // Given gongan (administrators alice and bob), alice hearing by email, and gongan's webhook
+    let relay = TestRelay::start(Rules::default()).await;
+    let receiver = Receiver::start(200).await;
+    let attacker = Receiver::start(200).await;
+    let p = platform(&relay).await;
+    p.seed("unconditional").await;
+    p.caught_up(&Service::Catalog.stream(), "notify-catalog").await;
+    let prefs = json!({"account": "alice", "channels": ["inbox", "email"], "email": "alice@gongan.test"});
+    p.command(Service::Notify, "gongan", "set_preferences", prefs).await.unwrap();
+    p.command(Service::Notify, "gongan", "register_webhook", json!({"url": receiver.url})).await.unwrap();
+
+    // When platform tries to move alice's address, and gongan's webhook, in gongan's name
+    let moved = json!({"org": "gongan", "account": "alice", "email": "alice@evil.test"});
+    let hook = json!({"org": "gongan", "url": attacker.url});
+    for (name, body) in
+        [("set_preferences", moved), ("register_webhook", hook), ("remove_webhook", json!({"org": "gongan"}))]
+    {
+        // Then each is forbidden
+        let refused = refusal(p.command(Service::Notify, "platform", name, body).await);
+        assert_eq!(refused.code, ErrorCode::Forbidden, "{name}");
+    }
+    // And without naming gongan, platform changes only its own account of that name
+    let own = json!({"account": "alice", "channels": ["inbox", "email"], "email": "alice@evil.test"});
+    p.command(Service::Notify, "platform", "set_preferences", own).await.unwrap();
+    let alice = p.query(Service::Notify, "gongan", "get_preferences", json!({"account": "alice"})).await;
+    assert_eq!(alice["email"], "alice@gongan.test");
+    let db = p.db(Service::Notify).await;
+    let hook = govshare_notify::store::webhook(&db, "gongan").await.unwrap().expect("gongan's webhook");
+    assert_eq!(hook.url, receiver.url);
+    // And its secret is stored sealed, not as the whsec_ text
+    assert!(hook.secret.starts_with("v1:") && !hook.secret.contains("whsec_"), "{}", hook.secret);
+
+    // When gongan itself moves alice's address
+    let moved = json!({"account": "alice", "email": "alice@new.gongan.test"});
+    p.command(Service::Notify, "gongan", "set_preferences", moved).await.unwrap();
+
+    // Then both administrators read of it and of the webhook, and the old address is told
+    for admin in ["alice", "bob"] {
+        let changed = eventually("the address change notice", async || {
+            let m = inbox_with(&p, "gongan", admin, "alice@gongan.test -> alice@new.gongan.test").await;
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
+        assert!(changed[0].starts_with("Notification settings changed: gongan changed"), "{}", changed[0]);
+        assert_eq!(inbox_with(&p, "gongan", admin, "Webhook changed").await.len(), 1, "{admin}");
+    }
+    eventually("the mail to the old address", async || {
+        relay.received().into_iter().find(|m| m.to == ["alice@gongan.test"])
+    })
+    .await;
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roles_change_reaches_the_administrators_before_and_after_it() {
+    // Given gongan with administrators alice and bob
+    let relay = TestRelay::start(Rules::default()).await;
+    let p = platform(&relay).await;
+    p.seed("unconditional").await;
+
+    // When its same-level authority replaces bob with mallory
+    let roles = json!({"administrators": ["alice", "mallory"], "head": ["wang"], "sharing_office_head": ["li"]});
+    p.command(Service::Catalog, "gd-auth", "set_roles", json!({"org_id": "gongan", "roles": roles})).await.unwrap();
+
+    // Then alice, bob (who lost the role) and mallory each read who changed what
+    for admin in ["alice", "bob", "mallory"] {
+        let notice = eventually("the roles notice", async || {
+            let m = inbox_with(&p, "gongan", admin, "Roles changed").await;
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
+        assert_eq!(notice.len(), 1, "{admin}");
+        assert!(notice[0].contains("gd-auth") && notice[0].contains("alice, mallory"), "{}", notice[0]);
+    }
+    p.stop().await;
+}

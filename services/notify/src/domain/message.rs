@@ -154,6 +154,51 @@ pub enum Message {
         record_count: Option<u64>,
         reason: Option<String>,
     },
+    /// The organisation's roles in the directory were changed (issue 12: every change is
+    /// announced to its administrators, those before and those after).
+    RolesChanged {
+        /// The organisation, as the directory names it.
+        org: String,
+        /// Who changed them: the organisation itself or its same-level authority.
+        by: String,
+        /// The roles now, for the reader to check.
+        administrators: Vec<String>,
+        head: Vec<String>,
+        sharing_office_head: Vec<String>,
+        sharing_office: Vec<String>,
+    },
+    /// A key was added to the organisation's bus identities: whoever holds its seed now acts
+    /// for the organisation on the bus.
+    BusKeyAdded {
+        org: String,
+        public_key: String,
+        by: String,
+    },
+    /// A bus key of the organisation was revoked.
+    BusKeyRevoked {
+        org: String,
+        public_key: String,
+        by: String,
+    },
+    /// The organisation registered a webhook endpoint (replacing any before it).
+    WebhookRegistered {
+        /// The endpoint's host only: the rest of a URL may carry the receiver's token.
+        host: String,
+        by: String,
+    },
+    /// The organisation removed its webhook endpoint.
+    WebhookRemoved {
+        by: String,
+    },
+    /// How one of the organisation's accounts hears changed: its address or its channels.
+    PreferencesChanged {
+        account: String,
+        by: String,
+        email_before: Option<String>,
+        email_after: Option<String>,
+        channels_before: Vec<String>,
+        channels_after: Vec<String>,
+    },
 }
 
 /// One missing item of a supplement notice. (notify's own copy of the event's item: a stored
@@ -533,6 +578,65 @@ impl Message {
                     ),
                 }
             }
+            Message::RolesChanged { org, by, administrators, head, sharing_office_head, sharing_office } => {
+                let l = |v: &[String]| if v.is_empty() { "-".to_owned() } else { list(v, lang) };
+                let (a, h, soh, so) = (l(administrators), l(head), l(sharing_office_head), l(sharing_office));
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【角色已变更】{by}变更了{org}在目录中的角色：管理员 {a}；负责人 {h}；共享工作机构负责人 {soh}；共享工作机构 {so}。如非本单位所知的变更，请立即核实。"
+                    ),
+                    Lang::En => format!(
+                        "Roles changed: {by} changed the roles of {org} in the directory: administrators {a}; head {h}; sharing office head {soh}; sharing office {so}. If your organisation did not expect this, check it at once."
+                    ),
+                }
+            }
+            Message::BusKeyAdded { org, public_key, by } => match lang {
+                Lang::ZhCn => format!(
+                    "【总线身份已新增】{by}为{org}新增了总线身份密钥 {public_key}，持有其私钥者即可以本单位名义在总线上操作。如非本单位所知，请立即吊销。"
+                ),
+                Lang::En => format!(
+                    "Bus key added: {by} added the bus key {public_key} to {org}; whoever holds its seed acts for your organisation on the bus. If you did not expect this, revoke it at once."
+                ),
+            },
+            Message::BusKeyRevoked { org, public_key, by } => match lang {
+                Lang::ZhCn => {
+                    format!("【总线身份已吊销】{by}吊销了{org}的总线身份密钥 {public_key}，使用该密钥的连接将被拒绝。")
+                }
+                Lang::En => format!(
+                    "Bus key revoked: {by} revoked the bus key {public_key} of {org}; connections with it are refused."
+                ),
+            },
+            Message::WebhookRegistered { host, by } => match lang {
+                Lang::ZhCn => format!(
+                    "【回调地址已变更】{by}登记了本单位的回调（webhook）地址，主机 {host}；此后本单位的通知将推送至该地址。如非本单位所知，请立即删除并重新登记。"
+                ),
+                Lang::En => format!(
+                    "Webhook changed: {by} registered your organisation's webhook endpoint, host {host}; your notifications now go there. If you did not expect this, remove it and register your own at once."
+                ),
+            },
+            Message::WebhookRemoved { by } => match lang {
+                Lang::ZhCn => {
+                    format!("【回调地址已删除】{by}删除了本单位的回调（webhook）地址，通知不再推送至部门系统。")
+                }
+                Lang::En => format!(
+                    "Webhook removed: {by} removed your organisation's webhook endpoint; notifications no longer go to a department system."
+                ),
+            },
+            Message::PreferencesChanged { account, by, email_before, email_after, channels_before, channels_after } => {
+                let none = Text::new("无", "none");
+                let email = |e: &Option<String>| e.clone().unwrap_or_else(|| none.get(lang).to_owned());
+                let channels = |c: &[String]| if c.is_empty() { none.get(lang).to_owned() } else { list(c, lang) };
+                let (eb, ea) = (email(email_before), email(email_after));
+                let (cb, ca) = (channels(channels_before), channels(channels_after));
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【通知方式已变更】{by}变更了账号 {account} 的通知方式：邮箱 {eb} → {ea}；渠道 {cb} → {ca}。如非本人或本单位所知，请立即核实。"
+                    ),
+                    Lang::En => format!(
+                        "Notification settings changed: {by} changed how account {account} hears: email {eb} -> {ea}; channels {cb} -> {ca}. If this was not expected, check it at once."
+                    ),
+                }
+            }
         }
     }
 }
@@ -652,6 +756,50 @@ mod tests {
             m.render(Lang::ZhCn)
         );
         assert!(m.render(Lang::En).contains("If still undone, it goes to"), "{}", m.render(Lang::En));
+    }
+
+    #[test]
+    fn a_roles_change_says_who_changed_them_and_what_they_are_now() {
+        let m = Message::RolesChanged {
+            org: "广东省公安厅".into(),
+            by: "广东省政务服务和数据管理局 (gd-auth)".into(),
+            administrators: vec!["zhang.san".into(), "mallory".into()],
+            head: vec!["wang.wu".into()],
+            sharing_office_head: vec![],
+            sharing_office: vec![],
+        };
+        let (zh, en) = (m.render(Lang::ZhCn), m.render(Lang::En));
+        assert!(zh.starts_with("【角色已变更】广东省政务服务和数据管理局 (gd-auth)变更了广东省公安厅"), "{zh}");
+        assert!(zh.contains("mallory"), "{zh}");
+        assert!(en.contains("administrators zhang.san, mallory; head wang.wu; sharing office head -"), "{en}");
+    }
+
+    #[test]
+    fn a_changed_address_shows_the_old_and_the_new_one() {
+        let m = Message::PreferencesChanged {
+            account: "alice".into(),
+            by: "gongan".into(),
+            email_before: Some("alice@gongan.test".into()),
+            email_after: Some("alice@evil.test".into()),
+            channels_before: vec!["inbox".into(), "email".into()],
+            channels_after: vec!["inbox".into(), "email".into()],
+        };
+        assert!(m.render(Lang::ZhCn).contains("邮箱 alice@gongan.test → alice@evil.test"), "{}", m.render(Lang::ZhCn));
+        assert!(m.render(Lang::En).contains("email alice@gongan.test -> alice@evil.test"), "{}", m.render(Lang::En));
+    }
+
+    #[test]
+    fn a_webhook_and_a_bus_key_change_read_in_both_languages() {
+        let hook = Message::WebhookRegistered { host: "hooks.gongan.test".into(), by: "gongan".into() };
+        assert!(hook.render(Lang::ZhCn).contains("主机 hooks.gongan.test"));
+        assert!(hook.render(Lang::En).starts_with("Webhook changed: gongan registered"));
+        let key = Message::BusKeyAdded { org: "公安厅".into(), public_key: "UABC".into(), by: "platform".into() };
+        assert!(key.render(Lang::ZhCn).contains("新增了总线身份密钥 UABC"));
+        assert!(key.render(Lang::En).contains("revoke it at once"));
+        let gone =
+            Message::BusKeyRevoked { org: "公安厅".into(), public_key: "UABC".into(), by: "公安厅".into() };
+        assert!(gone.render(Lang::En).contains("connections with it are refused"));
+        assert!(Message::WebhookRemoved { by: "gongan".into() }.render(Lang::ZhCn).contains("删除了本单位的回调"));
     }
 
     #[test]
