@@ -1,11 +1,13 @@
 //! Calling govshare over NATS request-reply, as a department system would.
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_nats::{HeaderMap, jetstream};
 use govshare_shared::{
     Service, bus,
+    config::NatsSettings,
     reply::{Lang, WireError, WireReply},
+    trust::{self, Identity},
 };
 use serde_json::Value;
 
@@ -29,21 +31,71 @@ impl CallError {
     }
 }
 
-/// A govshare client bound to one NATS connection.
+/// Opens a connection that acts for an organisation: where one process plays several
+/// organisations (the demo, the tests), each gets its own connection with its own credentials,
+/// exactly as separate department systems would.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync + std::fmt::Debug {
+    async fn connect_as(&self, org: &str) -> anyhow::Result<async_nats::Client>;
+}
+
+/// A govshare client: one NATS connection acting for one organisation, or (with a
+/// [`Connector`]) one connection per organisation it acts for.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The connection used when no [`Connector`] is set (and for calls it cannot place).
     pub nats: async_nats::Client,
     pub lang: Lang,
     pub timeout: Duration,
+    connector: Option<Arc<dyn Connector>>,
+    connections: Arc<tokio::sync::Mutex<HashMap<String, async_nats::Client>>>,
 }
 
 impl Client {
+    /// Connects without credentials (a bus without authorization).
     pub async fn connect(url: &str) -> Result<Self, async_nats::ConnectError> {
         Ok(Self::new(async_nats::connect(url).await?))
     }
 
+    /// Connects as `org` with the credentials in `settings` (`nats.nkey_file`/`creds_file`),
+    /// taking replies on `org`'s own inbox prefix.
+    pub async fn connect_as(settings: &NatsSettings, org: &str) -> anyhow::Result<Self> {
+        let nats = trust::connect(settings, &Identity::acting_for(org), &format!("govshare-cli-{org}")).await?;
+        Ok(Self::new(nats))
+    }
+
     pub fn new(nats: async_nats::Client) -> Self {
-        Self { nats, lang: Lang::ZhCn, timeout: Duration::from_secs(10) }
+        Self {
+            nats,
+            lang: Lang::ZhCn,
+            timeout: Duration::from_secs(10),
+            connector: None,
+            connections: Default::default(),
+        }
+    }
+
+    /// A client that acts for any organisation through `connector` (the demo and the tests);
+    /// `nats` is the operators' connection, used for `platform` and for watching the bus.
+    pub fn with_connector(nats: async_nats::Client, connector: Arc<dyn Connector>) -> Self {
+        Self { connector: Some(connector), ..Self::new(nats) }
+    }
+
+    /// The connection that acts for `org`.
+    pub async fn connection(&self, org: &str) -> Result<async_nats::Client, CallError> {
+        let Some(connector) = &self.connector else { return Ok(self.nats.clone()) };
+        if org == bus::PLATFORM_ORG {
+            return Ok(self.nats.clone());
+        }
+        let mut connections = self.connections.lock().await;
+        if let Some(c) = connections.get(org) {
+            return Ok(c.clone());
+        }
+        let c = connector.connect_as(org).await.map_err(|e| CallError::Transport {
+            subject: format!("(connecting as {org})"),
+            reason: format!("{e:#}"),
+        })?;
+        connections.insert(org.to_owned(), c.clone());
+        Ok(c)
     }
 
     pub fn with_lang(mut self, lang: Lang) -> Self {
@@ -94,6 +146,8 @@ impl Client {
         if let Some(key) = key {
             headers.insert(bus::IDEMPOTENCY_HEADER, key);
         }
+        let org = bus::CallSubject::parse(subject).map(|c| c.org).unwrap_or_else(|| bus::PLATFORM_ORG.to_owned());
+        let nats = self.connection(&org).await?;
         // "No responders" means no instance has subscribed yet (a service starting, a rolling
         // restart): nothing was done, so asking again is safe. Anything else is reported.
         let mut tries = 0;
@@ -102,7 +156,7 @@ impl Client {
                 .payload(payload.clone())
                 .headers(headers.clone())
                 .timeout(Some(self.timeout));
-            match self.nats.send_request(subject.to_owned(), request).await {
+            match nats.send_request(subject.to_owned(), request).await {
                 Ok(m) => break m,
                 Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders && tries < 30 => {
                     tries += 1;

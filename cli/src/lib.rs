@@ -2,6 +2,7 @@
 //! the five services in one process, starting a local `nats-server`, and calling services
 //! over the bus the way a department system does.
 
+pub mod bus_cli;
 pub mod calendar_cli;
 pub mod catalog_cli;
 pub mod client;

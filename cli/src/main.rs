@@ -4,18 +4,24 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum, error::ErrorKind};
 use govshare_cli::{
+    bus_cli::{self, BusCmd},
     calendar_cli::{self, CalendarCmd},
     catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
     demo,
     dispute_cli::DisputeCmd,
     inbox_cli::InboxCmd,
-    platform::{self, LocalNats},
+    platform::{self, BusAuth, LocalNats},
     recall_cli::{self, RecallCmd},
     request_cli::{GrantCmd, RequestCmd},
     return_cli::ReturnCmd,
 };
-use govshare_shared::{ManualClock, Service, SharedClock, SystemClock, config::Settings, reply::Lang};
+use govshare_shared::{
+    ManualClock, Service, SharedClock, SystemClock,
+    config::{NatsSettings, Settings},
+    reply::Lang,
+    trust::{Identity, KeyFolder},
+};
 
 #[derive(Parser)]
 #[command(name = "govshare", version, about = "Government data sharing platform (《政务数据共享条例》)")]
@@ -95,6 +101,37 @@ enum Command {
         #[command(subcommand)]
         cmd: RegionCmd,
     },
+    /// Identities on the bus: keys of the operators and services, a department's
+    /// credentials, revocation, the nats-server authorization (the operators' tool).
+    Bus {
+        #[command(flatten)]
+        creds: CredsArgs,
+        #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
+        #[command(subcommand)]
+        cmd: BusCmd,
+    },
+}
+
+/// Whose credentials a call goes out with. Every connection to the bus authenticates.
+#[derive(clap::Args, Clone)]
+struct CredsArgs {
+    /// The nkey seed file of the acting organisation (default: `<creds-dir>/<org>.nk`).
+    #[arg(long, global = true, env = "GOVSHARE_CREDS")]
+    creds: Option<PathBuf>,
+    /// The folder of credentials (`govshare up` keeps its own in data/bus/creds).
+    #[arg(long, global = true, env = "GOVSHARE_CREDS_DIR", default_value = bus_cli::DEFAULT_CREDS_DIR)]
+    creds_dir: PathBuf,
+}
+
+impl CredsArgs {
+    /// The NATS settings to act for `org` with: `--creds`, else `<creds-dir>/<org>.nk` if
+    /// it exists, else none (a bus with authorization refuses the connection).
+    fn nats(&self, url: &str, org: &str) -> NatsSettings {
+        let seed =
+            self.creds.clone().or_else(|| Some(self.creds_dir.join(format!("{org}.nk"))).filter(|p| p.is_file()));
+        NatsSettings { url: url.to_owned(), nkey_file: seed.map(|p| p.display().to_string()), ..Default::default() }
+    }
 }
 
 /// How to reach govshare and as whom.
@@ -108,6 +145,8 @@ struct BusArgs {
     lang: String,
     #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    #[command(flatten)]
+    creds: CredsArgs,
 }
 
 /// How to reach govshare and as whom, for a step of the request workflow. Every step belongs
@@ -122,6 +161,8 @@ struct PartyArgs {
     lang: String,
     #[arg(long, global = true, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    #[command(flatten)]
+    creds: CredsArgs,
 }
 
 impl PartyArgs {
@@ -134,7 +175,7 @@ impl PartyArgs {
                 "--org <ORG> is required: the acting organisation's id",
             )
         };
-        BusArgs { org, lang: self.lang, nats_url: self.nats_url }
+        BusArgs { org, lang: self.lang, nats_url: self.nats_url, creds: self.creds }
     }
 }
 
@@ -188,6 +229,8 @@ struct CallArgs {
     lang: String,
     #[arg(long, env = "GOVSHARE_NATS__URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    #[command(flatten)]
+    creds: CredsArgs,
 }
 
 #[tokio::main]
@@ -217,6 +260,13 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(2);
             }
         },
+        Command::Bus { creds, nats_url, cmd } => {
+            let operator = creds.nats(&nats_url, govshare_shared::bus::PLATFORM_ORG);
+            bus_cli::run(cmd, &creds.creds_dir, async || {
+                Client::connect_as(&operator, govshare_shared::bus::PLATFORM_ORG).await
+            })
+            .await
+        }
         Command::Region { cmd } => match catalog_cli::region(cmd) {
             Ok(line) => {
                 println!("{line}");
@@ -244,6 +294,11 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)?;
 
+    // Every connection authenticates: the operators' and the services' keys live in the data
+    // folder, each department's public key in the directory (docs/adr/0004-bus-identities-nkeys.md).
+    let folder = KeyFolder::new(data_dir.join("bus").join("creds"));
+    let platform_ids = folder.platform_identities()?;
+    let operator_seed = folder.seed_path(&Identity::Operator);
     let mut local = None;
     let nats_url = match args.nats_url.clone() {
         Some(url) => url,
@@ -253,9 +308,10 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
                 std::process::exit(2);
             };
             let port = if args.nats_port == 0 || demo_mode { platform::free_port() } else { args.nats_port };
-            let nats = LocalNats::start(&binary, port, &data_dir.join("nats")).await?;
+            let auth = BusAuth::Secured { identities: &platform_ids, operator: &operator_seed };
+            let nats = LocalNats::start_with(&binary, port, &data_dir.join("nats"), auth).await?;
             let url = nats.url.clone();
-            local = Some(nats);
+            local = Some(Arc::new(nats));
             url
         }
     };
@@ -267,7 +323,8 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     let mut running = Vec::new();
     for (i, service) in Service::ALL.into_iter().enumerate() {
         let port = if args.http_port == 0 || demo_mode { 0 } else { args.http_port + i as u16 };
-        let s = platform::embedded_settings(&settings, service, &data_dir, &nats_url, port);
+        let mut s = platform::embedded_settings(&settings, service, &data_dir, &nats_url, port);
+        s.nats.nkey_file = Some(folder.seed_path(&Identity::Service(service)).display().to_string());
         let r = platform::start_service(service, s, clock.clone()).await?;
         if !demo_mode {
             println!(
@@ -280,10 +337,25 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         running.push(r);
     }
 
+    let operator_settings = NatsSettings {
+        url: nats_url.clone(),
+        nkey_file: Some(operator_seed.display().to_string()),
+        ..Default::default()
+    };
+    let operator = Client::connect_as(&operator_settings, govshare_shared::bus::PLATFORM_ORG).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let follower = local
+        .clone()
+        .map(|nats| tokio::spawn(bus_cli::follow_directory(nats, folder.clone(), operator.clone(), stop.clone())));
+
     if demo_mode {
         println!("govshare demo: five services, SQLite in {}, NATS at {nats_url}", data_dir.display());
-        let client = Client::connect(&nats_url).await?;
+        let nats = local.clone().expect("the demo runs its own nats-server");
+        let connector =
+            DemoConnector { operator: operator.clone(), folder: folder.clone(), nats, url: nats_url.clone() };
+        let client = Client::with_connector(operator.nats.clone(), Arc::new(connector));
         let result = demo::run(&client, &manual).await;
+        stop.cancel();
         for r in running {
             r.shutdown().await;
         }
@@ -291,18 +363,52 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     }
 
     println!(
-        "govshare is up: NATS {nats_url}. Try:\n  cargo run --bin govshare -- catalog search --nats-url {nats_url}\nctrl-c stops."
+        "govshare is up: NATS {nats_url}, authorization on.\n\
+         credentials in {dir}: platform.nk (the operators), <service>.service.nk, and <org>.nk once issued:\n  \
+         cargo run --bin govshare -- bus credentials --for <org> --nats-url {nats_url} --creds-dir {dir}\n\
+         (export GOVSHARE_NATS__URL={nats_url} GOVSHARE_CREDS_DIR={dir} to leave the flags out)\nctrl-c stops.",
+        dir = folder.dir.display()
     );
+    if local.is_none() {
+        println!("(your nats-server must carry the authorization `govshare bus config` writes)");
+    }
     govshare_shared::app::shutdown_signal().await;
     println!("stopping...");
+    stop.cancel();
+    if let Some(f) = follower {
+        let _ = f.await;
+    }
     for r in running {
         r.shutdown().await;
     }
-    if let Some(nats) = local {
-        nats.kill().await;
-    }
+    drop(local);
     govshare_shared::telemetry::shutdown();
     Ok(())
+}
+
+/// The demo plays every organisation from one process, each with credentials of its own
+/// issued the way an operator issues them: a key registered in the directory, the bus
+/// authorization regenerated from it and reloaded.
+#[derive(Debug)]
+struct DemoConnector {
+    operator: Client,
+    folder: KeyFolder,
+    nats: Arc<LocalNats>,
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl govshare_cli::client::Connector for DemoConnector {
+    async fn connect_as(&self, org: &str) -> anyhow::Result<async_nats::Client> {
+        let seed = self.folder.dir.join(format!("{org}.nk"));
+        if !seed.is_file() {
+            bus_cli::issue_credentials(&self.operator, org, &seed).await?;
+        }
+        self.nats.reload(&bus_cli::all_identities(&self.folder, &self.operator).await?).await?;
+        let settings =
+            NatsSettings { url: self.url.clone(), nkey_file: Some(seed.display().to_string()), ..Default::default() };
+        platform::connect_when_admitted(&settings, &Identity::acting_for(org)).await
+    }
 }
 
 async fn call(args: CallArgs) -> anyhow::Result<()> {
@@ -311,7 +417,7 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
     };
     let body: serde_json::Value =
         serde_json::from_str(&args.json).map_err(|e| anyhow::anyhow!("--json is not valid JSON: {e}"))?;
-    let bus = BusArgs { org: args.org, lang: args.lang, nats_url: args.nats_url };
+    let bus = BusArgs { org: args.org, lang: args.lang, nats_url: args.nats_url, creds: args.creds };
     send(&bus, service, args.kind, &args.name, body).await
 }
 
@@ -324,7 +430,16 @@ async fn send_call(bus: &BusArgs, service: Service, c: govshare_cli::catalog_cli
 }
 
 async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: serde_json::Value) -> anyhow::Result<()> {
-    let mut client = Client::connect(&bus.nats_url).await?.with_lang(Lang::from_header(Some(&bus.lang)));
+    let mut client = Client::connect_as(&bus.creds.nats(&bus.nats_url, &bus.org), &bus.org)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}\n(acting for {}: issue credentials with `govshare bus credentials --for {}`, or pass --creds)",
+                bus.org,
+                bus.org
+            )
+        })?
+        .with_lang(Lang::from_header(Some(&bus.lang)));
     client.timeout = Duration::from_secs(30);
     let result = match kind {
         Kind::Command => client.command(service, &bus.org, name, body).await,

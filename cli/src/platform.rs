@@ -9,7 +9,12 @@ use std::{
 };
 
 use async_nats::jetstream;
-use govshare_shared::{Service, SharedClock, app::Running, config::Settings};
+use govshare_shared::{
+    Service, SharedClock,
+    app::Running,
+    config::{NatsSettings, Settings},
+    trust::{Identities, Identity},
+};
 
 /// Starts one service in this process.
 pub async fn start_service(service: Service, settings: Settings, clock: SharedClock) -> anyhow::Result<Running> {
@@ -66,42 +71,147 @@ pub struct LocalNats {
     pub url: String,
     pub port: u16,
     child: tokio::process::Child,
+    binary: PathBuf,
+    /// The generated `auth.conf` beside `nats.conf`; `None`: started without authorization.
+    auth_file: Option<PathBuf>,
+}
+
+/// How a local nats-server admits connections.
+#[derive(Debug, Clone)]
+pub enum BusAuth<'a> {
+    /// Every connection authenticates with one of these keys and gets its identity's
+    /// permissions; `operator` (a seed file) is how this process checks the server is up.
+    Secured { identities: &'a Identities, operator: &'a Path },
+    /// No authorization at all (the tests that prove the services' own checks).
+    Open,
 }
 
 impl LocalNats {
-    /// Starts `nats-server -js` on `port` storing in `store_dir`, and waits until it accepts.
+    /// Starts `nats-server -js` on `port` without authorization (tests of the services' own
+    /// checks only: every connection is every department).
     pub async fn start(binary: &Path, port: u16, store_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(store_dir)?;
+        Self::start_with(binary, port, store_dir, BusAuth::Open).await
+    }
+
+    /// Starts `nats-server` with JetStream storing in `dir/js` and the configuration written
+    /// to `dir/nats.conf` (with `auth`, the generated `dir/auth.conf`), and waits until it
+    /// answers JetStream calls.
+    pub async fn start_with(binary: &Path, port: u16, dir: &Path, auth: BusAuth<'_>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let store = dir.join("js");
+        std::fs::create_dir_all(&store)?;
+        let mut conf = format!(
+            "# Written by govshare for a local bus.\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n",
+            store.display()
+        );
+        let auth_file = match &auth {
+            BusAuth::Secured { identities, .. } => {
+                let path = dir.join("auth.conf");
+                write_auth(&path, identities)?;
+                conf.push_str("include ./auth.conf\n");
+                Some(path)
+            }
+            BusAuth::Open => None,
+        };
+        let conf_path = dir.join("nats.conf");
+        std::fs::write(&conf_path, conf)?;
         let child = tokio::process::Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store_dir)
+            .arg("-c")
+            .arg(&conf_path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {}: {e}", binary.display()))?;
         let url = format!("nats://127.0.0.1:{port}");
+        let settings = match &auth {
+            BusAuth::Secured { operator, .. } => {
+                NatsSettings { url: url.clone(), nkey_file: Some(operator.display().to_string()), ..Default::default() }
+            }
+            BusAuth::Open => NatsSettings { url: url.clone(), ..Default::default() },
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(client) = async_nats::connect(&url).await {
+            let up = tokio::time::timeout(Duration::from_secs(1), async {
+                let client =
+                    govshare_shared::trust::connect(&settings, &Identity::Operator, "govshare-probe").await.ok()?;
                 // JetStream answers its API once it has loaded its store. (async-nats 0.51's
                 // account-info parsing fails on 2.9 servers, so ask the raw API.)
-                if client.request("$JS.API.INFO", "".into()).await.is_ok() {
-                    break;
-                }
+                client.request("$JS.API.INFO", "".into()).await.ok()
+            })
+            .await;
+            if matches!(up, Ok(Some(_))) {
+                break;
             }
             if tokio::time::Instant::now() > deadline {
                 anyhow::bail!("nats-server on port {port} did not come up within 10 s");
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(Self { url, port, child })
+        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file })
+    }
+
+    /// Rewrites the authorization for `identities` and has the server reload it: new keys
+    /// connect, removed ones are disconnected, and nothing else is interrupted.
+    pub async fn reload(&self, identities: &Identities) -> anyhow::Result<()> {
+        let Some(path) = &self.auth_file else {
+            anyhow::bail!("this nats-server runs without authorization; there is nothing to reload");
+        };
+        write_auth(path, identities)?;
+        let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("nats-server has exited"))?;
+        let status = tokio::process::Command::new(&self.binary)
+            .arg("--signal")
+            .arg(format!("reload={pid}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await?;
+        anyhow::ensure!(status.success(), "nats-server --signal reload={pid} failed: {status}");
+        Ok(())
     }
 
     /// Stops the server now.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Connects as `identity`, retrying while the server has not yet admitted its key (a reload
+/// takes a moment): used right after credentials were issued.
+pub async fn connect_when_admitted(settings: &NatsSettings, identity: &Identity) -> anyhow::Result<async_nats::Client> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = async_nats::ConnectOptions::new()
+            .custom_inbox_prefix(identity.inbox_prefix())
+            .nkey(
+                govshare_shared::trust::read_seed(Path::new(settings.nkey_file.as_deref().unwrap_or_default()))?
+                    .seed()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+            .name(format!("govshare-{}", identity.file_name()))
+            .connect(&settings.url)
+            .await;
+        match attempt {
+            Ok(client) => return Ok(client),
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %err, "not admitted yet; retrying");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(err) => anyhow::bail!("{} was not admitted by the bus within 10 s: {err}", identity.file_name()),
+        }
+    }
+}
+
+/// Writes the generated authorization file (atomically: the server never reads half a file).
+fn write_auth(path: &Path, identities: &Identities) -> anyhow::Result<()> {
+    let (text, skipped) = govshare_shared::trust::render_authorization(identities);
+    for s in skipped {
+        tracing::warn!(key = %s, "not a NATS user public key; left out of the bus authorization");
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)?;
+    Ok(())
 }
 
 /// Waits until durable consumer `durable` on `stream` has nothing pending: every message

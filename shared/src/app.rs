@@ -36,6 +36,8 @@ pub struct Context {
     pub clock: SharedClock,
     pub settings: Settings,
     pub waker: Waker,
+    /// What this service refused on its own trust checks (see [`crate::trust`]).
+    pub refusals: crate::trust::Refusals,
 }
 
 impl Context {
@@ -143,18 +145,22 @@ pub async fn connect<A: App>(settings: &Settings, clock: SharedClock) -> anyhow:
         crate::store::connect_and_migrate::<A::Migrator>(&settings.database.url, settings.database.max_connections)
             .await
             .map_err(|e| anyhow::anyhow!("database {}: {e}", crate::config::redact_url(&settings.database.url)))?;
-    let nats = async_nats::ConnectOptions::new()
-        .name(format!("govshare-{}", A::SERVICE.name()))
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5))
-        .connect(&settings.nats.url)
-        .await
-        .map_err(|e| anyhow::anyhow!("nats {}: {e}", crate::config::redact_url(&settings.nats.url)))?;
+    let identity = crate::trust::Identity::Service(A::SERVICE);
+    let nats = crate::trust::connect(&settings.nats, &identity, &format!("govshare-{}", A::SERVICE.name())).await?;
     let js = jetstream::ContextBuilder::new()
         .timeout(Duration::from_millis(settings.nats.ack_timeout_ms))
         .build(nats.clone());
     bus::ensure_streams(&js, &settings.streams.to_bus()).await.map_err(|e| anyhow::anyhow!("streams: {e}"))?;
-    Ok(Context { service: A::SERVICE, db, nats, js, clock, settings: settings.clone(), waker: Waker::default() })
+    Ok(Context {
+        service: A::SERVICE,
+        db,
+        nats,
+        js,
+        clock,
+        settings: settings.clone(),
+        waker: Waker::default(),
+        refusals: Default::default(),
+    })
 }
 
 /// Starts a service: relay, consumers, call responders, probes and its own tasks. When it
@@ -185,6 +191,8 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
             handler,
             waker: ctx.waker.clone(),
             clock: clock.clone(),
+            service: A::SERVICE,
+            refusals: ctx.refusals.clone(),
         };
         tasks.spawn(inbox::run_consumer(ctx.js.clone(), spec, inbox, settings.inbox.clone(), stop.clone()));
     }
@@ -253,6 +261,18 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
         let Some(subject) = CallSubject::parse(&message.subject) else {
             return Err(ApiError::new(ErrorCode::UnknownOperation));
         };
+        // The bus lets an organisation publish only in its own name and read only its own
+        // inbox; check it again, so a bus without authorization is not a hole: an answer goes
+        // only to the acting organisation's inbox.
+        if !crate::trust::reply_allowed(&subject.org, &reply_to) {
+            ctx.refusals.count(A::SERVICE, crate::trust::Refused::ForeignReply);
+            tracing::warn!(org = %subject.org, reply = %reply_to, "call refused: the reply subject is not the acting organisation's inbox");
+            return Err(ApiError::with_text(
+                ErrorCode::Forbidden,
+                format!("调用必须在 {} 自己的收件箱前缀（_INBOX.{}.）下等待答复", subject.org, subject.org),
+                format!("a call in the name of {} must take its answer on that organisation's inbox prefix (_INBOX.{}.)", subject.org, subject.org),
+            ));
+        }
         let fields = Fields::parse(&message.payload, ctx.settings.calls.max_payload_bytes)?;
         let (traceparent, tracestate) = crate::telemetry::current_trace_context();
         let call = Call {
@@ -286,6 +306,9 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
     .instrument(span.clone())
     .await;
     if let Err(err) = &result {
+        if err.code == ErrorCode::Forbidden {
+            ctx.refusals.count(A::SERVICE, crate::trust::Refused::Forbidden);
+        }
         span.in_scope(|| tracing::info!(error = %err, "call refused"));
     }
     if let Err(err) = ctx.nats.publish(reply_to, reply::render(&result, lang).into()).await {

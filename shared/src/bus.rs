@@ -8,7 +8,8 @@
 //! - Commands: `govshare.cmd.<service>.<org>.<name>`; queries: `govshare.qry.<service>.<org>.<name>`,
 //!   NATS request-reply. `<org>` is the acting organisation's id, so bus permissions can be
 //!   granted per department (`govshare.cmd.*.<org>.>`).
-//! - Dead letters: `govshare.dlq.<consumer>` on `GOVSHARE_DLQ`.
+//! - Dead letters: `govshare.dlq.<service>.<consumer>` on `GOVSHARE_DLQ`.
+//! - Who may publish and read what: [`crate::trust`].
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ pub const IDEMPOTENCY_HEADER: &str = crate::idempotency::HEADER;
 pub const PLATFORM_ORG: &str = "platform";
 
 /// The five services. Their names appear in subjects, stream names and `source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     Catalog,
@@ -136,9 +137,11 @@ pub fn duty_subject(op: &str) -> String {
     format!("{PREFIX}.duty.{op}")
 }
 
-/// Subject a consumer dead-letters to.
-pub fn dlq_subject(consumer: &str) -> String {
-    format!("{PREFIX}.dlq.{consumer}")
+/// Subject a service's consumer (or delivery queue) dead-letters to,
+/// `govshare.dlq.<service>.<consumer>`: the service token lets the bus allow each service its
+/// own dead letters only.
+pub fn dlq_subject(service: Service, consumer: &str) -> String {
+    format!("{PREFIX}.dlq.{}.{consumer}", service.name())
 }
 
 /// Stream settings shared by every govshare stream.
@@ -178,6 +181,10 @@ pub async fn ensure_streams(js: &jetstream::Context, settings: &StreamSettings) 
             duplicate_window: settings.duplicate_window,
             max_age: settings.max_age,
             num_replicas: settings.replicas,
+            // Nobody edits history: messages cannot be deleted or purged through the API.
+            // (Operators remove a whole stream only by deleting it, which is an audited act.)
+            deny_delete: true,
+            deny_purge: true,
             ..Default::default()
         })
         .await?;

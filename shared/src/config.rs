@@ -206,24 +206,55 @@ pub struct CatalogSettings {
     pub regions_file: Option<String>,
 }
 
+/// The bus connection. Every connection authenticates (see `docs/adr/0004-bus-identities-nkeys.md`):
+/// a service with the nkey seed of its own identity (`govshare bus init` writes one per
+/// service; in Kubernetes a Secret mounted as a file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NatsSettings {
     pub url: String,
     /// How long a publish waits for JetStream's PubAck.
     pub ack_timeout_ms: u64,
+    /// The nkey seed file of this service's identity (`service-<name>.nk`). Unset: connect
+    /// without credentials, which a bus with authorization on refuses.
+    pub nkey_file: Option<String>,
+    /// Or a NATS `.creds` file (user JWT and seed), for deployments that run NATS accounts
+    /// in JWT mode instead of the generated nkey configuration.
+    pub creds_file: Option<String>,
+    pub tls: NatsTlsSettings,
 }
 
 impl Default for NatsSettings {
     fn default() -> Self {
-        Self { url: "nats://127.0.0.1:4222".into(), ack_timeout_ms: 5_000 }
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            ack_timeout_ms: 5_000,
+            nkey_file: None,
+            creds_file: None,
+            tls: NatsTlsSettings::default(),
+        }
     }
+}
+
+/// TLS to NATS (`tls://` URLs turn it on too). Paths to PEM files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsTlsSettings {
+    /// Refuse a server that does not offer TLS.
+    pub required: bool,
+    /// The CA that signed the server's certificate (else the system's roots).
+    pub ca_file: Option<String>,
+    /// A client certificate and its key, where the server verifies clients (mTLS).
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `postgres://...` in production, `sqlite://path/file.db?mode=rwc` for one machine.
+    /// TLS to PostgreSQL goes in the URL, as libpq spells it: `?sslmode=verify-full&sslrootcert=/etc/govshare-pg/ca.crt`
+    /// (and `sslcert`/`sslkey` for client certificates); `sslmode=disable` on a trusted local socket.
     pub url: String,
     /// Pool size on PostgreSQL. SQLite always uses one connection: one writer.
     pub max_connections: u32,
@@ -497,7 +528,6 @@ mod tests {
             Ok(())
         });
     }
-}
 
     #[test]
     fn no_secret_shows_in_the_debug_output_of_the_settings() {
@@ -532,3 +562,4 @@ mod tests {
             Ok(())
         });
     }
+}

@@ -126,6 +126,9 @@ pub struct Inbox {
     pub handler: Arc<dyn EventHandler>,
     pub waker: Waker,
     pub clock: SharedClock,
+    /// The service that reads: dead letters go to its own `govshare.dlq.<service>.>`.
+    pub service: bus::Service,
+    pub refusals: crate::trust::Refusals,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -272,11 +275,24 @@ async fn handle_message(
     let envelope = match Envelope::from_slice(&message.payload) {
         Ok(env) => env,
         Err(reason) => {
-            dead_letter(js, spec, message, &reason).await;
+            dead_letter(js, inbox.service, spec, message, &reason).await;
             ack(message, AckKind::Term).await;
             return;
         }
     };
+    // Only the service that owns an event type speaks for it (the bus enforces who may publish
+    // where; this checks it again): a forged event is dead-lettered as evidence, counted, and
+    // has no effect.
+    let stream = message.info().map(|i| i.stream.to_owned()).unwrap_or_default();
+    if let Err(refusal) =
+        crate::trust::check_producer(&envelope.event_type, &envelope.source, &message.subject, &stream)
+    {
+        inbox.refusals.count(inbox.service, crate::trust::Refused::ForgedEvent);
+        tracing::error!(consumer = %spec.durable, event_id = %envelope.id, reason = %refusal, "event refused: not from its owner");
+        dead_letter(js, inbox.service, spec, message, &format!("forged: {refusal}")).await;
+        ack(message, AckKind::Term).await;
+        return;
+    }
     let span = tracing::info_span!(
         "handle_event",
         consumer = %spec.durable,
@@ -297,7 +313,7 @@ async fn handle_message(
             let kind = err.ack(delivered, settings);
             if matches!(kind, AckKind::Term) {
                 tracing::error!(error = %err, "event dead-lettered");
-                dead_letter(js, spec, message, &err.to_string()).await;
+                dead_letter(js, inbox.service, spec, message, &err.to_string()).await;
             } else {
                 tracing::warn!(error = %err, "event will be redelivered");
             }
@@ -314,14 +330,20 @@ async fn ack(message: &jetstream::Message, kind: AckKind) {
 }
 
 /// Copies a message to the dead-letter stream with the reason.
-async fn dead_letter(js: &jetstream::Context, spec: &ConsumerSpec, message: &jetstream::Message, reason: &str) {
+async fn dead_letter(
+    js: &jetstream::Context,
+    service: bus::Service,
+    spec: &ConsumerSpec,
+    message: &jetstream::Message,
+    reason: &str,
+) {
     let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
     let publish = PublishMessage::build()
         .payload(message.payload.clone())
         .message_id(format!("dlq-{}-{}", spec.durable, seq))
         .header(bus::DLQ_REASON_HEADER, reason)
         .header("Govshare-Dlq-Subject", message.subject.as_str());
-    match js.send_publish(bus::dlq_subject(&spec.durable), publish).await {
+    match js.send_publish(bus::dlq_subject(service, &spec.durable), publish).await {
         Ok(ack) => {
             if let Err(err) = ack.await {
                 tracing::error!(error = %err, "dead-letter publish not acked");

@@ -23,6 +23,7 @@ pub mod reply;
 pub mod schedule;
 pub mod store;
 pub mod telemetry;
+pub mod trust;
 pub mod validate;
 
 pub use app::{App, Context, run, serve};

@@ -12,10 +12,16 @@ use std::{collections::HashMap, time::Duration};
 
 use async_nats::jetstream;
 use govshare_cli::{
-    client::{CallError, Client},
-    platform::{self, LocalNats},
+    client::{CallError, Client, Connector},
+    platform::{self, BusAuth, LocalNats},
 };
-use govshare_shared::{Envelope, ManualClock, Service, app::Running, config::Settings, envelope::EventPayload};
+use govshare_shared::{
+    Envelope, ManualClock, Service,
+    app::Running,
+    config::{NatsSettings, Settings},
+    envelope::EventPayload,
+    trust::{Identities, Identity, KeyFolder},
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 use testcontainers::{ContainerAsync, ImageExt, runners::AsyncRunner};
@@ -26,23 +32,61 @@ pub const START: &str = "2026-11-23T01:30:00Z";
 /// How long any wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A NATS server with JetStream for one test.
+/// A NATS server with JetStream for one test, with authorization on (as in production) unless
+/// the test asks for an open one.
 pub struct TestNats {
     pub url: String,
+    /// The operators' and services' seeds, and every organisation's the test acted for.
+    pub keys: KeyFolder,
+    /// Who the server admits: grows as the test acts for more organisations.
+    identities: std::sync::Mutex<Identities>,
     local: Option<LocalNats>,
+    secured: bool,
     _dir: tempfile::TempDir,
     _container: Option<ContainerAsync<testcontainers_modules::nats::Nats>>,
 }
 
+impl std::fmt::Debug for TestNats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNats").field("url", &self.url).finish()
+    }
+}
+
 impl TestNats {
+    /// A server that admits only known keys, each with its identity's permissions.
     pub async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// A server without authorization: for the tests that prove the services' own checks
+    /// hold where the bus does not enforce anything.
+    pub async fn start_open() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(secured: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let keys = KeyFolder::new(dir.path().join("creds"));
+        let identities = keys.platform_identities().expect("platform keys");
         if let Some(binary) = platform::find_nats_server() {
-            let local = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js"))
+            let operator = keys.seed_path(&Identity::Operator);
+            let auth =
+                if secured { BusAuth::Secured { identities: &identities, operator: &operator } } else { BusAuth::Open };
+            let local = LocalNats::start_with(&binary, platform::free_port(), &dir.path().join("nats"), auth)
                 .await
                 .expect("nats-server starts");
-            return Self { url: local.url.clone(), local: Some(local), _dir: dir, _container: None };
+            return Self {
+                url: local.url.clone(),
+                keys,
+                identities: std::sync::Mutex::new(identities),
+                local: Some(local),
+                secured,
+                _dir: dir,
+                _container: None,
+            };
         }
+        // The container fallback runs without authorization (no way to hand it the
+        // generated config here): the services' own checks still apply.
         use testcontainers_modules::nats::{Nats, NatsServerCmd};
         let container = Nats::default()
             .with_cmd(&NatsServerCmd::default().with_jetstream())
@@ -50,7 +94,76 @@ impl TestNats {
             .await
             .expect("no nats-server binary and no container runtime for the NATS fallback");
         let port = container.get_host_port_ipv4(4222).await.expect("mapped port");
-        Self { url: format!("nats://127.0.0.1:{port}"), local: None, _dir: dir, _container: Some(container) }
+        Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            keys,
+            identities: std::sync::Mutex::new(identities),
+            local: None,
+            secured: false,
+            _dir: dir,
+            _container: Some(container),
+        }
+    }
+
+    /// The settings to connect as `identity` (its seed file, creating it if new).
+    pub fn settings_for(&self, identity: &Identity) -> NatsSettings {
+        self.keys.ensure(identity).expect("key pair");
+        NatsSettings {
+            url: self.url.clone(),
+            nkey_file: Some(self.keys.seed_path(identity).display().to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// Admits `identity` (a new key pair, the authorization reloaded) and connects as it.
+    /// The test plays the operator here, as `govshare bus credentials` does in production.
+    pub async fn connect_as(&self, identity: &Identity) -> anyhow::Result<async_nats::Client> {
+        let settings = self.settings_for(identity);
+        let key = self.keys.ensure(identity)?;
+        let snapshot = {
+            let mut ids = self.identities.lock().expect("identities");
+            let keys = ids.entry(identity.clone()).or_default();
+            let new = !keys.contains(&key);
+            if new {
+                keys.push(key);
+            }
+            new.then(|| ids.clone())
+        };
+        if let (Some(ids), Some(local), true) = (snapshot, &self.local, self.secured) {
+            local.reload(&ids).await?;
+        }
+        platform::connect_when_admitted(&settings, identity).await
+    }
+
+    /// Adds `identities` (e.g. generated from the directory) to what the server admits.
+    pub async fn admit(&self, identities: Identities) {
+        let ids = {
+            let mut ids = self.identities.lock().expect("identities");
+            for (identity, keys) in identities {
+                let entry = ids.entry(identity).or_default();
+                for k in keys {
+                    if !entry.contains(&k) {
+                        entry.push(k);
+                    }
+                }
+            }
+            ids.clone()
+        };
+        if let (Some(local), true) = (&self.local, self.secured) {
+            local.reload(&ids).await.expect("reload");
+        }
+    }
+
+    /// Removes `identity` from the server's authorization (its connections are closed).
+    pub async fn revoke(&self, identity: &Identity) {
+        let ids = {
+            let mut ids = self.identities.lock().expect("identities");
+            ids.remove(identity);
+            ids.clone()
+        };
+        if let (Some(local), true) = (&self.local, self.secured) {
+            local.reload(&ids).await.expect("reload");
+        }
     }
 
     /// Stops the server (a local one) now.
@@ -58,6 +171,17 @@ impl TestNats {
         if let Some(local) = self.local.take() {
             local.kill().await;
         }
+    }
+}
+
+/// The test's [`Connector`]: each organisation the test acts for gets its own identity.
+#[derive(Debug, Clone)]
+pub struct TestConnector(pub std::sync::Arc<TestNats>);
+
+#[async_trait::async_trait]
+impl Connector for TestConnector {
+    async fn connect_as(&self, org: &str) -> anyhow::Result<async_nats::Client> {
+        self.0.connect_as(&Identity::acting_for(org)).await
     }
 }
 
@@ -155,13 +279,17 @@ pub fn test_settings() -> Settings {
     s.inbox.max_deliver = 5;
     s.deadlines.rescan_interval_ms = 200;
     s.database.max_connections = 5;
+    // Webhook receivers in tests are plain-http listeners on 127.0.0.1; production refuses both.
+    s.notify.allow_http_webhooks = true;
+    s.notify.webhook_allowed_networks = vec!["127.0.0.0/8".into()];
+    s.notify.secret_key = Some(govshare_notify::channels::sealed::SecretKey::generate_base64().into());
     s
 }
 
 /// The whole platform for one test.
 pub struct Platform {
     pub backend: Backend,
-    pub nats: TestNats,
+    pub nats: std::sync::Arc<TestNats>,
     pub clock: ManualClock,
     pub client: Client,
     pub js: jetstream::Context,
@@ -183,13 +311,24 @@ impl Platform {
 
     /// Only `services`, with the platform clock starting at `start` (RFC 3339).
     pub async fn start_at(backend: Backend, services: &[Service], start: &str) -> Self {
+        Self::start_on(TestNats::start().await, backend, services, start).await
+    }
+
+    /// All five services on a bus WITHOUT authorization: only for tests proving that the
+    /// services' own checks hold where the bus enforces nothing.
+    pub async fn start_unsecured(backend: Backend) -> Self {
+        Self::start_on(TestNats::start_open().await, backend, &Service::ALL, START).await
+    }
+
+    async fn start_on(nats: TestNats, backend: Backend, services: &[Service], start: &str) -> Self {
         init_logs();
-        let nats = TestNats::start().await;
+        let nats = std::sync::Arc::new(nats);
         let mut dbs = HashMap::new();
         for s in Service::ALL {
             dbs.insert(s, TestDb::create(backend, s.name()).await);
         }
-        let client = Client::connect(&nats.url).await.expect("client connects");
+        let operator = nats.connect_as(&Identity::Operator).await.expect("the operators connect");
+        let client = Client::with_connector(operator, std::sync::Arc::new(TestConnector(nats.clone())));
         let js = client.jetstream();
         let mut p = Self {
             backend,
@@ -210,7 +349,7 @@ impl Platform {
     pub fn settings(&self, service: Service) -> Settings {
         let mut s = self.base.clone();
         s.database.url = self.dbs[&service].url.clone();
-        s.nats.url = self.nats.url.clone();
+        s.nats = self.nats.settings_for(&Identity::Service(service));
         s
     }
 
@@ -237,6 +376,11 @@ impl Platform {
         if let Some(r) = self.running.remove(&service) {
             r.kill().await;
         }
+    }
+
+    /// How often `service` refused something on its own trust check.
+    pub fn refusals(&self, service: Service, what: govshare_shared::trust::Refused) -> u64 {
+        self.running[&service].ctx.refusals.get(what)
     }
 
     /// A connection of the test's own to a service's database, for assertions.
@@ -278,10 +422,6 @@ impl Platform {
             if let Ok(d) = self.client.query(Service::Deadlines, org, "get_duty", serde_json::json!({"id": id})).await
                 && d["state"] == state
             {
-    // Webhook receivers in tests are plain-http listeners on 127.0.0.1; production refuses both.
-    s.notify.allow_http_webhooks = true;
-    s.notify.webhook_allowed_networks = vec!["127.0.0.0/8".into()];
-    s.notify.secret_key = Some(govshare_notify::channels::sealed::SecretKey::generate_base64().into());
                 return d;
             }
             assert!(tokio::time::Instant::now() < deadline, "duty {id} never became {state}");
@@ -330,24 +470,26 @@ impl Platform {
         self.messages(&E::SERVICE.stream()).await.into_iter().map(|(_, e)| e).filter(|e| e.is::<E>()).collect()
     }
 
-    /// Registers the provincial authority (`gd-auth`), a provider (`gongan`: administrators
-    /// alice and bob, head wang, sharing-office head li) and a requester (`weijian`: sharing-
-    /// office head zhao), publishes an entry of
-    /// `share_type` through review, and waits until requests knows it.
+    /// Registers the provincial authority (`gd-auth`, by the platform), then, as that
+    /// authority (the platform names no department's people), a provider (`gongan`:
+    /// administrators alice and bob, head wang, sharing-office head li) and a requester
+    /// (`weijian`: sharing-office head zhao), publishes an entry of `share_type` through
+    /// review, and waits until requests knows it.
     pub async fn seed(&self, share_type: &str) -> String {
         use serde_json::json;
-        for (id, kind, roles) in [
-            ("gd-auth", "authority", json!({"administrators": ["dora"]})),
+        for (registrar, id, kind, roles) in [
+            ("platform", "gd-auth", "authority", json!({"administrators": ["dora"]})),
             (
+                "gd-auth",
                 "gongan",
                 "department",
                 json!({"administrators": ["alice", "bob"], "head": ["wang"], "sharing_office_head": ["li"]}),
             ),
-            ("weijian", "department", json!({"administrators": ["carol"], "sharing_office_head": ["zhao"]})),
+            ("gd-auth", "weijian", "department", json!({"administrators": ["carol"], "sharing_office_head": ["zhao"]})),
         ] {
             self.command(
                 Service::Catalog,
-                "platform",
+                registrar,
                 "register_organisation",
                 json!({"id": id, "name": id, "kind": kind, "region": "440000", "roles": roles}),
             )
@@ -372,11 +514,18 @@ impl Platform {
 
     /// Publishes a message on the bus the way a service's outbox relay does (with its id as
     /// `Nats-Msg-Id`): for tests that play a department system or another service.
+    /// It publishes as the service whose `source` the envelope names (the bus admits nobody
+    /// else on that service's subjects).
     pub async fn send(&self, out: &govshare_shared::Outgoing) {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", out.envelope.id.to_string().as_str());
         let body = serde_json::to_vec(&out.envelope).expect("envelope serializes");
-        self.js
+        let producer = Service::ALL
+            .into_iter()
+            .find(|s| s.source() == out.envelope.source)
+            .unwrap_or_else(|| panic!("no service has source {}", out.envelope.source));
+        let nats = self.nats.connect_as(&Identity::Service(producer)).await.expect("connects as the producer");
+        jetstream::new(nats)
             .publish_with_headers(out.subject.clone(), headers, body.into())
             .await
             .expect("publish")

@@ -134,6 +134,8 @@ async fn a_consumer_killed_after_its_effect_but_before_its_ack_does_not_repeat_i
         handler: std::sync::Arc::new(govshare_notify::handlers::DutyEvents),
         waker: Default::default(),
         clock: p.clock.shared(),
+        service: Service::Notify,
+        refusals: Default::default(),
     };
     assert_eq!(crashed.process(&envelope).await.unwrap(), Outcome::Handled);
     drop(message); // no ack: the process is gone
@@ -191,7 +193,7 @@ async fn an_event_of_an_unknown_version_is_dead_lettered_with_its_reason_and_cha
     let dead = p.messages(govshare_shared::bus::DLQ_STREAM).await;
     let mut subjects: Vec<_> = dead.iter().map(|(s, _)| s.as_str()).collect();
     subjects.sort();
-    assert_eq!(subjects, ["govshare.dlq.recall-catalog", "govshare.dlq.requests-catalog"]);
+    assert_eq!(subjects, ["govshare.dlq.recall.recall-catalog", "govshare.dlq.requests.requests-catalog"]);
     let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
     let raw = dlq.get_raw_message(1).await.unwrap();
     let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();

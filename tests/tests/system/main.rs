@@ -14,3 +14,4 @@ mod recall;
 mod requests_flow;
 mod returns;
 mod thin_flow;
+mod trust;
