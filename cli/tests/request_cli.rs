@@ -7,14 +7,16 @@
 use std::time::Duration;
 
 use govshare_cli::{
+    bus_cli,
     client::Client,
     demo::wait_for_event,
-    platform::{self, LocalNats},
+    platform::{self, BusAuth, LocalNats},
 };
 use govshare_shared::{
     ManualClock, Service,
     app::Running,
-    config::Settings,
+    config::{NatsSettings, Settings},
+    trust::{Identity, KeyFolder},
     duty::DutyScheduled,
     events::requests::{GrantEnded, VerificationAnswered},
 };
@@ -38,10 +40,11 @@ impl Run {
     }
 }
 
-async fn govshare(nats_url: &str, args: &[&str]) -> Run {
+async fn govshare(nats_url: &str, creds_dir: &std::path::Path, args: &[&str]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_govshare"))
         .args(args)
         .env("GOVSHARE_NATS__URL", nats_url)
+        .env("GOVSHARE_CREDS_DIR", creds_dir)
         .env_remove("RUST_BACKTRACE")
         .output()
         .await
@@ -62,6 +65,7 @@ struct Platform {
     client: Client,
     running: Vec<Running>,
     nats: LocalNats,
+    keys: KeyFolder,
     _dir: tempfile::TempDir,
 }
 
@@ -69,28 +73,63 @@ impl Platform {
     async fn start() -> Self {
         let binary = platform::find_nats_server().unwrap_or_else(|| panic!("{}", platform::NATS_MISSING));
         let dir = tempfile::tempdir().expect("temp dir");
-        let nats = LocalNats::start(&binary, platform::free_port(), &dir.path().join("nats")).await.expect("nats");
+        // Authorization on, as `govshare up` runs it: the operators' and services' keys in the
+        // credentials folder the binary reads (GOVSHARE_CREDS_DIR).
+        let keys = KeyFolder::new(dir.path().join("creds"));
+        let identities = keys.platform_identities().expect("keys");
+        let operator = keys.seed_path(&Identity::Operator);
+        let auth = BusAuth::Secured { identities: &identities, operator: &operator };
+        let nats =
+            LocalNats::start_with(&binary, platform::free_port(), &dir.path().join("nats"), auth).await.expect("nats");
         // Monday 2026-11-23 09:30 in Shanghai, as in the document.
         let clock = ManualClock::new("2026-11-23T01:30:00Z".parse().expect("instant"));
         let mut running = Vec::new();
         for service in Service::ALL {
-            let s = platform::embedded_settings(&Settings::default(), service, dir.path(), &nats.url, 0);
+            let mut s = platform::embedded_settings(&Settings::default(), service, dir.path(), &nats.url, 0);
+            s.nats.nkey_file = Some(keys.seed_path(&Identity::Service(service)).display().to_string());
             running.push(platform::start_service(service, s, clock.shared()).await.expect("service starts"));
         }
-        let client = Client::connect(&nats.url).await.expect("client");
+        let operator = NatsSettings {
+            url: nats.url.clone(),
+            nkey_file: Some(operator.display().to_string()),
+            ..Default::default()
+        };
+        let client = Client::connect_as(&operator, "platform").await.expect("client");
         let url = nats.url.clone();
-        let mut p = Self { url, entry_id: String::new(), client, running, nats, _dir: dir };
-        let register = |id: &'static str, name: &'static str, kind: &'static str, roles: Option<&'static str>| {
-            let mut args =
-                vec!["catalog", "register-org", "--id", id, "--name", name, "--kind", kind, "--region", "440000"];
+        let mut p = Self { url, entry_id: String::new(), client, running, nats, keys, _dir: dir };
+        // The platform registers the authority; the authority its departments with their
+        // people (the platform names no department's people).
+        let register = |by: &'static str,
+                        id: &'static str,
+                        name: &'static str,
+                        kind: &'static str,
+                        roles: Option<&'static str>| {
+            let mut args = vec![
+                "catalog",
+                "register-org",
+                "--org",
+                by,
+                "--id",
+                id,
+                "--name",
+                name,
+                "--kind",
+                kind,
+                "--region",
+                "440000",
+            ];
             args.extend(roles.map(|r| ["--roles", r]).into_iter().flatten());
             args
         };
-        p.run(&register("gd-auth", "广东省政务服务和数据管理局", "authority", None)).await.json();
+        // Each organisation acts with the credentials the operators issue it once registered.
+        p.run(&register("platform", "gd-auth", "广东省政务服务和数据管理局", "authority", None)).await.json();
+        p.issue("gd-auth").await;
         let roles = r#"{"administrators":["zhang.san"],"head":["wang.wu"],"sharing_office_head":["zhao.liu"]}"#;
-        p.run(&register("gd-gongan", "广东省公安厅", "department", Some(roles))).await.json();
+        p.run(&register("gd-auth", "gd-gongan", "广东省公安厅", "department", Some(roles))).await.json();
         let roles = r#"{"administrators":["li.si"],"sharing_office_head":["qian.qi"]}"#;
-        p.run(&register("gd-weijian", "广东省卫生健康委员会", "department", Some(roles))).await.json();
+        p.run(&register("gd-auth", "gd-weijian", "广东省卫生健康委员会", "department", Some(roles))).await.json();
+        p.issue("gd-gongan").await;
+        p.issue("gd-weijian").await;
         let entry_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/entry.json");
         let drafted = p.run(&["catalog", "draft", "--org", "gd-gongan", "--file", entry_file]).await.json();
         let entry = drafted["entry_id"].as_str().expect("entry id").to_owned();
@@ -117,7 +156,23 @@ impl Platform {
     }
 
     async fn run(&self, args: &[&str]) -> Run {
-        govshare(&self.url, args).await
+        govshare(&self.url, &self.keys.dir, args).await
+    }
+
+    /// `govshare bus credentials --for <org>`, then the bus authorization regenerated from the
+    /// directory and reloaded (what `govshare up` does by itself when the directory changes).
+    async fn issue(&self, org: &str) {
+        let issued = self.run(&["bus", "credentials", "--for", org]).await;
+        assert_eq!(issued.code, 0, "{}", issued.stderr);
+        assert!(self.keys.dir.join(format!("{org}.nk")).is_file());
+        let all = bus_cli::all_identities(&self.keys, &self.client).await.expect("directory keys");
+        self.nats.reload(&all).await.expect("reload");
+        let settings = NatsSettings {
+            url: self.url.clone(),
+            nkey_file: Some(self.keys.dir.join(format!("{org}.nk")).display().to_string()),
+            ..Default::default()
+        };
+        platform::connect_when_admitted(&settings, &Identity::Org(org.to_owned())).await.expect("admitted");
     }
 
     async fn stop(self) {
@@ -321,7 +376,7 @@ async fn a_refusal_prints_the_code_the_message_and_every_problem_and_exits_one()
 
 #[tokio::test]
 async fn a_step_without_its_acting_organisation_is_a_usage_error_before_any_call() {
-    let run = govshare("nats://127.0.0.1:1", &["grant", "usage", "r1"]).await;
+    let run = govshare("nats://127.0.0.1:1", std::path::Path::new("/nonexistent"), &["grant", "usage", "r1"]).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--org <ORG> is required"), "{}", run.stderr);
     assert!(run.stderr.contains("Usage: govshare grant"), "{}", run.stderr);
@@ -331,12 +386,14 @@ async fn a_step_without_its_acting_organisation_is_a_usage_error_before_any_call
 async fn flags_that_contradict_each_other_are_a_usage_error() {
     let both = govshare(
         "nats://127.0.0.1:1",
+        std::path::Path::new("/nonexistent"),
         &["request", "decide-extension", "r1", "--org", "gd-auth", "--approve", "--deny"],
     )
     .await;
     assert_eq!(both.code, 2, "{both:?}");
     let stray = govshare(
         "nats://127.0.0.1:1",
+        std::path::Path::new("/nonexistent"),
         &[
             &["request", "submit", "e1", "--org", "gd-weijian", "--scope", "全省"][..],
             &FORM,
