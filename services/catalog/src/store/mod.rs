@@ -149,15 +149,10 @@ pub async fn organisation_for_update(db: &impl ConnectionTrait, id: &str) -> Res
     entities::organisation::Entity::find_by_id(id.to_owned()).lock_exclusive().one(db).await?.map(to_org).transpose()
 }
 
-/// Every key an organisation has had, revoked ones included, oldest first.
+/// Every key an organisation has had, revoked ones included, by public key.
 pub async fn bus_keys(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<BusKey>, DbErr> {
     use entities::bus_key::{Column, Entity};
-    let rows = Entity::find()
-        .filter(Column::OrgId.eq(org_id))
-        .order_by_asc(Column::AddedAt)
-        .order_by_asc(Column::PublicKey)
-        .all(db)
-        .await?;
+    let rows = Entity::find().filter(Column::OrgId.eq(org_id)).order_by_asc(Column::PublicKey).all(db).await?;
     Ok(rows.into_iter().map(|r| BusKey { revoked: r.revoked_at.is_some(), public_key: r.public_key }).collect())
 }
 
@@ -196,19 +191,19 @@ pub async fn revoke_bus_key(db: &impl ConnectionTrait, e: &BusKeyRevoked) -> Res
     Ok(())
 }
 
-/// The active public keys of one organisation, oldest first.
+/// The active public keys of one organisation, by public key.
 pub async fn active_bus_keys(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<String>, DbErr> {
     Ok(bus_keys(db, org_id).await?.into_iter().filter(|k| !k.revoked).map(|k| k.public_key).collect())
 }
 
-/// Every registered organisation with its active public keys (possibly none), by id.
+/// Every registered organisation with its active public keys (possibly none, sorted), by id.
 pub async fn bus_identities(db: &impl ConnectionTrait) -> Result<Vec<(Organisation, Vec<String>)>, DbErr> {
     use entities::{bus_key, organisation};
     let orgs = organisation::Entity::find().order_by_asc(organisation::Column::Id).all(db).await?;
     let mut keys: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     let active = bus_key::Entity::find()
         .filter(bus_key::Column::RevokedAt.is_null())
-        .order_by_asc(bus_key::Column::AddedAt)
+        .order_by_asc(bus_key::Column::OrgId)
         .order_by_asc(bus_key::Column::PublicKey)
         .all(db)
         .await?;
