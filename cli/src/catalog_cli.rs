@@ -40,7 +40,9 @@ fn parse_json(raw: &str) -> Result<Value, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCmd {
-    /// Register a department or sharing authority (as the platform or a superior authority).
+    /// Register a department or sharing authority: the platform registers authorities (and
+    /// departments without roles); an authority the departments of its region or below, with
+    /// their roles.
     RegisterOrg {
         #[arg(long)]
         id: String,
@@ -56,7 +58,7 @@ pub enum CatalogCmd {
         #[arg(long, value_parser = parse_json)]
         roles: Option<Value>,
     },
-    /// Replace an organisation's roles.
+    /// Replace an organisation's roles (the organisation itself or its same-level authority).
     SetRoles {
         /// The organisation (default: the acting one).
         #[arg(long)]
@@ -148,8 +150,27 @@ pub enum CatalogCmd {
     },
     /// Which region's authority coordinates a dispute between two organisations (Art. 28).
     Coordinator { a: String, b: String },
-    /// Show an organisation.
+    /// Show an organisation (to itself and the platform, with its active bus keys).
     Org { id: String },
+    /// Record a NATS user public key (U...) as one of an organisation's bus identities: the
+    /// platform when issuing credentials, the organisation itself when rotating.
+    AddBusKey {
+        /// The organisation the key belongs to.
+        #[arg(long = "for")]
+        for_org: String,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Revoke one of an organisation's bus keys (the platform or the organisation itself).
+    RevokeBusKey {
+        /// The organisation the key belongs to.
+        #[arg(long = "for")]
+        for_org: String,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Every organisation's active bus keys (the platform only).
+    ListBusKeys,
 }
 
 /// Drops `null` members so optional flags left out are not sent.
@@ -199,6 +220,13 @@ impl CatalogCmd {
             Regions { parent } => query("list_regions", compact(json!({"parent": parent}))),
             Coordinator { a, b } => query("coordinator", json!({"a": a, "b": b})),
             Org { id } => query("get_organisation", json!({"id": id})),
+            AddBusKey { for_org, public_key } => {
+                command("add_bus_key", json!({"org_id": for_org, "public_key": public_key}))
+            }
+            RevokeBusKey { for_org, public_key } => {
+                command("revoke_bus_key", json!({"org_id": for_org, "public_key": public_key}))
+            }
+            ListBusKeys => query("list_bus_keys", json!({})),
         })
     }
 }
@@ -260,5 +288,27 @@ mod tests {
         assert_eq!(c, query("search_entries", json!({"provider": "gz-ga", "text": "户籍", "page_size": 5})));
         let r = CatalogCmd::Return { entry: "e1".into(), reasons: vec!["a".into(), "b".into()] }.to_call().unwrap();
         assert_eq!(r, command("return_entry", json!({"entry_id": "e1", "reasons": ["a", "b"]})));
+    }
+
+    #[test]
+    fn the_bus_key_subcommands_name_the_organisation_the_key_is_for() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: CatalogCmd,
+        }
+        let add = Cli::parse_from(["catalog", "add-bus-key", "--for", "gd-gongan", "--public-key", "UABC"]);
+        assert_eq!(
+            add.cmd.to_call().unwrap(),
+            command("add_bus_key", json!({"org_id": "gd-gongan", "public_key": "UABC"}))
+        );
+        let revoke = Cli::parse_from(["catalog", "revoke-bus-key", "--for", "gd-gongan", "--public-key", "UABC"]);
+        assert_eq!(
+            revoke.cmd.to_call().unwrap(),
+            command("revoke_bus_key", json!({"org_id": "gd-gongan", "public_key": "UABC"}))
+        );
+        let list = Cli::parse_from(["catalog", "list-bus-keys"]);
+        assert_eq!(list.cmd.to_call().unwrap(), query("list_bus_keys", json!({})));
     }
 }
