@@ -16,16 +16,23 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
     let js = client.jetstream();
     let narrator = tokio::spawn(narrate(client.nats.clone()));
 
-    step("1", "平台登记省共享主管部门和两个部门 / the platform registers the provincial authority and two departments");
-    for (id, name, kind, roles) in [
-        ("gd-auth", "广东省政务服务和数据管理局", "authority", json!({"administrators": ["chen.yi"]})),
+    step(
+        "1",
+        "平台登记省共享主管部门，主管部门登记两个部门 / the platform registers the provincial authority, which registers two departments",
+    );
+    // The platform bootstraps the directory but names no department's people: the
+    // departments, with their roles, are registered by their same-level authority.
+    for (by, id, name, kind, roles) in [
+        ("platform", "gd-auth", "广东省政务服务和数据管理局", "authority", json!({"administrators": ["chen.yi"]})),
         (
+            "gd-auth",
             "gd-gongan",
             "广东省公安厅",
             "department",
             json!({"administrators": ["zhang.san"], "head": ["wang.wu"], "sharing_office_head": ["zhao.liu"]}),
         ),
         (
+            "gd-auth",
             "gd-weijian",
             "广东省卫生健康委员会",
             "department",
@@ -35,7 +42,7 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
         client
             .command(
                 Service::Catalog,
-                "platform",
+                by,
                 "register_organisation",
                 json!({"id": id, "name": name, "kind": kind, "region": "440000", "roles": roles}),
             )

@@ -16,9 +16,11 @@ fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().unwrap()
 }
 
-async fn register(p: &Platform, id: &str, kind: &str, region: &str) {
+/// Registers `id` as `by`: the platform for an authority, an authority at or above the region
+/// for a department (the platform names no department's people).
+async fn register(p: &Platform, by: &str, id: &str, kind: &str, region: &str) {
     let body = json!({"id": id, "name": id, "kind": kind, "region": region, "roles": {"administrators": [format!("{id}-admin")]}});
-    p.command(Service::Catalog, "platform", "register_organisation", body).await.expect("registered");
+    p.command(Service::Catalog, by, "register_organisation", body).await.expect("registered");
     p.known(id).await;
 }
 
@@ -54,9 +56,9 @@ async fn wait_for<E: govshare_shared::envelope::EventPayload + serde::de::Deseri
 async fn a_dispute_between_two_departments_of_one_city_is_negotiated_then_coordinated_by_that_citys_authority() {
     // Given Guangzhou's authority and two of its departments
     let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog, Service::Requests, Service::Deadlines]).await;
-    register(&p, "gz-auth", "authority", "440100").await;
-    register(&p, "gz-weijian", "department", "440100").await;
-    register(&p, "gz-gongan", "department", "440100").await;
+    register(&p, "platform", "gz-auth", "authority", "440100").await;
+    register(&p, "gz-auth", "gz-weijian", "department", "440100").await;
+    register(&p, "gz-auth", "gz-gongan", "department", "440100").await;
 
     // When the requester disputes a refusal, the two negotiate first
     let opened = cmd(
@@ -89,10 +91,10 @@ async fn a_dispute_between_two_departments_of_one_city_is_negotiated_then_coordi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_province_dispute_goes_to_the_national_authority() {
     let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog, Service::Requests, Service::Deadlines]).await;
-    register(&p, "guojia", "authority", "000000").await;
-    register(&p, "gd-auth", "authority", "440000").await;
-    register(&p, "gd-weijian", "department", "440000").await;
-    register(&p, "bj-gongan", "department", "110000").await;
+    register(&p, "platform", "guojia", "authority", "000000").await;
+    register(&p, "platform", "gd-auth", "authority", "440000").await;
+    register(&p, "gd-auth", "gd-weijian", "department", "440000").await;
+    register(&p, "guojia", "bj-gongan", "department", "110000").await;
 
     let opened = cmd(
         &p,
@@ -110,9 +112,9 @@ async fn a_cross_province_dispute_goes_to_the_national_authority() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_whose_deadline_passes_moves_up_by_itself_and_the_governments_decision_closes_the_case() {
     let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog, Service::Requests, Service::Deadlines]).await;
-    register(&p, "gz-auth", "authority", "440100").await;
-    register(&p, "gz-weijian", "department", "440100").await;
-    register(&p, "gz-gongan", "department", "440100").await;
+    register(&p, "platform", "gz-auth", "authority", "440100").await;
+    register(&p, "gz-auth", "gz-weijian", "department", "440100").await;
+    register(&p, "gz-auth", "gz-gongan", "department", "440100").await;
     let opened =
         cmd(&p, "gz-weijian", "open_dispute", json!({"respondent": "gz-gongan", "about": "r-3", "claim": "c"})).await;
     let id = opened["dispute_id"].as_str().unwrap().to_owned();

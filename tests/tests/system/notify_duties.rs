@@ -16,12 +16,29 @@ use govshare_shared::{
 use govshare_tests::{Backend, Platform, WAIT};
 use serde_json::{Value, json};
 
-/// Guangdong's authority, Guangzhou's, and Guangzhou's public security bureau with every role.
+/// Guangdong's authority, Guangzhou's (both by the platform), and Guangzhou's public
+/// security bureau with every role (by Guangzhou's authority: the platform names no
+/// department's people).
 async fn directory(p: &Platform) {
-    for (id, name, kind, region, roles) in [
-        ("gd-auth", "广东省政务数据共享主管部门", "authority", "440000", json!({"administrators": ["dora", "dan"]})),
-        ("gz-auth", "广州市政务数据共享主管部门", "authority", "440100", json!({"administrators": ["gina"]})),
+    for (by, id, name, kind, region, roles) in [
         (
+            "platform",
+            "gd-auth",
+            "广东省政务数据共享主管部门",
+            "authority",
+            "440000",
+            json!({"administrators": ["dora", "dan"]}),
+        ),
+        (
+            "platform",
+            "gz-auth",
+            "广州市政务数据共享主管部门",
+            "authority",
+            "440100",
+            json!({"administrators": ["gina"]}),
+        ),
+        (
+            "gz-auth",
             "gz-ga",
             "广州市公安局",
             "department",
@@ -31,7 +48,7 @@ async fn directory(p: &Platform) {
     ] {
         p.command(
             Service::Catalog,
-            "platform",
+            by,
             "register_organisation",
             json!({"id": id, "name": name, "kind": kind, "region": region, "roles": roles}),
         )

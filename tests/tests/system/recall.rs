@@ -17,10 +17,12 @@ fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().unwrap()
 }
 
+/// Registers department `id` of the province, as its authority `gd-auth` (registered by
+/// [`Platform::seed`]; the platform names no department's people).
 async fn register(p: &Platform, id: &str) {
     let roles = json!({"administrators": [format!("{id}-admin")], "head": [format!("{id}-head")]});
     let body = json!({"id": id, "name": id, "kind": "department", "region": "440000", "roles": roles});
-    p.command(Service::Catalog, "platform", "register_organisation", body).await.expect("registered");
+    p.command(Service::Catalog, "gd-auth", "register_organisation", body).await.expect("registered");
 }
 
 /// Publishes an entry of `provider` declared derived from `from`.
