@@ -1,14 +1,19 @@
 //! The catalog over the bus: review and publication, versions, duties, validation, search,
-//! export, source departments and the Art. 28 coordinator.
+//! export, source departments and the Art. 28 coordinator; who may act in the directory, and
+//! the organisations' bus keys.
 
 use govshare_cli::{client::CallError, fixtures};
 use govshare_shared::{
     ErrorCode, Service,
     duty::{DutyScheduled, OpenDuty},
-    events::catalog::{EntryPublished, EntryReturned, EntrySubmitted, EntryWithdrawn, SourceDesignated},
+    envelope::EventPayload,
+    events::catalog::{
+        BusKeyAdded, BusKeyRevoked, EntryPublished, EntryReturned, EntrySubmitted, EntryWithdrawn, RolesChanged,
+        SourceDesignated,
+    },
     reply::{Lang, WireError},
 };
-use govshare_tests::{Backend, Platform};
+use govshare_tests::{Backend, Platform, WAIT};
 use serde_json::{Value, json};
 
 fn refusal(result: Result<Value, CallError>) -> WireError {
@@ -19,20 +24,21 @@ fn refusal(result: Result<Value, CallError>) -> WireError {
 }
 
 /// The directory of a city: Guangzhou's authority and two of its departments, and the
-/// province's authority and one of its departments.
+/// province's authority and one of its departments. The platform registers the authorities,
+/// each authority its departments (the platform names no department's people).
 async fn directory(p: &Platform) {
-    for (id, kind, region, roles) in [
-        ("gd-auth", "authority", "440000", json!({})),
-        ("gz-auth", "authority", "440100", json!({"administrators": ["gz-admin"]})),
-        ("gz-ga", "department", "440100", json!({"administrators": ["ga-admin"], "head": ["ga-head"]})),
-        ("gz-ws", "department", "440106", json!({"head": ["ws-head"]})),
-        ("gd-ga", "department", "440000", json!({"head": ["gd-head"]})),
-        ("zj-auth", "authority", "330000", json!({})),
-        ("zj-ga", "department", "330100", json!({})),
+    for (by, id, kind, region, roles) in [
+        ("platform", "gd-auth", "authority", "440000", json!({})),
+        ("platform", "gz-auth", "authority", "440100", json!({"administrators": ["gz-admin"]})),
+        ("gz-auth", "gz-ga", "department", "440100", json!({"administrators": ["ga-admin"], "head": ["ga-head"]})),
+        ("gz-auth", "gz-ws", "department", "440106", json!({"head": ["ws-head"]})),
+        ("gd-auth", "gd-ga", "department", "440000", json!({"head": ["gd-head"]})),
+        ("platform", "zj-auth", "authority", "330000", json!({})),
+        ("zj-auth", "zj-ga", "department", "330100", json!({})),
     ] {
         p.command(
             Service::Catalog,
-            "platform",
+            by,
             "register_organisation",
             json!({"id": id, "name": id, "kind": kind, "region": region, "roles": roles}),
         )
@@ -320,4 +326,202 @@ async fn the_directory_names_source_departments_and_coordinators() {
     let regions = p.query(Service::Catalog, "gz-ga", "list_regions", json!({"parent": "440100"})).await;
     assert!(regions["regions"].as_array().unwrap().iter().any(|r| r["code"] == "440106"));
     p.stop().await;
+}
+
+/// Waits until `n` events of type `E` are on the bus; returns them in bus order.
+async fn at_least<E: EventPayload + serde::de::DeserializeOwned>(p: &Platform, n: usize) -> Vec<E> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let events = p.events::<E>().await;
+        if events.len() >= n {
+            return events.iter().map(|e| e.decode().unwrap()).collect();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} {}", events.len(), E::event_type());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_bootstraps_the_directory_and_only_a_department_or_its_same_level_authority_names_its_people() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Catalog]).await;
+    directory(&p).await;
+    let en = p.client.clone().with_lang(Lang::En);
+    let people = json!({"administrators": ["mallory"], "sharing_office_head": ["mallory"]});
+
+    // The platform may not register a department with people in it, nor change its roles
+    let e = refusal(
+        en.command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({"id": "gz-mz", "name": "x", "kind": "department", "region": "440100", "roles": people}),
+        )
+        .await,
+    );
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    assert!(e.message.contains("do not name a department's people"), "{}", e.message);
+    let e = refusal(
+        en.command(Service::Catalog, "platform", "set_roles", json!({"org_id": "gz-ga", "roles": people})).await,
+    );
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    // nor may the province's authority, above Guangzhou, nor another department
+    for actor in ["gd-auth", "gz-ws"] {
+        let e =
+            refusal(p.command(Service::Catalog, actor, "set_roles", json!({"org_id": "gz-ga", "roles": people})).await);
+        assert_eq!(e.code, ErrorCode::Forbidden, "{actor}");
+    }
+    // and nobody may take the operators' name
+    let e = refusal(
+        p.command(
+            Service::Catalog,
+            "platform",
+            "register_organisation",
+            json!({"id": "platform", "name": "x", "kind": "department", "region": "440100"}),
+        )
+        .await,
+    );
+    assert_eq!((e.code, e.problems[0].code.as_str()), (ErrorCode::ValidationFailed, "reserved"));
+    let org = p.query(Service::Catalog, "gz-ws", "get_organisation", json!({"id": "gz-ga"})).await;
+    assert_eq!(org["roles"]["head"], json!(["ga-head"]), "nothing changed");
+
+    // The same-level authority and the department itself may, and the change names who did it
+    let by_city = json!({"administrators": ["ga-admin"], "head": ["ga-head-2"]});
+    p.command(Service::Catalog, "gz-auth", "set_roles", json!({"org_id": "gz-ga", "roles": by_city})).await.unwrap();
+    let by_itself = json!({"administrators": ["ga-admin"], "head": ["ga-head-3"]});
+    p.command(Service::Catalog, "gz-ga", "set_roles", json!({"roles": by_itself})).await.unwrap();
+    let changes: Vec<RolesChanged> = at_least(&p, 2).await;
+    let who: Vec<_> = changes.iter().map(|c| (c.org_id.as_str(), c.changed_by.as_str())).collect();
+    assert_eq!(who, [("gz-ga", "gz-auth"), ("gz-ga", "gz-ga")]);
+    // and a submission is signed off only by the head the department named
+    let saved = p
+        .command(Service::Catalog, "gz-ga", "save_draft", fixtures::draft("户籍人口", 1, "conditional"))
+        .await
+        .unwrap();
+    let id = saved["entry_id"].as_str().unwrap();
+    let e = refusal(p.command(Service::Catalog, "gz-ga", "submit_entry", submission(id, "ga-head-2")).await);
+    assert_eq!((e.code, e.problems[0].code.as_str()), (ErrorCode::ValidationFailed, "not_head"));
+    p.command(Service::Catalog, "gz-ga", "submit_entry", submission(id, "ga-head-3")).await.unwrap();
+    p.stop().await;
+}
+
+/// NATS user public keys (nkeys), fixed so the test reads the same each run.
+const KEYS: [&str; 7] = [
+    "UDIEVMRSOQV3JKZ2CNUL2RQV4TTNAISKW4NAC25PQUQKGMWJO6DTPSQF",
+    "UCQJVJPUPJTVTABP7FK7RXBNFIKKLSM5EO7JP6DECJ77SOBUKWSPAMIX",
+    "UAL4W6P3FNASB4VR5RS6IGMNNYELFDUBH7VQDZFEACBZXBPBQCAM4C47",
+    "UDLVS6J3XQJ2FAM2QJ6HNLNW7OUKJGXOAB7UT4WQTEWZTOBFVUWEQTSF",
+    "UDDIEJRXY7JRB3CXMJ56AC5CLHJFG5E7JKXWIRDQZ756KORV64ZEFCPX",
+    "UA2LJWIEGFLMW3OPBPVQUKKJW5KZZFANFPFW3PUMKOU3GATY4OTUNWQG",
+    "UDEFHLIPBTJLMGNOVEWO5RH5K2RE2ZEZ2WCM46JFPZC47WATTNQKPTVN",
+];
+
+/// An account (not a user) public key: not a bus key.
+const ACCOUNT_KEY: &str = "ADWUSKGGFDI4FRXK5EBTRECZSVQSSWJHHJOGH6JWG3AUMFFMQ435D6HD";
+
+fn key(org: &str, k: &str) -> Value {
+    json!({"org_id": org, "public_key": k})
+}
+
+/// Keys as the catalog answers them: sorted.
+fn sorted(keys: &[&str]) -> Value {
+    let mut keys = keys.to_vec();
+    keys.sort_unstable();
+    json!(keys)
+}
+
+async fn bus_keys_are_issued_rotated_listed_and_revoked(backend: Backend) {
+    let p = Platform::start_with(backend, &[Service::Catalog]).await;
+    directory(&p).await;
+    let add = |by: &'static str, org: &'static str, k: &'static str| {
+        p.client.command(Service::Catalog, by, "add_bus_key", key(org, k))
+    };
+
+    // Given gz-ga's first key, issued by the platform (sent twice: the second changes nothing)
+    assert_eq!(add("platform", "gz-ga", KEYS[0]).await.unwrap()["added"], true);
+    assert_eq!(add("platform", "gz-ga", KEYS[0]).await.unwrap()["added"], false);
+    // When gz-ga rotates: it adds its new key while the old one still works
+    assert_eq!(add("gz-ga", "gz-ga", KEYS[1]).await.unwrap()["added"], true);
+
+    // Then only the platform or gz-ga itself manages its keys, and only user keys of its own
+    for (by, org, k, code) in [
+        ("gz-auth", "gz-ga", KEYS[2], ErrorCode::Forbidden),
+        ("gz-ws", "gz-ga", KEYS[2], ErrorCode::Forbidden),
+        ("platform", "nobody", KEYS[2], ErrorCode::NotFound),
+        ("platform", "gz-ga", ACCOUNT_KEY, ErrorCode::ValidationFailed),
+        ("gz-ws", "gz-ws", KEYS[0], ErrorCode::Conflict),
+    ] {
+        assert_eq!(refusal(add(by, org, k).await).code, code, "{by} adds {k} for {org}");
+    }
+    // and at most five are active at once
+    for k in &KEYS[2..5] {
+        add("platform", "gz-ga", k).await.unwrap();
+    }
+    let e = refusal(
+        p.client
+            .clone()
+            .with_lang(Lang::En)
+            .command(Service::Catalog, "platform", "add_bus_key", key("gz-ga", KEYS[5]))
+            .await,
+    );
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+    assert!(e.message.contains("5 active bus keys"), "{}", e.message);
+
+    // The platform lists every organisation's identity, keys or not; nobody else may
+    let list = p.query(Service::Catalog, "platform", "list_bus_keys", json!({})).await;
+    let ids: Vec<&str> = list["identities"].as_array().unwrap().iter().map(|i| i["org_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["gd-auth", "gd-ga", "gz-auth", "gz-ga", "gz-ws", "zj-auth", "zj-ga"]);
+    let gz_ga = &list["identities"][3];
+    assert_eq!((gz_ga["kind"].as_str(), gz_ga["region"].as_str()), (Some("department"), Some("440100")));
+    assert_eq!(gz_ga["public_keys"], sorted(&KEYS[..5]));
+    assert_eq!(list["identities"][0]["public_keys"], json!([]));
+    let e = refusal(p.client.query(Service::Catalog, "gz-ga", "list_bus_keys", json!({})).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    // and an organisation sees its own keys, another does not
+    let me = p.query(Service::Catalog, "gz-ga", "get_organisation", json!({"id": "gz-ga"})).await;
+    assert_eq!(me["bus_keys"], sorted(&KEYS[..5]));
+    let other = p.query(Service::Catalog, "gz-ws", "get_organisation", json!({"id": "gz-ga"})).await;
+    assert!(other.get("bus_keys").is_none(), "{other}");
+
+    // When gz-ga revokes its old key (twice: the second changes nothing), there is room again
+    let revoke =
+        |by: &'static str, k: &'static str| p.client.command(Service::Catalog, by, "revoke_bus_key", key("gz-ga", k));
+    assert_eq!(revoke("gz-ga", KEYS[0]).await.unwrap()["revoked"], true);
+    assert_eq!(revoke("gz-ga", KEYS[0]).await.unwrap()["revoked"], false);
+    assert_eq!(add("platform", "gz-ga", KEYS[5]).await.unwrap()["added"], true);
+    // but a revoked key never comes back, an unknown one cannot be revoked, nor may another revoke
+    assert_eq!(refusal(add("gz-ga", "gz-ga", KEYS[0]).await).code, ErrorCode::Conflict);
+    assert_eq!(refusal(revoke("platform", KEYS[6]).await).code, ErrorCode::NotFound);
+    assert_eq!(refusal(revoke("gz-auth", KEYS[1]).await).code, ErrorCode::Forbidden);
+    revoke("platform", KEYS[1]).await.unwrap();
+    let me = p.query(Service::Catalog, "gz-ga", "get_organisation", json!({"id": "gz-ga"})).await;
+    assert_eq!(me["bus_keys"], sorted(&KEYS[2..6]));
+
+    // Then each change that took effect was announced once, naming who made it
+    let revoked: Vec<BusKeyRevoked> = at_least(&p, 2).await;
+    let who: Vec<_> = revoked.iter().map(|r| (r.public_key.as_str(), r.revoked_by.as_str())).collect();
+    assert_eq!(who, [(KEYS[0], "gz-ga"), (KEYS[1], "platform")]);
+    let added: Vec<BusKeyAdded> = at_least(&p, 6).await;
+    let who: Vec<_> = added.iter().map(|a| (a.public_key.as_str(), a.added_by.as_str())).collect();
+    assert_eq!(
+        who,
+        [
+            (KEYS[0], "platform"),
+            (KEYS[1], "gz-ga"),
+            (KEYS[2], "platform"),
+            (KEYS[3], "platform"),
+            (KEYS[4], "platform"),
+            (KEYS[5], "platform")
+        ]
+    );
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_keys_are_issued_rotated_listed_and_revoked_on_sqlite() {
+    bus_keys_are_issued_rotated_listed_and_revoked(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_keys_are_issued_rotated_listed_and_revoked_on_postgres() {
+    bus_keys_are_issued_rotated_listed_and_revoked(Backend::Postgres).await;
 }
