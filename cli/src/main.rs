@@ -297,6 +297,16 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     // Every connection authenticates: the operators' and the services' keys live in the data
     // folder, each department's public key in the directory (docs/adr/0004-bus-identities-nkeys.md).
     let folder = KeyFolder::new(data_dir.join("bus").join("creds"));
+    // Webhook secrets are sealed at rest under notify.secret_key; on one machine the key is
+    // made once and kept beside the bus keys (a deployment sets it from its Secret).
+    if settings.notify.secret_key.is_none() {
+        let path = data_dir.join("bus").join("notify-secret.key");
+        if !path.is_file() {
+            let key = govshare_notify::channels::sealed::SecretKey::generate_base64();
+            govshare_shared::trust::write_secret(&path, &key)?;
+        }
+        settings.notify.secret_key = Some(std::fs::read_to_string(&path)?.trim().to_owned().into());
+    }
     let platform_ids = folder.platform_identities()?;
     let operator_seed = folder.seed_path(&Identity::Operator);
     let mut local = None;

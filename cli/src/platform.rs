@@ -74,6 +74,8 @@ pub struct LocalNats {
     binary: PathBuf,
     /// The generated `auth.conf` beside `nats.conf`; `None`: started without authorization.
     auth_file: Option<PathBuf>,
+    /// The server's monitoring port (`/varz`), to see when a reload has taken effect.
+    monitor_port: u16,
 }
 
 /// How a local nats-server admits connections.
@@ -100,8 +102,10 @@ impl LocalNats {
         std::fs::create_dir_all(dir)?;
         let store = dir.join("js");
         std::fs::create_dir_all(&store)?;
+        let monitor_port = free_port();
         let mut conf = format!(
-            "# Written by govshare for a local bus.\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n",
+            "# Written by govshare for a local bus.\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{monitor_port}\"\n\
+             jetstream {{\n  store_dir: \"{}\"\n}}\n",
             store.display()
         );
         let auth_file = match &auth {
@@ -148,7 +152,7 @@ impl LocalNats {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file })
+        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file, monitor_port })
     }
 
     /// Rewrites the authorization for `identities` and has the server reload it: new keys
@@ -158,6 +162,7 @@ impl LocalNats {
             anyhow::bail!("this nats-server runs without authorization; there is nothing to reload");
         };
         write_auth(path, identities)?;
+        let loaded = self.config_load_time().await;
         let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("nats-server has exited"))?;
         let status = tokio::process::Command::new(&self.binary)
             .arg("--signal")
@@ -167,7 +172,28 @@ impl LocalNats {
             .status()
             .await?;
         anyhow::ensure!(status.success(), "nats-server --signal reload={pid} failed: {status}");
+        // The signal only asks; wait until the server says it loaded the new configuration, so
+        // that no one connects while it is half applied.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.config_load_time().await == loaded {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "nats-server did not reload within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(())
+    }
+
+    /// `config_load_time` from the monitoring endpoint. A plain HTTP/1.0 GET on loopback
+    /// written out here: the workspace's HTTP client is built for TLS with a crypto provider
+    /// chosen by notify, which this one local, plaintext request does not need.
+    async fn config_load_time(&self) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.monitor_port)).await.ok()?;
+        tcp.write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await.ok()?;
+        let mut body = Vec::new();
+        tcp.read_to_end(&mut body).await.ok()?;
+        let text = String::from_utf8_lossy(&body);
+        let json: serde_json::Value = serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()?;
+        json["config_load_time"].as_str().map(str::to_owned)
     }
 
     /// Stops the server now.

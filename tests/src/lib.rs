@@ -378,6 +378,12 @@ impl Platform {
         }
     }
 
+    /// JetStream as `service` (the bus lets only a service publish its own events): for tests
+    /// that put an event on the bus a second time, as a redelivery would.
+    pub async fn producer(&self, service: Service) -> jetstream::Context {
+        jetstream::new(self.nats.connect_as(&Identity::Service(service)).await.expect("connects as the producer"))
+    }
+
     /// How often `service` refused something on its own trust check.
     pub fn refusals(&self, service: Service, what: govshare_shared::trust::Refused) -> u64 {
         self.running[&service].ctx.refusals.get(what)

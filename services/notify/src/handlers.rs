@@ -384,6 +384,7 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         (CallKind::Command, "register_webhook") => register_webhook(ctx, call).await,
         (CallKind::Command, "remove_webhook") => remove_webhook(ctx, call).await,
         (CallKind::Query, "list_deliveries") => list_deliveries(ctx, call).await,
+        (CallKind::Query, "list_notices") => crate::notices::list_notices(ctx, call).await,
         _ => Err(call.unknown()),
     }
 }

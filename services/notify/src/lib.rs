@@ -11,6 +11,7 @@ pub mod channels;
 pub mod delivery;
 pub mod domain;
 pub mod handlers;
+pub mod notices;
 pub mod store;
 
 /// The SMTP test relay, shared with the system tests (one file, two crates).

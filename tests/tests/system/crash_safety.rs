@@ -166,7 +166,13 @@ async fn the_same_event_delivered_twice_has_one_effect() {
 
     // When the same event arrives again (a new Nats-Msg-Id, so JetStream keeps it)
     let again = PublishMessage::build().payload(breach.to_json().into()).message_id("a-different-msg-id");
-    p.js.send_publish(Service::Deadlines.event_subject("duty.breached"), again).await.unwrap().await.unwrap();
+    p.producer(Service::Deadlines)
+        .await
+        .send_publish(Service::Deadlines.event_subject("duty.breached"), again)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(p.events::<DutyBreached>().await.len(), 2, "the bus carries it twice");
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
 
@@ -186,7 +192,13 @@ async fn an_event_of_an_unknown_version_is_dead_lettered_with_its_reason_and_cha
     envelope.subject = "entry-from-the-future".into();
     envelope.event_type = "govshare.catalog.entry.published.v9".into();
     let publish = PublishMessage::build().payload(envelope.to_json().into()).message_id(envelope.id.to_string());
-    p.js.send_publish(Service::Catalog.event_subject("entry.published"), publish).await.unwrap().await.unwrap();
+    p.producer(Service::Catalog)
+        .await
+        .send_publish(Service::Catalog.event_subject("entry.published"), publish)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     p.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
     p.caught_up(&Service::Catalog.stream(), "recall-catalog").await;
 

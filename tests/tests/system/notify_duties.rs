@@ -209,7 +209,7 @@ async fn the_same_event_delivered_again_notifies_each_recipient_once() {
     assert_eq!(p.events::<DutyReminded>().await.len(), 1, "the bus dropped the re-send");
     // and once more after the duplicate window, so that the bus carries the same event twice
     let again = PublishMessage::build().payload(out.envelope.to_json().into()).message_id("after-the-window");
-    p.js.send_publish(out.subject.clone(), again).await.unwrap().await.unwrap();
+    p.producer(Service::Deadlines).await.send_publish(out.subject.clone(), again).await.unwrap().await.unwrap();
     assert_eq!(p.events::<DutyReminded>().await.len(), 2);
     notify_done(&p).await;
 

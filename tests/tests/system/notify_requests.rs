@@ -132,7 +132,9 @@ async fn the_same_requests_event_delivered_again_notifies_each_recipient_once() 
 
     // When the notice is on the bus a second time (published again after the duplicate window)
     let again = PublishMessage::build().payload(asked.to_json().into()).message_id("after-the-window");
-    p.js.send_publish(Service::Requests.event_subject("request.supplement_requested"), again)
+    p.producer(Service::Requests)
+        .await
+        .send_publish(Service::Requests.event_subject("request.supplement_requested"), again)
         .await
         .unwrap()
         .await

@@ -301,3 +301,37 @@ async fn a_forged_registration_cannot_create_a_phantom_organisation() {
     assert!(submitted.is_err(), "a phantom's request is not accepted");
     p.stop().await;
 }
+
+#[tokio::test]
+async fn a_department_catches_up_on_its_own_notices_and_only_its_own() {
+    // Given a breach of gongan's reply duty (notify tells gongan on its subject)
+    let p = Platform::start(Backend::Sqlite).await;
+    let entry_id = p.seed("unconditional").await;
+    let (_, duty_id) = p.submit(&entry_id).await;
+    let s: govshare_shared::duty::DutyScheduled =
+        p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await.decode().unwrap();
+    p.clock.set(s.due_at);
+    p.wait_event::<DutyBreached>(&duty_id).await;
+
+    // When gongan's system, back from an outage, asks for what it missed
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let page = loop {
+        let page = p.query(Service::Notify, "gongan", "list_notices", json!({})).await;
+        if !page["notices"].as_array().unwrap().is_empty() {
+            break page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no notices for gongan");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Then every notice is gongan's, in order, and reading on from the cursor gives nothing new
+    let notices = page["notices"].as_array().unwrap();
+    assert!(notices.iter().all(|n| n["event"]["data"]["org"] == "gongan"), "{page}");
+    let seqs: Vec<u64> = notices.iter().map(|n| n["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let more = p.query(Service::Notify, "gongan", "list_notices", json!({"after": page["next_after"]})).await;
+    assert!(more["notices"].as_array().unwrap().iter().all(|n| n["seq"].as_u64().unwrap() > *seqs.last().unwrap()));
+    // and weijian's page holds none of gongan's
+    let theirs = p.query(Service::Notify, "weijian", "list_notices", json!({"limit": 200})).await;
+    assert!(theirs["notices"].as_array().unwrap().iter().all(|n| n["event"]["data"]["org"] == "weijian"));
+    p.stop().await;
+}
