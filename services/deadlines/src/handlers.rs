@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
-    ApiError, Context, Envelope, EventMeta, Outgoing,
+    ApiError, Context, Envelope, EventMeta, Outgoing, Service,
     app::Call,
     async_trait,
     bus::{CallKind, PLATFORM_ORG},
@@ -13,6 +13,7 @@ use govshare_shared::{
         CloseDuty, Closure, CycleDone, ExtendDuty, OpenDuty, OpenRecurringDuty, PauseDuty, RestartDuty, ResumeDuty,
     },
     inbox::{self, EventHandler, HandleError},
+    trust::{Refusals, Refused},
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -36,6 +37,20 @@ pub struct Clocking {
 pub struct DutyContract {
     pub clocking: Arc<Clocking>,
     pub rescan: Arc<tokio::sync::Notify>,
+    /// The service's refusal counts: a message about another service's duty is counted as
+    /// a forged event (the evidence that a service tried to speak for another).
+    pub refusals: Refusals,
+}
+
+/// The service that sent a duty message: the envelope's `source` (`/govshare/<service>`),
+/// which the inbox has already checked is a service that opens duties, and which the bus
+/// lets each service publish only as itself.
+fn sender(event: &Envelope) -> Result<Service, HandleError> {
+    event
+        .source
+        .strip_prefix("/govshare/")
+        .and_then(Service::parse)
+        .ok_or_else(|| HandleError::Permanent(format!("duty message from unknown source {}", event.source)))
 }
 
 #[async_trait]
@@ -51,12 +66,15 @@ impl EventHandler for DutyContract {
         let meta = EventMeta::caused_by(event);
         let op = event.event_type.trim_start_matches("govshare.duty.").split(".v").next().unwrap_or_default();
         let note = event.data.to_string();
+        let sender = sender(event)?;
         if let Some(cmd) = inbox::decode_if::<OpenDuty>(event)? {
+            self.refuse(domain::opener(cmd.opened_by, sender))?;
             let existing = store::clock(tx, &cmd.duty.duty_id).await?;
             let change = domain::open(existing.as_ref().map(|(c, _)| c), &cmd, cal, policy, now);
             return self.apply(tx, change, existing.map(|(_, rev)| rev), (op, &note), &meta, now).await;
         }
         if let Some(cmd) = inbox::decode_if::<OpenRecurringDuty>(event)? {
+            self.refuse(domain::opener(cmd.opened_by, sender))?;
             let existing = store::recurrence(tx, &cmd.duty.duty_id).await?;
             let opened = domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd)
                 .map_err(|why| HandleError::Permanent(format!("recurring duty {}: {}", cmd.duty.duty_id, why.en)))?;
@@ -70,23 +88,27 @@ impl EventHandler for DutyContract {
         let duty_id = event.subject.clone();
         if let Some(cmd) = inbox::decode_if::<CycleDone>(event)? {
             return self
-                .end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None, (&meta, now))
+                .end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None, (sender, &meta, now))
                 .await;
         }
         let close = inbox::decode_if::<CloseDuty>(event)?;
         if let Some(cmd) = &close
             && let Some((rec, rev)) = store::recurrence(tx, &duty_id).await?
         {
+            self.refuse(domain::check_change(&duty_id, rec.opened_by, sender))?;
             let stopped = domain::Recurrence { active: false, ..rec };
             if !store::save_recurrence(tx, &stopped, Some(rev)).await? {
                 return Err(HandleError::Transient(format!("recurring duty {duty_id} changed meanwhile")));
             }
-            return self.end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at), (&meta, now)).await;
+            return self
+                .end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at), (sender, &meta, now))
+                .await;
         }
         let Some((clock, rev)) = store::clock(tx, &duty_id).await? else {
             // The open may not have been handled yet: retry, dead-letter if it never comes.
             return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
         };
+        self.refuse(domain::check_change(&duty_id, clock.opened_by, sender))?;
         let counted = |r: Result<Change, _>| {
             // Pausing counts the days left up to a due time already counted, so its year is
             // loaded; an error here is a corrupt calendar, for operators.
@@ -110,6 +132,15 @@ impl EventHandler for DutyContract {
 }
 
 impl DutyContract {
+    /// A message the sender may not send is counted, and dead-lettered with the reason (the
+    /// inbox logs it): a permanent error changes nothing, as the transaction is not kept.
+    fn refuse<T>(&self, decided: Result<T, domain::Refusal>) -> Result<T, HandleError> {
+        decided.map_err(|why| {
+            self.refusals.count(Service::Deadlines, Refused::ForgedEvent);
+            HandleError::Permanent(why.to_string())
+        })
+    }
+
     async fn apply(
         &self,
         tx: &DatabaseTransaction,
@@ -149,11 +180,12 @@ impl DutyContract {
         started_by: Option<DateTime<Utc>>,
         (op, note): (&str, &str),
         at: Option<DateTime<Utc>>,
-        (meta, now): (&EventMeta, DateTime<Utc>),
+        (sender, meta, now): (Service, &EventMeta, DateTime<Utc>),
     ) -> Result<Vec<Outgoing>, HandleError> {
         let Some((mut rec, rev)) = store::recurrence(tx, recurrence_id).await? else {
             return Err(HandleError::Transient(format!("no recurring duty {recurrence_id} yet")));
         };
+        self.refuse(domain::check_change(recurrence_id, rec.opened_by, sender))?;
         let at = started_by.or(at).expect("a cycle end has a time");
         store::log(tx, recurrence_id, at, op, None, note).await?;
         // A cycle done before the scanner has started it (right after the duty was opened) is
@@ -259,6 +291,7 @@ fn render(row: clock::Model, now: DateTime<Utc>) -> Value {
         "closed_at": row.closed_at,
         "closure": row.closure,
         "recurrence": row.recurrence,
+        "opened_by": row.opened_by,
         "overdue_by_seconds": overdue,
     })
 }

@@ -97,7 +97,11 @@ impl govshare_shared::App for App {
                 stream: bus::DUTY_STREAM.into(),
                 filter_subject: bus::DUTY_SUBJECTS.into(),
             },
-            Arc::new(handlers::DutyContract { clocking: self.clocking(), rescan: self.rescan.clone() }),
+            Arc::new(handlers::DutyContract {
+                clocking: self.clocking(),
+                rescan: self.rescan.clone(),
+                refusals: self.ctx.refusals.clone(),
+            }),
         )]
     }
 

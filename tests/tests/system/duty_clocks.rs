@@ -1,17 +1,19 @@
 //! The duty contract end to end: a service (played by the test) sends contract messages on
-//! the bus; deadlines clocks them on the official calendar and announces each step once.
+//! the bus; deadlines clocks them on the official calendar and announces each step once, and
+//! lets only the service that opened a duty change it.
 
 use chrono::{DateTime, Utc};
 use govshare_shared::Clock as _;
 use govshare_shared::{
     EventMeta, Service,
     duty::{
-        self, About, Closure, CycleDone, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled,
+        self, About, CloseDuty, Closure, CycleDone, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled,
         DutyUnschedulable, EscalationStep, ExtendDuty, OpenDuty, OpenRecurringDuty, OverdueDigest, PauseDuty,
         RestartDuty, Term,
     },
     envelope::EventPayload,
     reply::Text,
+    trust::Refused,
 };
 use govshare_tests::{Backend, Platform};
 
@@ -31,7 +33,12 @@ fn duty(id: &str, holder: &str) -> Duty {
 
 /// Sends a duty-contract message as the requests service would.
 async fn contract<E: EventPayload>(p: &Platform, msg: &E) {
-    p.send(&duty::message(msg, Service::Requests, &EventMeta::default(), p.clock.now())).await;
+    contract_as(p, Service::Requests, msg).await;
+}
+
+/// Sends a duty-contract message as `opener` would (published with that service's own key).
+async fn contract_as<E: EventPayload>(p: &Platform, opener: Service, msg: &E) {
+    p.send(&duty::message(msg, opener, &EventMeta::default(), p.clock.now())).await;
 }
 
 async fn open(p: &Platform, id: &str, days: u32, from: &str) {
@@ -218,12 +225,13 @@ async fn a_weekly_refresh_duty_breaches_only_the_cycle_that_was_not_done() {
         from: t("2026-11-23T01:30:00Z"),
         opened_by: Service::Catalog,
     };
-    contract(&p, &rec).await;
+    contract_as(&p, Service::Catalog, &rec).await;
     let first = "entry-e1-refresh@20261123T0930";
     assert_eq!(scheduled(&p, first, 1).await.due_at, t("2026-11-29T16:00:00Z"));
 
     // When the data is refreshed in the first week but not in the second
-    contract(&p, &CycleDone { duty_id: "entry-e1-refresh".into(), at: t("2026-11-25T02:00:00Z") }).await;
+    let done = CycleDone { duty_id: "entry-e1-refresh".into(), at: t("2026-11-25T02:00:00Z") };
+    contract_as(&p, Service::Catalog, &done).await;
     p.wait_duty("gongan", first, "closed").await;
     p.clock.set(t("2026-11-29T16:00:00Z"));
     let second = "entry-e1-refresh@20261130T0000";
@@ -237,17 +245,47 @@ async fn a_weekly_refresh_duty_breaches_only_the_cycle_that_was_not_done() {
     assert_eq!(closed["closure"], "fulfilled");
 
     // And closing the recurring duty stops it: no cycle starts after
-    let close = duty::CloseDuty {
+    let close = CloseDuty {
         duty_id: "entry-e1-refresh".into(),
         closure: Closure::Cancelled,
         reason: "entry withdrawn".into(),
         at: t("2026-12-07T02:00:00Z"),
     };
-    contract(&p, &close).await;
+    contract_as(&p, Service::Catalog, &close).await;
     p.wait_duty("gongan", "entry-e1-refresh@20261207T0000", "closed").await;
     p.clock.set(t("2026-12-20T16:00:00Z"));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(all::<DutyScheduled>(&p, "entry-e1-refresh@20261214T0000").await.is_empty());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_service_that_opened_a_duty_may_close_it() {
+    // Given the reply clock of request r1, opened by requests
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Deadlines]).await;
+    open(&p, "r1", 10, "2026-11-23T01:30:00Z").await;
+    scheduled(&p, "r1", 1).await;
+
+    // When recall (which opens duties of its own) sends a close for it
+    let close =
+        CloseDuty { duty_id: "r1".into(), closure: Closure::Fulfilled, reason: "replied".into(), at: p.clock.now() };
+    contract_as(&p, Service::Recall, &close).await;
+    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+
+    // Then the clock runs on, the refusal is counted, and the message is kept with its reason
+    let d = p.wait_duty("gongan", "r1", "open").await;
+    assert_eq!(d["opened_by"], "requests", "{d}");
+    assert_eq!(p.refusals(Service::Deadlines, Refused::ForgedEvent), 1);
+    let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
+    let raw = dlq.get_last_raw_message_by_subject("govshare.dlq.deadlines.deadlines-duties").await.unwrap();
+    let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();
+    assert!(reason.contains("recall may not change duty r1 opened by requests"), "{reason}");
+
+    // And when requests, its opener, closes it, it closes
+    contract(&p, &close).await;
+    let d = p.wait_duty("gongan", "r1", "closed").await;
+    assert_eq!(d["closure"], "fulfilled");
+    assert_eq!(p.refusals(Service::Deadlines, Refused::ForgedEvent), 1);
     p.stop().await;
 }
 

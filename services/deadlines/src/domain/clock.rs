@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
+    Service,
     calendar::{Calendar, CalendarError},
     duty::{
         CloseDuty, Closure, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable,
@@ -90,6 +91,9 @@ pub struct DutyClock {
     pub closure: Option<Closure>,
     /// The recurring duty this clock is a cycle of.
     pub recurrence: Option<String>,
+    /// The service that opened the duty: the only one that may change it ([`super::may_change`]).
+    /// `None` on clocks opened before openers were recorded: any opener may change those.
+    pub opened_by: Option<Service>,
 }
 
 /// The alarm at `stage`.
@@ -138,6 +142,7 @@ impl DutyClock {
             closed_at: None,
             closure: None,
             recurrence: None,
+            opened_by: None,
         }
     }
 
@@ -231,7 +236,8 @@ pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime
     Change::Update(next, out)
 }
 
-/// decide: open a duty.
+/// decide: open a duty, recording its opener (the handler has checked it is the sender,
+/// [`super::opener`]).
 pub fn open(
     existing: Option<&DutyClock>,
     cmd: &OpenDuty,
@@ -246,7 +252,8 @@ pub fn open(
         Term::WorkingDays { days, from } => (Basis::WorkingDays { from, days }, Some(days)),
         Term::Until { at } => (Basis::Until { at, extra_days: 0 }, None),
     };
-    schedule(DutyClock::new(cmd.duty.clone(), basis, term_days, now), cal, policy, now, None)
+    let clock = DutyClock { opened_by: Some(cmd.opened_by), ..DutyClock::new(cmd.duty.clone(), basis, term_days, now) };
+    schedule(clock, cal, policy, now, None)
 }
 
 /// decide: stop the clock, keeping the working days left.
@@ -409,7 +416,6 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use govshare_shared::{
-        Service,
         config::EscalationRung,
         duty::{About, EscalationStep},
     };
@@ -464,6 +470,7 @@ mod tests {
         assert_eq!(clock.due_at, Some(t("2026-11-24T16:00:00Z")));
         let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
         assert_eq!((s.due_at, s.moved_from), (t("2026-11-24T16:00:00Z"), None));
+        assert_eq!(clock.opened_by, Some(Service::Requests), "the clock remembers who may change it");
         assert!(matches!(
             open(Some(&clock), &open_cmd(1, monday()), &cal(), &Policy::default(), monday()),
             Change::Ignore(_)

@@ -3,9 +3,11 @@
 //! Nothing here reads the system time: `now`, the calendar and the policy are arguments.
 
 mod clock;
+mod opener;
 mod recurrence;
 
 pub use clock::*;
+pub use opener::*;
 pub use recurrence::*;
 
 use govshare_shared::{

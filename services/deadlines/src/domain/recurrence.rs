@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
+    Service,
     calendar::{Calendar, TIME_ZONE},
     duty::{Duty, OpenRecurringDuty},
     reply::Text,
@@ -21,6 +22,9 @@ pub struct Recurrence {
     /// When the next cycle starts; `None` once the schedule has no more occurrences.
     pub next_cycle_at: Option<DateTime<Utc>>,
     pub current_cycle: Option<String>,
+    /// The service that opened it, inherited by every cycle's clock; `None` on recurring
+    /// duties opened before openers were recorded (any opener may change those).
+    pub opened_by: Option<Service>,
 }
 
 /// decide: open a recurring duty. `Ok(None)`: it was opened before (a repeat).
@@ -38,6 +42,7 @@ pub fn open_recurring(existing: Option<&Recurrence>, cmd: &OpenRecurringDuty) ->
         active: true,
         next_cycle_at: Some(cmd.from),
         current_cycle: None,
+        opened_by: Some(cmd.opened_by),
     }))
 }
 
@@ -68,12 +73,13 @@ fn cycle_clock(rec: &Recurrence, start: DateTime<Utc>, due: DateTime<Utc>) -> Du
     let mut clock =
         DutyClock::new(Duty { duty_id: id, ..rec.duty.clone() }, Basis::Until { at: due, extra_days: 0 }, None, start);
     clock.recurrence = Some(rec.duty.duty_id.clone());
+    clock.opened_by = rec.opened_by;
     clock
 }
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::{Service, duty::About};
+    use govshare_shared::duty::About;
 
     use super::*;
 
@@ -104,6 +110,7 @@ mod tests {
         assert_eq!(clock.duty.duty_id, "entry-e1-refresh@20261123T1000");
         assert_eq!(clock.due_at, Some(t("2026-11-29T16:00:00Z")), "Mon 30 Nov 00:00 Shanghai");
         assert_eq!(clock.recurrence.as_deref(), Some("entry-e1-refresh"));
+        assert_eq!(clock.opened_by, Some(Service::Catalog), "a cycle is its recurring duty's opener's");
         assert_eq!(rec.next_cycle_at, clock.due_at);
         assert_eq!(said.iter().map(Announce::name).collect::<Vec<_>>(), ["scheduled"]);
         assert_eq!(clock.next_alarm_at, Some(t("2026-11-26T16:00:00Z")), "reminded at the start of Friday");

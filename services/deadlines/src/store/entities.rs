@@ -39,6 +39,9 @@ pub mod clock {
         /// The calendar the due time was counted with ([`crate::store::calendar_version`]).
         pub calendar_version: String,
         pub recurrence: Option<String>,
+        /// The service that opened the duty (`requests`, ...), the only one that may change
+        /// it; NULL on clocks opened before openers were recorded, which any opener may change.
+        pub opened_by: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -93,6 +96,8 @@ pub mod recurrence {
         pub next_cycle_at: Option<DateTimeUtc>,
         pub current_cycle: Option<String>,
         pub revision: i32,
+        /// As [`super::clock::Model::opened_by`]; every cycle's clock inherits it.
+        pub opened_by: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,11 +8,15 @@
 pub mod entities;
 mod m20261123_300001_create_clocks;
 mod m20261123_300002_alarms_and_recurrences;
+mod m20261202_300003_duty_openers;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use govshare_shared::duty::{About, Closure, Duty};
+use govshare_shared::{
+    Service,
+    duty::{About, Closure, Duty},
+};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -30,6 +34,7 @@ impl MigratorTrait for Migrator {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_300001_create_clocks::Migration));
         m.push(Box::new(m20261123_300002_alarms_and_recurrences::Migration));
+        m.push(Box::new(m20261202_300003_duty_openers::Migration));
         m
     }
 }
@@ -53,6 +58,11 @@ fn duty_of(
         about: About { kind, id },
         title: serde_json::from_str(title).map_err(|e| corrupt("title", e))?,
     })
+}
+
+/// The recorded opener of a duty; `None` for rows written before openers were recorded.
+fn opener_of(stored: Option<&str>) -> Result<Option<Service>, DbErr> {
+    stored.map(|s| Service::parse(s).ok_or_else(|| corrupt("opened_by", s))).transpose()
 }
 
 fn closure_name(c: Closure) -> String {
@@ -85,6 +95,7 @@ pub fn to_domain(row: clock::Model) -> Result<(DutyClock, i32), DbErr> {
             .map(|c| serde_json::from_value(c.into()).map_err(|e| corrupt("closure", e)))
             .transpose()?,
         recurrence: row.recurrence,
+        opened_by: opener_of(row.opened_by.as_deref())?,
         duty: duty_of(row.duty_id, row.article, row.holder, row.about_kind, row.about_id, &row.title)?,
     };
     Ok((clock, row.revision))
@@ -121,6 +132,7 @@ fn to_row(c: &DutyClock, revision: i32, calendar_version: &str) -> clock::Active
         revision: Set(revision),
         calendar_version: Set(calendar_version.to_owned()),
         recurrence: Set(c.recurrence.clone()),
+        opened_by: Set(c.opened_by.map(|s| s.name().to_owned())),
     }
 }
 
@@ -223,6 +235,7 @@ pub fn recurrence_to_domain(row: recurrence::Model) -> Result<(Recurrence, i32),
         active: row.active,
         next_cycle_at: row.next_cycle_at,
         current_cycle: row.current_cycle,
+        opened_by: opener_of(row.opened_by.as_deref())?,
         duty: duty_of(row.duty_id, row.article, row.holder, row.about_kind, row.about_id, &row.title)?,
     };
     Ok((rec, row.revision))
@@ -249,6 +262,7 @@ pub async fn save_recurrence(
         active: Set(r.active),
         next_cycle_at: Set(r.next_cycle_at),
         current_cycle: Set(r.current_cycle.clone()),
+        opened_by: Set(r.opened_by.map(|s| s.name().to_owned())),
         revision: Set(revision),
     };
     let written = match read_revision {
