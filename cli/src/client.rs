@@ -59,8 +59,26 @@ impl Client {
 
     /// Connects as `org` with the credentials in `settings` (`nats.nkey_file`/`creds_file`),
     /// taking replies on `org`'s own inbox prefix.
+    /// It fails at once when the bus refuses the credentials, and reports on stderr what the
+    /// bus refuses later (a permissions violation: a subject not the organisation's own).
     pub async fn connect_as(settings: &NatsSettings, org: &str) -> anyhow::Result<Self> {
-        let nats = trust::connect(settings, &Identity::acting_for(org), &format!("govshare-cli-{org}")).await?;
+        let identity = Identity::acting_for(org);
+        let nats = trust::connect_options(settings, &identity, &format!("govshare-cli-{org}"))
+            .await?
+            .event_callback(|event| async move {
+                if let async_nats::Event::ServerError(e) = event {
+                    eprintln!("the bus refused: {e}");
+                }
+            })
+            .connect(&settings.url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "nats {} as {}: {e}",
+                    govshare_shared::config::redact_url(&settings.url),
+                    identity.file_name()
+                )
+            })?;
         Ok(Self::new(nats))
     }
 

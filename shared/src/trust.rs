@@ -418,17 +418,28 @@ pub fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
 }
 
 /// Connects to NATS as `identity`: its credentials (`nats.nkey_file` or `nats.creds_file`),
-/// its own inbox prefix, and TLS as `nats.tls` says. Services, the CLI and the tests all
-/// connect through here.
+/// its own inbox prefix, and TLS as `nats.tls` says. A service keeps trying while the bus is
+/// not up yet (start order does not matter); see [`connect_options`] for one that must fail fast.
 pub async fn connect(
     settings: &crate::config::NatsSettings,
     identity: &Identity,
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
+    connect_options(settings, identity, name).await?.retry_on_initial_connect().connect(&settings.url).await.map_err(
+        |e| anyhow::anyhow!("nats {} as {}: {e}", crate::config::redact_url(&settings.url), identity.file_name()),
+    )
+}
+
+/// The connect options of `identity` (credentials, inbox prefix, TLS): services, the CLI and
+/// the tests all connect through here.
+pub async fn connect_options(
+    settings: &crate::config::NatsSettings,
+    identity: &Identity,
+    name: &str,
+) -> anyhow::Result<async_nats::ConnectOptions> {
     let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .custom_inbox_prefix(identity.inbox_prefix())
-        .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5));
     if let Some(path) = &settings.nkey_file {
         let seed = read_seed(Path::new(path))?.seed().map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
@@ -446,9 +457,7 @@ pub async fn connect(
     if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
         options = options.add_client_certificate(PathBuf::from(cert), PathBuf::from(key));
     }
-    options.connect(&settings.url).await.map_err(|e| {
-        anyhow::anyhow!("nats {} as {}: {e}", crate::config::redact_url(&settings.url), identity.file_name())
-    })
+    Ok(options)
 }
 
 #[cfg(test)]
