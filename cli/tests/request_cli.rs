@@ -16,9 +16,9 @@ use govshare_shared::{
     ManualClock, Service,
     app::Running,
     config::{NatsSettings, Settings},
-    trust::{Identity, KeyFolder},
     duty::DutyScheduled,
     events::requests::{GrantEnded, VerificationAnswered},
+    trust::{Identity, KeyFolder},
 };
 use serde_json::{Value, json};
 
