@@ -82,6 +82,14 @@ pub struct Envelope {
     pub tracestate: Option<String>,
 }
 
+/// A new root W3C `traceparent` (version 00, sampled): the trace id is a fresh UUIDv7 (random
+/// in its low bytes, never all zero), the span id the low half of the event's own id.
+pub fn new_traceparent(event_id: Uuid) -> String {
+    let trace = Uuid::now_v7().simple().to_string();
+    let span = &event_id.simple().to_string()[16..];
+    format!("00-{trace}-{span}-01")
+}
+
 /// Why an envelope's payload could not be read as the type asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -107,7 +115,10 @@ impl Envelope {
             data: serde_json::to_value(payload).expect("event payloads serialize to JSON"),
             actingorg: meta.acting_org.clone(),
             correlationid: meta.correlation_id.clone(),
-            traceparent: meta.traceparent.clone(),
+            // Every envelope carries W3C trace context, exported or not: an event with no
+            // cause in a trace (a scanner's alarm, a retry) starts a trace of its own, so a
+            // consumer's spans and logs always have one to join (issue 13 item 5).
+            traceparent: meta.traceparent.clone().or_else(|| Some(new_traceparent(id))),
             tracestate: meta.tracestate.clone(),
         }
     }
@@ -190,7 +201,19 @@ mod tests {
         assert_eq!(json["data"]["entry_id"], "e-1");
         assert_eq!(json["actingorg"], "dept-a");
         assert_eq!(json["correlationid"], "corr-1");
-        assert!(json.get("traceparent").is_none());
+    }
+
+    #[test]
+    fn an_event_without_a_cause_in_a_trace_starts_one_and_one_with_a_cause_keeps_it() {
+        let now = "2026-11-23T02:00:00Z".parse().unwrap();
+        let root = Envelope::new(Uuid::now_v7(), &Published { entry_id: "e-1".into() }, &meta(), now);
+        let tp = root.traceparent.clone().expect("every envelope carries a traceparent");
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!((parts[0], parts[1].len(), parts[2].len(), parts[3]), ("00", 32, 16, "01"), "{tp}");
+        assert!(parts[1].chars().all(|c| c.is_ascii_hexdigit()) && parts[1] != "0".repeat(32));
+        let caused = EventMeta { traceparent: Some(tp.clone()), ..meta() };
+        let child = Envelope::new(Uuid::now_v7(), &Published { entry_id: "e-1".into() }, &caused, now);
+        assert_eq!(child.traceparent.as_deref(), Some(tp.as_str()));
     }
 
     #[test]

@@ -31,23 +31,18 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) {
         } else {
             tracing_subscriber::fmt::layer().compact().boxed()
         };
-        let provider = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()).and_then(|endpoint| {
+        // A tracer provider always: spans get W3C ids (and calls pass them on in envelopes)
+        // whether or not anything is exported; the exporter is added only with an endpoint.
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build());
+        if let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
             use opentelemetry_otlp::WithExportConfig;
             match opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(endpoint).build() {
-                Ok(exporter) => Some(
-                    SdkTracerProvider::builder()
-                        .with_batch_exporter(exporter)
-                        .with_resource(
-                            opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build(),
-                        )
-                        .build(),
-                ),
-                Err(err) => {
-                    eprintln!("OTLP export disabled: {err}");
-                    None
-                }
+                Ok(exporter) => builder = builder.with_batch_exporter(exporter),
+                Err(err) => eprintln!("OTLP export disabled: {err}"),
             }
-        });
+        }
+        let provider = Some(builder.build());
         if let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
             install_meter_provider(endpoint, service_name);
         }

@@ -36,6 +36,9 @@ async fn a_request_nobody_answers_ends_in_a_breach_notice_for_the_providers_admi
     assert_eq!(breach.duty.about.id, request_id);
     assert_eq!(breach.duty.holder, "gongan");
     assert_eq!(breach.breached_at, scheduled.due_at);
+    // every envelope carries W3C trace context, with export off too: the submission's, and
+    // the scanner's breach (which starts a trace of its own)
+    assert!(submitted.traceparent.is_some() && breach_event.traceparent.is_some());
     // the breach carries the correlation of the duty it is about, so a trace can follow it
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
 
