@@ -90,6 +90,14 @@ async fn a_request_nobody_answers_ends_in_a_breach_notice_for_the_providers_admi
     p.caught_up(&Service::Catalog.stream(), "recall-catalog").await;
     let entries = p.query(Service::Recall, "gongan", "list_entries", json!({"provider": "gongan"})).await;
     assert_eq!(entries["entries"][0]["entry_id"], entry_id.as_str());
+    // (lists are answered as JSON arrays, never as text holding JSON)
+    assert!(entries["entries"][0]["derived_from"].is_array(), "{entries}");
+    let prefs = json!({"account": "alice", "channels": ["inbox"]});
+    p.command(Service::Notify, "gongan", "set_preferences", prefs).await.unwrap();
+    let alice = p.query(Service::Notify, "gongan", "get_preferences", json!({"account": "alice"})).await;
+    assert_eq!(alice["channels"], json!(["inbox"]), "{alice}");
+    let duty = p.query(Service::Deadlines, "gongan", "get_duty", json!({"id": duty_id})).await;
+    assert!(duty["log"][0]["note"].is_object(), "{duty}");
 
     // the request is readable by both parties, and the holder sees its overdue duty
     let r = p.query(Service::Requests, "gongan", "get_request", json!({"id": request_id})).await;

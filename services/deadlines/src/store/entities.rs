@@ -67,6 +67,7 @@ pub mod clock_log {
         pub kind: String,
         pub due_at: Option<DateTimeUtc>,
         #[sea_orm(column_type = "Text")]
+        #[serde(serialize_with = "govshare_shared::store::json_text")]
         pub note: String,
     }
 
