@@ -6,6 +6,11 @@
 //! directory's. So [`RegionCode::ancestors`] yields every level the digits name, and the
 //! caller skips the ones its data does not have (districts of Beijing sit directly under
 //! `110000`: there is no `110100` authority).
+//!
+//! One rule of the standard is in the digits themselves: prefecture digits `90` group the
+//! county-level divisions a province administers directly (`429004` 仙桃市, `469001`
+//! 五指山市, `419001` 济源市, `659001` 石河子市). `429000` is no region, so the parent of
+//! `429004` is `420000`.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +34,9 @@ impl From<RegionCode> for String {
         c.to_string()
     }
 }
+
+/// Prefecture digits reserved for county-level divisions under the province (GB/T 2260).
+const PROVINCE_ADMINISTERED: u32 = 90;
 
 /// Administrative level of a region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +62,12 @@ impl RegionCode {
         Ok(Self(code))
     }
 
+    /// Prefecture digits `90`: a county-level division administered directly by its
+    /// province (省直辖县级行政区划), such as `429004` 仙桃市.
+    pub fn is_province_administered(self) -> bool {
+        self.level() == Level::County && self.0 / 100 % 100 == PROVINCE_ADMINISTERED
+    }
+
     pub fn level(self) -> Level {
         match self.0 {
             0 => Level::National,
@@ -64,13 +78,16 @@ impl RegionCode {
     }
 
     /// The code's own parent by its digits: county -> city, city -> province,
-    /// province -> national; `None` above the national level. (A region tree may skip a
-    /// level: catalog's `Regions::parent` skips the codes its table does not have.)
+    /// province -> national; `None` above the national level. A county-level division
+    /// under prefecture digits `90` has its province as parent (`429004` -> `420000`).
+    /// (A region tree may skip a level: catalog's `Regions::parent` skips the codes its
+    /// table does not have.)
     pub fn digit_parent(self) -> Option<Self> {
         match self.level() {
             Level::National => None,
             Level::Province => Some(Self::NATIONAL),
             Level::City => Some(Self(self.0 / 10_000 * 10_000)),
+            Level::County if self.is_province_administered() => Some(Self(self.0 / 10_000 * 10_000)),
             Level::County => Some(Self(self.0 / 100 * 100)),
         }
     }
@@ -79,6 +96,13 @@ impl RegionCode {
     /// national level: `440106` -> `440100`, `440000`, `000000`.
     pub fn ancestors(self) -> impl Iterator<Item = RegionCode> {
         std::iter::successors(self.digit_parent(), |c| c.digit_parent())
+    }
+
+    /// The lowest code containing both by their digits (Art. 28: whose authority
+    /// coordinates): the same code, their city, their province, or the national level.
+    pub fn lowest_common(self, other: RegionCode) -> RegionCode {
+        let theirs: Vec<_> = std::iter::once(other).chain(other.ancestors()).collect();
+        std::iter::once(self).chain(self.ancestors()).find(|c| theirs.contains(c)).unwrap_or(Self::NATIONAL)
     }
 }
 
@@ -129,6 +153,47 @@ mod tests {
         // The digits say 110100 even though Beijing has no city level: skipping it is the
         // caller's business, with the data it has.
         assert_eq!(ancestors("110105"), ["110100", "110000", "000000"]);
+    }
+
+    #[test]
+    fn a_county_level_city_under_its_province_has_the_province_as_parent() {
+        // Given 仙桃市, under prefecture digits 90 (省直辖县级行政区划, not a city)
+        let xiantao = code("429004");
+        // Then its ancestry skips 429000
+        assert!(xiantao.is_province_administered());
+        assert_eq!(ancestors("429004"), ["420000", "000000"]);
+        assert_eq!(ancestors("469001"), ["460000", "000000"], "五指山市");
+        assert_eq!(ancestors("419001"), ["410000", "000000"], "济源市");
+        // And an ordinary county still has its city
+        assert!(!code("440106").is_province_administered());
+        assert!(!code("429000").is_province_administered(), "a city-level code is not a county");
+    }
+
+    fn common(a: &str, b: &str) -> String {
+        code(a).lowest_common(code(b)).to_string()
+    }
+
+    #[test]
+    fn a_county_level_city_under_a_province_meets_another_province_at_the_national_level() {
+        // Given 仙桃市 (Hubei, directly under the province) and 南宁市 (Guangxi)
+        // When their common region is sought
+        // Then it is the national level
+        assert_eq!(common("429004", "450100"), "000000");
+    }
+
+    #[test]
+    fn a_county_level_city_under_a_province_meets_a_city_of_its_province_at_the_province() {
+        assert_eq!(common("429004", "420100"), "420000", "仙桃市 and 武汉市");
+        assert_eq!(common("429004", "429005"), "420000", "仙桃市 and 潜江市: 429000 is no region");
+        assert_eq!(common("429004", "420000"), "420000", "仙桃市 and 湖北省");
+        assert_eq!(common("429004", "429004"), "429004");
+    }
+
+    #[test]
+    fn counties_of_two_provinces_meet_at_the_national_level_and_a_district_meets_its_city_at_the_city() {
+        assert_eq!(common("440106", "330106"), "000000", "天河区 and 西湖区");
+        assert_eq!(common("440106", "440100"), "440100", "天河区 and 广州市");
+        assert_eq!(common("440106", "440304"), "440000", "天河区 and 福田区");
     }
 
     #[test]
