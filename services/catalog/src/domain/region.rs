@@ -1,7 +1,9 @@
 //! Regions by GB/T 2260 code, the region tree, and who coordinates a dispute (Art. 28).
 //!
 //! The code table is data: a versioned CSV the deployment provides (a default ships in
-//! `data/regions.csv`). Retired codes stay in the table as retired and are never reused.
+//! `data/regions.csv`: every current province-, prefecture- and county-level code and the
+//! codes retired since 2010; its source and date are in `data/README.md`). Retired codes
+//! stay in the table as retired and are never reused.
 //! The code type itself ([`RegionCode`], [`Level`]) lives in `govshare_shared::region`, so
 //! other services read codes the same way.
 
@@ -101,11 +103,12 @@ impl Regions {
         self.by_code.values()
     }
 
-    /// The parent in the tree: the nearest region above it that the table has (districts of
-    /// Beijing sit directly under 110000), or the national level.
+    /// The parent in the tree: the nearest region in force above it that the table has
+    /// (districts of Beijing sit directly under 110000; 仙桃市 429004 under 420000, as
+    /// prefecture digits 90 are no city), or the national level.
     pub fn parent(&self, code: RegionCode) -> Option<RegionCode> {
         let mut up = code.digit_parent()?;
-        while up != RegionCode::NATIONAL && !self.by_code.contains_key(&up) {
+        while up != RegionCode::NATIONAL && !self.get(up).is_some_and(Region::is_active) {
             up = up.digit_parent()?;
         }
         Some(up)
@@ -202,11 +205,84 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_table_has_every_provincial_level_division() {
+    fn the_shipped_table_has_every_region_of_china_in_force() {
         let regions = Regions::shipped();
-        let provinces = regions.iter().filter(|r| r.code.level() == Level::Province).count();
-        assert_eq!(provinces, 34);
-        assert_eq!(regions.version, "2024.1");
+        let active = |level| regions.iter().filter(|r| r.is_active() && r.code.level() == level).count();
+        assert_eq!(active(Level::Province), 34);
+        assert_eq!(active(Level::City), 333, "prefecture level, 2023");
+        assert_eq!(active(Level::County), 2844, "county level, 2023");
+        assert_eq!(regions.version, "2023.06");
+        for (raw, name) in [
+            ("429004", "仙桃市"),
+            ("429005", "潜江市"),
+            ("429006", "天门市"),
+            ("429021", "神农架林区"),
+            ("469001", "五指山市"),
+            ("419001", "济源市"),
+            ("659012", "白杨市"),
+        ] {
+            assert_eq!(regions.active(code(raw)).map(|r| r.name.as_str()), Ok(name));
+        }
+        for placeholder in ["429000", "469000", "110100", "500200"] {
+            assert!(regions.get(code(placeholder)).is_none(), "{placeholder} groups codes but is no region");
+        }
+    }
+
+    #[test]
+    fn every_region_in_force_hangs_under_a_region_in_force() {
+        let regions = Regions::shipped();
+        for r in regions.iter().filter(|r| r.is_active()) {
+            let parent = regions.parent(r.code).unwrap();
+            assert!(parent == RegionCode::NATIONAL || regions.active(parent).is_ok(), "{} under {parent}", r.code);
+            assert_eq!(parent.level() == Level::National, r.code.level() == Level::Province, "{}", r.code);
+        }
+    }
+
+    #[test]
+    fn codes_retired_since_2010_are_kept_with_their_year() {
+        let regions = Regions::shipped();
+        for (code_, year) in [("110103", 2010), ("469003", 2015), ("371200", 2020), ("330103", 2021), ("540422", 2023)]
+        {
+            let r = regions.get(code(code_)).unwrap();
+            assert_eq!(r.retired_in, Some(year), "{code_} {}", r.name);
+        }
+        assert!(regions.iter().filter(|r| !r.is_active()).count() > 300);
+    }
+
+    #[test]
+    fn a_county_level_city_under_its_province_sits_under_the_province() {
+        // Given 仙桃市, administered directly by 湖北省 (prefecture digits 90)
+        let regions = Regions::shipped();
+        // Then its parent is the province
+        assert_eq!(regions.parent(code("429004")), Some(code("420000")));
+        assert_eq!(regions.ancestry(code("469001")), [code("469001"), code("460000"), RegionCode::NATIONAL]);
+    }
+
+    #[test]
+    fn a_county_level_city_under_a_province_and_a_city_of_another_province_go_to_the_nation() {
+        // Given 仙桃市 (湖北) and 南宁市 (广西) When a dispute between them is routed
+        // Then the national authority coordinates
+        assert_eq!(coordinator("429004", "450100"), "000000");
+    }
+
+    #[test]
+    fn a_county_level_city_under_a_province_and_a_city_of_its_province_go_to_the_province() {
+        assert_eq!(coordinator("429004", "420100"), "420000", "仙桃市 and 武汉市");
+        assert_eq!(coordinator("429004", "429006"), "420000", "仙桃市 and 天门市");
+        assert_eq!(coordinator("429004", "420102"), "420000", "仙桃市 and 江岸区");
+        assert_eq!(coordinator("419001", "410100"), "410000", "济源市 and 郑州市");
+    }
+
+    #[test]
+    fn two_counties_of_different_provinces_go_to_the_nation() {
+        assert_eq!(coordinator("510182", "659001"), "000000", "彭州市 and 石河子市");
+        assert_eq!(coordinator("130521", "440106"), "000000", "a retired county still routes");
+    }
+
+    #[test]
+    fn a_district_and_its_own_city_go_to_the_city() {
+        assert_eq!(coordinator("440106", "440100"), "440100", "天河区 and 广州市");
+        assert_eq!(coordinator("500229", "500101"), "500000", "城口县 and 万州区 under 重庆市");
     }
 
     #[test]
