@@ -4,10 +4,10 @@
 //! The same `App` runs as its own binary ([`run`]), inside the all-in-one `govshare up`, and
 //! inside tests ([`start`]), with the clock and the stop signal passed in, never global.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use async_nats::jetstream;
-use futures::{StreamExt, future::BoxFuture};
+use futures::{FutureExt, StreamExt, future::BoxFuture};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 use tokio::task::JoinSet;
@@ -38,6 +38,10 @@ pub struct Context {
     pub waker: Waker,
     /// What this service refused on its own trust checks (see [`crate::trust`]).
     pub refusals: crate::trust::Refusals,
+    /// Messages its consumers could not handle, by kind (see [`crate::inbox::Failures`]).
+    pub failures: crate::inbox::Failures,
+    /// Its worker tasks, and which have died (see [`crate::health`]).
+    pub liveness: crate::health::Liveness,
 }
 
 impl Context {
@@ -160,11 +164,16 @@ pub async fn connect<A: App>(settings: &Settings, clock: SharedClock) -> anyhow:
         settings: settings.clone(),
         waker: Waker::default(),
         refusals: Default::default(),
+        failures: Default::default(),
+        liveness: Default::default(),
     })
 }
 
 /// Starts a service: relay, consumers, call responders, probes and its own tasks. When it
 /// returns, every durable consumer exists and calls are being answered.
+///
+/// Each worker task runs supervised ([`crate::health::Liveness`]): one that ends or panics
+/// while the service is not stopping turns `/healthz` and `/readyz` unhealthy, naming it.
 pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Result<Running> {
     let ctx = connect::<A>(&settings, clock.clone()).await?;
     let stop = CancellationToken::new();
@@ -179,7 +188,8 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
         settings: settings.outbox.clone(),
         clock: clock.clone(),
     };
-    tasks.spawn(relay.run(stop.clone()));
+    let live = ctx.liveness.clone();
+    tasks.spawn(live.supervise("outbox-relay", relay.run(stop.clone())));
 
     for (spec, handler) in app.consumers() {
         inbox::durable_consumer(&ctx.js, &spec, &settings.inbox)
@@ -194,7 +204,16 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
             service: A::SERVICE,
             refusals: ctx.refusals.clone(),
         };
-        tasks.spawn(inbox::run_consumer(ctx.js.clone(), spec, inbox, settings.inbox.clone(), stop.clone()));
+        let name = format!("consumer {}", spec.durable);
+        let consumer = inbox::run_consumer(
+            ctx.js.clone(),
+            spec,
+            inbox,
+            settings.inbox.clone(),
+            stop.clone(),
+            ctx.failures.clone(),
+        );
+        tasks.spawn(live.supervise(name, consumer));
     }
 
     for kind in ["cmd", "qry"] {
@@ -204,19 +223,26 @@ pub async fn start<A: App>(settings: Settings, clock: SharedClock) -> anyhow::Re
             .queue_subscribe(subject, A::SERVICE.name().to_owned())
             .await
             .map_err(|e| anyhow::anyhow!("subscribe: {e}"))?;
-        tasks.spawn(respond(app.clone(), ctx.clone(), sub, stop.clone()));
+        tasks.spawn(live.supervise(format!("responder {kind}"), respond(app.clone(), ctx.clone(), sub, stop.clone())));
     }
     // Make sure the server has the subscriptions before anyone is told we are up.
     ctx.nats.flush().await.map_err(|e| anyhow::anyhow!("nats flush: {e}"))?;
 
-    for task in app.tasks(stop.clone()) {
-        tasks.spawn(task);
+    // A service's own tasks (deadlines: the scanner; notify: the delivery worker) by position.
+    for (i, task) in app.tasks(stop.clone()).into_iter().enumerate() {
+        tasks.spawn(live.supervise(format!("{} task {i}", A::SERVICE.name()), task));
     }
 
-    let (health_addr, health) =
-        crate::health::serve(&settings.http.addr, A::SERVICE.name(), ctx.db.clone(), ctx.nats.clone(), stop.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("health server on {}: {e}", settings.http.addr))?;
+    let (health_addr, health) = crate::health::serve(
+        &settings.http.addr,
+        A::SERVICE.name(),
+        ctx.db.clone(),
+        ctx.nats.clone(),
+        ctx.liveness.clone(),
+        stop.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("health server on {}: {e}", settings.http.addr))?;
     tasks.spawn(async move {
         let _ = health.await;
     });
@@ -303,8 +329,17 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
         }
         result
     }
-    .instrument(span.clone())
-    .await;
+    .instrument(span.clone());
+    // A call handler that panics is answered (nothing was kept: its transaction was dropped
+    // while unwinding), and the responder goes on with the next call.
+    let result = match AssertUnwindSafe(result).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = crate::inbox::panic_message(&*panic);
+            span.in_scope(|| tracing::error!(panic = %why, "call handler panicked"));
+            Err(panicked())
+        }
+    };
     if let Err(err) = &result {
         if err.code == ErrorCode::Forbidden {
             ctx.refusals.count(A::SERVICE, crate::trust::Refused::Forbidden);
@@ -314,6 +349,15 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
     if let Err(err) = ctx.nats.publish(reply_to, reply::render(&result, lang).into()).await {
         tracing::warn!(error = %err, "could not send the reply");
     }
+}
+
+/// The answer to a call whose handler panicked: nothing was changed.
+fn panicked() -> ApiError {
+    ApiError::with_text(
+        ErrorCode::Unavailable,
+        "服务处理此调用时发生内部错误，未做任何更改",
+        "the service failed on this call (an internal error); nothing was changed",
+    )
 }
 
 /// Runs a service as its own process: settings from file and environment, the system

@@ -178,11 +178,19 @@ pub struct RequestSettings {
     pub suspension_fix_working_days: u32,
     /// Art. 28: working days each dispute step has before the case moves up by itself.
     pub dispute_step_working_days: u32,
+    /// The longest usage period a request may ask for, in days counting both ends
+    /// (default 5 years: 5 * 365 + 1, so any five calendar years fit).
+    pub max_usage_period_days: u32,
 }
 
 impl Default for RequestSettings {
     fn default() -> Self {
-        Self { supplement_restarts_clock: true, suspension_fix_working_days: 10, dispute_step_working_days: 10 }
+        Self {
+            supplement_restarts_clock: true,
+            suspension_fix_working_days: 10,
+            dispute_step_working_days: 10,
+            max_usage_period_days: 5 * 365 + 1,
+        }
     }
 }
 

@@ -25,14 +25,23 @@ pub struct About {
     pub id: String,
 }
 
-/// How long the duty holder has.
+/// How long the duty holder has. Its instants are bounded when read from the bus
+/// ([`crate::validate::dates`]): a term deadlines could not count with is refused as
+/// undecodable, dead-lettered, never clocked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Term {
     /// N working days counted from `from` (the day of `from` does not count).
-    WorkingDays { days: u32, from: DateTime<Utc> },
+    WorkingDays {
+        days: u32,
+        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        from: DateTime<Utc>,
+    },
     /// A fixed instant.
-    Until { at: DateTime<Utc> },
+    Until {
+        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        at: DateTime<Utc>,
+    },
 }
 
 /// How a duty ended.
@@ -92,6 +101,7 @@ duty_message!(OpenDuty, "opened", duty);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseDuty {
     pub duty_id: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub at: DateTime<Utc>,
     pub reason: String,
 }
@@ -101,6 +111,7 @@ duty_message!(PauseDuty, "paused");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeDuty {
     pub duty_id: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(ResumeDuty, "resumed");
@@ -111,6 +122,7 @@ duty_message!(ResumeDuty, "resumed");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartDuty {
     pub duty_id: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub from: DateTime<Utc>,
     pub reason: String,
 }
@@ -133,6 +145,7 @@ pub struct CloseDuty {
     pub duty_id: String,
     pub closure: Closure,
     pub reason: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(CloseDuty, "closed");
@@ -148,6 +161,7 @@ pub struct OpenRecurringDuty {
     /// An update frequency word (每日, weekly, ...) or a cron expression, in Asia/Shanghai:
     /// see [`crate::schedule::UpdateFrequency`].
     pub schedule: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub from: DateTime<Utc>,
     pub opened_by: Service,
 }
@@ -157,6 +171,7 @@ duty_message!(OpenRecurringDuty, "recurring", duty);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CycleDone {
     pub duty_id: String,
+    #[serde(deserialize_with = "crate::validate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(CycleDone, "cycle_done");
@@ -348,5 +363,24 @@ mod tests {
         assert_eq!(out.envelope.source, "/govshare/requests");
         assert_eq!(out.envelope.subject, "request-1-reply");
         assert_eq!(out.envelope.decode::<OpenDuty>().unwrap(), open);
+    }
+
+    #[test]
+    fn a_term_no_calendar_can_count_does_not_decode() {
+        // Given an open whose term ends at chrono's last instant (year +262142)
+        let open = OpenDuty {
+            duty: Duty {
+                duty_id: "request-1-usage".into(),
+                article: 21,
+                holder: "dept-p".into(),
+                about: About { kind: "request".into(), id: "1".into() },
+                title: Text::new("使用期限", "usage period"),
+            },
+            term: Term::Until { at: DateTime::<Utc>::MAX_UTC },
+            opened_by: Service::Requests,
+        };
+        // When deadlines reads it from the bus, Then it is refused (a permanent error), with why
+        let err = message(&open, Service::Requests, &EventMeta::default(), Utc::now()).envelope.decode::<OpenDuty>();
+        assert!(err.unwrap_err().to_string().contains("outside the accepted range (2000 to 2100)"));
     }
 }

@@ -7,13 +7,24 @@
 //! - a permanent failure (malformed, unknown version, refused by the domain) is copied to the
 //!   dead-letter stream with its reason and then terminated, never retried;
 //! - a transient failure (database down) is nak'ed with exponential backoff, and
-//!   dead-lettered only after `max_deliver` attempts.
+//!   dead-lettered only after `max_deliver` attempts;
+//! - a handler that panics (a bug, an out-of-range computation) is caught: its transaction is
+//!   dropped (rolled back), the message is dead-lettered with `handler panicked: <message>`
+//!   and terminated, and the consumer goes on with the next message. No message, however
+//!   hostile, stops a consumer. Each failure is counted ([`Failures`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, message::PublishMessage};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
     TransactionTrait, sea_query::OnConflict,
@@ -38,6 +49,10 @@ pub enum HandleError {
     /// It may succeed later (storage or bus down): redeliver with backoff.
     #[error("transient: {0}")]
     Transient(String),
+    /// The handler panicked: a bug or an input it could not compute with. Never retried (it
+    /// would panic again); dead-lettered with the panic's message.
+    #[error("handler panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<DbErr> for HandleError {
@@ -50,11 +65,73 @@ impl HandleError {
     /// The ack that says what happens to the message.
     pub fn ack(&self, delivered: i64, settings: &InboxSettings) -> AckKind {
         match self {
-            HandleError::Permanent(_) => AckKind::Term,
+            HandleError::Permanent(_) | HandleError::Panicked(_) => AckKind::Term,
             HandleError::Transient(_) if delivered >= settings.max_deliver => AckKind::Term,
             HandleError::Transient(_) => AckKind::Nak(Some(retry_delay(delivered, settings))),
         }
     }
+}
+
+impl HandleError {
+    /// How the failure is counted.
+    pub fn failure(&self) -> Failure {
+        match self {
+            HandleError::Permanent(_) => Failure::Permanent,
+            HandleError::Transient(_) => Failure::Transient,
+            HandleError::Panicked(_) => Failure::Panic,
+        }
+    }
+}
+
+/// The kinds of failure a consumer counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The handler panicked: dead-lettered.
+    Panic,
+    /// Refused for good (bad data, unknown version, a rule): dead-lettered.
+    Permanent,
+    /// Retried later (each attempt counts).
+    Transient,
+}
+
+impl Failure {
+    pub fn label(self) -> &'static str {
+        match self {
+            Failure::Panic => "panic",
+            Failure::Permanent => "permanent",
+            Failure::Transient => "transient",
+        }
+    }
+}
+
+/// Messages a service's consumers failed to handle, by kind (also exported as the OTLP
+/// counter `govshare.inbox.failed{consumer,kind}`): a panic counted here is a message that
+/// would have stopped the consumer.
+#[derive(Debug, Default, Clone)]
+pub struct Failures(Arc<[AtomicU64; 3]>);
+
+impl Failures {
+    pub fn count(&self, consumer: &str, kind: Failure) {
+        self.0[kind as usize].fetch_add(1, Ordering::Relaxed);
+        use opentelemetry::KeyValue;
+        opentelemetry::global::meter("govshare")
+            .u64_counter("govshare.inbox.failed")
+            .build()
+            .add(1, &[KeyValue::new("consumer", consumer.to_owned()), KeyValue::new("kind", kind.label())]);
+    }
+
+    pub fn get(&self, kind: Failure) -> u64 {
+        self.0[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// The message a panic carried (`panic!("...")` gives a `&str` or a `String`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// Exponential backoff with the delivery count: base, 2*base, 4*base ... capped.
@@ -156,7 +233,15 @@ impl Inbox {
             tx.rollback().await?;
             return Ok(Outcome::Duplicate);
         }
-        let outgoing = self.handler.handle(&tx, event, self.clock.now()).await?;
+        // A panic in the handler ends here: `tx` is dropped, so nothing it wrote is kept.
+        let handled = AssertUnwindSafe(self.handler.handle(&tx, event, self.clock.now())).catch_unwind().await;
+        let outgoing = match handled {
+            Ok(result) => result?,
+            Err(panic) => {
+                drop(tx);
+                return Err(HandleError::Panicked(panic_message(&*panic)));
+            }
+        };
         outbox::record(&tx, &outgoing).await?;
         tx.commit().await?;
         if !outgoing.is_empty() {
@@ -216,13 +301,16 @@ pub async fn durable_consumer(
     Ok(consumer)
 }
 
-/// Runs one consumer until `stop`. The message in hand is finished before it returns.
+/// Runs one consumer until `stop`. The message in hand is finished before it returns; a
+/// message that cannot be handled, even by a panic, is dead-lettered and counted in `failures`,
+/// and the consumer goes on.
 pub async fn run_consumer(
     js: jetstream::Context,
     spec: ConsumerSpec,
     inbox: Inbox,
     settings: InboxSettings,
     stop: CancellationToken,
+    failures: Failures,
 ) {
     let mut handled: u64 = 0;
     while !stop.is_cancelled() {
@@ -253,7 +341,16 @@ pub async fn run_consumer(
                 }
                 None => break,
             };
-            handle_message(&js, &spec, &inbox, &settings, &message).await;
+            let handling = handle_message(&js, &spec, &inbox, &settings, &failures, &message);
+            // `process` catches a handler's panic; this catches one anywhere else (decoding,
+            // the trust check, dead-lettering) so that the loop goes on all the same.
+            if let Err(panic) = AssertUnwindSafe(handling).catch_unwind().await {
+                let reason = format!("consumer panicked: {}", panic_message(&*panic));
+                tracing::error!(consumer = %spec.durable, %reason, "message dead-lettered");
+                failures.count(&spec.durable, Failure::Panic);
+                dead_letter(&js, inbox.service, &spec, &message, &reason).await;
+                ack(&message, AckKind::Term).await;
+            }
             handled += 1;
             if handled.is_multiple_of(10_000)
                 && let Err(err) = inbox.trim(Duration::from_secs(settings.retention_hours * 3600)).await
@@ -269,12 +366,14 @@ async fn handle_message(
     spec: &ConsumerSpec,
     inbox: &Inbox,
     settings: &InboxSettings,
+    failures: &Failures,
     message: &jetstream::Message,
 ) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
     let envelope = match Envelope::from_slice(&message.payload) {
         Ok(env) => env,
         Err(reason) => {
+            failures.count(&spec.durable, Failure::Permanent);
             dead_letter(js, inbox.service, spec, message, &reason).await;
             ack(message, AckKind::Term).await;
             return;
@@ -310,6 +409,7 @@ async fn handle_message(
             ack(message, AckKind::Ack).await;
         }
         Err(err) => {
+            failures.count(&spec.durable, err.failure());
             let kind = err.ack(delivered, settings);
             if matches!(kind, AckKind::Term) {
                 tracing::error!(error = %err, "event dead-lettered");
@@ -445,5 +545,94 @@ mod tests {
     fn a_permanent_failure_is_never_retried() {
         let s = InboxSettings::default();
         assert_eq!(k(HandleError::Permanent("unknown version".into()).ack(1, &s)), k(AckKind::Term));
+    }
+
+    /// A handler that writes, then panics on events about `boom`.
+    struct Panicky;
+
+    #[async_trait::async_trait]
+    impl EventHandler for Panicky {
+        async fn handle(
+            &self,
+            tx: &DatabaseTransaction,
+            event: &Envelope,
+            _now: DateTime<Utc>,
+        ) -> Result<Vec<Outgoing>, HandleError> {
+            use sea_orm::ConnectionTrait;
+            tx.execute_unprepared(&format!(
+                "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ('effect', '{}', '2026-11-23T00:00:00Z')",
+                event.id
+            ))
+            .await?;
+            if event.subject == "boom" {
+                panic!("boom in {}", event.subject);
+            }
+            Ok(Vec::new())
+        }
+    }
+
+    struct Migrator;
+
+    impl sea_orm_migration::MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            crate::store::shared_migrations()
+        }
+    }
+
+    fn event(duty_id: &str) -> Envelope {
+        use crate::duty::{About, Duty, OpenDuty, Term};
+        let now: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap();
+        let open = OpenDuty {
+            duty: Duty {
+                duty_id: duty_id.into(),
+                article: 21,
+                holder: "gongan".into(),
+                about: About { kind: "request".into(), id: "r1".into() },
+                title: crate::reply::Text::new("答复", "reply"),
+            },
+            term: Term::WorkingDays { days: 10, from: now },
+            opened_by: bus::Service::Requests,
+        };
+        crate::duty::message(&open, bus::Service::Requests, &Default::default(), now).envelope
+    }
+
+    async fn rows(db: &DatabaseConnection, consumer: &str) -> u64 {
+        use sea_orm::PaginatorTrait;
+        entity::Entity::find().filter(entity::Column::Consumer.eq(consumer)).count(db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_caught_its_effect_rolled_back_and_the_next_event_handled() {
+        // Given an inbox whose handler panics on one event
+        let db = crate::store::connect_and_migrate::<Migrator>("sqlite::memory:", 1).await.unwrap();
+        let inbox = Inbox {
+            db: db.clone(),
+            consumer: "test-panicky".into(),
+            handler: Arc::new(Panicky),
+            waker: Default::default(),
+            clock: Arc::new(crate::clock::ManualClock::new("2026-11-23T02:00:00Z".parse().unwrap())),
+            service: bus::Service::Deadlines,
+            refusals: Default::default(),
+        };
+        // When that event is processed
+        let err = inbox.process(&event("boom")).await.unwrap_err();
+        // Then the panic is an error that dead-letters, with its message, and nothing was kept
+        assert!(matches!(&err, HandleError::Panicked(m) if m == "boom in boom"), "{err}");
+        assert_eq!(err.to_string(), "handler panicked: boom in boom");
+        assert_eq!(k(err.ack(1, &InboxSettings::default())), k(AckKind::Term));
+        assert_eq!(err.failure(), Failure::Panic);
+        assert_eq!((rows(&db, "effect").await, rows(&db, "test-panicky").await), (0, 0), "rolled back");
+        // And the next event is handled as usual (the pool's one connection was given back)
+        assert_eq!(inbox.process(&event("fine")).await.unwrap(), Outcome::Handled);
+        assert_eq!((rows(&db, "effect").await, rows(&db, "test-panicky").await), (1, 1));
+    }
+
+    #[test]
+    fn failures_are_counted_by_kind() {
+        let failures = Failures::default();
+        failures.count("deadlines-duties", Failure::Panic);
+        failures.count("deadlines-duties", Failure::Transient);
+        failures.count("deadlines-duties", Failure::Transient);
+        assert_eq!([Failure::Panic, Failure::Permanent, Failure::Transient].map(|k| failures.get(k)), [1, 0, 2]);
     }
 }

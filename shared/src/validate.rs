@@ -4,7 +4,12 @@
 //! list at once (the same courtesy Art. 21 asks of providers: 一次性告知). So a payload is
 //! first read as a JSON object, then each field is taken through [`Fields`], which records a
 //! [`Problem`] for each missing or ill-typed field and carries on.
+//!
+//! Dates carry their bound too ([`dates`]): chrono accepts years from -262143 to +262142, and
+//! the calendar arithmetic downstream (a term's due time, a usage period's end) panics near
+//! those ends. A date another service will count with is refused where it enters.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -134,6 +139,28 @@ impl Fields {
         }
     }
 
+    /// A required calendar date (`YYYY-MM-DD`) within [`dates::MIN_YEAR`]..=[`dates::MAX_YEAR`].
+    pub fn required_date(&mut self, name: &str) -> Option<NaiveDate> {
+        let date = self.required(name)?;
+        self.bounded(name, date, dates::check_date)
+    }
+
+    /// An optional instant (RFC 3339) within [`dates::MIN_YEAR`]..=[`dates::MAX_YEAR`].
+    pub fn optional_instant(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let at = self.optional(name)?;
+        self.bounded(name, at, dates::check_instant)
+    }
+
+    /// A required instant (RFC 3339) within [`dates::MIN_YEAR`]..=[`dates::MAX_YEAR`].
+    pub fn required_instant(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let at = self.required(name)?;
+        self.bounded(name, at, dates::check_instant)
+    }
+
+    fn bounded<T>(&mut self, name: &str, value: T, check: impl Fn(T) -> Result<T, dates::OutOfRange>) -> Option<T> {
+        check(value).map_err(|e| self.problems.push(e.problem(name))).ok()
+    }
+
     /// Records a problem found by a rule that spans fields.
     pub fn problem(&mut self, problem: Problem) {
         self.problems.push(problem);
@@ -150,9 +177,102 @@ impl Fields {
     }
 }
 
+pub mod dates {
+    //! The range of dates govshare accepts from anyone: a caller's form, another service's
+    //! message. Statutory terms run days to years; nothing lawful falls outside 2000..=2100,
+    //! and everything inside it can be counted by the calendar without overflow.
+
+    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    use serde::{Deserialize, Deserializer};
+
+    use crate::reply::{Problem, Text};
+
+    /// The first and last years accepted.
+    pub const MIN_YEAR: i32 = 2000;
+    pub const MAX_YEAR: i32 = 2100;
+
+    /// A date outside the accepted years.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[error("the date {0} is outside the accepted range ({MIN_YEAR} to {MAX_YEAR})")]
+    pub struct OutOfRange(pub String);
+
+    impl OutOfRange {
+        /// The problem on `field`, in both languages.
+        pub fn problem(&self, field: &str) -> Problem {
+            Problem::new(
+                field,
+                "out_of_range",
+                Text::new(
+                    format!("{field} 的日期 {} 超出可接受的范围（{MIN_YEAR} 年至 {MAX_YEAR} 年）", self.0),
+                    format!("{field}: {self}"),
+                ),
+            )
+        }
+    }
+
+    /// Is `date` within the accepted years?
+    pub fn check_date(date: NaiveDate) -> Result<NaiveDate, OutOfRange> {
+        if (MIN_YEAR..=MAX_YEAR).contains(&date.year()) { Ok(date) } else { Err(OutOfRange(date.to_string())) }
+    }
+
+    /// Is `at` within the accepted years (in UTC)?
+    pub fn check_instant(at: DateTime<Utc>) -> Result<DateTime<Utc>, OutOfRange> {
+        if (MIN_YEAR..=MAX_YEAR).contains(&at.year()) { Ok(at) } else { Err(OutOfRange(at.to_rfc3339())) }
+    }
+
+    /// serde `deserialize_with` for an instant read from the bus: one outside the range is a
+    /// decoding error, so the consumer dead-letters the message as permanent, never counts with it.
+    pub fn instant<'de, D: Deserializer<'de>>(de: D) -> Result<DateTime<Utc>, D::Error> {
+        let at = DateTime::<Utc>::deserialize(de)?;
+        check_instant(at).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_outside_the_sane_range_is_refused_on_its_field_in_both_languages() {
+        // Given dates at chrono's ends, a year before 2000 and one after 2100
+        let body = br#"{"version":1,"from":"-262143-01-01","until":"+262142-12-31","old":"1999-12-31","ok":"2026-12-01","at":"2101-01-01T00:00:00Z","then":"2026-12-01T08:00:00+08:00"}"#;
+        let mut f = Fields::parse(body, 1024).unwrap();
+        // When each is read as a bounded date or instant
+        let read = (
+            f.required_date("from"),
+            f.required_date("until"),
+            f.required_date("old"),
+            f.required_date("ok"),
+            f.optional_instant("at"),
+            f.optional_instant("then"),
+        );
+        // Then only the sane ones are kept, and each other one is a problem on its own field
+        assert_eq!(read.0.or(read.1).or(read.2), None);
+        assert_eq!(read.3, Some("2026-12-01".parse().unwrap()));
+        assert_eq!(read.4, None);
+        assert_eq!(read.5, Some("2026-12-01T00:00:00Z".parse().unwrap()));
+        let err = f.finish().unwrap_err();
+        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(
+            fields,
+            [("from", "out_of_range"), ("until", "out_of_range"), ("old", "out_of_range"), ("at", "out_of_range")]
+        );
+        assert!(err.problems[0].text.en.contains("outside the accepted range (2000 to 2100)"), "{:?}", err.problems[0]);
+        assert!(err.problems[0].text.zh.contains("超出可接受的范围"), "{:?}", err.problems[0]);
+    }
+
+    #[test]
+    fn an_instant_from_the_bus_outside_the_range_does_not_decode() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Msg {
+            #[serde(deserialize_with = "dates::instant")]
+            #[allow(dead_code)]
+            at: DateTime<Utc>,
+        }
+        assert!(serde_json::from_str::<Msg>(r#"{"at":"2026-12-01T00:00:00Z"}"#).is_ok());
+        let err = serde_json::from_str::<Msg>(r#"{"at":"+262142-12-31T00:00:00Z"}"#).unwrap_err();
+        assert!(err.to_string().contains("outside the accepted range"), "{err}");
+    }
 
     #[test]
     fn every_missing_and_ill_typed_field_is_reported_at_once() {
