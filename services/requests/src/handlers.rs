@@ -153,7 +153,8 @@ async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     // Every problem at once: the form's own, then the form against the entry and the office.
     if let (Some(form), Some(entry)) = (&form, &entry) {
         let heads = store::roles(&tx, &call.org).await?.sharing_office_head;
-        for p in domain::check_form(form, entry, &heads) {
+        let rules = domain::UsageRules::new(ctx.clock.now(), ctx.settings.requests.max_usage_period_days);
+        for p in domain::check_form(form, entry, &heads, &rules) {
             f.problem(p);
         }
     }
@@ -306,7 +307,8 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut supplemented_problems = Vec::new();
     if let Command::Supplement { form } = &cmd {
         let heads = store::roles(&tx, &call.org).await?.sharing_office_head;
-        supplemented_problems = domain::check_form(form, &request.entry, &heads);
+        let rules = domain::UsageRules::new(facts.now, ctx.settings.requests.max_usage_period_days);
+        supplemented_problems = domain::check_form(form, &request.entry, &heads, &rules);
     }
     if !supplemented_problems.is_empty() {
         return Err(ApiError::validation(supplemented_problems));
