@@ -14,6 +14,7 @@ use govshare_shared::{
         ExtendDuty, NextStep, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
     },
     reply::Text,
+    validate::dates,
 };
 
 use super::{Announce, Policy};
@@ -54,6 +55,10 @@ pub enum Basis {
 
 impl Basis {
     pub fn due(&self, cal: &Calendar) -> Result<DateTime<Utc>, CalendarError> {
+        // Counting near chrono's ends overflows (and panics in chrono): a basis outside the
+        // accepted dates is an error here, whatever let it in.
+        let (Basis::WorkingDays { from: at, .. } | Basis::Until { at, .. }) = *self;
+        dates::check_instant(at).map_err(|e| CalendarError::Invalid(e.to_string()))?;
         match *self {
             Basis::WorkingDays { from, days } => cal.due_at(from, days),
             Basis::Until { at, extra_days: 0 } => Ok(at),
@@ -63,8 +68,8 @@ impl Basis {
 
     fn extended(self, n: u32) -> Self {
         match self {
-            Basis::WorkingDays { from, days } => Basis::WorkingDays { from, days: days + n },
-            Basis::Until { at, extra_days } => Basis::Until { at, extra_days: extra_days + n },
+            Basis::WorkingDays { from, days } => Basis::WorkingDays { from, days: days.saturating_add(n) },
+            Basis::Until { at, extra_days } => Basis::Until { at, extra_days: extra_days.saturating_add(n) },
         }
     }
 }
@@ -228,7 +233,8 @@ pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime
                 }));
             }
         }
-        Err(CalendarError::Invalid(_)) => unreachable!("a loaded calendar is valid"),
+        // A loaded calendar is valid: this is a basis out of range (see `Basis::due`).
+        Err(CalendarError::Invalid(_)) => return Change::Ignore("the term is outside the dates a calendar can count"),
     }
     if next == before && out.is_empty() {
         return Change::Ignore("the due time and alarms are unchanged");
@@ -315,7 +321,7 @@ pub fn restart(clock: &DutyClock, cmd: &RestartDuty, cal: &Calendar, policy: &Po
 
 /// decide: add working days.
 pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar, policy: &Policy, now: DateTime<Utc>) -> Change {
-    let extended_days = clock.extended_days + cmd.working_days;
+    let extended_days = clock.extended_days.saturating_add(cmd.working_days);
     match clock.state {
         State::Open => {
             let next = DutyClock { basis: clock.basis.extended(cmd.working_days), extended_days, ..clock.clone() };
@@ -327,7 +333,7 @@ pub fn extend(clock: &DutyClock, cmd: &ExtendDuty, cal: &Calendar, policy: &Poli
         }
         State::Paused => Change::Update(
             DutyClock {
-                remaining_days: clock.remaining_days.map(|d| d + cmd.working_days),
+                remaining_days: clock.remaining_days.map(|d| d.saturating_add(cmd.working_days)),
                 extended_days,
                 ..clock.clone()
             },
@@ -475,6 +481,29 @@ mod tests {
             open(Some(&clock), &open_cmd(1, monday()), &cal(), &Policy::default(), monday()),
             Change::Ignore(_)
         ));
+    }
+
+    #[test]
+    fn a_term_at_the_end_of_time_is_refused_to_count_not_a_panic() {
+        // Given terms chrono can hold but no calendar can count (the bus refuses them when
+        // decoding; a clock must not panic on one whatever let it in)
+        for term in [
+            Term::Until { at: DateTime::<Utc>::MAX_UTC },
+            Term::Until { at: DateTime::<Utc>::MIN_UTC },
+            Term::WorkingDays { days: 10, from: DateTime::<Utc>::MAX_UTC },
+        ] {
+            let cmd = OpenDuty { term, ..open_cmd(1, monday()) };
+            // When it is opened, Then nothing is clocked
+            assert!(matches!(open(None, &cmd, &cal(), &Policy::default(), monday()), Change::Ignore(_)));
+        }
+        // And an extension by every working day there is saturates instead of overflowing
+        let huge =
+            ExtendDuty { duty_id: "d1".into(), working_days: u32::MAX, approved_by: "x".into(), reason: "".into() };
+        let once = match extend(&opened(1), &huge, &cal(), &Policy::default(), monday()) {
+            Change::Update(c, _) => c,
+            Change::Ignore(why) => panic!("{why}"),
+        };
+        let _ = extend(&once, &huge, &cal(), &Policy::default(), monday());
     }
 
     #[test]
