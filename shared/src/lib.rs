@@ -20,6 +20,7 @@ pub mod inbox;
 pub mod outbox;
 pub mod region;
 pub mod reply;
+pub mod revision;
 pub mod schedule;
 pub mod store;
 pub mod telemetry;
