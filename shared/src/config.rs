@@ -204,6 +204,10 @@ pub struct CalendarSettings {
     pub dir: Option<String>,
     /// The close of business, `HH:MM` in Asia/Shanghai (Civil Code Art. 203); unset = 24:00.
     pub close_of_business: Option<String>,
+    /// From this day of the year (`MM-DD`, Asia/Shanghai), a missing calendar for the next
+    /// year is reported to the platform operators every day, with the duties that will wait
+    /// on it. Unset: `11-01` (the State Council's holiday notice usually comes in November).
+    pub next_year_warning_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -411,6 +415,9 @@ pub struct DeadlineSettings {
     pub digest_schedule: String,
     /// Skip digests on days that are not working days (make-up Saturdays get one).
     pub digest_on_working_days_only: bool,
+    /// The shortest cycle a recurring duty's schedule may have, in seconds: a schedule that
+    /// fires more often (or never) is refused by catalog, requests and deadlines alike.
+    pub min_schedule_interval_secs: u64,
 }
 
 /// One rung of the escalation ladder.
@@ -435,6 +442,7 @@ impl Default for DeadlineSettings {
             ],
             digest_schedule: "0 0 9 * * *".into(),
             digest_on_working_days_only: true,
+            min_schedule_interval_secs: crate::schedule::DEFAULT_MIN_INTERVAL_SECS,
         }
     }
 }

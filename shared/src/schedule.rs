@@ -95,6 +95,90 @@ impl UpdateFrequency {
     }
 }
 
+/// The default of `deadlines.min_schedule_interval_secs`: a schedule may fire at most hourly.
+pub const DEFAULT_MIN_INTERVAL_SECS: u64 = 3600;
+
+/// How many occurrences (and days) [`UpdateFrequency::check`] looks at: a crontab is a
+/// product of its fields, so its shortest gap shows within a day or at a midnight, and a
+/// year shows every month and weekday.
+const SAMPLE_OCCURRENCES: usize = 2_000;
+const SAMPLE_DAYS: i64 = 400;
+
+impl UpdateFrequency {
+    /// Reads a schedule a caller gives and refuses one that cannot clock a duty: one that never
+    /// fires after `now` (`0 0 30 2 *`, 30 February), or one that fires more often than
+    /// `min_interval_secs` (setting `deadlines.min_schedule_interval_secs`; `* * * * *`
+    /// would open, and breach, a clock every minute). Catalog, requests and deadlines all
+    /// refuse with this, so what one service accepts the others can clock.
+    pub fn parse_checked(raw: &str, min_interval_secs: u64, now: DateTime<Utc>) -> Result<Self, Text> {
+        let f = Self::parse(raw)?;
+        f.check(min_interval_secs, now)?;
+        Ok(f)
+    }
+
+    /// See [`Self::parse_checked`]. Real-time data has no cycles and passes.
+    pub fn check(&self, min_interval_secs: u64, now: DateTime<Utc>) -> Result<(), Text> {
+        let Some(expr) = self.cron() else { return Ok(()) };
+        let schedule = cron::Schedule::from_str(expr).map_err(|e| {
+            Text::new(format!("无法解析的 cron 表达式：{e}"), format!("cannot parse cron expression: {e}"))
+        })?;
+        let local = now.with_timezone(&TIME_ZONE);
+        let horizon = local + chrono::Duration::days(SAMPLE_DAYS);
+        let mut times = schedule.after(&local).take_while(|t| *t <= horizon).take(SAMPLE_OCCURRENCES);
+        let Some(first) = times.next() else {
+            return Err(if schedule.after(&local).next().is_none() {
+                Text::new(
+                    "该更新计划永远不会触发（例如 2 月 30 日），无法形成周期",
+                    "the schedule never fires (e.g. on 30 February): it has no cycles to clock",
+                )
+            } else {
+                Text::new(
+                    format!("该更新计划在 {SAMPLE_DAYS} 天内不会触发，周期过长"),
+                    format!("the schedule does not fire within {SAMPLE_DAYS} days: its cycle is too long to clock"),
+                )
+            });
+        };
+        let shortest = times
+            .scan(first, |previous, t| {
+                let gap = t.clone() - previous.clone();
+                *previous = t;
+                Some(gap)
+            })
+            .min();
+        let min = chrono::Duration::seconds(i64::try_from(min_interval_secs).unwrap_or(i64::MAX));
+        match shortest {
+            Some(gap) if gap < min => Err(Text::new(
+                format!(
+                    "该更新计划最短每 {} 触发一次，短于允许的最短周期 {}（设置 deadlines.min_schedule_interval_secs）",
+                    span(gap, "zh"),
+                    span(min, "zh")
+                ),
+                format!(
+                    "the schedule fires as often as every {}, more often than the shortest cycle allowed, {} (setting deadlines.min_schedule_interval_secs)",
+                    span(gap, "en"),
+                    span(min, "en")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `90 minutes`, `1 小时`: a gap in the largest whole unit.
+fn span(d: chrono::Duration, lang: &str) -> String {
+    let s = d.num_seconds();
+    let (n, zh, en) = match s {
+        s if s % 3600 == 0 => (s / 3600, "小时", "hour"),
+        s if s % 60 == 0 => (s / 60, "分钟", "minute"),
+        s => (s, "秒", "second"),
+    };
+    match lang {
+        "zh" => format!("{n} {zh}"),
+        _ if n == 1 => format!("1 {en}"),
+        _ => format!("{n} {en}s"),
+    }
+}
+
 impl From<UpdateFrequency> for String {
     fn from(f: UpdateFrequency) -> Self {
         f.canonical()
@@ -205,6 +289,28 @@ mod tests {
         assert!(UpdateFrequency::parse("0 2 * * 9").unwrap_err().en.contains("outside 0-7"));
         assert!(UpdateFrequency::parse("61 2 * * *").is_err());
         assert!(UpdateFrequency::parse("* * *").is_err());
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_or_fires_too_often_is_refused_with_the_reason() {
+        let now: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap();
+        let check = |raw: &str| UpdateFrequency::parse_checked(raw, DEFAULT_MIN_INTERVAL_SECS, now);
+        // 30 February never comes
+        let never = check("0 0 30 2 *").unwrap_err();
+        assert!(never.en.contains("never fires"), "{never:?}");
+        assert!(never.zh.contains("永远不会触发"), "{never:?}");
+        // Every minute is more often than the default hourly minimum
+        let minutely = check("* * * * *").unwrap_err();
+        assert!(minutely.en.contains("every 1 minute") && minutely.en.contains("1 hour"), "{minutely:?}");
+        assert!(minutely.zh.contains("1 分钟"), "{minutely:?}");
+        // Twice an hour is too often as well; two hours an hour apart are not
+        assert!(check("0,30 9 * * *").unwrap_err().en.contains("every 30 minutes"));
+        assert!(check("30 23,0 * * *").is_ok(), "23:30 then 00:30: an hour");
+        // Hourly, the frequency words and a weekly crontab are fine; a setting can allow more
+        for ok in ["0 * * * *", "每日", "每年", "0 2 * * 1", "@hourly", "实时"] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        assert!(UpdateFrequency::parse_checked("*/5 * * * *", 300, now).is_ok());
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl EventHandler for DutyContract {
         if let Some(cmd) = inbox::decode_if::<OpenRecurringDuty>(event)? {
             self.refuse(domain::opener(cmd.opened_by, sender))?;
             let existing = store::recurrence(tx, &cmd.duty.duty_id).await?;
-            let opened = domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd)
+            let opened = domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd, policy, now)
                 .map_err(|why| HandleError::Permanent(format!("recurring duty {}: {}", cmd.duty.duty_id, why.en)))?;
             if let Some(rec) = opened {
                 store::save_recurrence(tx, &rec, None).await?;
@@ -236,6 +236,7 @@ pub fn announce(
             Announce::Scheduled(s) => s.reason.as_ref().map(|r| r.en.clone()).unwrap_or_default(),
             Announce::Unschedulable(u) => u.reason.en.clone(),
             Announce::Escalated(e) => format!("rung {}: {:?}", e.rung, e.step),
+            Announce::Skipped { reason, .. } => reason.en.clone(),
             _ => String::new(),
         };
         log.push(store::LogLine {
@@ -251,6 +252,8 @@ pub fn announce(
             Announce::Reminded(e) => Outgoing::event(e, meta, now),
             Announce::Breached(e) => Outgoing::event(e, meta, now),
             Announce::Escalated(e) => Outgoing::event(e, meta, now),
+            // Only the log keeps it.
+            Announce::Skipped { .. } => continue,
         });
     }
     out

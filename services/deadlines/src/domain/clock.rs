@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     Service,
-    calendar::{Calendar, CalendarError},
+    calendar::{Calendar, CalendarError, TIME_ZONE},
     duty::{
         CloseDuty, Closure, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable,
         ExtendDuty, NextStep, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
@@ -162,7 +162,13 @@ impl DutyClock {
         Ok(match Alarm::of(stage, policy) {
             None => None,
             Some(Alarm::Reminder) => {
-                Some(cal.start_of(cal.working_days_before(cal.last_day_of(due), policy.reminder_days_before)?))
+                // The last working day whose start comes before the due time: a fixed instant
+                // at 00:00 (a usage period's end) with a close of business set would otherwise
+                // be "reminded" at the breach itself, i.e. never.
+                let last = cal
+                    .last_day_of(due)
+                    .min((due - chrono::Duration::nanoseconds(1)).with_timezone(&TIME_ZONE).date_naive());
+                Some(cal.start_of(cal.working_days_before(last, policy.reminder_days_before)?))
             }
             Some(Alarm::Breach) => Some(due),
             Some(Alarm::Rung(i)) => match policy.ladder[i].after_working_days {
@@ -179,10 +185,15 @@ impl DutyClock {
 
 /// (Re)counts a running clock's due time and its next alarm with `cal`.
 ///
-/// A due time that moved is announced (with `reason`) and starts the alarms again; a
-/// reminder whose time has already passed when the due time is set is skipped (a one-day
-/// term opened in the afternoon is not "reminded" at once). A year without a calendar is
-/// never guessed: the clock waits with `missing_year` set, and that is announced once.
+/// A due time that moved is announced (with `reason`, and `moved_from` the time it moved
+/// from) and starts the alarms again, except those already announced whose new time has
+/// passed as well: what was announced is never announced again. A reminder whose time has
+/// already passed when the due time is set is skipped (a one-day term opened in the afternoon
+/// is not "reminded" at once), and the skip is logged. A year without a calendar is never
+/// guessed: a term that reaches it shows no due time and waits with `missing_year` set; an
+/// alarm (an escalation rung) that reaches it keeps the due time and waits; either is
+/// announced once. A clock that waited and whose due time the added year does not change
+/// goes on from the alarm it waited at, announcing nothing again.
 pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Utc>, reason: Option<Text>) -> Change {
     if clock.state != State::Open {
         return Change::Ignore("only a running clock is scheduled");
@@ -191,33 +202,23 @@ pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime
     let mut next = clock;
     let mut out = Vec::new();
     let counted = next.basis.due(cal).and_then(|due| {
-        let moved = before.due_at != Some(due) || before.missing_year.is_some();
+        let moved = before.due_at != Some(due);
         next.due_at = Some(due);
         if moved {
-            next.stage = 0;
-            // A fixed-instant term can fall due without the calendar; only its reminder needs
-            // the working days before it. Without them the reminder is skipped, the breach not.
-            let remind_at = match next.alarm_at(0, cal, policy) {
-                Err(CalendarError::YearNotLoaded(_)) if matches!(next.basis, Basis::Until { extra_days: 0, .. }) => {
-                    None
-                }
-                other => other?,
-            };
-            if remind_at.is_none_or(|at| at <= now) {
-                next.stage = 1;
-            }
+            out.push(next.scheduled(due, before.due_at, reason));
         }
-        next.next_alarm_at = next.alarm_at(next.stage, cal, policy)?;
-        Ok(moved.then_some(due))
+        place_alarms(&mut next, before.stage, moved, cal, policy, now)
     });
     match counted {
-        Ok(moved) => {
+        Ok(skipped) => {
             next.missing_year = None;
-            if let Some(due) = moved {
-                out.push(next.scheduled(due, before.due_at, reason));
-            }
+            out.extend(skipped);
         }
         Err(CalendarError::YearNotLoaded(year)) => {
+            if next.basis.due(cal).is_err() {
+                // The term itself cannot be counted: no due time is shown, as for a new duty.
+                next.due_at = None;
+            }
             next.next_alarm_at = None;
             next.missing_year = Some(year);
             if before.missing_year != Some(year) {
@@ -240,6 +241,74 @@ pub fn schedule(clock: DutyClock, cal: &Calendar, policy: &Policy, now: DateTime
         return Change::Ignore("the due time and alarms are unchanged");
     }
     Change::Update(next, out)
+}
+
+/// Sets `next.stage` and `next.next_alarm_at` for its (just counted) due time; `fired` is
+/// the stage the clock had reached. Returns the trace of a reminder skipped.
+fn place_alarms(
+    next: &mut DutyClock,
+    fired: u32,
+    moved: bool,
+    cal: &Calendar,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Option<Announce>, CalendarError> {
+    let mut skipped = None;
+    if moved {
+        let mut stage = 0;
+        // Announced for the old due time and due again already for the new one: not again.
+        while stage < fired {
+            match alarm_time(next, stage, cal, policy)?.0 {
+                Some(at) if at <= now => stage += 1,
+                None if stage == 0 => stage += 1,
+                _ => break,
+            }
+        }
+        if stage == 0 {
+            match alarm_time(next, 0, cal, policy)? {
+                (Some(at), _) if at > now => {}
+                (_, no_calendar) => {
+                    stage = 1;
+                    let why = match no_calendar {
+                        Some(year) => Text::new(
+                            format!("{year} 年的工作日历未加载，无法确定提醒时间；到期时间不变"),
+                            format!("no working-day calendar for {year} to place the reminder; the due time stands"),
+                        ),
+                        None => Text::new(
+                            "设定期限时提醒时间已过",
+                            "the reminder time had passed when the due time was set",
+                        ),
+                    };
+                    skipped = Some(Announce::Skipped { alarm: "reminder", reason: why });
+                }
+            }
+        }
+        next.stage = stage;
+    } else if next.stage == 0 && alarm_time(next, 0, cal, policy)?.0.is_none() {
+        // The year the reminder needed is no longer loaded: the breach still comes.
+        next.stage = 1;
+    }
+    next.next_alarm_at = next.alarm_at(next.stage, cal, policy)?;
+    Ok(skipped)
+}
+
+/// The alarm time at `stage`. A fixed-instant term falls due without the calendar; only its
+/// reminder needs the working days before it: without them there is no reminder time, and
+/// the year it lacks is returned (the reminder is skipped and logged, the breach not).
+fn alarm_time(
+    clock: &DutyClock,
+    stage: u32,
+    cal: &Calendar,
+    policy: &Policy,
+) -> Result<(Option<DateTime<Utc>>, Option<i32>), CalendarError> {
+    match clock.alarm_at(stage, cal, policy) {
+        Err(CalendarError::YearNotLoaded(year))
+            if stage == 0 && matches!(clock.basis, Basis::Until { extra_days: 0, .. }) =>
+        {
+            Ok((None, Some(year)))
+        }
+        other => Ok((other?, None)),
+    }
 }
 
 /// decide: open a duty, recording its opener (the handler has checked it is the sender,
@@ -396,7 +465,13 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
             _ => None,
         });
         match Alarm::of(next.stage, policy).expect("an alarm time implies an alarm") {
-            Alarm::Reminder if now >= due => {}
+            Alarm::Reminder if now >= due => out.push(Announce::Skipped {
+                alarm: "reminder",
+                reason: Text::new(
+                    "提醒时间到来时已过期，不再提醒",
+                    "the due time had passed when the reminder time came",
+                ),
+            }),
             Alarm::Reminder => out.push(Announce::Reminded(DutyReminded { duty, due_at: due, reminded_at: now })),
             Alarm::Breach => {
                 next.breached_at = Some(now);
@@ -564,7 +639,7 @@ mod tests {
     #[test]
     fn after_downtime_every_missed_alarm_fires_at_once_in_order_without_a_late_reminder() {
         let (clock, said) = updated(fire(&opened(1), &cal(), &Policy::default(), t("2026-11-28T00:00:00Z")));
-        assert_eq!(names(&said), ["breached", "escalated", "escalated"]);
+        assert_eq!(names(&said), ["reminder_skipped", "breached", "escalated", "escalated"], "the skip is logged");
         assert_eq!(clock.next_alarm_at, Some(t("2026-12-01T16:00:00Z")));
     }
 
@@ -652,7 +727,9 @@ mod tests {
         let cmd = OpenDuty { duty: duty(), term: Term::Until { at }, opened_by: Service::Requests };
         let (clock, said) = updated(open(None, &cmd, &cal(), &Policy::default(), monday()));
         assert_eq!((clock.due_at, clock.stage, clock.next_alarm_at), (Some(at), 1, Some(at)));
-        assert_eq!(names(&said), ["scheduled"]);
+        assert_eq!(names(&said), ["scheduled", "reminder_skipped"], "the skip is logged, with the year it lacks");
+        let [_, Announce::Skipped { reason, .. }] = said.as_slice() else { unreachable!() };
+        assert!(reason.en.contains("2027"), "{reason:?}");
     }
 
     #[test]
@@ -671,6 +748,91 @@ mod tests {
         assert_eq!(s.reason.as_ref().unwrap().en, "the 2026 calendar was corrected");
     }
 
+    fn with_2027() -> Calendar {
+        let y2027 = govshare_shared::calendar::YearCalendar::parse(
+            "year = 2027\nsource = \"t\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n",
+        )
+        .unwrap();
+        cal().with_year(y2027)
+    }
+
+    fn ext(days: u32) -> ExtendDuty {
+        ExtendDuty { duty_id: "d1".into(), working_days: days, approved_by: "gd-auth".into(), reason: "x".into() }
+    }
+
+    #[test]
+    fn an_extension_into_a_year_without_a_calendar_shows_no_due_time_like_a_new_duty() {
+        // Given a 10 WD duty opened Mon 14 Dec 2026, due Mon 28 Dec
+        let dec = t("2026-12-14T02:00:00Z");
+        let (clock, _) = updated(open(None, &open_cmd(10, dec), &cal(), &Policy::default(), dec));
+        assert_eq!(clock.due_at, Some(t("2026-12-28T16:00:00Z")));
+        // When an approved 10 WD extension pushes it into 2027, which has no calendar
+        let (waiting, said) = updated(extend(&clock, &ext(10), &cal(), &Policy::default(), dec));
+        // Then it shows no due time (not the old one), waits for 2027, and says so once
+        assert_eq!((waiting.due_at, waiting.missing_year, waiting.next_alarm_at), (None, Some(2027), None));
+        assert_eq!(names(&said), ["unschedulable"]);
+        // And when 2027 comes, it is scheduled from no due time
+        let (scheduled, said) = updated(schedule(waiting, &with_2027(), &Policy::default(), dec, None));
+        assert_eq!(scheduled.due_at, Some(t("2027-01-12T16:00:00Z")));
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(s.moved_from, None);
+    }
+
+    #[test]
+    fn a_breached_duty_waiting_for_its_next_rung_announces_nothing_again_when_the_year_comes() {
+        // Given a 1 WD duty due Tue 29 Dec 2026 24:00 that breached, escalated to its first
+        // rung (+1 WD: Wed 30 Dec), and cannot place its second (+3 WD: in 2027)
+        let dec = t("2026-12-28T02:00:00Z");
+        let (clock, _) = updated(open(None, &open_cmd(1, dec), &cal(), &Policy::default(), dec));
+        let at = t("2026-12-30T17:00:00Z");
+        let (waiting, said) = updated(fire(&clock, &cal(), &Policy::default(), at));
+        assert_eq!(names(&said), ["reminder_skipped", "breached", "escalated", "unschedulable"]);
+        assert_eq!((waiting.due_at, waiting.missing_year), (Some(t("2026-12-29T16:00:00Z")), Some(2027)));
+        // When the 2027 calendar is added and the clock is counted again
+        let reason = Text::new("2027 年日历已加载", "the 2027 calendar was added");
+        let (counted, said) = updated(schedule(waiting, &with_2027(), &Policy::default(), at, Some(reason)));
+        // Then nothing is announced again: no breach, no first rung, no schedule (it did not move)
+        assert_eq!(names(&said), Vec::<&str>::new());
+        assert_eq!((counted.stage, counted.missing_year), (3, None));
+        assert_eq!(counted.next_alarm_at, Some(t("2027-01-04T16:00:00Z")), "rung 2: 3 WD after Tue 29 Dec");
+        let (_, said) = updated(fire(&counted, &with_2027(), &Policy::default(), t("2027-01-04T16:00:00Z")));
+        let [Announce::Escalated(e)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(e.rung, 2);
+    }
+
+    #[test]
+    fn a_due_time_moved_after_the_breach_into_the_past_does_not_breach_again() {
+        // Given a duty due Tue 24 Nov that breached and escalated to rung 1
+        let (breached, _) = updated(fire(&opened(1), &cal(), &Policy::default(), t("2026-11-26T00:00:00Z")));
+        assert_eq!(breached.stage, 3);
+        // When a calendar correction makes 24 Nov a day off (due Wed 25 Nov, still past)
+        let corrected = govshare_shared::calendar::YearCalendar::parse(
+            "year = 2026\nsource = \"correction\"\ndays_off = [\"2026-11-24\"]\nmake_up_days = []\n",
+        )
+        .unwrap();
+        let now = t("2026-11-26T01:00:00Z");
+        let (moved, said) = updated(schedule(breached, &cal().with_year(corrected), &Policy::default(), now, None));
+        // Then the move is announced with where it moved from, but not the breach again
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!((s.moved_from, s.due_at), (Some(t("2026-11-24T16:00:00Z")), t("2026-11-25T16:00:00Z")));
+        assert_eq!(moved.stage, 2, "the first rung (now Thu 26 Nov 24:00) has not come yet for the new due time");
+        assert!(matches!(fire(&moved, &cal(), &Policy::default(), now), Change::Ignore(_)));
+    }
+
+    #[test]
+    fn a_usage_period_ending_at_midnight_is_reminded_before_it_ends_even_with_a_close_of_business() {
+        // Given a close of business of 17:30 and a usage period ending 30 Dec 2026 24:00
+        let cal = cal().with_close_of_business(Some(chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap()));
+        let at = t("2026-12-30T16:00:00Z");
+        let cmd = OpenDuty { duty: duty(), term: Term::Until { at }, opened_by: Service::Requests };
+        // When the duty is opened
+        let (clock, _) = updated(open(None, &cmd, &cal, &Policy::default(), monday()));
+        // Then the reminder comes at the start of Wed 30 Dec, before the due time, not at it
+        assert_eq!((clock.stage, clock.next_alarm_at), (0, Some(t("2026-12-29T16:00:00Z"))));
+        let (_, said) = updated(fire(&clock, &cal, &Policy::default(), t("2026-12-29T16:00:00Z")));
+        assert_eq!(names(&said), ["reminded"]);
+    }
+
     #[test]
     fn a_closed_clock_fires_nothing_and_closes_once() {
         let close_cmd =
@@ -686,11 +848,12 @@ mod tests {
         let policy = Policy {
             reminder_days_before: 2,
             ladder: vec![EscalationRung { step: EscalationStep::DepartmentHead, after_working_days: 0 }],
+            ..Policy::default()
         };
         let (clock, _) = updated(open(None, &open_cmd(10, monday()), &cal(), &policy, monday()));
         assert_eq!(clock.next_alarm_at, Some(t("2026-12-02T16:00:00Z")), "start of Thu 3 Dec: 2 WD before Mon 7");
         let (c, said) = updated(fire(&clock, &cal(), &policy, t("2026-12-07T16:00:00Z")));
-        assert_eq!(names(&said), ["breached", "escalated"]);
+        assert_eq!(names(&said), ["reminder_skipped", "breached", "escalated"]);
         assert_eq!(c.next_alarm_at, None, "the ladder is done");
     }
 }

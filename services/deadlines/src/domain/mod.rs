@@ -13,6 +13,7 @@ pub use recurrence::*;
 use govshare_shared::{
     config::{DeadlineSettings, EscalationRung},
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable},
+    reply::Text,
 };
 
 /// What the deadlines service announces; each variant becomes one event in the outbox.
@@ -23,6 +24,12 @@ pub enum Announce {
     Reminded(DutyReminded),
     Breached(DutyBreached),
     Escalated(DutyEscalated),
+    /// Not an event: an alarm that will not come (a reminder whose time had passed, or that
+    /// no loaded calendar can place), written to the clock's log so no alarm goes untraced.
+    Skipped {
+        alarm: &'static str,
+        reason: Text,
+    },
 }
 
 impl Announce {
@@ -33,6 +40,7 @@ impl Announce {
             Announce::Reminded(_) => "reminded",
             Announce::Breached(_) => "breached",
             Announce::Escalated(_) => "escalated",
+            Announce::Skipped { .. } => "reminder_skipped",
         }
     }
 }
@@ -44,11 +52,17 @@ pub struct Policy {
     pub reminder_days_before: u32,
     /// Rungs in order, each counted in working days after the due time.
     pub ladder: Vec<EscalationRung>,
+    /// The shortest cycle a recurring duty may have (`deadlines.min_schedule_interval_secs`).
+    pub min_schedule_interval_secs: u64,
 }
 
 impl Policy {
     pub fn from_settings(s: &DeadlineSettings) -> Self {
-        Self { reminder_days_before: s.reminder_working_days_before, ladder: s.escalation.clone() }
+        Self {
+            reminder_days_before: s.reminder_working_days_before,
+            ladder: s.escalation.clone(),
+            min_schedule_interval_secs: s.min_schedule_interval_secs,
+        }
     }
 }
 
