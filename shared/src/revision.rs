@@ -48,8 +48,8 @@ impl From<Conflict> for ApiError {
     fn from(c: Conflict) -> Self {
         ApiError::with_text(
             ErrorCode::Conflict,
-            format!("该记录（{} {}）已被并发修改，请重试", c.what, c.id),
-            format!("the record ({} {}) was changed by another command meanwhile; retry", c.what, c.id),
+            format!("该记录（{}）已被并发修改，请重试", c.id),
+            format!("the {} {} was changed by another command meanwhile; retry", c.what, c.id),
         )
     }
 }
@@ -59,6 +59,16 @@ impl From<SaveError> for ApiError {
         match e {
             SaveError::Conflict(c) => c.into(),
             SaveError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// For code that speaks `DbErr` (an event's effect): a lost write is a passing failure.
+impl From<SaveError> for DbErr {
+    fn from(e: SaveError) -> Self {
+        match e {
+            SaveError::Conflict(c) => DbErr::Custom(c.to_string()),
+            SaveError::Db(e) => e,
         }
     }
 }

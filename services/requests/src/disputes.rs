@@ -8,6 +8,7 @@ use govshare_shared::{
     duty,
     events::{disputes::DisputeStep, violations::ViolationDetected},
     reply::Text,
+    revision::Read,
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
@@ -140,7 +141,7 @@ async fn open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         days,
         now,
     )?;
-    store::save_dispute(&tx, &dispute).await?;
+    store::save_dispute(&tx, &dispute, Read::New).await?;
     ctx.commit(tx, &outgoing(&dispute, None, Some(&duty), &call.meta, now)).await?;
     Ok(answer(&dispute))
 }
@@ -156,7 +157,7 @@ async fn step(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let (id, text) = (id.expect("checked"), text.expect("checked"));
     let tx = ctx.begin().await?;
-    let dispute = visible(&tx, &id, &call.org).await?;
+    let (dispute, read) = visible(&tx, &id, &call.org).await?;
     let now = ctx.clock.now();
     let days = ctx.settings.requests.dispute_step_working_days;
     let change = match call.name.as_str() {
@@ -170,7 +171,7 @@ async fn step(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         _ => disputes::close(&dispute, &call.org, text, now)?,
     };
     let next = disputes::evolve_dispute(dispute, &change);
-    store::save_dispute(&tx, &next).await?;
+    store::save_dispute(&tx, &next, read).await?;
     ctx.commit(tx, &outgoing(&next, Some(&change), None, &call.meta, now)).await?;
     Ok(answer(&next))
 }
@@ -185,7 +186,7 @@ pub async fn step_deadline_passed(
     meta: &EventMeta,
     now: DateTime<Utc>,
 ) -> Result<Vec<Outgoing>, DbErr> {
-    let Some(d) = store::dispute(db, dispute_id).await? else { return Ok(Vec::new()) };
+    let Some((d, read)) = store::dispute_at(db, dispute_id).await? else { return Ok(Vec::new()) };
     if d.closed.is_some() || duty_id != disputes::step_duty_id(&d.id, d.step_no) {
         return Ok(Vec::new());
     }
@@ -217,16 +218,18 @@ pub async fn step_deadline_passed(
     let change = disputes::escalate(&d, "deadlines", true, reason, settings.dispute_step_working_days, now)
         .expect("an open dispute below the last step moves up");
     let next = disputes::evolve_dispute(d, &change);
-    store::save_dispute(db, &next).await?;
+    store::save_dispute(db, &next, read).await?;
     out.extend(outgoing(&next, Some(&change), None, meta, now));
     Ok(out)
 }
 
 /// The parties, the coordinating authority and the platform see a dispute.
-async fn visible(db: &impl ConnectionTrait, id: &str, org: &str) -> Result<Dispute, ApiError> {
-    match store::dispute(db, id).await? {
-        Some(d) if [&d.claimant, &d.respondent, &d.coordinator].contains(&&org.to_owned()) || org == PLATFORM_ORG => {
-            Ok(d)
+async fn visible(db: &impl ConnectionTrait, id: &str, org: &str) -> Result<(Dispute, Read), ApiError> {
+    match store::dispute_at(db, id).await? {
+        Some((d, read))
+            if [&d.claimant, &d.respondent, &d.coordinator].contains(&&org.to_owned()) || org == PLATFORM_ORG =>
+        {
+            Ok((d, read))
         }
         _ => Err(ApiError::not_found("dispute", id)),
     }
@@ -236,7 +239,7 @@ async fn get(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
     f.finish()?;
-    Ok(json!(visible(&ctx.db, &id.expect("checked"), &call.org).await?))
+    Ok(json!(visible(&ctx.db, &id.expect("checked"), &call.org).await?.0))
 }
 
 async fn list(ctx: &Context, call: Call) -> Result<Value, ApiError> {

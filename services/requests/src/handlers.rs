@@ -13,6 +13,7 @@ use govshare_shared::{
     },
     inbox::{self, EventHandler, HandleError},
     reply::Text,
+    revision::Read,
     validate::Fields,
 };
 use sea_orm::{
@@ -168,7 +169,7 @@ async fn submit_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     let id = uuid::Uuid::now_v7().to_string();
     let (request, decision) = domain::decide_submit(id, &entry, form, extends, &facts)?;
-    store::save_request(&tx, &request).await?;
+    store::save_request(&tx, &request, Read::New).await?;
     let out = outgoing(&decision, &call.meta, facts.now);
     ctx.commit(tx, &out).await?;
     Ok(answer(&request, &decision, &out))
@@ -302,7 +303,7 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let (id, cmd) = (id.expect("checked"), cmd.expect("checked"));
     let tx = ctx.begin().await?;
-    let request = load_visible(&tx, &id, &call.org).await?;
+    let (request, read) = load_visible(&tx, &id, &call.org).await?;
     let facts = facts(ctx, &tx, &call.org, &request.entry.provider).await?;
     let mut supplemented_problems = Vec::new();
     if let Command::Supplement { form } = &cmd {
@@ -315,17 +316,18 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     let decision = domain::decide(&request, cmd, &facts)?;
     let next = decision.events.iter().fold(request, domain::evolve);
-    store::save_request(&tx, &next).await?;
+    store::save_request(&tx, &next, read).await?;
     let out = outgoing(&decision, &call.meta, facts.now);
     ctx.commit(tx, &out).await?;
     Ok(answer(&next, &decision, &out))
 }
 
-/// A request the caller may see: its parties, the provider's same-level authority, the platform.
-async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<Request, ApiError> {
-    let request = store::request(tx, id).await?;
+/// A request the caller may see: its parties, the provider's same-level authority, the
+/// platform; and the revision it was read at.
+async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<(Request, Read), ApiError> {
+    let request = store::request_at(tx, id).await?;
     match request {
-        Some(r) if may_see(tx, &r, org).await? => Ok(r),
+        Some((r, read)) if may_see(tx, &r, org).await? => Ok((r, read)),
         _ => Err(ApiError::not_found("request", id)),
     }
 }
@@ -359,7 +361,7 @@ async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let id = id.expect("checked");
     let tx = ctx.begin().await?;
-    let request = load_visible(&tx, &id, &call.org).await?;
+    let (request, _) = load_visible(&tx, &id, &call.org).await?;
     if request.requester != call.org {
         return Err(RequestError::NotYours("requester").into());
     }
@@ -416,7 +418,7 @@ async fn get_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = f.required_str("id");
     f.finish()?;
     let id = id.expect("checked");
-    let r = load_visible(&ctx.db.begin().await?, &id, &call.org).await?;
+    let (r, _) = load_visible(&ctx.db.begin().await?, &id, &call.org).await?;
     Ok(json!(r))
 }
 
@@ -525,7 +527,7 @@ impl EventHandler for DeadlineEvents {
                 Ok(outgoing(&Decision { events: vec![v], duties: Vec::new() }, &meta, now))
             }
             "request" => {
-                let Some(request) = store::request(tx, id).await? else { return Ok(Vec::new()) };
+                let Some((request, read)) = store::request_at(tx, id).await? else { return Ok(Vec::new()) };
                 let decision = if b.duty.duty_id == domain::usage_duty_id(id) {
                     if !matches!(request.status, Status::Active | Status::Suspended) {
                         return Ok(Vec::new());
@@ -538,7 +540,7 @@ impl EventHandler for DeadlineEvents {
                     Decision { events, duties: Vec::new() }
                 };
                 let next = decision.events.iter().fold(request, domain::evolve);
-                store::save_request(tx, &next).await?;
+                store::save_request(tx, &next, read).await?;
                 Ok(outgoing(&decision, &meta, now))
             }
             _ => Ok(Vec::new()),

@@ -10,6 +10,7 @@ use govshare_shared::{
     bus::{CallKind, PLATFORM_ORG},
     duty,
     region::RegionCode,
+    revision::Read,
     validate::Fields,
 };
 use sea_orm::{DatabaseTransaction, TransactionTrait};
@@ -102,7 +103,7 @@ async fn subscribe(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = uuid::Uuid::now_v7().to_string();
     let (subscription, decision) =
         domain::decide_subscribe(id, &entry, domain::Subscribe { region, schedule }, &facts)?;
-    db::insert_subscription(&tx, &subscription).await?;
+    db::save_subscription(&tx, &subscription, Read::New).await?;
     let out = outgoing(&decision, &call.meta, facts.now);
     ctx.commit(tx, &out).await?;
     let mut v = answer(&subscription, &out);
@@ -135,7 +136,7 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let (id, cmd) = (id.expect("checked"), cmd.expect("checked"));
     let tx = ctx.begin().await?;
-    let subscription = load_visible(&tx, &id, &call.org).await?;
+    let (subscription, read) = load_visible(&tx, &id, &call.org).await?;
     let now = ctx.clock.now();
     let decision = domain::decide(&subscription, cmd, &call.org, now)?;
     let next = decision.events.iter().fold(subscription.clone(), domain::evolve);
@@ -150,11 +151,7 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
                 delivery_id = Some(row);
             }
             Event::Cancelled(_) => {
-                if !db::update_subscription(&tx, &next, subscription.state).await? {
-                    return Err(
-                        domain::ReturnError::NotNow { state: "cancelled", why: "it was cancelled meanwhile" }.into()
-                    );
-                }
+                db::save_subscription(&tx, &next, read).await?;
             }
             Event::Subscribed(_) => {}
         }
@@ -170,9 +167,9 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 }
 
 /// A subscription the caller may see: its provider, its subscriber, the platform.
-async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<Subscription, ApiError> {
-    match db::subscription(tx, id).await? {
-        Some(s) if org == s.provider || org == s.subscriber || org == PLATFORM_ORG => Ok(s),
+async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<(Subscription, Read), ApiError> {
+    match db::subscription_at(tx, id).await? {
+        Some((s, read)) if org == s.provider || org == s.subscriber || org == PLATFORM_ORG => Ok((s, read)),
         _ => Err(ApiError::not_found("return subscription", id)),
     }
 }
@@ -184,7 +181,7 @@ async fn get_return(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let id = id.expect("checked");
     let tx = ctx.db.begin().await?;
-    let s = load_visible(&tx, &id, &call.org).await?;
+    let (s, _) = load_visible(&tx, &id, &call.org).await?;
     let deliveries = db::deliveries(&tx, &id).await?;
     let mut v = json!(s);
     v["deliveries"] = json!(deliveries);

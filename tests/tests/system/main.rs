@@ -3,6 +3,7 @@
 mod bad_input;
 mod catalog;
 mod catalog_refresh;
+mod concurrency;
 mod crash_safety;
 mod deadlines;
 mod disputes;

@@ -44,6 +44,8 @@ pub mod request {
         /// JSON of [`crate::domain::Request`].
         #[sea_orm(column_type = "Text", nullable)]
         pub state: Option<String>,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -131,6 +133,8 @@ pub mod dispute {
         /// JSON of [`crate::domain::disputes::Dispute`].
         #[sea_orm(column_type = "Text")]
         pub state: String,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

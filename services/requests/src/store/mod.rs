@@ -1,17 +1,26 @@
 //! The requests service's own database.
+//!
+//! Requests, disputes and return subscriptions are saved conditional on the revision their
+//! command read ([`govshare_shared::revision`]): of two commands on one record at once, the
+//! second to commit changes nothing and is answered `conflict`.
 
 pub mod entities;
 mod m20261123_200001_create_requests;
 mod m20261123_200002_workflow;
 mod m20261123_200003_returns;
 mod m20261123_200004_disputes;
+mod m20261203_200005_revisions;
 pub mod returns;
 
-use govshare_shared::events::{
-    ShareType,
-    catalog::{EntryPublished, Roles},
+use govshare_shared::{
+    events::{
+        ShareType,
+        catalog::{EntryPublished, Roles},
+    },
+    revision::{self, Read, SaveError},
 };
 use sea_orm::{
+    ActiveValue::NotSet,
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
     sea_query::{ExprTrait, OnConflict},
 };
@@ -28,6 +37,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_200002_workflow::Migration));
         m.push(Box::new(m20261123_200003_returns::Migration));
         m.push(Box::new(m20261123_200004_disputes::Migration));
+        m.push(Box::new(m20261203_200005_revisions::Migration));
         m
     }
 }
@@ -102,18 +112,24 @@ pub async fn remove_entry(db: &impl ConnectionTrait, entry_id: &str) -> Result<(
 
 /// A request and the grant it became.
 pub async fn request(db: &impl ConnectionTrait, id: &str) -> Result<Option<Request>, DbErr> {
+    Ok(request_at(db, id).await?.map(|(r, _)| r))
+}
+
+/// A request and the revision it was read at, for a command that will save it.
+pub async fn request_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<(Request, Read)>, DbErr> {
     let Some(row) = entities::request::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
     match row.state {
-        Some(state) => {
-            serde_json::from_str(&state).map(Some).map_err(|e| DbErr::Custom(format!("stored request: {e}")))
-        }
+        Some(state) => serde_json::from_str(&state)
+            .map(|r| Some((r, Read::At(row.revision))))
+            .map_err(|e| DbErr::Custom(format!("stored request: {e}"))),
         // Requests from before the workflow was stored (the thin flow) are not workable.
         None => Ok(None),
     }
 }
 
-/// evolve's result, written with its indexed columns.
-pub async fn save_request(db: &impl ConnectionTrait, r: &Request) -> Result<(), DbErr> {
+/// evolve's result, written with its indexed columns, as read at `read` ([`Read::New`]: a
+/// new request). A [`revision::Conflict`] when another command saved it meanwhile.
+pub async fn save_request(db: &impl ConnectionTrait, r: &Request, read: Read) -> Result<(), SaveError> {
     use entities::request::{ActiveModel, Column, Entity};
     let row = ActiveModel {
         id: Set(r.id.clone()),
@@ -126,12 +142,9 @@ pub async fn save_request(db: &impl ConnectionTrait, r: &Request) -> Result<(), 
         submitted_at: Set(r.submitted_at),
         reply_duty_id: Set(crate::domain::reply_duty_id(&r.id)),
         state: Set(Some(serde_json::to_string(r).expect("requests serialize"))),
+        revision: NotSet,
     };
-    Entity::insert(row)
-        .on_conflict(OnConflict::column(Column::Id).update_columns([Column::Status, Column::State]).to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    revision::save::<Entity>(db, "request", (Column::Id, Column::Revision), &r.id, row, read).await
 }
 
 /// The directory copy: one row per organisation.
@@ -220,11 +233,25 @@ pub async fn authority_at_or_above(
 }
 
 pub async fn dispute(db: &impl ConnectionTrait, id: &str) -> Result<Option<crate::domain::disputes::Dispute>, DbErr> {
-    let Some(row) = entities::dispute::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
-    serde_json::from_str(&row.state).map(Some).map_err(|e| DbErr::Custom(format!("stored dispute: {e}")))
+    Ok(dispute_at(db, id).await?.map(|(d, _)| d))
 }
 
-pub async fn save_dispute(db: &impl ConnectionTrait, d: &crate::domain::disputes::Dispute) -> Result<(), DbErr> {
+/// A dispute and the revision it was read at, for a step that will save it.
+pub async fn dispute_at(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<(crate::domain::disputes::Dispute, Read)>, DbErr> {
+    let Some(row) = entities::dispute::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    let d = serde_json::from_str(&row.state).map_err(|e| DbErr::Custom(format!("stored dispute: {e}")))?;
+    Ok(Some((d, Read::At(row.revision))))
+}
+
+/// Writes a dispute as read at `read` ([`Read::New`]: a new one); see [`save_request`].
+pub async fn save_dispute(
+    db: &impl ConnectionTrait,
+    d: &crate::domain::disputes::Dispute,
+    read: Read,
+) -> Result<(), SaveError> {
     use entities::dispute::{ActiveModel, Column, Entity};
     let row = ActiveModel {
         id: Set(d.id.clone()),
@@ -235,14 +262,7 @@ pub async fn save_dispute(db: &impl ConnectionTrait, d: &crate::domain::disputes
         closed: Set(d.closed.is_some()),
         opened_at: Set(d.opened.at),
         state: Set(serde_json::to_string(d).expect("disputes serialize")),
+        revision: NotSet,
     };
-    Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::Id)
-                .update_columns([Column::HandledBy, Column::Step, Column::Closed, Column::State])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    revision::save::<Entity>(db, "dispute", (Column::Id, Column::Revision), &d.id, row, read).await
 }

@@ -1,13 +1,15 @@
 //! Downward return (Art. 24): the tables of subscriptions and their deliveries, and the
 //! queries on them.
 
+use govshare_shared::revision::{self, Read, SaveError};
 use govshare_shared::{events::returns::ReturnDelivered, region::RegionCode};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::domain::returns::{Place, State, Subscription};
+use crate::domain::returns::{Place, Subscription};
 
 pub mod subscription {
     //! One row per subscription: the columns it is found by, and its state as JSON.
@@ -30,6 +32,8 @@ pub mod subscription {
         /// JSON of [`crate::domain::returns::Subscription`].
         #[sea_orm(column_type = "Text")]
         pub body: String,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -69,12 +73,23 @@ pub async fn place(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<Pla
 }
 
 pub async fn subscription(db: &impl ConnectionTrait, id: &str) -> Result<Option<Subscription>, DbErr> {
-    let Some(row) = subscription::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
-    serde_json::from_str(&row.body).map(Some).map_err(|e| DbErr::Custom(format!("stored return subscription: {e}")))
+    Ok(subscription_at(db, id).await?.map(|(s, _)| s))
 }
 
-pub async fn insert_subscription(db: &impl ConnectionTrait, s: &Subscription) -> Result<(), DbErr> {
-    subscription::ActiveModel {
+/// A subscription and the revision it was read at, for a command that will save it.
+pub async fn subscription_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<(Subscription, Read)>, DbErr> {
+    let Some(row) = subscription::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    let s = serde_json::from_str(&row.body).map_err(|e| DbErr::Custom(format!("stored return subscription: {e}")))?;
+    Ok(Some((s, Read::At(row.revision))))
+}
+
+/// Writes `s` as read at `read` ([`Read::New`]: a new subscription); a [`Conflict`] when
+/// another call changed it meanwhile (e.g. two cancellations at once) or the id is taken.
+///
+/// [`Conflict`]: govshare_shared::revision::Conflict
+pub async fn save_subscription(db: &impl ConnectionTrait, s: &Subscription, read: Read) -> Result<(), SaveError> {
+    use subscription::{Column, Entity};
+    let row = subscription::ActiveModel {
         id: Set(s.id.clone()),
         entry_id: Set(s.entry_id.clone()),
         provider: Set(s.provider.clone()),
@@ -84,24 +99,9 @@ pub async fn insert_subscription(db: &impl ConnectionTrait, s: &Subscription) ->
         state: Set(s.state.name().to_owned()),
         created_at: Set(s.subscribed_at),
         body: Set(serde_json::to_string(s).expect("subscriptions serialize")),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// Writes `s` over the stored subscription if that is still in state `was`; `false` when
-/// another call changed it meanwhile (e.g. two cancellations at once).
-pub async fn update_subscription(db: &impl ConnectionTrait, s: &Subscription, was: State) -> Result<bool, DbErr> {
-    use subscription::{Column, Entity};
-    let done = Entity::update_many()
-        .col_expr(Column::State, Expr::value(s.state.name()))
-        .col_expr(Column::Body, Expr::value(serde_json::to_string(s).expect("subscriptions serialize")))
-        .filter(Column::Id.eq(&s.id))
-        .filter(Column::State.eq(was.name()))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
+        revision: NotSet,
+    };
+    revision::save::<Entity>(db, "return subscription", (Column::Id, Column::Revision), &s.id, row, read).await
 }
 
 pub async fn insert_delivery(
