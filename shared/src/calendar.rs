@@ -9,6 +9,11 @@
 //! The day of receipt does not count (Civil Code Art. 201): N WD from a receipt end at the
 //! close of the Nth working day after it; the close of business defaults to 24:00 (Civil
 //! Code Art. 203) and is a setting.
+//!
+//! A year file is written from the State Council's notice by [`notice`]
+//! (`govshare calendar import-notice`).
+
+pub mod notice;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -432,13 +437,14 @@ mod tests {
         let settings = crate::config::CalendarSettings {
             dir: Some(dir.path().display().to_string()),
             close_of_business: Some("17:30".into()),
+            ..Default::default()
         };
         let cal = Calendar::from_settings(&settings).unwrap();
         assert_eq!(cal.is_working_day(d("2027-01-01")), Ok(false));
         assert_eq!(cal.is_working_day(d("2027-01-04")), Ok(true));
         assert_eq!(cal.due_at(utc("2026-12-31T02:00:00Z"), 1).unwrap(), utc("2027-01-04T09:30:00Z"));
         assert_eq!(cal.year_digests().keys().copied().collect::<Vec<_>>(), [2025, 2026, 2027]);
-        let bad = crate::config::CalendarSettings { dir: None, close_of_business: Some("5pm".into()) };
+        let bad = crate::config::CalendarSettings { close_of_business: Some("5pm".into()), ..Default::default() };
         assert!(matches!(Calendar::from_settings(&bad), Err(CalendarError::Invalid(_))));
     }
 
