@@ -239,6 +239,12 @@ async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.optional_str("entry_id");
     let (draft, d) = parse_draft(&mut f);
+    // A refresh schedule deadlines could not clock (never fires, or fires more often than
+    // deadlines.min_schedule_interval_secs) is refused here, on its field (issue 13).
+    let min_interval = cat.ctx.settings.deadlines.min_schedule_interval_secs;
+    if let Err(why) = d.update_frequency.check(min_interval, cat.ctx.clock.now()) {
+        f.problem(Problem::invalid("update_frequency", &why.zh, &why.en));
+    }
     let tx = cat.ctx.begin().await?;
     {
         let code = format!("{}/{}", d.classification_code, d.sequence_code);

@@ -73,7 +73,8 @@ async fn subscribe(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.required_str("entry_id");
     let region = f.required_with("region", RegionCode::parse);
-    let schedule = f.required_with("schedule", Schedule::parse);
+    let min_interval = ctx.settings.deadlines.min_schedule_interval_secs;
+    let schedule = f.required_with("schedule", |raw| Schedule::parse_checked(raw, min_interval, ctx.clock.now()));
     domain::refuse_conditions(&mut f);
     let tx = ctx.begin().await?;
     let mut facts = SubscribeFacts {

@@ -48,6 +48,14 @@ impl Schedule {
         Ok(Self(frequency))
     }
 
+    /// As [`Self::parse`], and refuses a schedule deadlines could not clock: one that never
+    /// fires, or fires more often than `min_interval_secs` (`deadlines.min_schedule_interval_secs`).
+    pub fn parse_checked(raw: &str, min_interval_secs: u64, now: DateTime<Utc>) -> Result<Self, Text> {
+        let schedule = Self::parse(raw)?;
+        schedule.0.check(min_interval_secs, now)?;
+        Ok(schedule)
+    }
+
     /// The canonical form kept and announced: the word (`weekly`) or `cron:<six fields>`.
     pub fn canonical(&self) -> String {
         self.0.canonical()
