@@ -155,8 +155,17 @@ impl ApiError {
         Self { code, text: code.default_text(), problems: Vec::new() }
     }
 
+    /// An error with its own message. A `validation_failed` made this way still lists one
+    /// problem (about the payload as a whole, `field: ""`): callers can rely on `problems`
+    /// never being empty for that code.
     pub fn with_text(code: ErrorCode, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self { code, text: Text::new(zh, en), problems: Vec::new() }
+        let text = Text::new(zh, en);
+        let problems = if code == ErrorCode::ValidationFailed {
+            vec![Problem::new("", "invalid", text.clone())]
+        } else {
+            Vec::new()
+        };
+        Self { code, text, problems }
     }
 
     pub fn validation(problems: Vec<Problem>) -> Self {

@@ -112,19 +112,49 @@ impl Fields {
         self.optional(name)
     }
 
-    /// An optional field of any deserializable type.
+    /// An optional field of any deserializable type. A problem inside it is named by its path
+    /// (`form.usage.until`, `scope.keys[3]`).
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
         let value = self.map.get(name)?;
         if value.is_null() {
             return None;
         }
-        match serde_json::from_value(value.clone()) {
+        match deserialize_at(name, value) {
             Ok(v) => Some(v),
-            Err(e) => {
-                self.problems.push(Problem::invalid(name, &e, &e));
+            Err(problem) => {
+                self.problems.push(problem);
                 None
             }
         }
+    }
+
+    /// A required list whose elements are read one by one: every element that does not read
+    /// is its own problem, named by its path (`items[0].sensitivity`, `items[2].name`), and
+    /// the others still come back (`Err(raw)` for the ones that did not), so the rules about
+    /// the list as a whole can run on the rest.
+    pub fn required_list<T: DeserializeOwned>(&mut self, name: &str) -> Option<Vec<Result<T, Value>>> {
+        let value = match self.map.get(name) {
+            None | Some(Value::Null) => {
+                self.problems.push(Problem::required(name));
+                return None;
+            }
+            Some(v) => v.clone(),
+        };
+        let Value::Array(elements) = value else {
+            self.problems.push(Problem::invalid(name, "应为列表", "expected a list"));
+            return None;
+        };
+        let mut out = Vec::with_capacity(elements.len());
+        for (i, element) in elements.into_iter().enumerate() {
+            match deserialize_at(&format!("{name}[{i}]"), &element) {
+                Ok(v) => out.push(Ok(v)),
+                Err(problem) => {
+                    self.problems.push(problem);
+                    out.push(Err(element));
+                }
+            }
+        }
+        Some(out)
     }
 
     /// A required string turned into a domain type by `parse`, whose error explains why.
@@ -166,6 +196,11 @@ impl Fields {
         self.problems.push(problem);
     }
 
+    /// Has exactly the field at `path` a problem already?
+    pub fn has_problem_at(&self, path: &str) -> bool {
+        self.problems.iter().any(|p| p.field == path)
+    }
+
     /// Has `name` (or a field inside it) a problem already?
     pub fn has_problem(&self, name: &str) -> bool {
         self.problems.iter().any(|p| p.field == name || p.field.starts_with(&format!("{name}[")))
@@ -175,6 +210,26 @@ impl Fields {
     pub fn finish(self) -> Result<(), ApiError> {
         if self.problems.is_empty() { Ok(()) } else { Err(ApiError::validation(self.problems)) }
     }
+}
+
+/// Reads `value` (the field `name`) as `T`; a failure is a problem at the path where it
+/// happened inside the value.
+fn deserialize_at<T: DeserializeOwned>(name: &str, value: &Value) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match path.as_str() {
+            "." | "" => name.to_owned(),
+            p if p.starts_with('[') => format!("{name}{p}"),
+            p => format!("{name}.{p}"),
+        };
+        let why = e.into_inner();
+        // serde names a missing field in its message, at the object's path: put it in the path.
+        let message = why.to_string();
+        if let Some(missing) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            return Problem::required(&format!("{field}.{missing}"));
+        }
+        Problem::invalid(&field, &why, &why)
+    })
 }
 
 pub mod dates {
@@ -231,6 +286,40 @@ pub mod dates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+        kind: Kind,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        A,
+    }
+
+    #[test]
+    fn every_bad_element_of_a_list_is_its_own_problem_at_its_path() {
+        // Given a list with a bad variant, a missing field and a good element
+        let body = br#"{"version":1,"items":[{"name":"x","kind":"zz"},{"kind":"a"},{"name":"y","kind":"a"}]}"#;
+        let mut f = Fields::parse(body, 1024).unwrap();
+        // When it is read element by element
+        let items = f.required_list::<Item>("items").unwrap();
+        // Then the good one reads, and each bad one is named where it is
+        assert!(items[0].is_err() && items[1].is_err() && items[2].is_ok());
+        let e = f.finish().unwrap_err();
+        let fields: Vec<_> = e.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(fields, [("items[0].kind", "invalid"), ("items[1].name", "required")]);
+    }
+
+    #[test]
+    fn a_validation_failure_never_comes_without_a_problem() {
+        let e = ApiError::with_text(crate::reply::ErrorCode::ValidationFailed, "不行", "no");
+        assert_eq!(e.problems.len(), 1);
+        assert!(ApiError::with_text(crate::reply::ErrorCode::Conflict, "冲突", "conflict").problems.is_empty());
+    }
 
     #[test]
     fn a_date_outside_the_sane_range_is_refused_on_its_field_in_both_languages() {

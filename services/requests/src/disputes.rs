@@ -28,6 +28,13 @@ pub fn handles(name: &str) -> bool {
 
 impl From<DisputeError> for ApiError {
     fn from(err: DisputeError) -> Self {
+        if err == DisputeError::WithItself {
+            return ApiError::validation(vec![govshare_shared::Problem::new(
+                "respondent",
+                "same_as_claimant",
+                govshare_shared::reply::Text::new("部门不能与自身发生争议", "a department has no dispute with itself"),
+            )]);
+        }
         let (code, zh) = match &err {
             DisputeError::WithItself => (ErrorCode::ValidationFailed, "部门不能与自身发生争议".to_owned()),
             DisputeError::NotYours(who) => (ErrorCode::Forbidden, format!("仅{}可执行此操作", who_zh(who))),

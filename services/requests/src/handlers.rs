@@ -366,7 +366,12 @@ async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         return Err(RequestError::NotYours("requester").into());
     }
     if request.delivered.is_none() {
-        return Err(RequestError::NotNow { state: request.status.name(), why: "no data was delivered" }.into());
+        return Err(RequestError::NotNow {
+            state: request.status,
+            why_zh: "尚未交付数据",
+            why: "no data was delivered",
+        }
+        .into());
     }
     let now = ctx.clock.now();
     let recorded = UsageRecorded {

@@ -191,6 +191,20 @@ async fn a_bad_draft_is_answered_with_every_problem_at_once() {
     let secrecy = e.problems.iter().find(|p| p.field == "secrecy").unwrap();
     assert!(secrecy.message.contains("Art. 3"), "{}", secrecy.message);
 
+    // Every bad data item is its own problem, at its own path, not one `items: invalid`
+    let mut items = fixtures::draft("婚姻登记", 7, "unconditional");
+    items["items"] = json!([
+        {"name": "姓名", "data_type": "string", "sensitivity": "secret-ish"},
+        {"name": "证号", "data_type": "text", "sensitivity": "public"},
+        {"name": "证号", "data_type": 7, "sensitivity": "public"},
+        {"data_type": "string", "sensitivity": "public"}
+    ]);
+    let e = refusal(p.command(Service::Catalog, "gz-ga", "save_draft", items).await);
+    let mut fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["items", "items[0].sensitivity", "items[1].data_type", "items[2].data_type", "items[3].name"]);
+    assert!(e.problems.iter().any(|p| p.field == "items" && p.code == "duplicate"), "{:?}", e.problems);
+
     // An unregistered department is told so, with the draft's other problems
     let e = refusal(p.command(Service::Catalog, "nobody", "save_draft", json!({"name": "x"})).await);
     assert!(e.problems.iter().any(|p| p.field == "provider" && p.code == "unknown"));

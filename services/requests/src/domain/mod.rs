@@ -41,8 +41,12 @@ pub enum RequestError {
     OwnEntry,
     #[error("only the {0} may do this")]
     NotYours(&'static str),
-    #[error("not allowed while the request is {state}: {why}")]
-    NotNow { state: &'static str, why: &'static str },
+    #[error("not allowed while the request is {}: {why}", state.name())]
+    NotNow { state: request::Status, why_zh: &'static str, why: &'static str },
+    #[error("an extension is already pending with the authority: wait for its decision")]
+    ExtensionPending,
+    #[error("verification {0} was already answered")]
+    VerificationAlreadyAnswered(String),
     #[error("a request is not refused for being incomplete: send one supplement notice listing every missing item")]
     RefusedForIncompleteness,
     #[error("the supplement notice was already sent: everything missing is listed in one notice")]
@@ -72,9 +76,13 @@ impl RequestError {
             RequestError::UnknownEntry(id) => (ErrorCode::NotFound, format!("目录 {id} 未发布")),
             RequestError::OwnEntry => (ErrorCode::NotAllowed, "部门无需申请本部门的目录".into()),
             RequestError::NotYours(who) => (ErrorCode::Forbidden, format!("仅{}可执行此操作", role_zh(who))),
-            RequestError::NotNow { state, .. } => {
-                (ErrorCode::NotAllowed, format!("申请当前状态（{state}）下不允许此操作"))
+            RequestError::NotNow { state, why_zh, .. } => {
+                (ErrorCode::NotAllowed, format!("申请当前状态（{}）下不允许此操作：{why_zh}", state.name_zh()))
             }
+            RequestError::ExtensionPending => {
+                (ErrorCode::NotAllowed, "已有延期申请待本级主管部门决定，请等待决定".into())
+            }
+            RequestError::VerificationAlreadyAnswered(v) => (ErrorCode::NotAllowed, format!("校核申请 {v} 已答复")),
             RequestError::RefusedForIncompleteness => {
                 (ErrorCode::NotAllowed, "不得以材料不全为由拒绝：请一次性告知需补充的全部内容".into())
             }
@@ -97,6 +105,37 @@ impl RequestError {
 
 impl From<RequestError> for ApiError {
     fn from(err: RequestError) -> Self {
+        // A validation failure always names the fields at fault (issue 13 item 5).
+        match &err {
+            RequestError::ItemsNotRequested(items) => {
+                return ApiError::validation(
+                    items
+                        .iter()
+                        .map(|i| {
+                            govshare_shared::Problem::new(
+                                "items",
+                                "not_requested",
+                                govshare_shared::reply::Text::new(
+                                    format!("数据项「{i}」不在申请范围内"),
+                                    format!("item {i} was not requested"),
+                                ),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            RequestError::NarrowingWithoutReason => {
+                return ApiError::validation(vec![govshare_shared::Problem::new(
+                    "narrowing_reason",
+                    "required",
+                    govshare_shared::reply::Text::new(
+                        "批准的数据项少于申请的，须说明缩减理由",
+                        "approving fewer items than requested needs the reason",
+                    ),
+                )]);
+            }
+            _ => {}
+        }
         let (code, zh) = err.parts();
         ApiError::with_text(code, zh, err.to_string())
     }

@@ -73,6 +73,19 @@ pub enum Status {
 }
 
 impl Status {
+    /// The state's name in Chinese, for messages.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Status::Received => "待答复",
+            Status::AwaitingSupplement => "待补正",
+            Status::Approved => "已批准",
+            Status::Refused => "已拒绝",
+            Status::Active => "授权生效中",
+            Status::Suspended => "授权已暂停",
+            Status::Ended => "授权已结束",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Received => "received",
@@ -422,8 +435,8 @@ pub fn extended_grant(e: &Extends) -> String {
     }
 }
 
-fn not_now(r: &Request, why: &'static str) -> RequestError {
-    RequestError::NotNow { state: r.status.name(), why }
+fn not_now(r: &Request, why_zh: &'static str, why: &'static str) -> RequestError {
+    RequestError::NotNow { state: r.status, why_zh, why }
 }
 
 fn only(r: &Request, f: &Facts, who: &'static str) -> Result<(), RequestError> {
@@ -468,13 +481,17 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                         reason: "supplement notice (一次性告知)".into(),
                     })],
                 }),
-                _ => Err(not_now(r, "only a request awaiting its reply can be sent a supplement notice")),
+                _ => Err(not_now(
+                    r,
+                    "只有待答复的申请才能发出补正通知",
+                    "only a request awaiting its reply can be sent a supplement notice",
+                )),
             }
         }
         Command::Supplement { form } => {
             only(r, f, "requester")?;
             if r.status != Status::AwaitingSupplement {
-                return Err(not_now(r, "no supplement was asked for"));
+                return Err(not_now(r, "未要求补正", "no supplement was asked for"));
             }
             // Art. 21: the reply clock restarts when the supplement arrives (a setting).
             let clock = if f.supplement_restarts {
@@ -494,7 +511,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
         Command::Approve { items, narrowing_reason, signed_off_by } => {
             only(r, f, "provider")?;
             if r.status != Status::Received {
-                return Err(not_now(r, "only a received request is approved"));
+                return Err(not_now(r, "只有待答复的申请才能批准", "only a received request is approved"));
             }
             signed_off(&signed_off_by, f)?;
             let items = items.unwrap_or_else(|| r.form.items.clone());
@@ -517,7 +534,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 return Err(RequestError::RefusedForIncompleteness);
             }
             if r.status != Status::Received {
-                return Err(not_now(r, "only a received request is refused"));
+                return Err(not_now(r, "只有待答复的申请才能拒绝", "only a received request is refused"));
             }
             signed_off(&signed_off_by, f)?;
             Ok(Decision {
@@ -535,8 +552,11 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
         }
         Command::RequestExtension { working_days, reason } => {
             only(r, f, "provider")?;
-            if r.status != Status::Received || r.pending_extension.is_some() {
-                return Err(not_now(r, "an extension is asked for while the reply is due, one at a time"));
+            if r.pending_extension.is_some() {
+                return Err(RequestError::ExtensionPending);
+            }
+            if r.status != Status::Received {
+                return Err(not_now(r, "只能在答复期限内申请延期", "an extension is asked for while the reply is due"));
             }
             let left = MAX_EXTENSION_DAYS - r.extended_days;
             if working_days == 0 || working_days > left {
@@ -554,7 +574,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
         Command::DecideExtension { approved } => {
             only(r, f, "authority")?;
             let Some(asked) = &r.pending_extension else {
-                return Err(not_now(r, "no extension is pending"));
+                return Err(not_now(r, "没有待决定的延期申请", "no extension is pending"));
             };
             let decided = ExtensionDecided {
                 request_id: id.clone(),
@@ -579,7 +599,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
         Command::Deliver { method, entry_version, content_hash, record_count } => {
             only(r, f, "provider")?;
             if r.status != Status::Approved {
-                return Err(not_now(r, "only an approved request is delivered"));
+                return Err(not_now(r, "只有已批准的申请才能交付", "only an approved request is delivered"));
             }
             let delivered = DataDelivered {
                 request_id: id.clone(),
@@ -614,7 +634,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 only(r, f, "authority")?;
             }
             if r.status != Status::Active {
-                return Err(not_now(r, "only a grant in force is suspended"));
+                return Err(not_now(r, "只有生效中的授权才能暂停", "only a grant in force is suspended"));
             }
             let fix_duty_id = format!("request-{id}-fix-{}", r.suspensions + 1);
             let fix = open(
@@ -643,7 +663,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 only(r, f, "authority")?;
             }
             let Some(s) = r.suspended.as_ref().filter(|_| r.status == Status::Suspended) else {
-                return Err(not_now(r, "only a suspended grant is resumed"));
+                return Err(not_now(r, "只有已暂停的授权才能恢复", "only a suspended grant is resumed"));
             };
             Ok(Decision {
                 events: vec![Event::Resumed(GrantResumed { request_id: id, by: f.org.clone(), note, at: now })],
@@ -663,7 +683,13 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
             let unilateral = match r.status {
                 Status::Suspended => false,
                 Status::Active => negotiation.is_none(),
-                _ => return Err(not_now(r, "only a grant in force or suspended is terminated")),
+                _ => {
+                    return Err(not_now(
+                        r,
+                        "只有生效中或已暂停的授权才能终止",
+                        "only a grant in force or suspended is terminated",
+                    ));
+                }
             };
             let mut d = end(r, GrantEnd::Terminated, reason.clone(), negotiation, f);
             if unilateral {
@@ -685,7 +711,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
         Command::Change { change, reason, negotiation } => {
             only(r, f, "provider")?;
             if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "only a grant in force is changed"));
+                return Err(not_now(r, "只有生效中的授权才能变更", "only a grant in force is changed"));
             }
             let filed_with = f.provider_authority.clone().ok_or(RequestError::NotYours("authority"))?;
             let negotiation = negotiation.filter(|n| !n.trim().is_empty());
@@ -718,7 +744,11 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 _ => false,
             };
             if !open {
-                return Err(not_now(r, "a delay is explained for the reply or delivery still due"));
+                return Err(not_now(
+                    r,
+                    "只能为尚未到期完成的答复或交付说明延迟理由",
+                    "a delay is explained for the reply or delivery still due",
+                ));
             }
             Ok(ev(Event::DelayExplained { duty, reason, at: now }))
         }
@@ -730,14 +760,14 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 _ => only(r, f, "requester")?,
             }
             if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "only a grant in force ends"));
+                return Err(not_now(r, "只有生效中的授权才能结束", "only a grant in force ends"));
             }
             Ok(end(r, how, reason, None, f))
         }
         Command::RequestVerification { verification_id, items, problem } => {
             only(r, f, "requester")?;
             if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "data is verified while the grant is in force"));
+                return Err(not_now(r, "只有授权生效期间才能申请校核", "data is verified while the grant is in force"));
             }
             let duty_id = format!("request-{id}-verify-{verification_id}");
             let duty = open(
@@ -770,7 +800,7 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                 .find(|v| v.requested.verification_id == verification_id)
                 .ok_or_else(|| RequestError::UnknownVerification(verification_id.clone()))?;
             if v.answered.is_some() {
-                return Err(not_now(r, "this verification was answered"));
+                return Err(RequestError::VerificationAlreadyAnswered(verification_id));
             }
             let answered = VerificationAnswered {
                 request_id: id,
@@ -1097,6 +1127,11 @@ mod tests {
         assert_eq!(decide(&r, ask(11), &facts("gongan")), Err(RequestError::ExtensionTooLong(10)));
         let (r, _) = then(r, ask(6), "gongan");
         assert_eq!(
+            decide(&r, ask(1), &facts("gongan")),
+            Err(RequestError::ExtensionPending),
+            "one at a time, and said so"
+        );
+        assert_eq!(
             decide(&r, Command::DecideExtension { approved: true }, &facts("gongan")),
             Err(RequestError::NotYours("authority"))
         );
@@ -1186,7 +1221,11 @@ mod tests {
         let (r, d) = then(r, answer.clone(), "gongan");
         assert!(r.verifications[0].answered.as_ref().unwrap().corrected);
         assert!(matches!(d.duties.as_slice(), [DutyMsg::Close(c)] if c.duty_id == "request-r1-verify-v1"));
-        assert!(decide(&r, answer, &facts("gongan")).is_err(), "answered once");
+        assert_eq!(
+            decide(&r, answer, &facts("gongan")),
+            Err(RequestError::VerificationAlreadyAnswered("v1".into())),
+            "answered once, and the refusal says so"
+        );
     }
 
     #[test]
