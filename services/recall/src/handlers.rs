@@ -244,7 +244,7 @@ async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = f.required_str("recall_id");
     let scope = f.required_str("scope");
     let method = f.required_str("method");
-    let destroyed_at: Option<DateTime<Utc>> = f.required("destroyed_at");
+    let destroyed_at: Option<DateTime<Utc>> = f.required_instant("destroyed_at");
     let operator = f.required_str("operator");
     let content_hash = f.required_str("content_hash");
     f.finish()?;
