@@ -8,6 +8,7 @@ mod crash_safety;
 mod deadlines;
 mod disputes;
 mod duty_clocks;
+mod hostile_dates;
 mod notify_channels;
 mod notify_duties;
 mod notify_requests;
