@@ -13,6 +13,7 @@ use govshare_shared::{
         catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
     },
     reply::Text,
+    revision::Read,
     schedule::UpdateFrequency,
     validate::Fields,
 };
@@ -159,9 +160,9 @@ async fn set_roles(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
-    let org = store::organisation(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
+    let (org, read) = store::organisation_at(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
     let event = domain::decide_set_roles(&actor, &org, roles.expect("checked"))?;
-    store::set_roles(&tx, &event).await?;
+    store::set_roles(&tx, &event, read).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
     Ok(json!({"org_id": event.org_id, "roles": event.roles}))
 }
@@ -187,7 +188,26 @@ fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
     let sequence_code = f.required_with("sequence_code", code_part("sequence_code", 32));
     let name = f.required_str("name");
     let summary = f.required_str("summary");
-    let items: Option<Vec<DataItem>> = f.required("items");
+    // Each item read on its own, so every bad item is its own problem at its own path
+    // (`items[0].sensitivity`); an item that did not read stands in the view as a placeholder
+    // that raises nothing more, so the list's rules (names, types, repeats) still run.
+    let listed: Option<Vec<Result<DataItem, Value>>> = f.required_list("items");
+    let items_complete = listed.as_ref().is_some_and(|l| l.iter().all(Result::is_ok));
+    let items: Option<Vec<DataItem>> = listed.map(|l| {
+        l.into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.unwrap_or_else(|raw| DataItem {
+                    name: raw["name"]
+                        .as_str()
+                        .filter(|n| !n.trim().is_empty())
+                        .map_or_else(|| format!("#{i}"), str::to_owned),
+                    data_type: "string".into(),
+                    sensitivity: govshare_shared::events::catalog::Sensitivity::Public,
+                })
+            })
+            .collect()
+    });
     let format = f.required_str("format");
     let update_frequency = f.required_with("update_frequency", UpdateFrequency::parse);
     let share_type: Option<ShareType> = f.required("share_type");
@@ -198,7 +218,7 @@ fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
         && sequence_code.is_some()
         && name.is_some()
         && summary.is_some()
-        && items.is_some()
+        && items_complete
         && format.is_some()
         && update_frequency.is_some()
         && share_type.is_some()
@@ -228,7 +248,9 @@ fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
     // Rules that depend on the share type only apply once it is known.
     let share_rule = |field: &str| ["share_methods", "conditions", "not_shared_reason", "legal_basis"].contains(&field);
     for p in entry::check_draft(&view) {
-        if !f.has_problem(&p.field) && (share_type.is_some() || !share_rule(&p.field)) {
+        // (only a problem at the same path hides a rule's: a bad item does not hide that
+        // names repeat)
+        if !f.has_problem_at(&p.field) && (share_type.is_some() || !share_rule(&p.field)) {
             f.problem(p);
         }
     }
@@ -239,6 +261,12 @@ async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.optional_str("entry_id");
     let (draft, d) = parse_draft(&mut f);
+    // A refresh schedule deadlines could not clock (never fires, or fires more often than
+    // deadlines.min_schedule_interval_secs) is refused here, on its field (issue 13).
+    let min_interval = cat.ctx.settings.deadlines.min_schedule_interval_secs;
+    if let Err(why) = d.update_frequency.check(min_interval, cat.ctx.clock.now()) {
+        f.problem(Problem::invalid("update_frequency", &why.zh, &why.en));
+    }
     let tx = cat.ctx.begin().await?;
     {
         let code = format!("{}/{}", d.classification_code, d.sequence_code);
@@ -275,11 +303,11 @@ async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let draft = draft.expect("checked");
     let current = match &entry_id {
-        Some(id) => Some(store::entry(&tx, id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?),
+        Some(id) => Some(store::entry_at(&tx, id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?),
         None => None,
     };
     let new_id = uuid::Uuid::now_v7().to_string();
-    let provider_id = current.as_ref().map_or(call.org.clone(), |e| e.provider.clone());
+    let provider_id = current.as_ref().map_or(call.org.clone(), |(e, _)| e.provider.clone());
     decide_and_apply(cat, tx, &call.org, &provider_id, current, Command::SaveDraft(draft), &new_id, &call.meta).await
 }
 
@@ -293,10 +321,10 @@ async fn submit_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let signed_off_by = f.required_str("signed_off_by");
     let tx = cat.ctx.begin().await?;
     let current = match &entry_id {
-        Some(id) => store::entry(&tx, id).await?,
+        Some(id) => store::entry_at(&tx, id).await?,
         None => None,
     };
-    if let (Some(e), Some(who)) = (&current, &signed_off_by) {
+    if let (Some((e, _)), Some(who)) = (&current, &signed_off_by) {
         let provider = store::organisation(&tx, &e.provider).await?;
         if !provider.is_some_and(|p| p.roles.head.contains(who)) {
             f.problem(Problem::new(
@@ -312,7 +340,7 @@ async fn submit_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let id = entry_id.expect("checked");
     let current = current.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
-    let provider = current.provider.clone();
+    let provider = current.0.provider.clone();
     let cmd = Command::Submit {
         secrecy_assessment: secrecy_assessment.expect("checked"),
         personal_information_assessment: pi_assessment.expect("checked"),
@@ -333,8 +361,8 @@ async fn simple_entry_command(
     f.finish()?;
     let (id, cmd) = (entry_id.expect("checked"), cmd.expect("checked"));
     let tx = cat.ctx.begin().await?;
-    let current = store::entry(&tx, &id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
-    let provider = current.provider.clone();
+    let current = store::entry_at(&tx, &id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
+    let provider = current.0.provider.clone();
     decide_and_apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await
 }
 
@@ -344,7 +372,7 @@ async fn decide_and_apply(
     tx: DatabaseTransaction,
     actor_id: &str,
     provider_id: &str,
-    current: Option<Entry>,
+    current: Option<(Entry, Read)>,
     cmd: Command,
     new_id: &str,
     meta: &EventMeta,
@@ -373,19 +401,21 @@ fn duties_answer(decision: &Decision) -> Vec<Value> {
         .collect()
 }
 
-/// decide -> evolve -> store + outbox, in the transaction `tx`, committed here.
+/// decide -> evolve -> store + outbox, in the transaction `tx`, committed here; the save is
+/// conditional on the revision `current` was read at.
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     cat: &Catalog,
     tx: DatabaseTransaction,
     actor_id: &str,
     provider_id: &str,
-    current: Option<Entry>,
+    current: Option<(Entry, Read)>,
     cmd: Command,
     new_id: &str,
     meta: &EventMeta,
 ) -> Result<(Entry, Decision), ApiError> {
     let now = cat.ctx.clock.now();
+    let (current, read) = current.map_or((None, Read::New), |(e, read)| (Some(e), read));
     let actor = Actor::resolve(actor_id, store::organisation(&tx, actor_id).await?);
     let provider = store::organisation(&tx, provider_id)
         .await?
@@ -395,7 +425,7 @@ async fn apply(
     let decision = entry::decide(current.as_ref(), cmd, &facts)?;
     let next = entry::evolve(current, &decision);
     let outgoing = outgoing(&decision, meta, now);
-    store::save_entry(&tx, &next).await?;
+    store::save_entry(&tx, &next, read).await?;
     for out in outgoing.iter().filter(|o| o.subject.starts_with("govshare.evt.")) {
         store::record_history(&tx, &next.id, &out.envelope).await?;
     }
@@ -445,18 +475,18 @@ async fn record_refresh(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let (entry_id, refreshed_at, note) = parse_refresh(&mut f, now);
     let tx = cat.ctx.begin().await?;
     let current = match &entry_id {
-        Some(id) => store::entry(&tx, id).await?,
+        Some(id) => store::entry_at(&tx, id).await?,
         None => None,
     };
     if let Some(id) = &entry_id {
-        for p in entry::check_refresh(id, current.as_ref(), &call.org, refreshed_at, now) {
+        for p in entry::check_refresh(id, current.as_ref().map(|(e, _)| e), &call.org, refreshed_at, now) {
             f.problem(p);
         }
     }
     f.finish()?;
     let current = current.expect("checked");
-    let provider = current.provider.clone();
-    let id = current.id.clone();
+    let provider = current.0.provider.clone();
+    let id = current.0.id.clone();
     let cmd = Command::RecordRefresh { refreshed_at: refreshed_at.expect("checked"), note };
     let (_, decision) = apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await?;
     let Some(Event::Refreshed(r)) = decision.events.first() else {
