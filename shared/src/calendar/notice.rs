@@ -161,7 +161,8 @@ impl Notice {
         for h in &self.holidays {
             let n = (h.last - h.first).num_days() + 1;
             let off = if n == 1 { day(h.first) } else { format!("{} .. {}", day(h.first), day(h.last)) };
-            out.push_str(&format!("  {}: days off {off} ({n} days)", h.name));
+            let count = if n == 1 { "1 day".to_owned() } else { format!("{n} days") };
+            out.push_str(&format!("  {}: days off {off} ({count})", h.name));
             if !h.make_up_days.is_empty() {
                 let days: Vec<_> = h.make_up_days.iter().map(|d| day(*d)).collect();
                 out.push_str(&format!("; make-up working days {}", days.join(", ")));
