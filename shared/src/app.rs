@@ -346,9 +346,26 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
         }
         span.in_scope(|| tracing::info!(error = %err, "call refused"));
     }
-    if let Err(err) = ctx.nats.publish(reply_to, reply::render(&result, lang).into()).await {
+    let body = bounded(reply::render(&result, lang), ctx.settings.calls.max_answer_bytes, lang);
+    if let Err(err) = ctx.nats.publish(reply_to, body.into()).await {
         tracing::warn!(error = %err, "could not send the reply");
     }
+}
+
+/// A rendered answer, or `payload_too_large` in its place when it is over `max_bytes`: NATS
+/// would refuse to send it (over `max_payload`) and the caller would only time out. Lists are
+/// paged ([`crate::page`]); this catches whatever a page or a single answer still makes too big.
+fn bounded(body: Vec<u8>, max_bytes: usize, lang: Lang) -> Vec<u8> {
+    if body.len() <= max_bytes {
+        return body;
+    }
+    tracing::warn!(bytes = body.len(), max_bytes, "answer too large to send; answered payload_too_large");
+    let err = ApiError::with_text(
+        ErrorCode::PayloadTooLarge,
+        format!("答复 {} 字节，超过上限 {max_bytes} 字节；请用更小的 limit 分页读取", body.len()),
+        format!("the answer is {} bytes, over the limit of {max_bytes}; ask for a smaller page (limit)", body.len()),
+    );
+    reply::render(&Err(err), lang)
 }
 
 /// The answer to a call whose handler panicked: nothing was changed.
@@ -398,4 +415,19 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_over_the_limit_is_answered_payload_too_large_instead() {
+        let big = reply::render(&Ok(serde_json::json!({"rows": "x".repeat(2_000)})), Lang::En);
+        assert_eq!(bounded(big.clone(), 4_096, Lang::En), big);
+        let refused: reply::WireReply = serde_json::from_slice(&bounded(big, 1_000, Lang::En)).unwrap();
+        let err = refused.error.unwrap();
+        assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+        assert!(err.message.contains("over the limit of 1000"), "{}", err.message);
+    }
 }

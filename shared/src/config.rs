@@ -314,11 +314,16 @@ impl Default for TelemetrySettings {
 pub struct CallSettings {
     /// Larger command or query payloads are refused before they are parsed.
     pub max_payload_bytes: usize,
+    /// The most rows one page of a list answers (`limit`; see [`crate::page`]).
+    pub max_page_size: u64,
+    /// A rendered answer larger than this is not sent; the caller gets `payload_too_large`
+    /// instead of a timeout. Below NATS's `max_payload` (1 MiB by default).
+    pub max_answer_bytes: usize,
 }
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { max_payload_bytes: 256 * 1024 }
+        Self { max_payload_bytes: 256 * 1024, max_page_size: 200, max_answer_bytes: 900 * 1024 }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
+pub mod page;
 pub mod region;
 pub mod reply;
 pub mod revision;
