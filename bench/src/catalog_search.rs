@@ -101,7 +101,7 @@ async fn load(db: &sea_orm::DatabaseConnection, n: u32) -> anyhow::Result<()> {
                 refresh_duty: None,
                 updates_required: 0,
             };
-            store::save_entry(&tx, &entry).await?;
+            store::save_entry(&tx, &entry, govshare_shared::revision::Read::New).await?;
         }
         tx.commit().await?;
     }

@@ -38,6 +38,8 @@ pub mod organisation {
         /// JSON of `Roles`.
         #[sea_orm(column_type = "Text")]
         pub roles: String,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -74,6 +76,8 @@ pub mod entry {
         /// JSON of `domain::entry::Entry`.
         #[sea_orm(column_type = "Text")]
         pub state: String,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,10 +1,15 @@
 //! The catalog's own database: loading, reading and writing, and migrations.
+//!
+//! Entries and organisations are saved conditional on the revision their command read
+//! ([`govshare_shared::revision`]): of two commands on one record at once, the second to
+//! commit changes nothing and is answered `conflict`.
 
 pub mod entities;
 mod m20261123_100001_create_catalog;
 mod m20261123_100002_search;
 mod m20261123_100003_data_refreshes;
 mod m20261201_100004_bus_keys;
+mod m20261203_100005_revisions;
 
 use govshare_shared::{
     Envelope,
@@ -12,9 +17,11 @@ use govshare_shared::{
         OrgKind,
         catalog::{BusKeyAdded, BusKeyRevoked, DataRefreshed, OrganisationRegistered, RolesChanged, SourceDesignated},
     },
+    revision::{self, Read, SaveError},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::OnConflict,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -31,6 +38,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_100002_search::Migration));
         m.push(Box::new(m20261123_100003_data_refreshes::Migration));
         m.push(Box::new(m20261201_100004_bus_keys::Migration));
+        m.push(Box::new(m20261203_100005_revisions::Migration));
         m
     }
 }
@@ -107,6 +115,13 @@ pub async fn organisation(db: &impl ConnectionTrait, id: &str) -> Result<Option<
     entities::organisation::Entity::find_by_id(id.to_owned()).one(db).await?.map(to_org).transpose()
 }
 
+/// An organisation and the revision it was read at, for a command that will save it.
+pub async fn organisation_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<(Organisation, Read)>, DbErr> {
+    let Some(row) = entities::organisation::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    let read = Read::At(row.revision);
+    Ok(Some((to_org(row)?, read)))
+}
+
 /// The sharing authority of exactly `region`.
 pub async fn authority_of(db: &impl ConnectionTrait, region: RegionCode) -> Result<Option<Organisation>, DbErr> {
     use entities::organisation::{Column, Entity};
@@ -119,27 +134,27 @@ pub async fn authority_of(db: &impl ConnectionTrait, region: RegionCode) -> Resu
         .transpose()
 }
 
-pub async fn insert_organisation(db: &impl ConnectionTrait, e: &OrganisationRegistered) -> Result<(), DbErr> {
-    entities::organisation::Entity::insert(entities::organisation::ActiveModel {
+/// A new organisation; a [`revision::Conflict`] if its id was registered meanwhile.
+pub async fn insert_organisation(db: &impl ConnectionTrait, e: &OrganisationRegistered) -> Result<(), SaveError> {
+    use entities::organisation::{ActiveModel, Column, Entity};
+    let row = ActiveModel {
         id: Set(e.org_id.clone()),
         name: Set(e.name.clone()),
         kind: Set(enum_str(e.kind)),
         region: Set(e.region.clone()),
         roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+        revision: NotSet,
+    };
+    revision::save::<Entity>(db, "organisation", (Column::Id, Column::Revision), &e.org_id, row, Read::New).await
 }
 
-pub async fn set_roles(db: &impl ConnectionTrait, e: &RolesChanged) -> Result<(), DbErr> {
-    use entities::organisation::{Column, Entity};
-    Entity::update_many()
-        .col_expr(Column::Roles, sea_orm::sea_query::Expr::value(serde_json::to_string(&e.roles).expect("roles")))
-        .filter(Column::Id.eq(&e.org_id))
-        .exec(db)
-        .await?;
-    Ok(())
+/// An organisation's new roles, as read at `read`; a [`revision::Conflict`] if they (or the
+/// organisation) changed meanwhile.
+pub async fn set_roles(db: &impl ConnectionTrait, e: &RolesChanged, read: Read) -> Result<(), SaveError> {
+    use entities::organisation::{ActiveModel, Column, Entity};
+    let row =
+        ActiveModel { roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")), ..Default::default() };
+    revision::save::<Entity>(db, "organisation", (Column::Id, Column::Revision), &e.org_id, row, read).await
 }
 
 /// An organisation, its row locked until the transaction ends (`FOR UPDATE` on PostgreSQL;
@@ -219,8 +234,14 @@ pub async fn bus_identities(db: &impl ConnectionTrait) -> Result<Vec<(Organisati
 }
 
 pub async fn entry(db: &impl ConnectionTrait, id: &str) -> Result<Option<Entry>, DbErr> {
-    let row = entities::entry::Entity::find_by_id(id.to_owned()).one(db).await?;
-    row.map(|r| serde_json::from_str(&r.state).map_err(|e| corrupt("entry", e))).transpose()
+    Ok(entry_at(db, id).await?.map(|(e, _)| e))
+}
+
+/// An entry and the revision it was read at, for a command that will save it.
+pub async fn entry_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<(Entry, Read)>, DbErr> {
+    let Some(row) = entities::entry::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    let entry = serde_json::from_str(&row.state).map_err(|e| corrupt("entry", e))?;
+    Ok(Some((entry, Read::At(row.revision))))
 }
 
 /// The entry that holds `code`, if any.
@@ -238,8 +259,10 @@ pub async fn known_entries(db: &impl ConnectionTrait, ids: &[String]) -> Result<
     Ok(Entity::find().filter(Column::Id.is_in(ids.to_vec())).all(db).await?.into_iter().map(|r| r.id).collect())
 }
 
-/// evolve's result, written: the aggregate and the published version's search columns.
-pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry) -> Result<(), DbErr> {
+/// evolve's result, written: the aggregate and the published version's search columns, as
+/// read at `read` ([`Read::New`]: a new entry). A [`revision::Conflict`] when another command
+/// saved it meanwhile (or took its id).
+pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Result<(), SaveError> {
     use entities::entry::{ActiveModel, Column, Entity};
     let latest = e.latest().expect("an entry has a version");
     let shown = e.published.as_ref().unwrap_or(latest);
@@ -255,30 +278,19 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry) -> Result<(), DbEr
         classification: Set(shown.classification.clone()),
         search_text: Set(format!("{}\n{}", shown.name, shown.summary).to_lowercase()),
         published_version: Set(e.published.as_ref().map(|p| p.version as i32)),
-        published_at: Set(None),
+        // Stamped by `mark_published` (kept apart so a later draft does not move it); a
+        // finished update of a published entry clears it until then.
+        published_at: if read == Read::New || (e.working.is_none() && e.published.is_some()) {
+            Set(None)
+        } else {
+            NotSet
+        },
         state: Set(serde_json::to_string(e).expect("entries serialize")),
+        revision: NotSet,
     };
-    let mut update = vec![
-        Column::Code,
-        Column::Region,
-        Column::Status,
-        Column::Name,
-        Column::Summary,
-        Column::ShareType,
-        Column::Classification,
-        Column::SearchText,
-        Column::PublishedVersion,
-        Column::State,
-    ];
-    if e.working.is_none() && e.published.is_some() {
-        update.push(Column::PublishedAt);
-    }
-    Entity::insert(row)
-        .on_conflict(OnConflict::column(Column::Id).update_columns(update).to_owned())
-        .exec_without_returning(db)
-        .await?;
+    revision::save::<Entity>(db, "entry", (Column::Id, Column::Revision), &e.id, row, read).await?;
     let listed = e.published.as_ref().filter(|_| !e.withdrawn);
-    index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await
+    Ok(index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await?)
 }
 
 /// The search keys of a listed version: its classification and every ancestor path
