@@ -14,6 +14,7 @@ use govshare_shared::{
     },
     inbox::{self, EventHandler, HandleError},
     reply::Text,
+    revision::Read,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -92,7 +93,7 @@ async fn start(
     let (grants, lineage) = store::holders_graph(db).await?;
     let orders = recall::holders(entry_id, &scope, provider, &grants, &lineage);
     let r = Recall::start(id, entry_id, provider, scope, reason, orders, now);
-    store::save_recall(db, &r).await?;
+    store::save_recall(db, &r, Read::New).await?;
     let mut out = vec![Outgoing::event(
         &RecallStarted {
             recall_id: r.id.clone(),
@@ -251,7 +252,7 @@ async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = id.expect("checked");
     let now = ctx.clock.now();
     let tx = ctx.begin().await?;
-    let mut r = store::recall(&tx, &id).await?.ok_or_else(|| ApiError::not_found("recall", &id))?;
+    let (mut r, read) = store::recall_at(&tx, &id).await?.ok_or_else(|| ApiError::not_found("recall", &id))?;
     let receipt = Receipt {
         scope: scope.expect("checked"),
         method: method.expect("checked"),
@@ -270,7 +271,7 @@ async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
             ApiError::with_text(ErrorCode::Conflict, format!("{org} 已提交销毁回执"), e.to_string())
         }
     })?;
-    store::save_recall(&tx, &r).await?;
+    store::save_recall(&tx, &r, read).await?;
     let order = r.orders.iter().find(|o| o.holder == call.org).expect("received");
     let receipted = DestructionReceipted {
         recall_id: r.id.clone(),

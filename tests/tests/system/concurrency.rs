@@ -170,3 +170,64 @@ async fn an_approval_and_a_return_of_one_catalog_entry_at_once_one_wins() {
     }
     p.stop().await;
 }
+
+/// Registers department `id` of the province, as its authority (see `recall.rs`).
+async fn register(p: &Platform, id: &str) {
+    let roles = json!({"administrators": [format!("{id}-admin")], "head": [format!("{id}-head")]});
+    let body = json!({"id": id, "name": id, "kind": "department", "region": "440000", "roles": roles});
+    p.command(Service::Catalog, "gd-auth", "register_organisation", body).await.expect("registered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn receipts_from_three_holders_at_once_are_each_kept_or_refused() {
+    // Given recall running twice on one PostgreSQL database, and an entry of gongan held by
+    // weijian (delivered) and by minzheng and jiaoyu (entries derived from it)
+    let p = Platform::start(Backend::Postgres).await;
+    let _replica = p.start_replica(Service::Recall).await;
+    let entry = p.seed("conditional").await;
+    let (request, _) = p.submit(&entry).await;
+    p.command(Service::Requests, "gongan", "approve_request", json!({"request_id": request, "signed_off_by": "li"}))
+        .await
+        .expect("approved");
+    let body = json!({"request_id": request, "method": "interface", "entry_version": 1, "content_hash": "h",
+                      "record_count": 5});
+    p.command(Service::Requests, "gongan", "deliver", body).await.expect("delivered");
+    p.wait_event::<govshare_shared::events::requests::DataDelivered>(&request).await;
+    p.caught_up(&Service::Requests.stream(), "recall-requests").await;
+    for (n, holder) in ["minzheng", "jiaoyu"].into_iter().enumerate() {
+        register(&p, holder).await;
+        let mut draft = govshare_cli::fixtures::draft(&format!("派生目录{n}"), 20 + n as u32, "conditional");
+        draft["derived_from"] = json!([entry]);
+        let head = format!("{holder}-head");
+        govshare_cli::fixtures::publish(&p.client, holder, &head, "gd-auth", draft).await.expect("published");
+    }
+    p.caught_up(&Service::Catalog.stream(), "recall-catalog").await;
+
+    for round in 0..ROUNDS / 3 {
+        let body = json!({"entry_id": entry, "reason": "核查发现数据错误", "scope": {"kind": "entry"}});
+        let r = p.command(Service::Recall, "gongan", "recall", body).await.expect("recalled");
+        let id = r["recall_id"].as_str().unwrap().to_owned();
+        assert_eq!(r["holders"].as_array().unwrap().len(), 3);
+        // When the three holders send their receipts at once
+        let receipt = json!({"recall_id": id, "scope": "全部", "method": "安全擦除",
+            "destroyed_at": "2026-11-24T02:00:00Z", "operator": "张三", "content_hash": "sha256:00ff"});
+        let (a, b, c) = tokio::join!(
+            p.command(Service::Recall, "weijian", "submit_receipt", receipt.clone()),
+            p.command(Service::Recall, "minzheng", "submit_receipt", receipt.clone()),
+            p.command(Service::Recall, "jiaoyu", "submit_receipt", receipt),
+        );
+        // Then each is kept, or refused as a conflict and kept nothing: none is written over
+        let mut kept = 0;
+        for answer in [a, b, c] {
+            match answer {
+                Ok(_) => kept += 1,
+                Err(CallError::Refused(e)) if e.code == ErrorCode::Conflict => {}
+                other => panic!("round {round}: a receipt is kept or a conflict: {other:?}"),
+            }
+        }
+        let got = p.query(Service::Recall, "gongan", "get_recall", json!({"id": id})).await;
+        let outstanding = got["outstanding"].as_array().unwrap().len();
+        assert_eq!(outstanding, 3 - kept, "round {round}: every receipt answered ok is recorded: {got}");
+    }
+    p.stop().await;
+}

@@ -63,6 +63,8 @@ pub mod recall {
         /// JSON of [`crate::domain::recall::Recall`].
         #[sea_orm(column_type = "Text")]
         pub state: String,
+        /// Moves one on with every save; a save names the revision it read.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,11 +1,23 @@
 //! The recall service's own database.
+//!
+//! A recall is saved conditional on the revision its command read
+//! ([`govshare_shared::revision`]): of two receipts at once, the second to commit changes
+//! nothing and is answered `conflict`, instead of writing over the first.
 
 pub mod entities;
 mod m20261123_400001_create_entries;
 mod m20261123_400002_recalls;
+mod m20261203_400003_revisions;
 
-use govshare_shared::events::catalog::EntryPublished;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
+use govshare_shared::{
+    events::catalog::EntryPublished,
+    revision::{self, Read, SaveError},
+};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 pub struct Migrator;
@@ -15,6 +27,7 @@ impl MigratorTrait for Migrator {
         let mut m = govshare_shared::store::shared_migrations();
         m.push(Box::new(m20261123_400001_create_entries::Migration));
         m.push(Box::new(m20261123_400002_recalls::Migration));
+        m.push(Box::new(m20261203_400003_revisions::Migration));
         m
     }
 }
@@ -113,11 +126,26 @@ pub async fn holders_graph(
 }
 
 pub async fn recall(db: &impl ConnectionTrait, id: &str) -> Result<Option<crate::domain::recall::Recall>, DbErr> {
-    let Some(row) = entities::recall::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
-    serde_json::from_str(&row.state).map(Some).map_err(|e| DbErr::Custom(format!("stored recall: {e}")))
+    Ok(recall_at(db, id).await?.map(|(r, _)| r))
 }
 
-pub async fn save_recall(db: &impl ConnectionTrait, r: &crate::domain::recall::Recall) -> Result<(), DbErr> {
+/// A recall and the revision it was read at, for a command that will save it.
+pub async fn recall_at(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<(crate::domain::recall::Recall, Read)>, DbErr> {
+    let Some(row) = entities::recall::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+    let r = serde_json::from_str(&row.state).map_err(|e| DbErr::Custom(format!("stored recall: {e}")))?;
+    Ok(Some((r, Read::At(row.revision))))
+}
+
+/// Writes a recall as read at `read` ([`Read::New`]: a new one); a [`revision::Conflict`]
+/// when another command saved it meanwhile (or took its id).
+pub async fn save_recall(
+    db: &impl ConnectionTrait,
+    r: &crate::domain::recall::Recall,
+    read: Read,
+) -> Result<(), SaveError> {
     use entities::recall::{ActiveModel, Column, Entity};
     let row = ActiveModel {
         id: Set(r.id.clone()),
@@ -126,14 +154,7 @@ pub async fn save_recall(db: &impl ConnectionTrait, r: &crate::domain::recall::R
         completed: Set(r.completed_at.is_some()),
         started_at: Set(r.started_at),
         state: Set(serde_json::to_string(r).expect("recalls serialize")),
+        revision: NotSet,
     };
-    Entity::insert(row)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(Column::Id)
-                .update_columns([Column::Completed, Column::State])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    revision::save::<Entity>(db, "recall", (Column::Id, Column::Revision), &r.id, row, read).await
 }
