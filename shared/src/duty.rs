@@ -333,6 +333,28 @@ impl EventPayload for OverdueDigest {
     }
 }
 
+/// Announced by `deadlines` once a day from `calendar.next_year_warning_from` (default 1
+/// November) while no working-day calendar is loaded for the next year: terms that reach into
+/// it will not be counted until it is. Notify tells the platform operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarNextYearMissing {
+    /// The year without a calendar.
+    pub year: i32,
+    /// Open clocks that wait on it already or whose term (due time or a rung of the ladder)
+    /// reaches into it.
+    pub duties_waiting: u64,
+    pub at: DateTime<Utc>,
+}
+
+impl EventPayload for CalendarNextYearMissing {
+    const SERVICE: Service = Service::Deadlines;
+    const KIND: &'static str = "calendar.next_year_missing";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.year.to_string()
+    }
+}
+
 /// A duty-contract message from `opener`, ready for the outbox.
 pub fn message<E: EventPayload>(payload: &E, opener: Service, meta: &EventMeta, now: DateTime<Utc>) -> Outgoing {
     let mut out = Outgoing::event(payload, meta, now);

@@ -31,6 +31,9 @@ pub struct Clocking {
     pub calendar: Calendar,
     pub calendar_version: String,
     pub policy: Policy,
+    /// From which day of the year (month, day) a missing next-year calendar is reported
+    /// (`calendar.next_year_warning_from`).
+    pub next_year_warning_from: (u32, u32),
 }
 
 /// Applies the duty contract.
@@ -309,10 +312,12 @@ async fn get_duty(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let id = f.required_str("id");
     f.finish()?;
     let id = id.expect("checked");
-    let row = clock::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
+    // The clock and its log from one snapshot: read apart, a move committed in between would
+    // show a log already at the new due time beside the old `due_at`.
+    let (row, log) = store::clock_with_log(&ctx.db, &id).await?.unzip();
     match row {
         Some(r) if visible(&call.org, &r.holder) => {
-            let log = store::clock_log(&ctx.db, &id).await?;
+            let log = log.unwrap_or_default();
             let mut v = render(r, ctx.clock.now());
             v["log"] = json!(log);
             Ok(v)

@@ -46,15 +46,16 @@ impl govshare_shared::App for App {
     type Migrator = store::Migrator;
 
     fn new(ctx: govshare_shared::Context) -> Self {
-        let clocking = Calendar::from_settings(&ctx.settings.calendar)
-            .map(|calendar| {
-                Arc::new(Clocking {
+        let warn_from = domain::next_year::warning_from(ctx.settings.calendar.next_year_warning_from.as_deref());
+        let clocking =
+            Calendar::from_settings(&ctx.settings.calendar).map_err(|e| e.to_string()).and_then(|calendar| {
+                Ok(Arc::new(Clocking {
                     calendar_version: calendar.version(),
                     calendar,
                     policy: domain::Policy::from_settings(&ctx.settings.deadlines),
-                })
-            })
-            .map_err(|e| e.to_string());
+                    next_year_warning_from: warn_from?,
+                }))
+            });
         Self { ctx, clocking, rescan: Arc::default(), reprojection: Arc::default() }
     }
 

@@ -20,7 +20,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use govshare_shared::{
     Context, EventMeta, Outgoing,
-    duty::{OverdueDigest, OverdueDuty},
+    calendar::TIME_ZONE,
+    duty::{CalendarNextYearMissing, OverdueDigest, OverdueDuty},
     reply::Text,
     schedule::UpdateFrequency,
 };
@@ -44,6 +45,8 @@ use crate::{
 
 /// The digest timer's name in `timers`.
 const DIGEST: &str = "overdue-digest";
+/// The daily check for next year's calendar in `timers`.
+const NEXT_YEAR: &str = "next-year-calendar";
 /// Most duties listed per holder in one digest (the count says how many there are).
 const DIGEST_LIST: usize = 50;
 
@@ -95,6 +98,30 @@ fn overdue_gauge() -> &'static OverdueSnapshot {
     })
 }
 
+/// The last next-year check: the year without a calendar and the duties that will wait on it.
+type NextYearSnapshot = Arc<std::sync::Mutex<Option<(i32, u64)>>>;
+
+/// `govshare.calendar.next_year_missing{year}`: open duties that will wait on next year's
+/// missing calendar, reported from `calendar.next_year_warning_from` until the year is
+/// loaded (nothing is observed otherwise). Alert on its presence.
+fn next_year_gauge() -> &'static NextYearSnapshot {
+    static SNAPSHOT: OnceLock<NextYearSnapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let snapshot = NextYearSnapshot::default();
+        let read = snapshot.clone();
+        let _gauge = opentelemetry::global::meter("govshare-deadlines")
+            .u64_observable_gauge("govshare.calendar.next_year_missing")
+            .with_description("Open duties that will wait on next year's missing working-day calendar")
+            .with_callback(move |observer| {
+                if let Some((year, n)) = *read.lock().expect("not poisoned") {
+                    observer.observe(n, &[opentelemetry::KeyValue::new("year", i64::from(year))]);
+                }
+            })
+            .build();
+        snapshot
+    })
+}
+
 fn meta(duty_id: &str) -> EventMeta {
     EventMeta { acting_org: "deadlines".into(), correlation_id: duty_id.to_owned(), ..Default::default() }
 }
@@ -133,6 +160,7 @@ impl Scanner {
         while self.start_cycles(batch).await? == batch as usize {}
         while self.fire_batch(batch).await? == batch as usize {}
         let digest_at = self.digest().await?;
+        let next_year_at = self.next_year_check().await?;
         self.count_overdue().await?;
         let next_alarm = head(
             clock::Entity::find().select_only().column(clock::Column::NextAlarmAt),
@@ -149,7 +177,7 @@ impl Scanner {
             &self.ctx,
         )
         .await?;
-        Ok([next_alarm, next_cycle, digest_at].into_iter().flatten().min())
+        Ok([next_alarm, next_cycle, digest_at, next_year_at].into_iter().flatten().min())
     }
 
     /// Fires the alarms of one batch of clocks; returns how many clocks it claimed.
@@ -269,6 +297,83 @@ impl Scanner {
         let counted = handlers::overdue_buckets(&self.ctx.db, None, self.ctx.clock.now()).await?;
         *overdue_gauge().lock().expect("not poisoned") = counted;
         Ok(())
+    }
+
+    /// Once a day (09:00 Beijing time, one replica), from `calendar.next_year_warning_from`:
+    /// if next year's calendar is missing, tells the platform operators
+    /// (`calendar.next_year_missing`, which notify delivers to `platform`) how many open
+    /// duties will wait on it, and sets the gauge. Returns when to look next.
+    async fn next_year_check(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        let k = &*self.clocking;
+        let now = self.ctx.clock.now();
+        let tx = self.ctx.db.begin().await?;
+        let due = timer::Entity::find_by_id(NEXT_YEAR.to_owned()).one(&tx).await?.map(|r| r.next_at);
+        if let Some(at) = due.filter(|at| *at > now) {
+            tx.rollback().await?;
+            return Ok(Some(at));
+        }
+        let tomorrow = now.with_timezone(&TIME_ZONE).date_naive() + chrono::Days::new(1);
+        let following = k.calendar.start_of(tomorrow) + chrono::Duration::hours(9);
+        // Claim this day's check: one replica wins the insert or the conditional update.
+        let won = match due {
+            None => {
+                timer::Entity::insert(timer::ActiveModel {
+                    name: sea_orm::Set(NEXT_YEAR.into()),
+                    next_at: sea_orm::Set(following),
+                })
+                .on_conflict(sea_orm::sea_query::OnConflict::column(timer::Column::Name).do_nothing().to_owned())
+                .exec_without_returning(&tx)
+                .await?
+            }
+            Some(at) => {
+                timer::Entity::update_many()
+                    .col_expr(timer::Column::NextAt, sea_orm::sea_query::Expr::value(following))
+                    .filter(timer::Column::Name.eq(NEXT_YEAR))
+                    .filter(timer::Column::NextAt.eq(at))
+                    .exec(&tx)
+                    .await?
+                    .rows_affected
+            }
+        } == 1;
+        let mut outgoing = Vec::new();
+        if won {
+            let missing = domain::next_year::missing_next_year(&k.calendar, k.next_year_warning_from, now);
+            let mut snapshot = None;
+            if let Some(year) = missing {
+                let waiting = self.duties_waiting_for(&tx, year).await?;
+                tracing::warn!(year, waiting, "no working-day calendar is loaded for next year");
+                let event = CalendarNextYearMissing { year, duties_waiting: waiting, at: now };
+                outgoing.push(Outgoing::event(&event, &meta(&format!("calendar-{year}")), now));
+                snapshot = Some((year, waiting));
+            }
+            *next_year_gauge().lock().expect("not poisoned") = snapshot;
+        }
+        self.ctx.commit(tx, &outgoing).await?;
+        Ok(Some(following))
+    }
+
+    /// Open clocks that will wait on `year`'s calendar ([`domain::next_year::waits_for`]).
+    async fn duties_waiting_for(&self, tx: &DatabaseTransaction, year: i32) -> Result<u64, DbErr> {
+        let k = &*self.clocking;
+        // Only a clock due within the ladder's reach of the year's start can reach into it.
+        let longest_rung = k.policy.ladder.iter().map(|r| i64::from(r.after_working_days)).max().unwrap_or(0);
+        let start = k.calendar.start_of(chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("a valid year"));
+        let reach = start - chrono::Duration::days(30 + 2 * longest_rung);
+        let rows = clock::Entity::find()
+            .filter(clock::Column::State.eq("open"))
+            .filter(
+                sea_orm::Condition::any().add(clock::Column::MissingYear.eq(year)).add(clock::Column::DueAt.gte(reach)),
+            )
+            .all(tx)
+            .await?;
+        let mut waiting = 0;
+        for row in rows {
+            let (c, _) = store::to_domain(row)?;
+            if domain::next_year::waits_for(&c, year, &k.calendar, &k.policy) {
+                waiting += 1;
+            }
+        }
+        Ok(waiting)
     }
 
     /// Sends the overdue digest when its time has come (one replica per occurrence);

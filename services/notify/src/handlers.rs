@@ -7,7 +7,10 @@ use govshare_shared::{
     app::Call,
     async_trait,
     bus::CallKind,
-    duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest},
+    duty::{
+        CalendarNextYearMissing, DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep,
+        OverdueDigest,
+    },
     events::{
         OrgKind,
         catalog::{BusKeyAdded, BusKeyRevoked, OrganisationRegistered, RolesChanged},
@@ -125,6 +128,13 @@ impl EventHandler for DutyEvents {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
+        if let Some(e) = inbox::decode_if::<CalendarNextYearMissing>(event)? {
+            // Only the platform operators can add a calendar year.
+            let platform = govshare_shared::bus::PLATFORM_ORG;
+            let operators = vec![Recipient::new(platform, platform)];
+            let message = Message::CalendarNextYearMissing { year: e.year, duties_waiting: e.duties_waiting };
+            return notify(tx, &About::event(event), now, operators, &message).await;
+        }
         let Some(notice) = decode(event)? else { return Ok(Vec::new()) };
         let Some(holder) = store::org(tx, notice.holder()).await? else {
             // The directory copy may lag the catalog: retry until the holder is known.

@@ -82,3 +82,133 @@ async fn dues_missed_while_killed_fire_after_restart_once_each_in_due_order() {
     }
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_duty_never_shows_a_log_newer_than_its_due_time() {
+    use govshare_shared::{
+        EventMeta,
+        duty::{self, About, Duty, ExtendDuty, OpenDuty, Term},
+        reply::Text,
+    };
+    // Given a duty on PostgreSQL (READ COMMITTED: each statement its own snapshot)
+    let p = Platform::start_with(Backend::Postgres, &[Service::Deadlines]).await;
+    let send = |msg: govshare_shared::Outgoing| {
+        let p = &p;
+        async move { p.send(&msg).await }
+    };
+    let d = Duty {
+        duty_id: "r1".into(),
+        article: 21,
+        holder: "gongan".into(),
+        about: About { kind: "request".into(), id: "r1".into() },
+        title: Text::new("答复", "reply"),
+    };
+    let term = Term::WorkingDays { days: 1, from: p.clock.now() };
+    let now = p.clock.now();
+    send(duty::message(
+        &OpenDuty { duty: d, term, opened_by: Service::Requests },
+        Service::Requests,
+        &EventMeta::default(),
+        now,
+    ))
+    .await;
+    p.wait_event::<DutyScheduled>("r1").await;
+
+    // When it is extended again and again while its holder reads it
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (client, stop) = (p.client.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut torn = Vec::new();
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(d) =
+                    client.query(Service::Deadlines, "gongan", "get_duty", serde_json::json!({"id": "r1"})).await
+                else {
+                    continue;
+                };
+                reads += 1;
+                let last = d["log"].as_array().unwrap().last().cloned();
+                if let Some(l) = last.filter(|l| l["due_at"] != d["due_at"]) {
+                    torn.push(format!("due_at {} but log {}", d["due_at"], l["due_at"]));
+                }
+            }
+            (reads, torn)
+        })
+    };
+    // (20 WD more: still within 2026's calendar)
+    for _ in 0..20 {
+        let ext =
+            ExtendDuty { duty_id: "r1".into(), working_days: 1, approved_by: "gd-auth".into(), reason: "x".into() };
+        send(duty::message(&ext, Service::Requests, &EventMeta::default(), p.clock.now())).await;
+    }
+    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (reads, torn) = reader.await.unwrap();
+
+    // Then every answer's log agrees with its due time
+    assert!(reads > 0);
+    assert!(torn.is_empty(), "{} of {reads} reads torn: {:?}", torn.len(), &torn[..torn.len().min(3)]);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_1_november_a_missing_2027_calendar_is_reported_daily_to_the_platform_with_the_duties_waiting() {
+    use govshare_shared::{
+        EventMeta,
+        duty::{self, About, CalendarNextYearMissing, Duty, OpenDuty, Term},
+        events::notify::NotificationStored,
+        reply::Text,
+    };
+    // Given deadlines and notify on Friday 30 October 2026, without a 2027 calendar, and three
+    // delivery duties (20 WD): one ends with its ladder in 2026, one's last rung and one's due
+    // time reach into 2027
+    let p = Platform::start_at(Backend::Sqlite, &[Service::Deadlines, Service::Notify], "2026-10-30T01:00:00Z").await;
+    for (id, from) in
+        [("d-nov", "2026-11-02T02:00:00Z"), ("d-rung", "2026-11-20T02:00:00Z"), ("d-due", "2026-12-10T02:00:00Z")]
+    {
+        let duty = Duty {
+            duty_id: id.into(),
+            article: 22,
+            holder: "gongan".into(),
+            about: About { kind: "request".into(), id: id.into() },
+            title: Text::new("交付数据", "deliver the data"),
+        };
+        let open = OpenDuty {
+            duty,
+            term: Term::WorkingDays { days: 20, from: from.parse().unwrap() },
+            opened_by: Service::Requests,
+        };
+        p.send(&duty::message(&open, Service::Requests, &EventMeta::default(), p.clock.now())).await;
+    }
+    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    assert!(p.events::<CalendarNextYearMissing>().await.is_empty(), "not before 1 November");
+
+    // When the day's check comes on Monday 2 November 2026, 09:00 Beijing time
+    p.clock.set("2026-11-02T01:00:00Z".parse().unwrap());
+
+    // Then the operators hear that 2027 is missing and that two duties will wait on it
+    let e: CalendarNextYearMissing = p.wait_event::<CalendarNextYearMissing>("2027").await.decode().unwrap();
+    assert_eq!((e.year, e.duties_waiting), (2027, 2));
+    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
+    loop {
+        let stored: Vec<NotificationStored> =
+            p.events::<NotificationStored>().await.into_iter().map(|e| e.decode().unwrap()).collect();
+        if stored.iter().any(|n| n.org == "platform" && n.recipient == "platform") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the platform was never told: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // And again the next day, once
+    p.clock.set("2026-11-03T01:00:00Z".parse().unwrap());
+    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
+    while p.events::<CalendarNextYearMissing>().await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no second day's report");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(p.events::<CalendarNextYearMissing>().await.len(), 2);
+    p.stop().await;
+}

@@ -319,3 +319,115 @@ async fn the_daily_digest_goes_out_once_per_holder_with_two_replicas_racing() {
     replica.shutdown().await;
     p.stop().await;
 }
+
+/// Restarts deadlines with a 2027 calendar (New Year's Day off) in `calendar.dir`.
+async fn add_2027(p: &mut Platform) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let y2027 = "year = 2027\nsource = \"test\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n";
+    std::fs::write(dir.path().join("2027.toml"), y2027).unwrap();
+    p.stop_service(Service::Deadlines).await;
+    p.base.calendar.dir = Some(dir.path().display().to_string());
+    p.start_service(Service::Deadlines).await;
+    dir
+}
+
+/// Waits until duty `id` no longer waits for a calendar year; returns it.
+async fn counted_again(p: &Platform, id: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + govshare_tests::WAIT;
+    loop {
+        let d = p.query(Service::Deadlines, "gongan", "get_duty", serde_json::json!({"id": id})).await;
+        if d["waiting_for_calendar_year"].is_null() {
+            return d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{id} still waits: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_duty_that_waited_for_2027_for_its_next_rung_announces_nothing_again_when_2027_is_added() {
+    // Given a duty due Tue 29 Dec 2026 24:00 that breached and escalated to its first rung
+    // (Wed 30 Dec), and whose second rung (+3 WD) reaches into 2027, which has no calendar
+    let mut p = Platform::start_at(Backend::Sqlite, &[Service::Deadlines], "2026-12-28T02:00:00Z").await;
+    open(&p, "deliver-1", 1, "2026-12-28T02:00:00Z").await;
+    scheduled(&p, "deliver-1", 1).await;
+    p.clock.set(t("2026-12-30T17:00:00Z"));
+    let waiting: DutyUnschedulable = p.wait_event::<DutyUnschedulable>("deliver-1").await.decode().unwrap();
+    assert_eq!(waiting.missing_year, 2027);
+    escalations(&p, "deliver-1", 1).await;
+    let d = p.wait_duty("gongan", "deliver-1", "open").await;
+    assert_eq!(d["due_at"], "2026-12-29T16:00:00Z", "the due time itself is known: {d}");
+
+    // When operators add 2027 and deadlines counts its clocks again
+    let _dir = add_2027(&mut p).await;
+    let d = counted_again(&p, "deliver-1").await;
+
+    // Then it waits for its second rung (Mon 4 Jan 2027 24:00), and nothing is announced again:
+    // one breach, one first rung, and no second "scheduled" with moved_from equal to due_at
+    assert_eq!(d["next_alarm_at"], "2027-01-04T16:00:00Z", "{d}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(all::<DutyBreached>(&p, "deliver-1").await.len(), 1);
+    let rungs: Vec<_> = all::<DutyEscalated>(&p, "deliver-1").await.into_iter().map(|e| e.rung).collect();
+    assert_eq!(rungs, [1]);
+    let moves: Vec<_> = all::<DutyScheduled>(&p, "deliver-1").await.into_iter().map(|s| s.moved_from).collect();
+    assert_eq!(moves, [None], "scheduled once; moved_from only when the time moved");
+
+    // And the second rung comes at its time
+    p.clock.set(t("2027-01-04T16:00:00Z"));
+    escalations(&p, "deliver-1", 2).await;
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_into_a_year_without_a_calendar_shows_no_due_time_until_the_year_is_added() {
+    // Given a 10 WD duty received Mon 14 Dec 2026, due Mon 28 Dec
+    let mut p = Platform::start_at(Backend::Sqlite, &[Service::Deadlines], "2026-12-14T02:00:00Z").await;
+    open(&p, "r1", 10, "2026-12-14T02:00:00Z").await;
+    assert_eq!(scheduled(&p, "r1", 1).await.due_at, t("2026-12-28T16:00:00Z"));
+
+    // When an approved 10 WD extension pushes it into 2027, which has no calendar
+    let extend =
+        ExtendDuty {
+            duty_id: "r1".into(), working_days: 10, approved_by: "gd-auth".into(), reason: "大批量".into()
+        };
+    contract(&p, &extend).await;
+    p.wait_event::<DutyUnschedulable>("r1").await;
+
+    // Then it shows no due time (not the old one), like a new duty waiting for 2027
+    let d = p.wait_duty("gongan", "r1", "open").await;
+    assert_eq!((d["due_at"].is_null(), d["waiting_for_calendar_year"].as_i64()), (true, Some(2027)), "{d}");
+    assert_eq!(d["next_alarm_at"], serde_json::Value::Null);
+
+    // And once 2027 is added, it is due 20 WD after 14 Dec (1 Jan off): Tue 12 Jan 2027
+    let _dir = add_2027(&mut p).await;
+    let s = scheduled(&p, "r1", 2).await;
+    assert_eq!(s.due_at, t("2027-01-12T16:00:00Z"));
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_that_never_fires_or_fires_every_minute_is_refused_with_its_reason() {
+    let p = Platform::start_with(Backend::Sqlite, &[Service::Deadlines]).await;
+    for (id, schedule, why) in
+        [("feb-30", "0 0 30 2 *", "never fires"), ("minutely", "* * * * *", "more often than the shortest cycle")]
+    {
+        // When catalog opens a recurring duty on it
+        let rec = OpenRecurringDuty {
+            duty: Duty { article: 13, ..duty(id, "gongan") },
+            schedule: schedule.into(),
+            from: t("2026-11-23T01:30:00Z"),
+            opened_by: Service::Catalog,
+        };
+        contract_as(&p, Service::Catalog, &rec).await;
+        p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+
+        // Then no cycle is clocked, and the open is dead-lettered with the reason
+        let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
+        let raw = dlq.get_last_raw_message_by_subject("govshare.dlq.deadlines.deadlines-duties").await.unwrap();
+        let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();
+        assert!(reason.contains(id) && reason.contains(why), "{reason}");
+    }
+    let d = p.query(Service::Deadlines, "gongan", "list_open", serde_json::json!({})).await;
+    assert_eq!(d["duties"], serde_json::json!([]), "{d}");
+    p.stop().await;
+}

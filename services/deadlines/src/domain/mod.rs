@@ -3,6 +3,7 @@
 //! Nothing here reads the system time: `now`, the calendar and the policy are arguments.
 
 mod clock;
+pub mod next_year;
 mod opener;
 mod recurrence;
 

@@ -18,8 +18,10 @@ use govshare_shared::{
     duty::{About, Closure, Duty},
 };
 use sea_orm::{
+    AccessMode,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, TransactionTrait,
     sea_query::OnConflict,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -214,6 +216,25 @@ pub async fn clock_log(db: &impl ConnectionTrait, duty_id: &str) -> Result<Vec<c
         .order_by_asc(clock_log::Column::Id)
         .all(db)
         .await
+}
+
+/// A clock row and its log, read in one snapshot (a read-only transaction; REPEATABLE READ
+/// on PostgreSQL, where READ COMMITTED would give each statement its own): the log never
+/// shows a newer due time than the row.
+pub async fn clock_with_log(
+    db: &DatabaseConnection,
+    duty_id: &str,
+) -> Result<Option<(clock::Model, Vec<clock_log::Model>)>, DbErr> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let tx = db
+        .begin_with_config(postgres.then_some(IsolationLevel::RepeatableRead), postgres.then_some(AccessMode::ReadOnly))
+        .await?;
+    let read = match clock::Entity::find_by_id(duty_id.to_owned()).one(&tx).await? {
+        Some(row) => Some((row, clock_log(&tx, duty_id).await?)),
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(read)
 }
 
 /// The open (or paused) cycles of a recurring duty, oldest first.

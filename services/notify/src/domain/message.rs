@@ -50,6 +50,11 @@ pub enum Message {
         missing_year: i32,
         reason: Text,
     },
+    /// Next year's working-day calendar is not loaded yet (from `calendar.next_year_warning_from`).
+    CalendarNextYearMissing {
+        year: i32,
+        duties_waiting: u64,
+    },
     /// Recalled data to destroy, with a receipt due (Art. 29).
     DestructionOrdered {
         entry_id: String,
@@ -334,6 +339,14 @@ impl Message {
                 Lang::En => format!(
                     "Cannot be scheduled: {holder}'s duty \"{}\" (Art. {article}) reaches into {missing_year}, for which no working-day calendar is loaded, so its clock waits. Platform operators must add the {missing_year} calendar ({missing_year}.toml in calendar.dir) and restart deadlines; the due time is counted then. ({})",
                     title.en, reason.en
+                ),
+            },
+            Message::CalendarNextYearMissing { year, duties_waiting } => match lang {
+                Lang::ZhCn => format!(
+                    "【下一年度工作日历缺失】系统尚未载入 {year} 年的工作日历，已有 {duties_waiting} 项职责的期限或督办将延伸至 {year} 年并因此暂停计时。请平台运维人员依据国务院办公厅关于 {year} 年部分节假日安排的通知添加 {year} 年工作日历（calendar.dir 中的 {year}.toml）并重启 deadlines。"
+                ),
+                Lang::En => format!(
+                    "Next year's calendar is missing: no working-day calendar is loaded for {year}, and {duties_waiting} open duties have a due time or escalation that reaches into {year} and will wait for it. Platform operators must add the {year} calendar ({year}.toml in calendar.dir, from the State Council's holiday notice) and restart deadlines."
                 ),
             },
             Message::DestructionOrdered { entry_id, scope, reason, due_at } => {
@@ -942,6 +955,13 @@ mod tests {
                 && en.contains("Platform operators must add the 2027 calendar (2027.toml in calendar.dir)"),
             "{en}"
         );
+    }
+
+    #[test]
+    fn a_missing_next_year_calendar_tells_operators_how_many_duties_wait() {
+        let (zh, en) = both(&Message::CalendarNextYearMissing { year: 2027, duties_waiting: 3 });
+        assert!(zh.starts_with("【下一年度工作日历缺失】") && zh.contains("已有 3 项职责"), "{zh}");
+        assert!(en.contains("no working-day calendar is loaded for 2027, and 3 open duties"), "{en}");
     }
 
     #[test]
