@@ -80,13 +80,14 @@ impl From<SaveError> for HandleError {
     }
 }
 
-/// Writes `row` (every column `Set`, the revision column aside) as aggregate `what` `id`,
-/// conditional on `read`: inserted at revision 0 if new, else updated to `r + 1` only where
-/// it still stands at `r`. Nothing is written on a [`Conflict`].
+/// Writes `row` as aggregate `what` `id` (as named in a conflict), conditional on `read`:
+/// inserted at revision 0 if new (every column `Set`), else updated to `r + 1` (the columns
+/// `Set`) only where it still stands at `r`. `key` are the primary-key columns, `Set` in
+/// `row`. Nothing is written on a [`Conflict`].
 pub async fn save<E>(
     db: &impl ConnectionTrait,
     what: &'static str,
-    (id_column, revision_column): (E::Column, E::Column),
+    (key, revision_column): (&[E::Column], E::Column),
     id: &str,
     mut row: E::ActiveModel,
     read: Read,
@@ -100,19 +101,18 @@ where
         Read::New => {
             row.set(revision_column, Value::from(0i32));
             E::insert(row)
-                .on_conflict(OnConflict::column(id_column).do_nothing().to_owned())
+                .on_conflict(OnConflict::columns(key.iter().copied()).do_nothing().to_owned())
                 .exec_without_returning(db)
                 .await?
         }
         Read::At(revision) => {
+            let mut update = E::update_many().filter(revision_column.eq(revision));
+            for column in key {
+                let value = row.get(*column).into_value().expect("the key columns are set");
+                update = update.filter(column.eq(value));
+            }
             row.set(revision_column, Value::from(revision + 1));
-            E::update_many()
-                .set(row)
-                .filter(id_column.eq(id))
-                .filter(revision_column.eq(revision))
-                .exec(db)
-                .await?
-                .rows_affected
+            update.set(row).exec(db).await?.rows_affected
         }
     };
     if written == 1 { Ok(()) } else { Err(Conflict { what, id: id.to_owned() }.into()) }
@@ -146,7 +146,7 @@ mod tests {
         thing::ActiveModel { id: Set("t1".into()), state: Set(state.into()), ..Default::default() }
     }
 
-    const COLUMNS: (thing::Column, thing::Column) = (thing::Column::Id, thing::Column::Revision);
+    const COLUMNS: (&[thing::Column], thing::Column) = (&[thing::Column::Id], thing::Column::Revision);
 
     async fn stored(db: &impl ConnectionTrait) -> (String, i32) {
         let m = thing::Entity::find_by_id("t1".to_owned()).one(db).await.unwrap().unwrap();

@@ -433,7 +433,7 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     f.finish()?;
     let account = account.expect("checked");
     let tx = ctx.begin().await?;
-    let old = store::preference(&tx, &call.org, &account).await?;
+    let (old, read) = store::preference_at(&tx, &call.org, &account).await?;
     let wants_email = channels.as_ref().is_some_and(|c| c.iter().any(|c| c == "email"));
     let email = email.or(old.as_ref().and_then(|o| o.email.clone()));
     if wants_email && email.is_none() {
@@ -451,8 +451,9 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         .expect("strings serialize"),
         digest: digest.or(old.as_ref().map(|o| o.digest)).unwrap_or(false),
         lang: lang.or(old.as_ref().map(|o| o.lang.clone())).unwrap_or_else(|| "zh-CN".into()),
+        revision: 0, // the save moves it on from `read`
     };
-    store::set_preference(&tx, p.clone()).await?;
+    store::set_preference(&tx, p.clone(), read).await?;
     let channels_of = |m: &store::entities::preference::Model| -> Vec<String> {
         serde_json::from_str(&m.channels).unwrap_or_default()
     };

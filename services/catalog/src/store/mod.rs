@@ -145,16 +145,19 @@ pub async fn insert_organisation(db: &impl ConnectionTrait, e: &OrganisationRegi
         roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "organisation", (Column::Id, Column::Revision), &e.org_id, row, Read::New).await
+    revision::save::<Entity>(db, "organisation", (&[Column::Id], Column::Revision), &e.org_id, row, Read::New).await
 }
 
 /// An organisation's new roles, as read at `read`; a [`revision::Conflict`] if they (or the
 /// organisation) changed meanwhile.
 pub async fn set_roles(db: &impl ConnectionTrait, e: &RolesChanged, read: Read) -> Result<(), SaveError> {
     use entities::organisation::{ActiveModel, Column, Entity};
-    let row =
-        ActiveModel { roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")), ..Default::default() };
-    revision::save::<Entity>(db, "organisation", (Column::Id, Column::Revision), &e.org_id, row, read).await
+    let row = ActiveModel {
+        id: Set(e.org_id.clone()),
+        roles: Set(serde_json::to_string(&e.roles).expect("roles serialize")),
+        ..Default::default()
+    };
+    revision::save::<Entity>(db, "organisation", (&[Column::Id], Column::Revision), &e.org_id, row, read).await
 }
 
 /// An organisation, its row locked until the transaction ends (`FOR UPDATE` on PostgreSQL;
@@ -288,7 +291,7 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
         state: Set(serde_json::to_string(e).expect("entries serialize")),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "entry", (Column::Id, Column::Revision), &e.id, row, read).await?;
+    revision::save::<Entity>(db, "entry", (&[Column::Id], Column::Revision), &e.id, row, read).await?;
     let listed = e.published.as_ref().filter(|_| !e.withdrawn);
     Ok(index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await?)
 }

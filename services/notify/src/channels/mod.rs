@@ -70,6 +70,7 @@ mod tests {
             channels: channels.into(),
             digest,
             lang: "en".into(),
+            revision: 0,
         }
     }
 

@@ -98,6 +98,9 @@ pub mod preference {
         pub digest: bool,
         /// `zh-CN` or `en`.
         pub lang: String,
+        /// Moves one on with every change; a change names the revision it read.
+        #[serde(skip)]
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

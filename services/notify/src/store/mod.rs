@@ -1,11 +1,13 @@
 //! The notify service's own database: its copy of the directory, the parties of each request,
-//! and notifications.
+//! and notifications. Preferences are saved conditional on the revision read
+//! ([`govshare_shared::revision`]).
 
 pub mod entities;
 mod m20261123_500001_create_notifications;
 mod m20261123_500002_directory_places_and_roles;
 mod m20261124_500003_request_parties;
 mod m20261124_500004_channels;
+mod m20261203_500005_preference_revisions;
 
 use govshare_shared::{
     events::{
@@ -13,6 +15,7 @@ use govshare_shared::{
         catalog::{OrganisationRegistered, Roles},
     },
     region::RegionCode,
+    revision::{self, Read, SaveError},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
@@ -30,6 +33,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_500002_directory_places_and_roles::Migration));
         m.push(Box::new(m20261124_500003_request_parties::Migration));
         m.push(Box::new(m20261124_500004_channels::Migration));
+        m.push(Box::new(m20261203_500005_preference_revisions::Migration));
         m
     }
 }
@@ -200,18 +204,31 @@ pub async fn preference(
     entities::preference::Entity::find_by_id((org.to_owned(), account.to_owned())).one(db).await
 }
 
-pub async fn set_preference(db: &impl ConnectionTrait, p: entities::preference::Model) -> Result<(), DbErr> {
+/// An account's preferences and the revision they were read at ([`Read::New`]: none yet),
+/// for a change that will save them.
+pub async fn preference_at(
+    db: &impl ConnectionTrait,
+    org: &str,
+    account: &str,
+) -> Result<(Option<entities::preference::Model>, Read), DbErr> {
+    let p = preference(db, org, account).await?;
+    let read = p.as_ref().map_or(Read::New, |p| Read::At(p.revision));
+    Ok((p, read))
+}
+
+/// Writes an account's preferences as read at `read`; a [`revision::Conflict`] when another
+/// change (or a first setting) was saved meanwhile, so no change is silently written over.
+pub async fn set_preference(
+    db: &impl ConnectionTrait,
+    p: entities::preference::Model,
+    read: Read,
+) -> Result<(), SaveError> {
     use entities::preference::{ActiveModel, Column, Entity};
-    let row: ActiveModel = p.into();
-    Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([Column::Org, Column::Account])
-                .update_columns([Column::Email, Column::Channels, Column::Digest, Column::Lang])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    let id = format!("{}/{}", p.org, p.account);
+    let mut row: ActiveModel = p.into();
+    row.revision = sea_orm::ActiveValue::NotSet;
+    revision::save::<Entity>(db, "preferences", (&[Column::Org, Column::Account], Column::Revision), &id, row, read)
+        .await
 }
 
 pub async fn webhook(db: &impl ConnectionTrait, org: &str) -> Result<Option<entities::webhook::Model>, DbErr> {

@@ -156,5 +156,5 @@ pub async fn save_recall(
         state: Set(serde_json::to_string(r).expect("recalls serialize")),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "recall", (Column::Id, Column::Revision), &r.id, row, read).await
+    revision::save::<Entity>(db, "recall", (&[Column::Id], Column::Revision), &r.id, row, read).await
 }

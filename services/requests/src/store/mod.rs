@@ -144,7 +144,7 @@ pub async fn save_request(db: &impl ConnectionTrait, r: &Request, read: Read) ->
         state: Set(Some(serde_json::to_string(r).expect("requests serialize"))),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "request", (Column::Id, Column::Revision), &r.id, row, read).await
+    revision::save::<Entity>(db, "request", (&[Column::Id], Column::Revision), &r.id, row, read).await
 }
 
 /// The directory copy: one row per organisation.
@@ -264,5 +264,5 @@ pub async fn save_dispute(
         state: Set(serde_json::to_string(d).expect("disputes serialize")),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "dispute", (Column::Id, Column::Revision), &d.id, row, read).await
+    revision::save::<Entity>(db, "dispute", (&[Column::Id], Column::Revision), &d.id, row, read).await
 }

@@ -6,7 +6,7 @@ use govshare_shared::{events::returns::ReturnDelivered, region::RegionCode};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain::returns::{Place, Subscription};
@@ -101,7 +101,7 @@ pub async fn save_subscription(db: &impl ConnectionTrait, s: &Subscription, read
         body: Set(serde_json::to_string(s).expect("subscriptions serialize")),
         revision: NotSet,
     };
-    revision::save::<Entity>(db, "return subscription", (Column::Id, Column::Revision), &s.id, row, read).await
+    revision::save::<Entity>(db, "return subscription", (&[Column::Id], Column::Revision), &s.id, row, read).await
 }
 
 pub async fn insert_delivery(
@@ -134,13 +134,17 @@ pub async fn deliveries(db: &impl ConnectionTrait, subscription_id: &str) -> Res
         .await
 }
 
-/// The subscriptions `org` provides or subscribed to, oldest first.
-pub async fn of(db: &impl ConnectionTrait, org: &str) -> Result<Vec<subscription::Model>, DbErr> {
+/// A page of the subscriptions `org` provides or subscribed to, by id (oldest first), after `after`.
+pub async fn of(
+    db: &impl ConnectionTrait,
+    org: &str,
+    after: Option<&str>,
+    fetch: u64,
+) -> Result<Vec<subscription::Model>, DbErr> {
     use subscription::{Column, Entity};
-    Entity::find()
-        .filter(Condition::any().add(Column::Provider.eq(org)).add(Column::Subscriber.eq(org)))
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await
+    let mut q = Entity::find().filter(Condition::any().add(Column::Provider.eq(org)).add(Column::Subscriber.eq(org)));
+    if let Some(after) = after {
+        q = q.filter(Column::Id.gt(after));
+    }
+    q.order_by_asc(Column::Id).limit(fetch).all(db).await
 }
