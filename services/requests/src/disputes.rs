@@ -7,6 +7,7 @@ use govshare_shared::{
     bus::{CallKind, PLATFORM_ORG},
     duty,
     events::{disputes::DisputeStep, violations::ViolationDetected},
+    page::Page,
     reply::Text,
     revision::Read,
 };
@@ -249,27 +250,28 @@ async fn get(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(json!(visible(&ctx.db, &id.expect("checked"), &call.org).await?.0))
 }
 
+/// The disputes the caller is party to or handles, by id (UUIDv7: the order they were
+/// opened), a page at a time.
 async fn list(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    call.fields.finish()?;
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
+    f.finish()?;
     use entities::dispute::{Column, Entity};
     let org = &call.org;
-    let rows = Entity::find()
-        .filter(
-            Condition::any()
-                .add(Column::Claimant.eq(org))
-                .add(Column::Respondent.eq(org))
-                .add(Column::HandledBy.eq(org)),
-        )
-        .order_by_asc(Column::OpenedAt)
-        .limit(500)
-        .all(&ctx.db)
-        .await?;
-    let rows: Vec<_> = rows
-        .into_iter()
-        .map(|r| {
+    let mut q = Entity::find().filter(
+        Condition::any().add(Column::Claimant.eq(org)).add(Column::Respondent.eq(org)).add(Column::HandledBy.eq(org)),
+    );
+    if let Some(after) = page.after_id() {
+        q = q.filter(Column::Id.gt(after));
+    }
+    let rows = q.order_by_asc(Column::Id).limit(page.fetch()).all(&ctx.db).await?;
+    Ok(page.answer(
+        "disputes",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| {
             json!({"id": r.id, "claimant": r.claimant, "respondent": r.respondent, "handled_by": r.handled_by,
                         "step": r.step, "closed": r.closed, "opened_at": r.opened_at})
-        })
-        .collect();
-    Ok(json!({"disputes": rows}))
+        },
+    ))
 }

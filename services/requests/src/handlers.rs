@@ -12,13 +12,14 @@ use govshare_shared::{
         requests::{Extends, GrantEnd, UsageRecorded},
     },
     inbox::{self, EventHandler, HandleError},
+    page::{self, Page},
     reply::Text,
     revision::Read,
     validate::Fields,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -399,23 +400,31 @@ async fn record_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(json!({"record_id": recorded.record_id, "keep_until": now + chrono::Months::new(36)}))
 }
 
+/// A grant's usage records, in the order of their time (`at`, then id), a page at a time.
 async fn list_usage(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("request_id");
+    let page = Page::read(&mut f, &ctx.settings.calls, 2);
     f.finish()?;
     let id = id.expect("checked");
     load_visible(&ctx.db.begin().await?, &id, &call.org).await?;
     use entities::usage_record::{Column, Entity};
-    let rows = Entity::find().filter(Column::RequestId.eq(&id)).order_by_asc(Column::At).all(&ctx.db).await?;
-    let records: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
+    let mut q = Entity::find().filter(Column::RequestId.eq(&id));
+    if let Some([at, row]) = page.after() {
+        let at = DateTime::parse_from_rfc3339(at).map_err(|_| page::bad_cursor())?.with_timezone(&Utc);
+        q = q.filter(page::keyset(vec![(Column::At, at.into()), (Column::Id, row.clone().into())], false));
+    }
+    let rows = q.order_by_asc(Column::At).order_by_asc(Column::Id).limit(page.fetch()).all(&ctx.db).await?;
+    Ok(page.answer(
+        "records",
+        rows,
+        |r| vec![r.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), r.id.clone()],
+        |r| {
             let mut v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
             v["keep_until"] = json!(r.keep_until);
             v
-        })
-        .collect();
-    Ok(json!({"records": records}))
+        },
+    ))
 }
 
 async fn get_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
@@ -427,22 +436,27 @@ async fn get_request(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(json!(r))
 }
 
+/// The requests the caller is a party to, by id (UUIDv7: the order they came in), a page at a time.
 async fn list_requests(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    call.fields.finish()?;
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
+    f.finish()?;
     use entities::request::Column;
-    let rows = entities::request::Entity::find()
-        .filter(Condition::any().add(Column::Requester.eq(&call.org)).add(Column::Provider.eq(&call.org)))
-        .order_by_asc(Column::Id)
-        .all(&ctx.db)
-        .await?;
-    let rows: Vec<_> = rows
-        .into_iter()
-        .map(|r| {
+    let mut q = entities::request::Entity::find()
+        .filter(Condition::any().add(Column::Requester.eq(&call.org)).add(Column::Provider.eq(&call.org)));
+    if let Some(after) = page.after_id() {
+        q = q.filter(Column::Id.gt(after));
+    }
+    let rows = q.order_by_asc(Column::Id).limit(page.fetch()).all(&ctx.db).await?;
+    Ok(page.answer(
+        "requests",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| {
             json!({"id": r.id, "entry_id": r.entry_id, "requester": r.requester, "provider": r.provider,
                    "share_type": r.share_type, "status": r.status, "submitted_at": r.submitted_at})
-        })
-        .collect();
-    Ok(json!({"requests": rows}))
+        },
+    ))
 }
 
 /// Keeps the catalog read model and the directory copy.

@@ -9,6 +9,7 @@ use govshare_shared::{
     app::Call,
     bus::{CallKind, PLATFORM_ORG},
     duty,
+    page::Page,
     region::RegionCode,
     revision::Read,
     validate::Fields,
@@ -190,18 +191,23 @@ async fn get_return(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 }
 
 /// The subscriptions the caller provides or subscribed to.
+/// The subscriptions the caller provides or receives, by id (UUIDv7: the order they were
+/// made), a page at a time.
 async fn list_returns(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    call.fields.finish()?;
-    let rows: Vec<_> = db::of(&ctx.db, &call.org)
-        .await?
-        .into_iter()
-        .map(|r| {
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
+    f.finish()?;
+    let rows = db::of(&ctx.db, &call.org, page.after_id(), page.fetch()).await?;
+    Ok(page.answer(
+        "returns",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| {
             json!({"id": r.id, "entry_id": r.entry_id, "provider": r.provider, "subscriber": r.subscriber,
                    "region": r.region, "schedule": r.schedule, "state": r.state, "created_at": r.created_at,
                    "duty_id": domain::duty_id(&r.id)})
-        })
-        .collect();
-    Ok(json!({"returns": rows}))
+        },
+    ))
 }
 
 #[cfg(test)]
