@@ -12,6 +12,7 @@ use govshare_shared::{
         OrgKind, ShareType,
         catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
     },
+    page::{self, Page},
     reply::Text,
     revision::Read,
     schedule::UpdateFrequency,
@@ -641,13 +642,18 @@ async fn list_bus_keys(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     if call.org != PLATFORM_ORG {
         return Err(CatalogError::PlatformOnly.into());
     }
-    call.fields.finish()?;
-    let identities: Vec<Value> = store::bus_identities(&cat.ctx.db)
-        .await?
-        .into_iter()
-        .map(|(o, keys)| json!({"org_id": o.id, "kind": o.kind, "region": o.region, "public_keys": keys}))
-        .collect();
-    Ok(json!({"identities": identities}))
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &cat.ctx.settings.calls, 1);
+    f.finish()?;
+    // By organisation id, a page at a time (read whole, then cut: an operator's rare call).
+    let all = store::bus_identities(&cat.ctx.db).await?;
+    let rows = page.slice(all, |(o, _)| o.id.clone());
+    Ok(page.answer(
+        "identities",
+        rows,
+        |(o, _)| vec![o.id.clone()],
+        |(o, keys)| json!({"org_id": o.id, "kind": o.kind, "region": o.region, "public_keys": keys}),
+    ))
 }
 
 /// A published entry is visible to everyone; work in progress only to its provider and the
@@ -881,13 +887,21 @@ pub fn dcat_dataset(v: &EntryVersion, published_at: Option<DateTime<Utc>>) -> Va
 async fn list_regions(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let parent = f.optional_str("parent");
+    let page = Page::read(&mut f, &cat.ctx.settings.calls, 1);
     f.finish()?;
     use entities::region::{Column, Entity};
-    let mut q = Entity::find().order_by_asc(Column::Code);
+    // By code, a page at a time: the whole table is some 3,600 regions.
+    let mut q = Entity::find().order_by_asc(Column::Code).limit(page.fetch());
     if let Some(p) = parent {
         q = q.filter(Column::Parent.eq(p));
     }
-    Ok(json!({"version": cat.regions.version, "regions": q.all(&cat.ctx.db).await?}))
+    if let Some(after) = page.after_id() {
+        q = q.filter(Column::Code.gt(after));
+    }
+    let rows = q.all(&cat.ctx.db).await?;
+    let mut v = page.answer("regions", rows, |r| vec![r.code.clone()], |r| json!(r));
+    v["version"] = json!(cat.regions.version);
+    Ok(v)
 }
 
 /// Art. 28: which region's authority coordinates a dispute between two organisations.
@@ -911,10 +925,7 @@ async fn coordinator(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
 async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let entry_id = f.required_str("entry_id");
-    let limit: Option<u64> = f.optional("limit");
-    if limit.is_some_and(|l| l == 0 || l > 500) {
-        f.problem(Problem::invalid("limit", "应在 1 到 500 之间", "must be between 1 and 500"));
-    }
+    let page = Page::read(&mut f, &cat.ctx.settings.calls, 2);
     f.finish()?;
     let id = entry_id.expect("checked");
     let db = &cat.ctx.db;
@@ -925,8 +936,24 @@ async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             return Err(ApiError::not_found("entry", &id));
         }
     }
-    let rows = store::refreshes(db, &id, limit.unwrap_or(100)).await?;
-    Ok(json!({"entry_id": id, "refreshes": rows}))
+    // Newest first (refreshed_at, then id), a page at a time.
+    use entities::refresh::{Column, Entity};
+    let mut q = Entity::find().filter(Column::EntryId.eq(&id));
+    if let Some([at, rid]) = page.after() {
+        let at = DateTime::parse_from_rfc3339(at).map_err(|_| page::bad_cursor())?.with_timezone(&Utc);
+        q = q.filter(page::keyset(
+            vec![(Column::RefreshedAt, at.into()), (Column::RefreshId, rid.clone().into())],
+            true,
+        ));
+    }
+    let rows =
+        q.order_by_desc(Column::RefreshedAt).order_by_desc(Column::RefreshId).limit(page.fetch()).all(db).await?;
+    let key = |r: &entities::refresh::Model| {
+        vec![r.refreshed_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), r.refresh_id.clone()]
+    };
+    let mut v = page.answer("refreshes", rows, key, |r| json!(r));
+    v["entry_id"] = json!(id);
+    Ok(v)
 }
 
 async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {

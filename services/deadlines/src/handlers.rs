@@ -13,6 +13,7 @@ use govshare_shared::{
         CloseDuty, Closure, CycleDone, ExtendDuty, OpenDuty, OpenRecurringDuty, PauseDuty, RestartDuty, ResumeDuty,
     },
     inbox::{self, EventHandler, HandleError},
+    page::{self, Page},
     trust::{Refusals, Refused},
 };
 use sea_orm::{
@@ -326,38 +327,81 @@ async fn get_duty(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
 }
 
-/// Most clocks one list answers; `next_after` pages on.
-const PAGE: u64 = 500;
+/// A page of clocks in the order of their due time, then id; the clocks with no due time
+/// (waiting for a calendar year) come after all the others, by id. The cursor is
+/// `<due_at or ->|<duty_id>` of the last clock answered.
+async fn due_page(
+    db: &impl ConnectionTrait,
+    base: sea_orm::Select<clock::Entity>,
+    page: &Page,
+) -> Result<Vec<clock::Model>, ApiError> {
+    use clock::Column;
+    let untimed = |after: Option<&str>| {
+        let mut q = base.clone().filter(Column::DueAt.is_null());
+        if let Some(id) = after {
+            q = q.filter(Column::DutyId.gt(id));
+        }
+        q.order_by_asc(Column::DutyId)
+    };
+    let after = match page.after() {
+        None => None,
+        Some([at, id]) if at == "-" => return Ok(untimed(Some(id)).limit(page.fetch()).all(db).await?),
+        Some([at, id]) => {
+            let at = DateTime::parse_from_rfc3339(at).map_err(|_| page::bad_cursor())?.with_timezone(&Utc);
+            Some((at, id.clone()))
+        }
+        Some(_) => return Err(page::bad_cursor()),
+    };
+    let mut q = base.clone().filter(Column::DueAt.is_not_null());
+    if let Some((at, id)) = after {
+        q = q.filter(page::keyset(vec![(Column::DueAt, at.into()), (Column::DutyId, id.into())], false));
+    }
+    let mut rows = q.order_by_asc(Column::DueAt).order_by_asc(Column::DutyId).limit(page.fetch()).all(db).await?;
+    if (rows.len() as u64) < page.fetch() {
+        rows.extend(untimed(None).limit(page.fetch() - rows.len() as u64).all(db).await?);
+    }
+    Ok(rows)
+}
+
+/// The cursor keys of a clock in [`due_page`]'s order.
+fn due_key(r: &clock::Model) -> Vec<String> {
+    let at = r.due_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    vec![at, r.duty_id.clone()]
+}
 
 async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
-    let holder = f.optional_str("holder").unwrap_or_else(|| call.org.clone());
+    // The platform sees every clock (without `holder`: all of them); an organisation its own.
+    let holder = f.optional_str("holder").or_else(|| (call.org != PLATFORM_ORG).then(|| call.org.clone()));
+    let page = Page::read(&mut f, &ctx.settings.calls, 2);
     f.finish()?;
-    if !visible(&call.org, &holder) {
+    if let Some(h) = &holder
+        && !visible(&call.org, h)
+    {
         return Err(ApiError::new(govshare_shared::ErrorCode::Forbidden));
     }
-    let rows = clock::Entity::find()
-        .filter(clock::Column::Holder.eq(holder))
-        .filter(clock::Column::State.ne("closed"))
-        .order_by_asc(clock::Column::DueAt)
-        .limit(PAGE)
-        .all(&ctx.db)
-        .await?;
+    let mut q = clock::Entity::find().filter(clock::Column::State.ne("closed"));
+    if let Some(h) = holder {
+        q = q.filter(clock::Column::Holder.eq(h));
+    }
+    let rows = due_page(&ctx.db, q, &page).await?;
     let now = ctx.clock.now();
-    Ok(json!({"duties": rows.into_iter().map(|r| render(r, now)).collect::<Vec<_>>()}))
+    Ok(page.answer("duties", rows, due_key, |r| render(r, now)))
 }
 
-/// Everything overdue (breached and still open), oldest first, with overdue-by.
+/// Everything overdue (breached and still open), oldest first, with overdue-by, a page at a time.
 async fn list_overdue(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let org = call.org.clone();
-    call.fields.finish()?;
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &ctx.settings.calls, 2);
+    f.finish()?;
     let now = ctx.clock.now();
-    let mut q = overdue(now).order_by_asc(clock::Column::DueAt).limit(PAGE);
+    let mut q = overdue(now);
     if org != PLATFORM_ORG {
         q = q.filter(clock::Column::Holder.eq(&org));
     }
-    let rows: Vec<_> = q.all(&ctx.db).await?.into_iter().map(|r| render(r, now)).collect();
-    Ok(json!({"duties": rows}))
+    let rows = due_page(&ctx.db, q, &page).await?;
+    Ok(page.answer("duties", rows, due_key, |r| render(r, now)))
 }
 
 /// Open clocks past their due time at `now`, found by the `clocks_open_due` partial index.

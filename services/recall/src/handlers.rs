@@ -13,6 +13,7 @@ use govshare_shared::{
         requests::{DataDelivered, GrantEnded},
     },
     inbox::{self, EventHandler, HandleError},
+    page::Page,
     reply::Text,
     revision::Read,
 };
@@ -153,14 +154,20 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         (CallKind::Query, "list_recalls") => list_recalls(ctx, call).await,
         (CallKind::Query, "recall_report") => recall_report(ctx, call).await,
         (CallKind::Query, "list_entries") => {
+            // The entries recall knows, by id, a page at a time.
             let mut f = call.fields;
             let provider = f.optional_str("provider");
+            let page = Page::read(&mut f, &ctx.settings.calls, 1);
             f.finish()?;
-            let mut q = entry::Entity::find().order_by_asc(entry::Column::EntryId);
+            let mut q = entry::Entity::find().order_by_asc(entry::Column::EntryId).limit(page.fetch());
             if let Some(p) = provider {
                 q = q.filter(entry::Column::Provider.eq(p));
             }
-            Ok(json!({"entries": q.all(&ctx.db).await?}))
+            if let Some(after) = page.after_id() {
+                q = q.filter(entry::Column::EntryId.gt(after));
+            }
+            let rows = q.all(&ctx.db).await?;
+            Ok(page.answer("entries", rows, |r| vec![r.entry_id.clone()], |r| json!(r)))
         }
         (CallKind::Query, "get_entry") => {
             let mut f = call.fields;
@@ -327,19 +334,27 @@ async fn get_recall(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     Ok(v)
 }
 
+/// The caller's recalls (the platform: all), newest first by id (UUIDv7: the order they
+/// started), a page at a time.
 async fn list_recalls(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    call.fields.finish()?;
+    let mut f = call.fields;
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
+    f.finish()?;
     use store::entities::recall::{Column, Entity};
-    let mut q = Entity::find().order_by_desc(Column::StartedAt).limit(200);
+    let mut q = Entity::find().order_by_desc(Column::Id).limit(page.fetch());
     if call.org != PLATFORM_ORG {
         q = q.filter(Column::Provider.eq(&call.org));
     }
+    if let Some(after) = page.after_id() {
+        q = q.filter(Column::Id.lt(after));
+    }
     let rows = q.all(&ctx.db).await?;
-    let rows: Vec<Value> = rows
-        .into_iter()
-        .map(|r| json!({"recall_id": r.id, "entry_id": r.entry_id, "completed": r.completed, "started_at": r.started_at}))
-        .collect();
-    Ok(json!({"recalls": rows}))
+    Ok(page.answer(
+        "recalls",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| json!({"recall_id": r.id, "entry_id": r.entry_id, "completed": r.completed, "started_at": r.started_at}),
+    ))
 }
 
 /// One line per holder: order, receipt, outstanding; as JSON rows or CSV text.
