@@ -123,7 +123,7 @@ pub async fn issue_credentials(operator: &Client, org: &str, out: &Path) -> anyh
 
 /// Every organisation's active keys, from the directory (`list_bus_keys`, operators only).
 pub async fn directory_identities(operator: &Client) -> anyhow::Result<Identities> {
-    let answer = operator.query(Service::Catalog, PLATFORM_ORG, "list_bus_keys", json!({})).await?;
+    let answer = operator.query_all(Service::Catalog, PLATFORM_ORG, "list_bus_keys", json!({})).await?;
     let mut out = Identities::new();
     for entry in answer["identities"].as_array().cloned().unwrap_or_default() {
         let Some(org) = entry["org_id"].as_str() else { continue };

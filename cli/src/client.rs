@@ -135,6 +135,40 @@ impl Client {
         self.call(&service.query_subject(org, name), with_version(body)).await
     }
 
+    /// Sends a query and, if it answers a page of a list (`next_after` a cursor), asks for the
+    /// next page until the last: one answer with every page's rows in its list(s), in order,
+    /// and `next_after: null`. A call that names its own `after` or `limit` gets only that
+    /// page. Other answers come back as they are.
+    pub async fn query_all(&self, service: Service, org: &str, name: &str, body: Value) -> Result<Value, CallError> {
+        let own_page =
+            body.get("after").is_some_and(|a| !a.is_null()) || body.get("limit").is_some_and(|l| !l.is_null());
+        let mut answer = self.query(service, org, name, body.clone()).await?;
+        if own_page {
+            return Ok(answer);
+        }
+        let mut after = answer.get("next_after").and_then(Value::as_str).map(str::to_owned);
+        while let Some(cursor) = after.take() {
+            let mut next_body = body.clone();
+            if let Some(fields) = next_body.as_object_mut() {
+                fields.insert("after".into(), Value::String(cursor.clone()));
+            }
+            let mut page = self.query(service, org, name, next_body).await?;
+            if let (Some(all), Some(fields)) = (answer.as_object_mut(), page.as_object_mut()) {
+                for (key, rows) in fields.iter_mut() {
+                    if let (Some(Value::Array(into)), Value::Array(more)) = (all.get_mut(key), rows) {
+                        into.append(more);
+                    }
+                }
+            }
+            // A cursor that does not move would loop for ever: stop there.
+            after = page.get("next_after").and_then(Value::as_str).filter(|n| *n != cursor).map(str::to_owned);
+        }
+        if let Some(fields) = answer.as_object_mut().filter(|f| f.contains_key("next_after")) {
+            fields.insert("next_after".into(), Value::Null);
+        }
+        Ok(answer)
+    }
+
     /// Sends a command that takes effect once however often it is sent with `key`.
     pub async fn command_once(
         &self,

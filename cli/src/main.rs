@@ -147,6 +147,19 @@ struct BusArgs {
     nats_url: String,
     #[command(flatten)]
     creds: CredsArgs,
+    #[command(flatten)]
+    page: PageArgs,
+}
+
+/// Which page of a list to print. Without either flag a list query prints every page, merged.
+#[derive(clap::Args, Clone, Default)]
+struct PageArgs {
+    /// A list: print one page of at most this many rows (with its `next_after`).
+    #[arg(long, global = true)]
+    limit: Option<u64>,
+    /// A list: print the page after this cursor (the `next_after` of the page before).
+    #[arg(long, global = true)]
+    after: Option<String>,
 }
 
 /// How to reach govshare and as whom, for a step of the request workflow. Every step belongs
@@ -163,6 +176,8 @@ struct PartyArgs {
     nats_url: String,
     #[command(flatten)]
     creds: CredsArgs,
+    #[command(flatten)]
+    page: PageArgs,
 }
 
 impl PartyArgs {
@@ -175,7 +190,7 @@ impl PartyArgs {
                 "--org <ORG> is required: the acting organisation's id",
             )
         };
-        BusArgs { org, lang: self.lang, nats_url: self.nats_url, creds: self.creds }
+        BusArgs { org, lang: self.lang, nats_url: self.nats_url, creds: self.creds, page: self.page }
     }
 }
 
@@ -427,7 +442,14 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
     };
     let body: serde_json::Value =
         serde_json::from_str(&args.json).map_err(|e| anyhow::anyhow!("--json is not valid JSON: {e}"))?;
-    let bus = BusArgs { org: args.org, lang: args.lang, nats_url: args.nats_url, creds: args.creds };
+    // A raw call pages as its JSON says (`after`, `limit`); without them, through every page.
+    let bus = BusArgs {
+        org: args.org,
+        lang: args.lang,
+        nats_url: args.nats_url,
+        creds: args.creds,
+        page: PageArgs::default(),
+    };
     send(&bus, service, args.kind, &args.name, body).await
 }
 
@@ -451,9 +473,17 @@ async fn send(bus: &BusArgs, service: Service, kind: Kind, name: &str, body: ser
         })?
         .with_lang(Lang::from_header(Some(&bus.lang)));
     client.timeout = Duration::from_secs(30);
+    let mut body = body;
+    let one_page = bus.page.limit.is_some() || bus.page.after.is_some();
+    if let Some(fields) = body.as_object_mut().filter(|_| one_page) {
+        fields.insert("limit".into(), serde_json::json!(bus.page.limit));
+        fields.insert("after".into(), serde_json::json!(bus.page.after));
+    }
     let result = match kind {
         Kind::Command => client.command(service, &bus.org, name, body).await,
-        Kind::Query => client.query(service, &bus.org, name, body).await,
+        Kind::Query if one_page => client.query(service, &bus.org, name, body).await,
+        // A list query without --limit/--after: every page, merged into one answer.
+        Kind::Query => client.query_all(service, &bus.org, name, body).await,
     };
     match result {
         Ok(v) => {
