@@ -151,6 +151,9 @@ pub struct NotifySettings {
     /// from the deployment's Secret (`GOVSHARE_NOTIFY__SECRET_KEY`). Without it, no webhook can be
     /// registered.
     pub secret_key: Option<Secret>,
+    /// The most people of one organisation notified one by one of one event; beyond it the
+    /// organisation gets one notification to itself counting them (docs/notify.md).
+    pub max_recipients_per_event: usize,
 }
 
 impl Default for NotifySettings {
@@ -163,6 +166,7 @@ impl Default for NotifySettings {
             allow_http_webhooks: false,
             webhook_allowed_networks: Vec::new(),
             secret_key: None,
+            max_recipients_per_event: 1_000,
         }
     }
 }

@@ -24,6 +24,7 @@ use govshare_shared::{
         violations::ViolationDetected,
     },
     inbox::{self, EventHandler, HandleError},
+    page::Page,
     region::RegionCode,
     reply::{Lang, Text},
 };
@@ -167,6 +168,36 @@ impl About {
     }
 }
 
+tokio::task_local! {
+    /// `notify.max_recipients_per_event` for the event or call handled on this task, set by
+    /// [`Bounded`] and the service's `call` ([`with_max_recipients`]). Scoped, not global: the
+    /// handlers' many callers of [`notify`] need not carry it.
+    static MAX_RECIPIENTS: usize;
+}
+
+/// Runs `work` with `max` as the fan-out bound of every notification it stores.
+pub async fn with_max_recipients<F: std::future::Future>(max: usize, work: F) -> F::Output {
+    MAX_RECIPIENTS.scope(max, work).await
+}
+
+/// An event handler whose notifications are bounded by `max` recipients per organisation.
+pub struct Bounded<H> {
+    pub inner: H,
+    pub max: usize,
+}
+
+#[async_trait]
+impl<H: EventHandler> EventHandler for Bounded<H> {
+    async fn handle(
+        &self,
+        tx: &DatabaseTransaction,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, HandleError> {
+        with_max_recipients(self.max, self.inner.handle(tx, event, now)).await
+    }
+}
+
 /// Stores `message` for each of `recipients`, once per recipient, channel and `event` (a
 /// repeated delivery stores nothing), and announces each new one; then queues the other
 /// channels in the same transaction: an email to each recipient who asked for one (only
@@ -185,15 +216,29 @@ async fn notify(
     let text = Text::new(message.render(Lang::ZhCn), message.render(Lang::En));
     let mut out = Vec::new();
     let mut orgs = std::collections::BTreeSet::new();
-    for recipient in recipients {
+    // More people of one organisation than the bound: one notification to the organisation
+    // itself, counting them (`for_recipients` beside the message), and no email per person.
+    let max = MAX_RECIPIENTS
+        .try_with(|m| *m)
+        .unwrap_or(govshare_shared::config::NotifySettings::default().max_recipients_per_event);
+    for (recipient, stands_for) in crate::domain::recipients::bounded(recipients, max) {
         let id = uuid::Uuid::now_v7().to_string();
+        let stored_message = match stands_for {
+            None => stored_message.clone(),
+            Some(n) => {
+                tracing::warn!(org = %recipient.org, recipients = n, max, about = %source, "fan-out bounded: one notification to the organisation");
+                let mut v: Value = serde_json::from_str(&stored_message).expect("messages serialize");
+                v["for_recipients"] = json!(n);
+                v.to_string()
+            }
+        };
         let row = notification::ActiveModel {
             id: Set(id.clone()),
             recipient: Set(recipient.account.clone()),
             org: Set(recipient.org.clone()),
             channel: Set("inbox".into()),
             source_event: Set(source.clone()),
-            message: Set(stored_message.clone()),
+            message: Set(stored_message),
             created_at: Set(now),
             read_at: Set(None),
         };
@@ -201,7 +246,10 @@ async fn notify(
             continue;
         }
         orgs.insert(recipient.org.clone());
-        let preference = store::preference(tx, &recipient.org, &recipient.account).await?;
+        let preference = match stands_for {
+            None => store::preference(tx, &recipient.org, &recipient.account).await?,
+            Some(_) => None,
+        };
         if let Some((address, lang)) = preference.as_ref().and_then(|p| channels::email_for(p, message.is_digest())) {
             let body = message.render(lang);
             let subject = channels::subject_of(&body);
@@ -618,20 +666,27 @@ async fn list_deliveries(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     use store::entities::delivery::{Column, Entity};
     let mut f = call.fields;
     let state = f.optional_str("state");
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
     f.finish()?;
     let mut q = Entity::find().filter(Column::Org.eq(&call.org));
     if let Some(s) = state {
         q = q.filter(Column::State.eq(s));
     }
-    let rows = q.order_by_desc(Column::CreatedAt).limit(200).all(&ctx.db).await?;
-    Ok(json!({"deliveries": rows}))
+    // Newest first, by id (UUIDv7: the order they were made).
+    if let Some(after) = page.after_id() {
+        q = q.filter(Column::Id.lt(after));
+    }
+    let rows = q.order_by_desc(Column::Id).limit(page.fetch()).all(&ctx.db).await?;
+    Ok(page.answer("deliveries", rows, |r| vec![r.id.clone()], |r| json!(r)))
 }
 
-/// An organisation reads its own notifications, optionally one recipient's.
+/// An organisation reads its own notifications, optionally one recipient's, oldest first (by
+/// id, UUIDv7), a page at a time.
 async fn list_inbox(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let recipient = f.optional_str("recipient");
     let unread_only: Option<bool> = f.optional("unread_only");
+    let page = Page::read(&mut f, &ctx.settings.calls, 1);
     f.finish()?;
     let mut q = notification::Entity::find().filter(notification::Column::Org.eq(&call.org));
     if let Some(r) = recipient {
@@ -640,18 +695,32 @@ async fn list_inbox(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     if unread_only.unwrap_or(false) {
         q = q.filter(notification::Column::ReadAt.is_null());
     }
-    let rows = q.order_by_asc(notification::Column::Id).all(&ctx.db).await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
+    if let Some(after) = page.after_id() {
+        q = q.filter(notification::Column::Id.gt(after));
+    }
+    let rows = q.order_by_asc(notification::Column::Id).limit(page.fetch()).all(&ctx.db).await?;
+    Ok(page.answer(
+        "notifications",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| {
             let text = serde_json::from_str::<Message>(&r.message).map(|m| m.render(call.lang)).unwrap_or_default();
-            json!({
+            let mut v = json!({
                 "id": r.id, "recipient": r.recipient, "org": r.org, "channel": r.channel,
                 "source_event": r.source_event, "message": text, "created_at": r.created_at, "read_at": r.read_at,
-            })
-        })
-        .collect();
-    Ok(json!({"notifications": items}))
+            });
+            // A notification standing for more people than one event notifies one by one.
+            let stored: Value = serde_json::from_str(&r.message).unwrap_or_default();
+            if let Some(n) = stored["for_recipients"].as_u64() {
+                v["for_recipients"] = json!(n);
+                v["message"] = json!(match call.lang {
+                    Lang::ZhCn => format!("（致本单位 {n} 位接收人）{text}"),
+                    Lang::En => format!("(for the {n} recipients in this organisation) {text}"),
+                });
+            }
+            v
+        },
+    ))
 }
 
 async fn mark_read(ctx: &Context, call: Call) -> Result<Value, ApiError> {

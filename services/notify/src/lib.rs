@@ -58,7 +58,8 @@ impl govshare_shared::App for App {
     }
 
     async fn call(&self, call: Call) -> Result<serde_json::Value, ApiError> {
-        handlers::call(&self.ctx, call).await
+        let max = self.ctx.settings.notify.max_recipients_per_event;
+        handlers::with_max_recipients(max, handlers::call(&self.ctx, call)).await
     }
 
     fn tasks(&self, stop: tokio_util::sync::CancellationToken) -> Vec<futures::future::BoxFuture<'static, ()>> {
@@ -66,6 +67,8 @@ impl govshare_shared::App for App {
     }
 
     fn consumers(&self) -> Vec<(ConsumerSpec, Arc<dyn EventHandler>)> {
+        // Every handler's fan-out is bounded (docs/notify.md).
+        let max = self.ctx.settings.notify.max_recipients_per_event;
         vec![
             (
                 ConsumerSpec {
@@ -73,7 +76,7 @@ impl govshare_shared::App for App {
                     stream: Service::Catalog.stream(),
                     filter_subject: Service::Catalog.event_subject("organisation.>"),
                 },
-                Arc::new(handlers::Directory),
+                Arc::new(handlers::Bounded { inner: handlers::Directory, max }),
             ),
             (
                 ConsumerSpec {
@@ -83,7 +86,7 @@ impl govshare_shared::App for App {
                     stream: Service::Deadlines.stream(),
                     filter_subject: Service::Deadlines.event_subjects(),
                 },
-                Arc::new(handlers::DutyEvents),
+                Arc::new(handlers::Bounded { inner: handlers::DutyEvents, max }),
             ),
             (
                 ConsumerSpec {
@@ -93,7 +96,7 @@ impl govshare_shared::App for App {
                     stream: Service::Requests.stream(),
                     filter_subject: Service::Requests.event_subjects(),
                 },
-                Arc::new(handlers::RequestEvents),
+                Arc::new(handlers::Bounded { inner: handlers::RequestEvents, max }),
             ),
             (
                 ConsumerSpec {
@@ -101,7 +104,7 @@ impl govshare_shared::App for App {
                     stream: Service::Recall.stream(),
                     filter_subject: Service::Recall.event_subjects(),
                 },
-                Arc::new(handlers::RecallEvents),
+                Arc::new(handlers::Bounded { inner: handlers::RecallEvents, max }),
             ),
         ]
     }

@@ -178,9 +178,52 @@ fn or_fallback(holder: &Org, found: Vec<Recipient>) -> Vec<Recipient> {
     vec![Recipient::new(&holder.id, &holder.id)]
 }
 
+/// Bounds one event's fan-out (issue 13 item 6): an organisation with more than `max`
+/// recipients of one event gets a single notification addressed to the organisation itself
+/// (the recipient is its id, as when it has nobody), counting the recipients it stands for,
+/// instead of one per person: ten thousand administrators must not make ten thousand rows,
+/// events and emails in one transaction. Organisations at or under `max` keep one each.
+/// Order is kept; each organisation's stand-in takes the place of its first recipient.
+pub fn bounded(recipients: Vec<Recipient>, max: usize) -> Vec<(Recipient, Option<usize>)> {
+    let mut per_org = std::collections::HashMap::<&str, usize>::new();
+    for r in &recipients {
+        *per_org.entry(r.org.as_str()).or_default() += 1;
+    }
+    let over: std::collections::HashMap<String, usize> =
+        per_org.into_iter().filter(|(_, n)| *n > max).map(|(o, n)| (o.to_owned(), n)).collect();
+    let mut done = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in recipients {
+        match over.get(&r.org) {
+            None => out.push((r, None)),
+            Some(&n) if done.insert(r.org.clone()) => out.push((Recipient::new(&r.org, &r.org), Some(n))),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_organisation_with_more_recipients_than_the_bound_gets_one_notification_counting_them() {
+        let mut many: Vec<Recipient> = (0..10_000).map(|i| Recipient::new("big", &format!("admin{i}"))).collect();
+        many.insert(0, Recipient::new("small", "a"));
+        many.push(Recipient::new("small", "b"));
+        let out = bounded(many, 1_000);
+        assert_eq!(
+            out,
+            [
+                (Recipient::new("small", "a"), None),
+                (Recipient::new("big", "big"), Some(10_000)),
+                (Recipient::new("small", "b"), None)
+            ]
+        );
+        let exact: Vec<Recipient> = (0..3).map(|i| Recipient::new("o", &format!("p{i}"))).collect();
+        assert_eq!(bounded(exact.clone(), 3).into_iter().map(|(r, _)| r).collect::<Vec<_>>(), exact);
+    }
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
