@@ -9,18 +9,29 @@ use govshare_shared::{
 };
 use serde_json::{Value, json};
 
-/// Most notices in one page.
-pub const MAX_PAGE: u64 = 200;
-
-/// `{after?: <stream sequence>, limit?: 1..=200}` -> `{notices: [{seq, event}], next_after}`:
-/// the caller's notices after `after` (0: from the oldest kept), oldest first. Pass
-/// `next_after` back to read on; an empty page means the caller is up to date.
+/// `{after?: <stream sequence>, limit?: 1..=calls.max_page_size}` -> `{notices: [{seq, event}],
+/// next_after}`: the caller's notices after `after` (0: from the oldest kept), oldest first.
+/// Pass `next_after` back to read on; an empty page means the caller is up to date.
+///
+/// The one list whose `next_after` is never `null`: it is a feed, and the position of the last
+/// notice read is where the caller picks up next time, when more have come.
 pub async fn list_notices(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let after: Option<u64> = f.optional("after");
+    let max = ctx.settings.calls.max_page_size;
     let limit: Option<u64> = f.optional("limit");
+    if limit.is_some_and(|l| l == 0 || l > max) {
+        f.problem(govshare_shared::Problem::new(
+            "limit",
+            "out_of_range",
+            govshare_shared::reply::Text::new(
+                format!("limit 应在 1 到 {max} 之间"),
+                format!("limit must be between 1 and {max}"),
+            ),
+        ));
+    }
     f.finish()?;
-    let limit = limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = limit.unwrap_or(govshare_shared::page::DEFAULT_LIMIT).clamp(1, max.max(1));
     let subject = OrgNotice::subject_for(&call.org);
     let stream = ctx.js.get_stream_no_info(<OrgNotice as EventPayload>::SERVICE.stream()).await.map_err(|e| {
         ApiError::with_text(
