@@ -12,6 +12,7 @@ mod hostile_dates;
 mod notify_channels;
 mod notify_duties;
 mod notify_requests;
+mod paging;
 mod recall;
 mod requests_flow;
 mod returns;
