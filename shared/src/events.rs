@@ -480,6 +480,19 @@ pub mod requests {
         Terminated,
     }
 
+    impl GrantEnd {
+        /// Why a grant ended, as a reader says it, in both languages.
+        pub fn text(self) -> Text {
+            match self {
+                GrantEnd::UsagePeriodEnded => Text::new("使用期限届满", "the usage period ended"),
+                GrantEnd::PurposeAchieved => Text::new("使用目的已经实现", "its purpose was achieved"),
+                GrantEnd::PurposeImpossible => Text::new("使用目的无法实现", "its purpose cannot be achieved"),
+                GrantEnd::NoLongerNeeded => Text::new("需求部门不再需要", "the requester no longer needs it"),
+                GrantEnd::Terminated => Text::new("共享被终止", "it was terminated"),
+            }
+        }
+    }
+
     /// A grant ended: the requester must dispose of the data as the provider requires
     /// (Art. 27); the recall service orders the destruction.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

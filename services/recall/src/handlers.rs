@@ -67,7 +67,8 @@ impl EventHandler for RequestEvents {
         // the provider requires): one order, to the grant's holder. The recall id is the
         // event's, so a redelivered end cannot order twice.
         let scope = Scope::Grant { request_id: e.request_id.clone() };
-        let reason = format!("grant ended: {:?} ({})", e.end, e.reason);
+        // The order's reason is read by the holder's people: in words, not internals.
+        let reason = format!("共享授权结束：{}（{}）", e.end.text().zh, e.reason);
         let meta = EventMeta::caused_by(event);
         let id = format!("end-{}", e.request_id);
         if store::recall(tx, &id).await?.is_some() {

@@ -128,8 +128,11 @@ fn answer(r: &Request, d: &Decision, out: &[Outgoing]) -> Value {
         .filter_map(|m| if let DutyMsg::Open(o) = m { Some(o.duty.duty_id.clone()) } else { None })
         .collect();
     let mut v = json!({"request_id": r.id, "status": r.status.name(), "events": events, "opened_duties": opened});
-    if d.events.iter().any(|e| matches!(e, Event::Submitted(_))) {
-        v["reply_duty_id"] = json!(domain::reply_duty_id(&r.id));
+    // Only a duty that was opened is named (a not-shared entry is refused at once and an
+    // automatic approval owes no reply: neither opens a reply clock).
+    let reply_duty = domain::reply_duty_id(&r.id);
+    if opened.contains(&reply_duty) {
+        v["reply_duty_id"] = json!(reply_duty);
     }
     if let Some(Event::VerificationRequested(e)) =
         d.events.iter().find(|e| matches!(e, Event::VerificationRequested(_)))

@@ -135,6 +135,8 @@ async fn a_request_for_a_not_shared_entry_is_refused_at_once_with_its_legal_basi
     let r = p.command(Service::Requests, "weijian", "submit_request", govshare_cli::fixtures::request(&entry, "zhao"));
     let r = r.await.expect("received, and refused at once");
     assert_eq!(r["status"], "refused");
+    assert!(r.get("reply_duty_id").is_none(), "no reply clock was opened, so none is named: {r}");
+    assert_eq!(r["opened_duties"], serde_json::json!([]));
     let id = r["request_id"].as_str().unwrap();
     let refused: govshare_shared::events::requests::RequestRefused =
         p.wait_event::<govshare_shared::events::requests::RequestRefused>(id).await.decode().unwrap();

@@ -140,6 +140,8 @@ async fn a_grants_end_orders_destruction_by_itself() {
     let order: DestructionOrdered = p.wait_event::<DestructionOrdered>(&id).await.decode().unwrap();
     assert_eq!(order.holder, "weijian");
     assert!(order.scope.en.contains(&request));
+    // in words its people read, not internals ("grant ended: PurposeAchieved")
+    assert_eq!(order.reason, "共享授权结束：使用目的已经实现（核验完成）");
     p.command(Service::Recall, "weijian", "submit_receipt", receipt(&id)).await.unwrap();
     p.wait_event::<RecallCompleted>(&id).await;
     p.stop().await;

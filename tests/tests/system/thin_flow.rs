@@ -105,6 +105,9 @@ async fn a_request_nobody_answers_ends_in_a_breach_notice_for_the_providers_admi
     let overdue = p.query(Service::Deadlines, "gongan", "list_open", json!({})).await;
     assert_eq!(overdue["duties"][0]["duty_id"], duty_id.as_str());
     assert!(overdue["duties"][0]["overdue_by_seconds"].as_i64().unwrap() >= 0);
+    // and the platform sees every open clock, the holder's among them
+    let all = p.query(Service::Deadlines, "platform", "list_open", json!({})).await;
+    assert!(all["duties"].as_array().unwrap().iter().any(|d| d["duty_id"] == duty_id.as_str()), "{all}");
     p.stop().await;
 }
 

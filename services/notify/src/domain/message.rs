@@ -143,7 +143,10 @@ pub enum Message {
         requester: String,
         change: String,
         reason: String,
-        negotiation: String,
+        /// The record of negotiation; none when the change was made without one (stored
+        /// messages from before held a string: they read as `Some`).
+        #[serde(default)]
+        negotiation: Option<String>,
         filed_with: String,
     },
     VerificationRequested {
@@ -542,14 +545,22 @@ impl Message {
                 }
             }
             Message::GrantChanged { request_id: id, provider, requester, change, reason, negotiation, filed_with } => {
-                let (change, reason, negotiation) = (clause(change), clause(reason), clause(negotiation));
+                let (change, reason) = (clause(change), clause(reason));
+                // Art. 27 asks for negotiation: say whether there was one, never word its absence
+                // as a negotiation.
+                let negotiated = match (negotiation.as_deref().map(clause), lang) {
+                    (Some(n), Lang::ZhCn) => format!("经协商（{n}）"),
+                    (Some(n), Lang::En) => format!("Negotiated ({n})"),
+                    (None, Lang::ZhCn) => "未经协商".to_owned(),
+                    (None, Lang::En) => "Made without negotiation".to_owned(),
+                };
                 match lang {
                     Lang::ZhCn => format!(
-                        "【共享服务变更】{provider}变更了向{requester}提供的共享服务（共享申请 {id}）：{change}。理由：{reason}。经协商（{negotiation}），已报{filed_with}备案（{}）。",
+                        "【共享服务变更】{provider}变更了向{requester}提供的共享服务（共享申请 {id}）：{change}。理由：{reason}。{negotiated}，已报{filed_with}备案（{}）。",
                         art(27, lang)
                     ),
                     Lang::En => format!(
-                        "Grant changed: {provider} changed the service it provides to {requester} under request {id}: {change}. Because: {reason}. Negotiated ({negotiation}) and filed with {filed_with} ({}).",
+                        "Grant changed: {provider} changed the service it provides to {requester} under request {id}: {change}. Because: {reason}. {negotiated}, and filed with {filed_with} ({}).",
                         art(27, lang)
                     ),
                 }
@@ -700,13 +711,7 @@ fn field_label(field: &str, lang: Lang) -> String {
 
 /// Why a grant ended, as the reader says it.
 fn end_cause(end: GrantEnd) -> Text {
-    match end {
-        GrantEnd::UsagePeriodEnded => Text::new("使用期限届满", "the usage period ended"),
-        GrantEnd::PurposeAchieved => Text::new("使用目的已经实现", "its purpose was achieved"),
-        GrantEnd::PurposeImpossible => Text::new("使用目的无法实现", "its purpose cannot be achieved"),
-        GrantEnd::NoLongerNeeded => Text::new("需求部门不再需要", "the requester no longer needs it"),
-        GrantEnd::Terminated => Text::new("共享被终止", "it was terminated"),
-    }
+    end.text()
 }
 
 /// Who an escalation step reaches, as the reader says it.
@@ -1181,7 +1186,7 @@ mod tests {
             requester: "weijian".into(),
             change: "改为每周批量交换".into(),
             reason: "接口改造".into(),
-            negotiation: "2026-11-20 会商".into(),
+            negotiation: Some("2026-11-20 会商".into()),
             filed_with: "gd-auth".into(),
         };
         assert!(
@@ -1189,6 +1194,20 @@ mod tests {
                 .render(Lang::ZhCn)
                 .starts_with("【共享服务变更】gongan变更了向weijian提供的共享服务（共享申请 r1）：改为每周批量交换。")
         );
+        assert!(changed.render(Lang::ZhCn).contains("经协商（2026-11-20 会商）"));
+        // A change without negotiation is never worded as negotiated, in either language
+        let unilateral = Message::GrantChanged {
+            request_id: "r1".into(),
+            provider: "gongan".into(),
+            requester: "weijian".into(),
+            change: "改为每周批量交换".into(),
+            reason: "接口改造".into(),
+            negotiation: None,
+            filed_with: "gd-auth".into(),
+        };
+        let (zh, en) = (unilateral.render(Lang::ZhCn), unilateral.render(Lang::En));
+        assert!(zh.contains("。未经协商，已报gd-auth备案") && !zh.contains("经协商（"), "{zh}");
+        assert!(en.contains("Made without negotiation") && !en.contains("Negotiated"), "{en}");
         let asked = Message::VerificationRequested {
             request_id: "r1".into(),
             requester: "weijian".into(),

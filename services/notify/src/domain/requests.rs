@@ -209,7 +209,7 @@ impl RequestNotice {
                 requester,
                 change: e.change.clone(),
                 reason: e.reason.clone(),
-                negotiation: e.negotiation.clone().unwrap_or_else(|| "未经协商 / without negotiation".into()),
+                negotiation: e.negotiation.clone().filter(|n| !n.trim().is_empty()),
                 filed_with: other(),
             },
             RequestNotice::VerificationRequested(e) => Message::VerificationRequested {
