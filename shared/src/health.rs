@@ -24,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 /// The worker tasks of one service, each with a flag that is lowered when the task ends,
 /// panics or is aborted.
 #[derive(Debug, Clone, Default)]
-pub struct Liveness(Arc<Mutex<Vec<(String, Arc<AtomicBool>)>>>);
+pub struct Liveness(Arc<Mutex<Vec<Task>>>);
+
+/// A worker task's name and its alive flag.
+type Task = (String, Arc<AtomicBool>);
 
 /// Holds a task's flag up while it lives: dropped (the future finished, unwound from a panic,
 /// or was aborted), it lowers the flag.

@@ -140,7 +140,7 @@ impl UpdateFrequency {
         };
         let shortest = times
             .scan(first, |previous, t| {
-                let gap = t.clone() - previous.clone();
+                let gap = t - *previous;
                 *previous = t;
                 Some(gap)
             })
