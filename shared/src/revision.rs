@@ -118,6 +118,27 @@ where
     if written == 1 { Ok(()) } else { Err(Conflict { what, id: id.to_owned() }.into()) }
 }
 
+/// The migration step that gives each of `tables` its `revision` column, 0 for the rows from
+/// before: the same step in every service that adopts conditional saves.
+pub async fn add_revision_columns(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    tables: &[&'static str],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::{prelude::*, schema::integer};
+    for table in tables {
+        // One column per statement: SQLite alters a table one change at a time.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new(*table))
+                    .add_column(integer(Alias::new("revision")).default(0))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, Schema};

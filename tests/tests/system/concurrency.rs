@@ -199,7 +199,10 @@ async fn receipts_from_three_holders_at_once_are_each_kept_or_refused() {
         let mut draft = govshare_cli::fixtures::draft(&format!("派生目录{n}"), 20 + n as u32, "conditional");
         draft["derived_from"] = json!([entry]);
         let head = format!("{holder}-head");
-        govshare_cli::fixtures::publish(&p.client, holder, &head, "gd-auth", draft).await.expect("published");
+        let derived =
+            govshare_cli::fixtures::publish(&p.client, holder, &head, "gd-auth", draft).await.expect("published");
+        // (on the bus first: the answer comes at commit, the event after it through the outbox)
+        p.wait_event::<EntryPublished>(&derived).await;
     }
     p.caught_up(&Service::Catalog.stream(), "recall-catalog").await;
 

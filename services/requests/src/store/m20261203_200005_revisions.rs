@@ -1,49 +1,14 @@
 //! Every aggregate row carries the revision it stands at (issue 13, STYLE.md §11): a save is
 //! conditional on the revision its command read. Rows from before start at 0.
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum Requests {
-    Table,
-    Revision,
-}
-
-#[derive(DeriveIden)]
-enum Disputes {
-    Table,
-    Revision,
-}
-
-#[derive(DeriveIden)]
-enum ReturnSubscriptions {
-    Table,
-    Revision,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column per statement: SQLite alters a table one change at a time.
-        manager
-            .alter_table(
-                Table::alter().table(Requests::Table).add_column(integer(Requests::Revision).default(0)).to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter().table(Disputes::Table).add_column(integer(Disputes::Revision).default(0)).to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(ReturnSubscriptions::Table)
-                    .add_column(integer(ReturnSubscriptions::Revision).default(0))
-                    .to_owned(),
-            )
+        govshare_shared::revision::add_revision_columns(manager, &["requests", "disputes", "return_subscriptions"])
             .await
     }
 }
