@@ -505,7 +505,7 @@ async fn plain_outbox_and_publish(b: &Bench, js: &jetstream::Context, n: u32) ->
                     about: About { kind: "request".into(), id: format!("R-base-{i}") },
                     title: Text::new("答复数据共享申请", "reply to a data-sharing request"),
                 };
-                let e = DutyBreached { duty, due_at: now, breached_at: Utc::now(), next: None };
+                let e = DutyBreached { duty, due_at: now, breached_at: Utc::now(), next: None, expiry: false };
                 let meta = EventMeta {
                     acting_org: "deadlines".into(),
                     correlation_id: e.duty.duty_id.clone(),

@@ -37,8 +37,15 @@ pub enum Term {
         #[serde(deserialize_with = "crate::validate::dates::instant")]
         from: DateTime<Utc>,
     },
-    /// A fixed instant.
+    /// A fixed instant: a deadline (breached, then escalated while it stays undone).
     Until {
+        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        at: DateTime<Utc>,
+    },
+    /// Ends at `at`: a usage period (Art. 27). Reminded before, announced once when it comes
+    /// (`expiry: true`), never escalated: nobody is late for an end, what follows is an
+    /// obligation (dispose of the data), not a lateness.
+    Expires {
         #[serde(deserialize_with = "crate::validate::dates::instant")]
         at: DateTime<Utc>,
     },
@@ -189,6 +196,9 @@ pub struct DutyScheduled {
     /// Why it moved, when it moved.
     #[serde(default)]
     pub reason: Option<Text>,
+    /// The duty is an end ([`Term::Expires`]), not a deadline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expiry: bool,
 }
 
 impl EventPayload for DutyScheduled {
@@ -228,6 +238,9 @@ pub struct DutyReminded {
     pub duty: Duty,
     pub due_at: DateTime<Utc>,
     pub reminded_at: DateTime<Utc>,
+    /// An end comes ([`Term::Expires`]), not a deadline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expiry: bool,
 }
 
 impl EventPayload for DutyReminded {
@@ -246,16 +259,21 @@ pub struct NextStep {
     pub at: DateTime<Utc>,
 }
 
-/// Announced by `deadlines`, exactly once, when a duty passes its due time unfulfilled.
+/// Announced by `deadlines`, exactly once, when a duty passes its due time unfulfilled, or
+/// when an end ([`Term::Expires`]) comes (`expiry`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyBreached {
     #[serde(flatten)]
     pub duty: Duty,
     pub due_at: DateTime<Utc>,
     pub breached_at: DateTime<Utc>,
-    /// The first rung of the ladder (absent in early events, or with no ladder).
+    /// The first rung of the ladder (absent in early events, with no ladder, or for an expiry).
     #[serde(default)]
     pub next: Option<NextStep>,
+    /// An end has come ([`Term::Expires`], e.g. a usage period): an obligation now, not a
+    /// lateness; no escalation follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expiry: bool,
 }
 
 impl EventPayload for DutyBreached {
@@ -404,5 +422,41 @@ mod tests {
         // When deadlines reads it from the bus, Then it is refused (a permanent error), with why
         let err = message(&open, Service::Requests, &EventMeta::default(), Utc::now()).envelope.decode::<OpenDuty>();
         assert!(err.unwrap_err().to_string().contains("outside the accepted range (2000 to 2100)"));
+    }
+
+    #[test]
+    fn an_end_travels_as_expires_and_is_bounded_like_a_deadline() {
+        // Given a usage period's end, as requests writes it
+        let term = Term::Expires { at: "2027-06-30T16:00:00Z".parse().unwrap() };
+        // Then it is tagged `expires`
+        let json = serde_json::to_value(&term).unwrap();
+        assert_eq!(json, serde_json::json!({"type": "expires", "at": "2027-06-30T16:00:00Z"}));
+        assert_eq!(serde_json::from_value::<Term>(json).unwrap(), term);
+        // And an end no calendar can count is refused when read
+        let far = serde_json::json!({"type": "expires", "at": "2300-01-01T00:00:00Z"});
+        assert!(serde_json::from_value::<Term>(far).unwrap_err().to_string().contains("2000 to 2100"));
+    }
+
+    #[test]
+    fn a_breach_is_an_expiry_only_when_it_says_so() {
+        let breach = DutyBreached {
+            duty: Duty {
+                duty_id: "request-1-usage".into(),
+                article: 27,
+                holder: "dept-r".into(),
+                about: About { kind: "request".into(), id: "1".into() },
+                title: Text::new("使用期限", "usage period"),
+            },
+            due_at: "2026-11-24T16:00:00Z".parse().unwrap(),
+            breached_at: "2026-11-24T16:00:00Z".parse().unwrap(),
+            next: None,
+            expiry: false,
+        };
+        let deadline = serde_json::to_value(&breach).unwrap();
+        assert!(deadline.get("expiry").is_none(), "a deadline's breach reads as before");
+        let end = serde_json::to_value(DutyBreached { expiry: true, ..breach }).unwrap();
+        assert_eq!(end["expiry"], true);
+        assert!(serde_json::from_value::<DutyBreached>(end).unwrap().expiry);
+        assert!(!serde_json::from_value::<DutyBreached>(deadline).unwrap().expiry);
     }
 }

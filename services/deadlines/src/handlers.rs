@@ -275,7 +275,7 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 }
 
 fn overdue_by(row: &clock::Model, now: DateTime<Utc>) -> Option<i64> {
-    row.due_at.filter(|d| row.state == "open" && *d <= now).map(|d| (now - d).num_seconds())
+    row.due_at.filter(|d| row.state == "open" && !row.expires && *d <= now).map(|d| (now - d).num_seconds())
 }
 
 fn render(row: clock::Model, now: DateTime<Utc>) -> Value {
@@ -299,6 +299,7 @@ fn render(row: clock::Model, now: DateTime<Utc>) -> Value {
         "closure": row.closure,
         "recurrence": row.recurrence,
         "opened_by": row.opened_by,
+        "expires": row.expires,
         "overdue_by_seconds": overdue,
     })
 }
@@ -406,8 +407,12 @@ async fn list_overdue(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 
 /// Open clocks past their due time at `now`, found by the `clocks_open_due` partial index.
 /// (Not "breached": a digest must not depend on which replica has fired which breach yet.)
+/// An end that has come (an expiring clock, a usage period) is not overdue: nobody is late.
 pub fn overdue(now: DateTime<Utc>) -> sea_orm::Select<clock::Entity> {
-    clock::Entity::find().filter(clock::Column::State.eq("open")).filter(clock::Column::DueAt.lte(now))
+    clock::Entity::find()
+        .filter(clock::Column::State.eq("open"))
+        .filter(clock::Column::DueAt.lte(now))
+        .filter(clock::Column::Expires.eq(false))
 }
 
 /// Upper bounds of the overdue-by buckets, in working-time-agnostic hours.

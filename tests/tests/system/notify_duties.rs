@@ -202,6 +202,7 @@ async fn the_same_event_delivered_again_notifies_each_recipient_once() {
         duty: reply_duty(),
         due_at: at("2026-11-24T16:00:00Z"),
         reminded_at: at("2026-11-24T01:00:00Z"),
+        expiry: false,
     };
     let out = from_deadlines(&reminded, reminded.reminded_at);
     p.send(&out).await;

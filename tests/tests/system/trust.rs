@@ -252,8 +252,13 @@ async fn without_the_bus_check_a_forged_event_has_no_effect_and_is_counted() {
     // A breach in deadlines' type, published on notify's subject, would end things in requests
     let scheduled = p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await;
     let s: govshare_shared::duty::DutyScheduled = scheduled.decode().unwrap();
-    let breach =
-        DutyBreached { duty: Duty { ..s.duty.clone() }, due_at: s.due_at, breached_at: p.clock.now(), next: None };
+    let breach = DutyBreached {
+        duty: Duty { ..s.duty.clone() },
+        due_at: s.due_at,
+        breached_at: p.clock.now(),
+        next: None,
+        expiry: false,
+    };
     let mut smuggled = Outgoing::event(&breach, &EventMeta::default(), p.clock.now());
     smuggled.subject = "govshare.evt.notify.org.gongan".into();
     publish(smuggled).await;

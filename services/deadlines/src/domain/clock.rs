@@ -4,6 +4,9 @@
 //! then one per rung of the escalation ladder. `stage` is the index of the next alarm to
 //! fire; `next_alarm_at` is when, and is what the scanner's index finds. Moving the due time
 //! (extension, restart, resumption, a calendar correction) starts the list again.
+//!
+//! An expiring clock (`Term::Expires`, a usage period) is an end, not a deadline: its list
+//! stops at the breach. Nobody is late for an end, so no rung of the ladder follows it.
 
 use chrono::{DateTime, Utc};
 use govshare_shared::{
@@ -99,6 +102,9 @@ pub struct DutyClock {
     /// The service that opened the duty: the only one that may change it ([`super::may_change`]).
     /// `None` on clocks opened before openers were recorded: any opener may change those.
     pub opened_by: Option<Service>,
+    /// An end (`Term::Expires`), not a deadline: reminded, announced once, never escalated.
+    /// Kept on the clock, not in its basis, so that a pause and a resumption keep it.
+    pub expires: bool,
 }
 
 /// The alarm at `stage`.
@@ -148,7 +154,13 @@ impl DutyClock {
             closure: None,
             recurrence: None,
             opened_by: None,
+            expires: false,
         }
+    }
+
+    /// The alarm at `stage` for this clock: an expiring clock's alarms end at the breach.
+    pub fn alarm(&self, stage: u32, policy: &Policy) -> Option<Alarm> {
+        Alarm::of(stage, policy).filter(|a| !(self.expires && matches!(a, Alarm::Rung(_))))
     }
 
     /// When the alarm at `stage` falls; `None` past the last rung.
@@ -159,7 +171,7 @@ impl DutyClock {
         policy: &Policy,
     ) -> Result<Option<DateTime<Utc>>, CalendarError> {
         let Some(due) = self.due_at else { return Ok(None) };
-        Ok(match Alarm::of(stage, policy) {
+        Ok(match self.alarm(stage, policy) {
             None => None,
             Some(Alarm::Reminder) => {
                 // The last working day whose start comes before the due time: a fixed instant
@@ -179,7 +191,13 @@ impl DutyClock {
     }
 
     fn scheduled(&self, due: DateTime<Utc>, moved_from: Option<DateTime<Utc>>, reason: Option<Text>) -> Announce {
-        Announce::Scheduled(DutyScheduled { duty: self.duty.clone(), due_at: due, moved_from, reason })
+        Announce::Scheduled(DutyScheduled {
+            duty: self.duty.clone(),
+            due_at: due,
+            moved_from,
+            reason,
+            expiry: self.expires,
+        })
     }
 }
 
@@ -325,9 +343,14 @@ pub fn open(
     }
     let (basis, term_days) = match cmd.term {
         Term::WorkingDays { days, from } => (Basis::WorkingDays { from, days }, Some(days)),
-        Term::Until { at } => (Basis::Until { at, extra_days: 0 }, None),
+        // An end is counted like a fixed-instant deadline; only its alarms differ.
+        Term::Until { at } | Term::Expires { at } => (Basis::Until { at, extra_days: 0 }, None),
     };
-    let clock = DutyClock { opened_by: Some(cmd.opened_by), ..DutyClock::new(cmd.duty.clone(), basis, term_days, now) };
+    let clock = DutyClock {
+        opened_by: Some(cmd.opened_by),
+        expires: matches!(cmd.term, Term::Expires { .. }),
+        ..DutyClock::new(cmd.duty.clone(), basis, term_days, now)
+    };
     schedule(clock, cal, policy, now, None)
 }
 
@@ -456,7 +479,7 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
         let duty = next.duty.clone();
         // The rung that follows this alarm, if the duty stays undone (a year without a
         // calendar leaves it unnamed here; `schedule` reports that year).
-        let following = Alarm::of(next.stage + 1, policy).and_then(|a| match a {
+        let following = next.alarm(next.stage + 1, policy).and_then(|a| match a {
             Alarm::Rung(i) => next
                 .alarm_at(next.stage + 1, cal, policy)
                 .ok()
@@ -464,7 +487,8 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
                 .map(|at| NextStep { step: policy.ladder[i].step, at }),
             _ => None,
         });
-        match Alarm::of(next.stage, policy).expect("an alarm time implies an alarm") {
+        let expiry = next.expires;
+        match next.alarm(next.stage, policy).expect("an alarm time implies an alarm") {
             Alarm::Reminder if now >= due => out.push(Announce::Skipped {
                 alarm: "reminder",
                 reason: Text::new(
@@ -472,10 +496,18 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
                     "the due time had passed when the reminder time came",
                 ),
             }),
-            Alarm::Reminder => out.push(Announce::Reminded(DutyReminded { duty, due_at: due, reminded_at: now })),
+            Alarm::Reminder => {
+                out.push(Announce::Reminded(DutyReminded { duty, due_at: due, reminded_at: now, expiry }))
+            }
             Alarm::Breach => {
                 next.breached_at = Some(now);
-                out.push(Announce::Breached(DutyBreached { duty, due_at: due, breached_at: now, next: following }));
+                out.push(Announce::Breached(DutyBreached {
+                    duty,
+                    due_at: due,
+                    breached_at: now,
+                    next: following,
+                    expiry,
+                }));
             }
             Alarm::Rung(i) => out.push(Announce::Escalated(DutyEscalated {
                 duty,
@@ -831,6 +863,64 @@ mod tests {
         assert_eq!((clock.stage, clock.next_alarm_at), (0, Some(t("2026-12-29T16:00:00Z"))));
         let (_, said) = updated(fire(&clock, &cal, &Policy::default(), t("2026-12-29T16:00:00Z")));
         assert_eq!(names(&said), ["reminded"]);
+    }
+
+    fn expiring(at: DateTime<Utc>) -> DutyClock {
+        let cmd = OpenDuty { duty: duty(), term: Term::Expires { at }, opened_by: Service::Requests };
+        updated(open(None, &cmd, &cal(), &Policy::default(), monday())).0
+    }
+
+    #[test]
+    fn an_end_is_reminded_then_announced_once_as_an_expiry_and_never_escalated() {
+        // Given a usage period ending Fri 27 Nov 2026 24:00
+        let mut clock = expiring(t("2026-11-27T16:00:00Z"));
+        assert!(clock.expires);
+        // When the clock is walked alarm by alarm, as the scanner does
+        let mut heard = Vec::new();
+        while let Some(at) = clock.next_alarm_at {
+            let (next, said) = updated(fire(&clock, &cal(), &Policy::default(), at));
+            heard.extend(said);
+            clock = next;
+        }
+        // Then it is reminded (as an end), breached once (as an expiry, naming no next step), and nothing follows
+        assert_eq!(names(&heard), ["reminded", "breached"]);
+        let [Announce::Reminded(r), Announce::Breached(b)] = heard.as_slice() else { unreachable!() };
+        assert!(r.expiry && b.expiry);
+        assert_eq!(b.next, None, "no rung of the ladder is announced");
+        assert_eq!((clock.stage, clock.next_alarm_at), (2, None));
+        assert!(matches!(fire(&clock, &cal(), &Policy::default(), t("2027-01-01T00:00:00Z")), Change::Ignore(_)));
+    }
+
+    #[test]
+    fn an_end_that_passed_during_downtime_breaches_once_and_never_escalates() {
+        // Given a usage period ending Tue 24 Nov 2026 24:00
+        let clock = expiring(t("2026-11-24T16:00:00Z"));
+        // When the scanner comes back after every rung's time has passed (+20 WD)
+        let (after, said) = updated(fire(&clock, &cal(), &Policy::default(), t("2026-12-23T00:00:00Z")));
+        // Then only the breach is announced (the late reminder is skipped and logged), no rung
+        assert_eq!(names(&said), ["reminder_skipped", "breached"]);
+        assert_eq!(after.next_alarm_at, None, "the alarms end at the breach");
+    }
+
+    #[test]
+    fn an_extended_end_stays_an_end_and_a_deadline_still_escalates() {
+        // Given a usage period ending Tue 24 Nov 2026, extended by 2 WD
+        let (extended, said) =
+            updated(extend(&expiring(t("2026-11-24T16:00:00Z")), &ext(2), &cal(), &Policy::default(), monday()));
+        let [Announce::Scheduled(s)] = said.as_slice() else { panic!("{said:?}") };
+        assert!(s.expiry && extended.expires);
+        // When it passes, long ago
+        let (_, said) = updated(fire(&extended, &cal(), &Policy::default(), t("2027-01-01T00:00:00Z")));
+        assert_eq!(names(&said), ["reminder_skipped", "breached"]);
+        // While the same instant as a deadline (`until`) climbs the ladder
+        let cmd = OpenDuty {
+            duty: duty(),
+            term: Term::Until { at: t("2026-11-24T16:00:00Z") },
+            opened_by: Service::Requests,
+        };
+        let (deadline, _) = updated(open(None, &cmd, &cal(), &Policy::default(), monday()));
+        let (_, said) = updated(fire(&deadline, &cal(), &Policy::default(), t("2026-12-23T00:00:00Z")));
+        assert_eq!(names(&said), ["reminder_skipped", "breached", "escalated", "escalated", "escalated", "escalated"]);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub mod clock {
         /// The service that opened the duty (`requests`, ...), the only one that may change
         /// it; NULL on clocks opened before openers were recorded, which any opener may change.
         pub opened_by: Option<String>,
+        /// An end (`Term::Expires`, a usage period), not a deadline: never escalated, never
+        /// listed as overdue. False on every clock opened before ends were told apart.
+        pub expires: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ pub mod entities;
 mod m20261123_300001_create_clocks;
 mod m20261123_300002_alarms_and_recurrences;
 mod m20261202_300003_duty_openers;
+mod m20261203_300004_expiring_clocks;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_300001_create_clocks::Migration));
         m.push(Box::new(m20261123_300002_alarms_and_recurrences::Migration));
         m.push(Box::new(m20261202_300003_duty_openers::Migration));
+        m.push(Box::new(m20261203_300004_expiring_clocks::Migration));
         m
     }
 }
@@ -98,6 +100,7 @@ pub fn to_domain(row: clock::Model) -> Result<(DutyClock, i32), DbErr> {
             .transpose()?,
         recurrence: row.recurrence,
         opened_by: opener_of(row.opened_by.as_deref())?,
+        expires: row.expires,
         duty: duty_of(row.duty_id, row.article, row.holder, row.about_kind, row.about_id, &row.title)?,
     };
     Ok((clock, row.revision))
@@ -135,6 +138,7 @@ fn to_row(c: &DutyClock, revision: i32, calendar_version: &str) -> clock::Active
         calendar_version: Set(calendar_version.to_owned()),
         recurrence: Set(c.recurrence.clone()),
         opened_by: Set(c.opened_by.map(|s| s.name().to_owned())),
+        expires: Set(c.expires),
     }
 }
 

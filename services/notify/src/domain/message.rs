@@ -766,8 +766,13 @@ mod tests {
     #[test]
     fn a_breach_names_the_next_escalation_step_and_when_it_comes() {
         let next = NextStep { step: EscalationStep::SharingOffice, at: "2026-11-25T16:00:00Z".parse().unwrap() };
-        let m =
-            Message::breach(&DutyBreached { duty: reply_duty(), due_at: due(), breached_at: due(), next: Some(next) });
+        let m = Message::breach(&DutyBreached {
+            duty: reply_duty(),
+            due_at: due(),
+            breached_at: due(),
+            next: Some(next),
+            expiry: false,
+        });
         assert!(
             m.render(Lang::ZhCn).ends_with("将于 2026-11-26 00:00（北京时间）提请数据共享工作机构督办。"),
             "{}",
@@ -877,7 +882,13 @@ mod tests {
 
     #[test]
     fn a_breach_reads_in_chinese_and_in_english_with_the_article_and_beijing_due_time() {
-        let m = Message::breach(&DutyBreached { duty: reply_duty(), due_at: due(), breached_at: due(), next: None });
+        let m = Message::breach(&DutyBreached {
+            duty: reply_duty(),
+            due_at: due(),
+            breached_at: due(),
+            next: None,
+            expiry: false,
+        });
         let (zh, en) = both(&m);
         assert!(zh.contains("第21条") && zh.contains("2026-11-25 00:00") && zh.contains("答复共享申请 r1"), "{zh}");
         assert!(
@@ -889,7 +900,7 @@ mod tests {
     #[test]
     fn a_reminder_says_what_is_due_and_by_when() {
         let reminded_at = "2026-11-24T01:00:00Z".parse().unwrap();
-        let m = Message::reminder(&DutyReminded { duty: reply_duty(), due_at: due(), reminded_at });
+        let m = Message::reminder(&DutyReminded { duty: reply_duty(), due_at: due(), reminded_at, expiry: false });
         let (zh, en) = both(&m);
         assert_eq!(
             zh,

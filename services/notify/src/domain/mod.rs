@@ -108,7 +108,8 @@ mod tests {
     #[test]
     fn a_breach_is_heard_by_the_administrators_and_the_sharing_office() {
         let at = "2026-11-24T16:00:00Z".parse().unwrap();
-        let n = DutyNotice::Breached(DutyBreached { duty: duty(), due_at: at, breached_at: at, next: None });
+        let n =
+            DutyNotice::Breached(DutyBreached { duty: duty(), due_at: at, breached_at: at, next: None, expiry: false });
         assert_eq!(n.holder(), "gz-ga");
         assert!(n.authority_regions(&holder()).is_empty());
         assert_eq!(n.recipients(&holder(), &[]), [Recipient::new("gz-ga", "alice"), Recipient::new("gz-ga", "lin")]);
