@@ -622,7 +622,9 @@ pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestE
                     format!("共享申请 {id} 的使用期限届满：按提供部门要求处置数据"),
                     format!("the usage period of request {id} ends: dispose of the data as the provider requires"),
                 ),
-                Term::Until { at: end_of_day(r.form.usage_until) },
+                // Art. 27: an end, not a deadline. Nobody is late for it: deadlines announces it
+                // once (`expiry`) and never escalates it; what follows is the disposal.
+                Term::Expires { at: end_of_day(r.form.usage_until) },
             );
             Ok(Decision {
                 events: vec![Event::Delivered(delivered)],
@@ -1153,6 +1155,23 @@ mod tests {
         let d = r.delivered.as_ref().unwrap();
         assert_eq!((d.entry_version, d.record_count, d.active_until.to_string().as_str()), (2, 10, "2027-11-30"));
         assert_eq!(end_of_day("2027-11-30".parse().unwrap()), t("2027-11-30T16:00:00Z"));
+    }
+
+    #[test]
+    fn delivery_opens_the_usage_period_as_an_end_the_requester_holds_not_a_deadline() {
+        let (r, _) = submitted(ShareType::Conditional);
+        let (r, _) = then(r, approve(), "gongan");
+        let deliver = Command::Deliver {
+            method: ShareMethod::Interface,
+            entry_version: 2,
+            content_hash: "sha256:ab".into(),
+            record_count: 10,
+        };
+        let (_, d) = then(r, deliver, "gongan");
+        let [DutyMsg::Close(_), DutyMsg::Open(usage)] = d.duties.as_slice() else { panic!("{d:?}") };
+        assert_eq!((usage.duty.duty_id.as_str(), usage.duty.article), ("request-r1-usage-period", 27));
+        assert_eq!(usage.duty.holder, "minzheng");
+        assert_eq!(usage.term, Term::Expires { at: t("2027-11-30T16:00:00Z") }, "an end: never escalated");
     }
 
     #[test]
