@@ -587,10 +587,18 @@ fn parse_bus_key(f: &mut Fields) -> (Option<String>, Option<UserPublicKey>) {
     (org_id, key)
 }
 
-/// Records the public part of a NATS identity for an organisation: the platform when it
-/// issues credentials, the organisation itself when it rotates (the new key first, while
-/// the old one still works).
-async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+/// What a bus-key command works on: the key named, the acting organisation as the directory
+/// knows it (allowed to act on `org_id`'s keys), the organisation locked for the change, and
+/// its keys.
+struct BusKeyChange {
+    tx: sea_orm::DatabaseTransaction,
+    actor: Actor,
+    org: crate::domain::Organisation,
+    keys: Vec<crate::domain::bus_keys::BusKey>,
+    key: UserPublicKey,
+}
+
+async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govshare_shared::EventMeta), ApiError> {
     let mut f = call.fields;
     let (org_id, key) = parse_bus_key(&mut f);
     f.finish()?;
@@ -602,6 +610,14 @@ async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         .await?
         .ok_or_else(|| CatalogError::UnknownOrganisation(org_id.clone()))?;
     let keys = store::bus_keys(&tx, &org.id).await?;
+    Ok((BusKeyChange { tx, actor, org, keys, key }, call.meta))
+}
+
+/// Records the public part of a NATS identity for an organisation: the platform when it
+/// issues credentials, the organisation itself when it rotates (the new key first, while
+/// the old one still works).
+async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+    let (BusKeyChange { tx, actor, org, keys, key }, meta) = bus_key_change(cat, call).await?;
     let elsewhere = store::bus_key_held_elsewhere(&tx, &org.id, key.as_str()).await?;
     let now = cat.ctx.clock.now();
     let public_key = key.as_str().to_owned();
@@ -609,30 +625,20 @@ async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         return Ok(json!({"org_id": org.id, "public_key": public_key, "added": false}));
     };
     store::insert_bus_key(&tx, &event).await?;
-    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &meta, now)]).await?;
     Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "added": true}))
 }
 
 /// Revokes one of an organisation's keys: the platform, or the organisation itself.
 async fn revoke_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let (org_id, key) = parse_bus_key(&mut f);
-    f.finish()?;
-    let (org_id, key) = (org_id.expect("checked"), key.expect("checked"));
-    let tx = cat.ctx.begin().await?;
-    let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
-    bus_keys::authorize(&actor, &org_id)?;
-    let org = store::organisation_for_update(&tx, &org_id)
-        .await?
-        .ok_or_else(|| CatalogError::UnknownOrganisation(org_id.clone()))?;
-    let keys = store::bus_keys(&tx, &org.id).await?;
+    let (BusKeyChange { tx, actor, org, keys, key }, meta) = bus_key_change(cat, call).await?;
     let now = cat.ctx.clock.now();
     let public_key = key.as_str().to_owned();
     let Some(event) = bus_keys::decide_revoke(&actor, &org, &keys, key, now)? else {
         return Ok(json!({"org_id": org.id, "public_key": public_key, "revoked": false}));
     };
     store::revoke_bus_key(&tx, &event).await?;
-    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &meta, now)]).await?;
     Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "revoked": true}))
 }
 
