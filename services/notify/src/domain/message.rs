@@ -31,6 +31,17 @@ pub enum Message {
         article: u16,
         due_at: DateTime<Utc>,
     },
+    /// A usage period ended (a `duty.breached` with `expiry`, Art. 27): an obligation to
+    /// dispose of the data, never worded as lateness and never followed by an escalation.
+    UsagePeriodEnded {
+        request_id: String,
+        due_at: DateTime<Utc>,
+    },
+    /// A usage period ends soon (a `duty.reminded` with `expiry`).
+    UsagePeriodEnding {
+        request_id: String,
+        due_at: DateTime<Utc>,
+    },
     DutyEscalated {
         title: Text,
         article: u16,
@@ -233,7 +244,12 @@ impl Message {
         matches!(self, Message::OverdueDigest { .. })
     }
 
+    /// A breach; an end that has come (`expiry`: a usage period, the only duty opened as
+    /// `Term::Expires`) is worded as what must be done now, not as lateness.
     pub fn breach(e: &DutyBreached) -> Self {
+        if e.expiry {
+            return Message::UsagePeriodEnded { request_id: e.duty.about.id.clone(), due_at: e.due_at };
+        }
         Message::DutyBreached {
             title: e.duty.title.clone(),
             article: e.duty.article,
@@ -244,6 +260,9 @@ impl Message {
     }
 
     pub fn reminder(e: &DutyReminded) -> Self {
+        if e.expiry {
+            return Message::UsagePeriodEnding { request_id: e.duty.about.id.clone(), due_at: e.due_at };
+        }
         Message::DutyReminded { title: e.duty.title.clone(), article: e.duty.article, due_at: e.due_at }
     }
 
@@ -315,6 +334,28 @@ impl Message {
                     Lang::En => format!(
                         "Due soon: {}: due by {due} (Beijing time) under Art. {article} of the Government Data Sharing Regulation.",
                         title.en
+                    ),
+                }
+            }
+            Message::UsagePeriodEnded { request_id: id, due_at } => {
+                let due = beijing(*due_at);
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【使用期限届满】共享申请 {id} 的使用期限已于 {due}（北京时间）届满：请按提供部门要求处置（销毁）所获数据，并提交销毁回执（《政务数据共享条例》第二十七条）。"
+                    ),
+                    Lang::En => format!(
+                        "Usage period ended: the usage period of request {id} ended at {due} (Beijing time): dispose of (destroy) the data as the provider requires and send the destruction receipt (Art. 27 of the Government Data Sharing Regulation)."
+                    ),
+                }
+            }
+            Message::UsagePeriodEnding { request_id: id, due_at } => {
+                let due = beijing(*due_at);
+                match lang {
+                    Lang::ZhCn => format!(
+                        "【使用期限即将届满】共享申请 {id} 的使用期限将于 {due}（北京时间）届满：届满后请按提供部门要求处置（销毁）所获数据（《政务数据共享条例》第二十七条）。"
+                    ),
+                    Lang::En => format!(
+                        "Usage period ending: the usage period of request {id} ends at {due} (Beijing time): then dispose of (destroy) the data as the provider requires (Art. 27 of the Government Data Sharing Regulation)."
                     ),
                 }
             }
@@ -895,6 +936,45 @@ mod tests {
             en.starts_with("Overdue: reply to request r1") && en.contains("Art. 21") && en.contains("2026-11-25 00:00"),
             "{en}"
         );
+    }
+
+    fn usage_duty() -> Duty {
+        Duty { article: 27, ..duty("request-r1-usage-period", Text::new("使用期限届满", "usage period ends")) }
+    }
+
+    #[test]
+    fn an_ended_usage_period_is_worded_as_the_obligation_to_dispose_never_as_lateness() {
+        // Given the end of request r1's usage period, announced a day late (after downtime)
+        let late = due() + Duration::days(1);
+        let e = DutyBreached { duty: usage_duty(), due_at: due(), breached_at: late, next: None, expiry: true };
+        // When it is worded
+        let (zh, en) = both(&Message::breach(&e));
+        // Then it says what to do now, in each language, and nothing of lateness or escalation
+        assert_eq!(
+            zh,
+            "【使用期限届满】共享申请 r1 的使用期限已于 2026-11-25 00:00（北京时间）届满：请按提供部门要求处置（销毁）所获数据，并提交销毁回执（《政务数据共享条例》第二十七条）。"
+        );
+        assert_eq!(
+            en,
+            "Usage period ended: the usage period of request r1 ended at 2026-11-25 00:00 (Beijing time): dispose of (destroy) the data as the provider requires and send the destruction receipt (Art. 27 of the Government Data Sharing Regulation)."
+        );
+        assert!(!zh.contains("逾期") && !zh.contains("督办"), "{zh}");
+        assert!(!en.to_lowercase().contains("overdue") && !en.contains("escalat"), "{en}");
+    }
+
+    #[test]
+    fn a_usage_period_ending_soon_says_when_it_ends() {
+        let reminded_at = "2026-11-24T01:00:00Z".parse().unwrap();
+        let e = DutyReminded { duty: usage_duty(), due_at: due(), reminded_at, expiry: true };
+        let (zh, en) = both(&Message::reminder(&e));
+        assert!(
+            zh.starts_with("【使用期限即将届满】共享申请 r1 的使用期限将于 2026-11-25 00:00（北京时间）届满"),
+            "{zh}"
+        );
+        assert!(en.starts_with("Usage period ending: the usage period of request r1 ends at 2026-11-25 00:00"), "{en}");
+        assert!(!zh.contains("到期") && !en.contains("Due soon"), "an end is not a due date: {zh} / {en}");
+        let json = serde_json::to_string(&Message::reminder(&e)).unwrap();
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), Message::reminder(&e), "stored and read back");
     }
 
     #[test]
