@@ -4,7 +4,7 @@
 
 use govshare_shared::{
     ErrorCode, Service,
-    duty::{DutyBreached, DutyScheduled},
+    duty::{DutyBreached, DutyEscalated, DutyScheduled},
     events::requests::{
         DataDelivered, ExtensionDecided, GrantEnd, GrantEnded, RequestApproved, SupplementRequested,
         VerificationAnswered,
@@ -218,6 +218,49 @@ async fn a_verification_request_is_answered_with_a_correction_and_usage_is_recor
     assert!(kept["keep_until"].as_str().unwrap().starts_with("2029-11-23"));
     let records = p.query(Service::Requests, "gongan", "list_usage", json!({"request_id": id})).await;
     assert_eq!(records["records"].as_array().unwrap().len(), 1);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_a_usage_period_is_an_obligation_to_dispose_never_an_escalation_even_after_downtime() {
+    // Given a grant delivered Mon 23 Nov whose usage period ends with Fri 27 Nov
+    let p = Platform::start(Backend::Sqlite).await;
+    let entry = p.seed("conditional").await;
+    let mut form = govshare_cli::fixtures::request(&entry, "zhao");
+    form["usage_from"] = json!("2026-11-24");
+    form["usage_until"] = json!("2026-11-27");
+    let id = cmd(&p, "weijian", "submit_request", form).await["request_id"].as_str().unwrap().to_owned();
+    approved_and_delivered(&p, &id).await;
+    let usage = format!("request-{id}-usage-period");
+
+    // When the platform comes back 20 working days after the end (Fri 25 Dec): the time of
+    // every rung of the ladder has passed, and deadlines fires all that came at once
+    p.clock.set(t("2026-12-26T02:00:00Z"));
+
+    // Then the end is announced once, as an expiry naming no next step, and the grant ends
+    let breach: DutyBreached = p.wait_event::<DutyBreached>(&usage).await.decode().unwrap();
+    assert!(breach.expiry, "{breach:?}");
+    assert_eq!((breach.due_at, breach.next), (t("2026-11-27T16:00:00Z"), None));
+    let ended: GrantEnded = p.wait_event::<GrantEnded>(&id).await.decode().unwrap();
+    assert_eq!(ended.end, GrantEnd::UsagePeriodEnded);
+
+    // And nobody is escalated for it: not in the clock's log, not on the bus
+    let duty = p.wait_duty("weijian", &usage, "closed").await;
+    let kinds: Vec<&str> = duty["log"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"breached") && !kinds.contains(&"escalated"), "{kinds:?}");
+    assert_eq!(duty["expires"], true);
+    assert!(p.events::<DutyEscalated>().await.iter().all(|e| e.subject != usage), "no duty.escalated for {usage}");
+    let overdue = p.query(Service::Deadlines, "weijian", "list_overdue", json!({})).await;
+    assert_eq!(overdue["duties"], json!([]), "an end is not overdue");
+
+    // And the requester's people read it as the end of the usage period, with what to do, never as lateness
+    p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
+    let inbox = p.query(Service::Notify, "weijian", "list_inbox", json!({})).await;
+    let messages: Vec<&str> =
+        inbox["notifications"].as_array().unwrap().iter().map(|n| n["message"].as_str().unwrap()).collect();
+    let ended_msg = format!("【使用期限届满】共享申请 {id} 的使用期限已于 2026-11-28 00:00（北京时间）届满");
+    assert!(messages.iter().any(|m| m.starts_with(&ended_msg) && m.contains("销毁回执")), "{messages:#?}");
+    assert!(messages.iter().all(|m| !m.contains("逾期")), "{messages:#?}");
     p.stop().await;
 }
 
