@@ -258,54 +258,88 @@ async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let content_hash = f.required_str("content_hash");
     f.finish()?;
     let id = id.expect("checked");
-    let now = ctx.clock.now();
-    let tx = ctx.begin().await?;
-    let (mut r, read) = store::recall_at(&tx, &id).await?.ok_or_else(|| ApiError::not_found("recall", &id))?;
     let receipt = Receipt {
         scope: scope.expect("checked"),
         method: method.expect("checked"),
         destroyed_at: destroyed_at.expect("checked"),
         operator: operator.expect("checked"),
         content_hash: content_hash.expect("checked"),
-        received_at: now,
+        received_at: ctx.clock.now(),
     };
-    let completed = r.receive(&call.org, receipt.clone()).map_err(|e| match e {
-        ReceiptError::NotOrdered(ref org) => ApiError::with_text(
-            ErrorCode::Forbidden,
-            format!("{org} 未被要求在此次召回中销毁数据，回执不予接收"),
-            e.to_string(),
-        ),
-        ReceiptError::AlreadyReceipted(ref org) => {
-            ApiError::with_text(ErrorCode::Conflict, format!("{org} 已提交销毁回执"), e.to_string())
-        }
-    })?;
-    store::save_recall(&tx, &r, read).await?;
-    let order = r.orders.iter().find(|o| o.holder == call.org).expect("received");
-    let receipted = DestructionReceipted {
-        recall_id: r.id.clone(),
-        holder: call.org.clone(),
-        scope: receipt.scope,
-        method: receipt.method,
-        destroyed_at: receipt.destroyed_at,
-        operator: receipt.operator,
-        content_hash: receipt.content_hash,
-        at: now,
-    };
-    let close = CloseDuty {
-        duty_id: order.duty_id.clone(),
-        closure: Closure::Fulfilled,
-        reason: "destruction receipt".into(),
-        at: now,
-    };
-    let mut out =
-        vec![Outgoing::event(&receipted, &call.meta, now), duty::message(&close, Service::Recall, &call.meta, now)];
-    if completed {
-        let done =
-            RecallCompleted { recall_id: r.id.clone(), entry_id: r.entry_id.clone(), holders: r.orders.len(), at: now };
-        out.push(Outgoing::event(&done, &call.meta, now));
+    // Holders send their receipts independently, so two at once on one recall do not contend
+    // for anything a holder would want to know about: the one that lost the race is taken
+    // again once on the fresh recall (issue 13 item 1) rather than answered `conflict`.
+    match receive(ctx, &call.org, &call.meta, &id, receipt.clone()).await {
+        Ok(answer) => answer,
+        Err(_) => match receive(ctx, &call.org, &call.meta, &id, receipt).await {
+            Ok(answer) => answer,
+            Err(lost) => Err(lost.into()),
+        },
     }
-    ctx.commit(tx, &out).await?;
-    Ok(summary(&r))
+}
+
+/// One attempt at recording `org`'s receipt: `Err` when another receipt was saved between its
+/// read and its write (nothing written), else the answer.
+async fn receive(
+    ctx: &Context,
+    org: &str,
+    meta: &EventMeta,
+    id: &str,
+    receipt: Receipt,
+) -> Result<Result<Value, ApiError>, govshare_shared::revision::Conflict> {
+    let attempt = async {
+        let now = ctx.clock.now();
+        let tx = ctx.begin().await?;
+        let (mut r, read) = store::recall_at(&tx, id).await?.ok_or_else(|| ApiError::not_found("recall", id))?;
+        let completed = r.receive(org, receipt.clone()).map_err(|e| match e {
+            ReceiptError::NotOrdered(ref org) => ApiError::with_text(
+                ErrorCode::Forbidden,
+                format!("{org} 未被要求在此次召回中销毁数据，回执不予接收"),
+                e.to_string(),
+            ),
+            ReceiptError::AlreadyReceipted(ref org) => {
+                ApiError::with_text(ErrorCode::Conflict, format!("{org} 已提交销毁回执"), e.to_string())
+            }
+        })?;
+        match store::save_recall(&tx, &r, read).await {
+            Err(govshare_shared::revision::SaveError::Conflict(lost)) => return Ok(Err(lost)),
+            other => other?,
+        }
+        let order = r.orders.iter().find(|o| o.holder == org).expect("received");
+        let receipted = DestructionReceipted {
+            recall_id: r.id.clone(),
+            holder: org.to_owned(),
+            scope: receipt.scope,
+            method: receipt.method,
+            destroyed_at: receipt.destroyed_at,
+            operator: receipt.operator,
+            content_hash: receipt.content_hash,
+            at: now,
+        };
+        let close = CloseDuty {
+            duty_id: order.duty_id.clone(),
+            closure: Closure::Fulfilled,
+            reason: "destruction receipt".into(),
+            at: now,
+        };
+        let mut out = vec![Outgoing::event(&receipted, meta, now), duty::message(&close, Service::Recall, meta, now)];
+        if completed {
+            let done = RecallCompleted {
+                recall_id: r.id.clone(),
+                entry_id: r.entry_id.clone(),
+                holders: r.orders.len(),
+                at: now,
+            };
+            out.push(Outgoing::event(&done, meta, now));
+        }
+        ctx.commit(tx, &out).await?;
+        Ok::<_, ApiError>(Ok(summary(&r)))
+    };
+    match attempt.await {
+        Ok(Ok(answer)) => Ok(Ok(answer)),
+        Ok(Err(lost)) => Err(lost),
+        Err(refused) => Ok(Err(refused)),
+    }
 }
 
 /// Orders (and report rows) in one answer; `offset` pages on.
