@@ -145,9 +145,11 @@ async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut delivery_id = None;
     for e in &decision.events {
         match e {
-            // A delivery is a record of its own: the subscription row is left alone, so a
-            // cancellation committed meanwhile is never written over.
+            // A delivery is a record of its own, and it still names the subscription it read:
+            // the row moves on a revision, so a delivery and a cancellation at once cannot
+            // both commit (the loser is answered conflict and records nothing).
             Event::Delivered(d) => {
+                db::save_subscription(&tx, &next, read).await?;
                 let row = uuid::Uuid::now_v7().to_string();
                 db::insert_delivery(&tx, row.clone(), d, &call.org).await?;
                 delivery_id = Some(row);

@@ -237,3 +237,45 @@ async fn receipts_from_three_holders_at_once_are_each_kept_or_refused() {
     }
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_delivery_and_a_cancellation_at_once_never_both_commit() {
+    // Given requests running twice on one PostgreSQL database, gongan's entry and the Tianhe
+    // district authority (see returns.rs)
+    let p = Platform::start(Backend::Postgres).await;
+    let _replica = p.start_replica(Service::Requests).await;
+    let entry = p.seed("unconditional").await;
+    let th = json!({"id": "th-auth", "name": "广州市天河区政务服务数据管理局", "kind": "authority",
+                    "region": "440106", "roles": {"administrators": ["chen"]}});
+    p.command(Service::Catalog, "platform", "register_organisation", th).await.expect("registered");
+    p.known("th-auth").await;
+
+    let mut won = Vec::new();
+    for round in 0..ROUNDS / 2 {
+        let body = json!({"entry_id": entry, "region": "440106", "schedule": "每周"});
+        let r = p.command(Service::Requests, "th-auth", "subscribe_return", body).await.expect("subscribed");
+        let id = r["subscription_id"].as_str().unwrap().to_owned();
+        // When the provider delivers while the subscriber cancels
+        let delivery = json!({"subscription_id": id, "content_hash": "sha256:c0ffee", "record_count": 1});
+        let cancel = json!({"subscription_id": id, "reason": "本区已接入省级平台"});
+        let (d, c) = tokio::join!(
+            p.command(Service::Requests, "gongan", "deliver_return", delivery),
+            p.command(Service::Requests, "th-auth", "cancel_return", cancel),
+        );
+        // Then one of them commits, never both (before, a delivery read on the active
+        // subscription committed beside the cancellation)
+        let w = winner(round, d, c);
+        won.push((id, w));
+    }
+    outbox_drained(&p, Service::Requests).await;
+    let mut decided = HashMap::new();
+    count(&mut decided, p.events::<govshare_shared::events::returns::ReturnDelivered>().await);
+    count(&mut decided, p.events::<govshare_shared::events::returns::ReturnCancelled>().await);
+    for (id, w) in &won {
+        assert_eq!(decided.get(id), Some(&1), "subscription {id}: one of delivery and cancellation on the bus");
+        let got = p.query(Service::Requests, "th-auth", "get_return", json!({"id": id})).await;
+        let delivered = got["deliveries"].as_array().map_or(0, Vec::len);
+        assert_eq!(delivered, usize::from(*w == 0), "subscription {id}: the stored deliveries are the winner's: {got}");
+    }
+    p.stop().await;
+}
