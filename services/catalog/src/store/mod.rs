@@ -55,15 +55,15 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> DbErr {
 /// marked, and a retired code is never made active again (it may not be reused).
 pub async fn load_regions(db: &impl ConnectionTrait, regions: &Regions) -> Result<(), DbErr> {
     use entities::region::{ActiveModel, Column, Entity};
-    let stored: std::collections::HashMap<String, Option<i32>> =
-        Entity::find().all(db).await?.into_iter().map(|r| (r.code, r.retired_in)).collect();
+    let stored: std::collections::HashMap<String, entities::region::Model> =
+        Entity::find().all(db).await?.into_iter().map(|r| (r.code.clone(), r)).collect();
     let mut rows = Vec::new();
     for r in regions.iter() {
         let code = r.code.to_string();
-        let retired_in = match (stored.get(&code), r.retired_in) {
+        let retired_in = match (stored.get(&code).map(|m| m.retired_in), r.retired_in) {
             (Some(Some(year)), None) => {
                 tracing::warn!(%code, "the region file lists a retired code as active; it stays retired");
-                Some(*year)
+                Some(year)
             }
             (_, year) => year.map(i32::from),
         };
@@ -73,14 +73,18 @@ pub async fn load_regions(db: &impl ConnectionTrait, regions: &Regions) -> Resul
             Level::City => "city",
             Level::County => "county",
         };
-        rows.push(ActiveModel {
-            code: Set(code),
-            name: Set(r.name.clone()),
-            level: Set(level.into()),
-            parent: Set(regions.parent(r.code).unwrap_or(RegionCode::NATIONAL).to_string()),
-            retired_in: Set(retired_in),
-            dataset_version: Set(regions.version.clone()),
-        });
+        let row = entities::region::Model {
+            code,
+            name: r.name.clone(),
+            level: level.into(),
+            parent: regions.parent(r.code).unwrap_or(RegionCode::NATIONAL).to_string(),
+            retired_in,
+            dataset_version: regions.version.clone(),
+        };
+        // Only what changed is written: a start with the same table writes nothing.
+        if stored.get(&row.code) != Some(&row) {
+            rows.push(ActiveModel::from(row));
+        }
     }
     for chunk in rows.chunks(200) {
         Entity::insert_many(chunk.to_vec())
