@@ -101,21 +101,11 @@ pub fn decide_revoke(
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::{OrgKind, catalog::Roles};
+    use govshare_shared::events::OrgKind;
     use nkeys::{KeyPair, KeyPairType};
 
     use super::*;
-    use crate::domain::RegionCode;
-
-    fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
-        Organisation {
-            id: id.into(),
-            name: id.into(),
-            kind,
-            region: RegionCode::parse(region).unwrap(),
-            roles: Roles::default(),
-        }
-    }
+    use crate::domain::directory::org;
 
     fn gongan() -> Organisation {
         org("gd-gongan", OrgKind::Department, "440000")

@@ -126,19 +126,21 @@ pub fn coordinating_region(a: &Organisation, b: &Organisation, regions: &Regions
     regions.coordinator(a.region, b.region).unwrap_or(RegionCode::NATIONAL)
 }
 
+/// An organisation with no people, for the domain tests.
+#[cfg(test)]
+pub(crate) fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
+    Organisation {
+        id: id.into(),
+        name: id.into(),
+        kind,
+        region: RegionCode::parse(region).unwrap(),
+        roles: Roles::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
-        Organisation {
-            id: id.into(),
-            name: id.into(),
-            kind,
-            region: RegionCode::parse(region).unwrap(),
-            roles: Roles::default(),
-        }
-    }
 
     fn register(id: &str, kind: OrgKind, region: &str) -> RegisterOrganisation {
         RegisterOrganisation {

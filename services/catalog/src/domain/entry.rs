@@ -765,20 +765,10 @@ pub fn refresh_duty_id(entry_id: &str, version: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::catalog::{Roles, Sensitivity};
+    use govshare_shared::events::catalog::Sensitivity;
 
     use super::*;
-    use crate::domain::RegionCode;
-
-    fn org(id: &str, kind: OrgKind, region: &str) -> Organisation {
-        Organisation {
-            id: id.into(),
-            name: id.into(),
-            kind,
-            region: RegionCode::parse(region).unwrap(),
-            roles: Roles::default(),
-        }
-    }
+    use crate::domain::directory::org;
 
     fn provider() -> Organisation {
         org("gz-ga", OrgKind::Department, "440100")
