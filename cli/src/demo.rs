@@ -119,6 +119,30 @@ pub async fn wait_for_event<E: EventPayload>(
     subject: &str,
     timeout: Duration,
 ) -> anyhow::Result<Envelope> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_error = String::new();
+    // A JetStream call can fail for a moment (e.g. while the server reloads its authorization
+    // after a credential was issued): read again from the start until the deadline.
+    while tokio::time::Instant::now() < deadline {
+        match find_event::<E>(js, subject, deadline).await {
+            Ok(Some(env)) => return Ok(env),
+            Ok(None) => break,
+            Err(e) => {
+                last_error = format!(" (last error: {e})");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    anyhow::bail!("no {} about {subject} within {timeout:?}{last_error}", E::event_type())
+}
+
+/// Reads `E`'s stream from the start until an `E` about `subject`: `Ok(None)` at the
+/// deadline, `Err` when JetStream failed on the way.
+async fn find_event<E: EventPayload>(
+    js: &jetstream::Context,
+    subject: &str,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<Option<Envelope>> {
     let stream = js.get_stream(E::SERVICE.stream()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
@@ -128,20 +152,22 @@ pub async fn wait_for_event<E: EventPayload>(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let found = tokio::time::timeout(timeout, async {
-        while let Some(Ok(m)) = messages.next().await {
-            if let Ok(env) = Envelope::from_slice(&m.payload)
-                && env.is::<E>()
-                && env.subject == subject
-            {
-                return Some(env);
+    loop {
+        let next = match tokio::time::timeout_at(deadline, messages.next()).await {
+            Err(_) => return Ok(None),
+            Ok(next) => next,
+        };
+        match next {
+            Some(Ok(m)) => {
+                if let Ok(env) = Envelope::from_slice(&m.payload)
+                    && env.is::<E>()
+                    && env.subject == subject
+                {
+                    return Ok(Some(env));
+                }
             }
+            Some(Err(e)) => anyhow::bail!("{e}"),
+            None => anyhow::bail!("the stream of messages ended"),
         }
-        None
-    })
-    .await;
-    match found {
-        Ok(Some(env)) => Ok(env),
-        _ => anyhow::bail!("no {} about {subject} within {timeout:?}", E::event_type()),
     }
 }

@@ -250,19 +250,26 @@ pub async fn wait_caught_up(
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let s = js.get_stream(stream).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut c: jetstream::consumer::PullConsumer =
-            s.get_consumer(durable).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let info = c.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        if info.num_pending == 0 && info.num_ack_pending == 0 {
+        // A JetStream call can fail for a moment (a reload of the bus authorization): ask
+        // again until the deadline, and report the last answer.
+        let state = async {
+            let s = js.get_stream(stream).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut c: jetstream::consumer::PullConsumer =
+                s.get_consumer(durable).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let info = c.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::Ok((info.num_pending, info.num_ack_pending))
+        }
+        .await;
+        if let Ok((0, 0)) = state {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            anyhow::bail!(
-                "consumer {durable} on {stream} still has {} pending and {} unacked after {timeout:?}",
-                info.num_pending,
-                info.num_ack_pending
-            );
+            match state {
+                Ok((pending, unacked)) => anyhow::bail!(
+                    "consumer {durable} on {stream} still has {pending} pending and {unacked} unacked after {timeout:?}"
+                ),
+                Err(e) => anyhow::bail!("consumer {durable} on {stream}: {e}"),
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -455,20 +455,36 @@ impl Platform {
 
     /// Every message now in `stream` (tests count with it: exactly once is a count).
     pub async fn messages(&self, stream: &str) -> Vec<(String, Envelope)> {
-        let mut s = self.js.get_stream(stream).await.expect("stream");
-        let state = s.info().await.expect("stream info").state.clone();
+        // A JetStream call can fail for a moment (the bus reloads its authorization whenever
+        // a test acts for a new organisation): read the whole stream again until WAIT.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.try_messages(stream).await {
+                Ok(out) => return out,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, stream, "reading the stream again");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("reading {stream}: {e}"),
+            }
+        }
+    }
+
+    async fn try_messages(&self, stream: &str) -> anyhow::Result<Vec<(String, Envelope)>> {
+        let mut s = self.js.get_stream(stream).await?;
+        let state = s.info().await?.state.clone();
         let mut out = Vec::new();
         if state.messages == 0 {
-            return out;
+            return Ok(out);
         }
+        // Streams deny deletes: every sequence in the range is there to read.
         for seq in state.first_sequence..=state.last_sequence {
-            if let Ok(m) = s.get_raw_message(seq).await
-                && let Ok(env) = Envelope::from_slice(&m.payload)
-            {
+            let m = s.get_raw_message(seq).await?;
+            if let Ok(env) = Envelope::from_slice(&m.payload) {
                 out.push((m.subject.to_string(), env));
             }
         }
-        out
+        Ok(out)
     }
 
     /// Every event of type `E` now in its stream.
