@@ -121,8 +121,10 @@ pub async fn wait_for_event<E: EventPayload>(
 ) -> anyhow::Result<Envelope> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last_error = String::new();
-    // A JetStream call can fail for a moment (e.g. while the server reloads its authorization
-    // after a credential was issued): read again from the start until the deadline.
+    // A JetStream call can fail for a moment while the server reloads its authorization (a
+    // credential issued or revoked): a reload re-subscribes JetStream's API internally (see
+    // nats-io/nats-server#1736), and a call in between is answered 'resource does not exist'
+    // or not at all. Read again from the start until the deadline.
     while tokio::time::Instant::now() < deadline {
         match find_event::<E>(js, subject, deadline).await {
             Ok(Some(env)) => return Ok(env),
