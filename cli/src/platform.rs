@@ -76,6 +76,9 @@ pub struct LocalNats {
     auth_file: Option<PathBuf>,
     /// The server's monitoring port (`/varz`), to see when a reload has taken effect.
     monitor_port: u16,
+    /// One reload at a time: two at once (the demo issuing a credential while `up` follows
+    /// the directory) would write the same file and signal in between.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// How a local nats-server admits connections.
@@ -152,7 +155,7 @@ impl LocalNats {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file, monitor_port })
+        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file, monitor_port, reloading: Default::default() })
     }
 
     /// Rewrites the authorization for `identities` and has the server reload it: new keys
@@ -161,6 +164,7 @@ impl LocalNats {
         let Some(path) = &self.auth_file else {
             anyhow::bail!("this nats-server runs without authorization; there is nothing to reload");
         };
+        let _one_at_a_time = self.reloading.lock().await;
         write_auth(path, identities)?;
         let loaded = self.config_load_time().await;
         let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("nats-server has exited"))?;

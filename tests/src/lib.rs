@@ -42,6 +42,9 @@ pub struct TestNats {
     identities: std::sync::Mutex<Identities>,
     local: Option<LocalNats>,
     secured: bool,
+    /// Held from reading who is admitted to the reload that applies it, so the last reload
+    /// always carries every identity (two organisations admitted at once).
+    admitting: tokio::sync::Mutex<()>,
     _dir: tempfile::TempDir,
     _container: Option<ContainerAsync<testcontainers_modules::nats::Nats>>,
 }
@@ -81,6 +84,7 @@ impl TestNats {
                 identities: std::sync::Mutex::new(identities),
                 local: Some(local),
                 secured,
+                admitting: Default::default(),
                 _dir: dir,
                 _container: None,
             };
@@ -100,6 +104,7 @@ impl TestNats {
             identities: std::sync::Mutex::new(identities),
             local: None,
             secured: false,
+            admitting: Default::default(),
             _dir: dir,
             _container: Some(container),
         }
@@ -120,6 +125,7 @@ impl TestNats {
     pub async fn connect_as(&self, identity: &Identity) -> anyhow::Result<async_nats::Client> {
         let settings = self.settings_for(identity);
         let key = self.keys.ensure(identity)?;
+        let admitting = self.admitting.lock().await;
         let snapshot = {
             let mut ids = self.identities.lock().expect("identities");
             let keys = ids.entry(identity.clone()).or_default();
@@ -132,11 +138,13 @@ impl TestNats {
         if let (Some(ids), Some(local), true) = (snapshot, &self.local, self.secured) {
             local.reload(&ids).await?;
         }
+        drop(admitting);
         platform::connect_when_admitted(&settings, identity).await
     }
 
     /// Adds `identities` (e.g. generated from the directory) to what the server admits.
     pub async fn admit(&self, identities: Identities) {
+        let _admitting = self.admitting.lock().await;
         let ids = {
             let mut ids = self.identities.lock().expect("identities");
             for (identity, keys) in identities {
@@ -156,6 +164,7 @@ impl TestNats {
 
     /// Removes `identity` from the server's authorization (its connections are closed).
     pub async fn revoke(&self, identity: &Identity) {
+        let _admitting = self.admitting.lock().await;
         let ids = {
             let mut ids = self.identities.lock().expect("identities");
             ids.remove(identity);
