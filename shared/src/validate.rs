@@ -207,6 +207,16 @@ impl Fields {
     }
 
     /// Ends parsing: every problem at once, or nothing.
+    /// Ends reading with the typed value built from the fields: every problem at once, or the
+    /// value. `parsed` is `None` only where a field it needs had a problem, so no caller has
+    /// to `expect` it; a `None` without a problem is answered as invalid, never a panic.
+    pub fn into_parsed<T>(self, parsed: Option<T>) -> Result<T, ApiError> {
+        self.finish()?;
+        parsed.ok_or_else(|| {
+            ApiError::with_text(crate::reply::ErrorCode::ValidationFailed, "调用内容无效", "the payload is invalid")
+        })
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.problems.is_empty() { Ok(()) } else { Err(ApiError::validation(self.problems)) }
     }
@@ -312,6 +322,17 @@ mod tests {
         let e = f.finish().unwrap_err();
         let fields: Vec<_> = e.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
         assert_eq!(fields, [("items[0].kind", "invalid"), ("items[1].name", "required")]);
+    }
+
+    #[test]
+    fn a_call_ends_with_its_typed_value_or_every_problem() {
+        let mut f = Fields::parse(br#"{"version":1,"id":"r1"}"#, 1024).unwrap();
+        let id = f.required_str("id");
+        assert_eq!(f.into_parsed(id).unwrap(), "r1");
+        let mut f = Fields::parse(br#"{"version":1}"#, 1024).unwrap();
+        let id = f.required_str("id");
+        let e = f.into_parsed(id).unwrap_err();
+        assert_eq!(e.problems[0].field, "id");
     }
 
     #[test]

@@ -158,11 +158,11 @@ async fn set_roles(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let org_id = f.optional_str("org_id").unwrap_or_else(|| call.org.clone());
     let roles: Option<Roles> = f.required("roles");
-    f.finish()?;
+    let roles = f.into_parsed(roles)?;
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     let (org, read) = store::organisation_at(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
-    let event = domain::decide_set_roles(&actor, &org, roles.expect("checked"))?;
+    let event = domain::decide_set_roles(&actor, &org, roles)?;
     store::set_roles(&tx, &event, read).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
     Ok(json!({"org_id": event.org_id, "roles": event.roles}))
@@ -581,10 +581,10 @@ async fn get_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> 
 }
 
 /// `{org_id, public_key}`, each problem recorded; the key must be a NATS user public key.
-fn parse_bus_key(f: &mut Fields) -> (Option<String>, Option<UserPublicKey>) {
+fn parse_bus_key(f: &mut Fields) -> Option<(String, UserPublicKey)> {
     let org_id = f.required_str("org_id");
     let key = f.required_with("public_key", UserPublicKey::parse);
-    (org_id, key)
+    Some((org_id?, key?))
 }
 
 /// What a bus-key command works on: the key named, the acting organisation as the directory
@@ -600,9 +600,8 @@ struct BusKeyChange {
 
 async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govshare_shared::EventMeta), ApiError> {
     let mut f = call.fields;
-    let (org_id, key) = parse_bus_key(&mut f);
-    f.finish()?;
-    let (org_id, key) = (org_id.expect("checked"), key.expect("checked"));
+    let parsed = parse_bus_key(&mut f);
+    let (org_id, key) = f.into_parsed(parsed)?;
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     bus_keys::authorize(&actor, &org_id)?;

@@ -592,8 +592,7 @@ async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> 
             f.problem(govshare_shared::Problem::invalid("url", why.zh, why.en));
         }
     }
-    f.finish()?;
-    let url = url.expect("checked");
+    let url = f.into_parsed(url)?;
     let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let secret = channels::webhook::Secret::generate();
     let row = store::entities::webhook::ActiveModel {

@@ -246,8 +246,8 @@ async fn visible(db: &impl ConnectionTrait, id: &str, org: &str) -> Result<(Disp
 async fn get(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let mut f = call.fields;
     let id = f.required_str("id");
-    f.finish()?;
-    Ok(json!(visible(&ctx.db, &id.expect("checked"), &call.org).await?.0))
+    let id = f.into_parsed(id)?;
+    Ok(json!(visible(&ctx.db, &id, &call.org).await?.0))
 }
 
 /// The disputes the caller is party to or handles, by id (UUIDv7: the order they were
