@@ -16,10 +16,7 @@ use std::{sync::Arc, time::Instant};
 
 use clap::Parser;
 use govshare_catalog::{domain::entry::Entry, store};
-use govshare_cli::{
-    client::Client,
-    platform::{self, LocalNats},
-};
+use govshare_cli::{client::Client, platform};
 use govshare_shared::{
     ManualClock, Service,
     config::Settings,
@@ -151,8 +148,7 @@ async fn main() -> anyhow::Result<()> {
         }
         other => anyhow::bail!("unknown backend {other}"),
     };
-    let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
-    let nats = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js")).await?;
+    let bus = govshare_bench::SecuredBus::start(dir.path(), &["bench"]).await?;
 
     let db = store_db(&url).await?;
     let t = Instant::now();
@@ -166,12 +162,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
-    settings.nats.url = nats.url.clone();
+    settings.nats = bus.settings_for(&govshare_shared::trust::Identity::Service(Service::Catalog));
     settings.http.addr = "127.0.0.1:0".into();
     settings.telemetry.filter = "warn".into();
     let clock = ManualClock::new("2026-11-23T01:30:00Z".parse()?);
     let running = platform::start_service(Service::Catalog, settings, Arc::new(clock)).await?;
-    let client = Client::connect(&nats.url).await?;
+    let client = bus.client_as("bench").await?;
     let n = args.entries as usize;
     let q = args.queries;
 
@@ -217,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{name:<44} {p50:>9.2} {p99:>9.2} {:>12.1}", p99 / b99);
     }
     running.shutdown().await;
-    nats.kill().await;
+    bus.nats.kill().await;
     if let Some((admin, name)) = drop_after.filter(|_| args.keep_in.is_none()) {
         let admin = sea_orm::Database::connect(&admin).await?;
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;

@@ -41,7 +41,7 @@ use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Parser;
 use futures::StreamExt;
-use govshare_cli::platform::{self, LocalNats};
+use govshare_cli::platform::{self, BusAuth, LocalNats};
 use govshare_shared::{
     Envelope, EventMeta, ManualClock, Outgoing, Service, SystemClock,
     calendar::Calendar,
@@ -104,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown backend {other}"),
     };
     let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
-    let nats = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js")).await?;
+    // The one bus in govshare without authorization, on purpose: the baseline publishes to a
+    // stream of its own (BENCH_BASELINE) that no govshare identity may write, and the service
+    // under test publishes and reads nothing a permission would cost per message (nats-server
+    // checks a subscription once and caches publish checks). The other benchmarks run secured.
+    let nats = LocalNats::start_with(&binary, platform::free_port(), &dir.path().join("js"), BusAuth::Open).await?;
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();

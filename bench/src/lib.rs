@@ -67,3 +67,45 @@ impl Table {
         }
     }
 }
+
+/// The local bus a benchmark runs on, with authorization on as `govshare up` runs it: the
+/// platform's keys and one identity per organisation the benchmark acts for, so what is
+/// measured includes the server's permission checks.
+pub struct SecuredBus {
+    pub nats: govshare_cli::platform::LocalNats,
+    pub keys: govshare_shared::trust::KeyFolder,
+}
+
+impl SecuredBus {
+    /// Starts nats-server in `dir` admitting the platform and `orgs`.
+    pub async fn start(dir: &std::path::Path, orgs: &[&str]) -> anyhow::Result<Self> {
+        use govshare_cli::platform::{self, BusAuth, LocalNats};
+        use govshare_shared::trust::{Identity, KeyFolder};
+        let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
+        let keys = KeyFolder::new(dir.join("creds"));
+        let mut identities = keys.platform_identities()?;
+        for org in orgs {
+            let id = Identity::acting_for(org);
+            identities.insert(id.clone(), vec![keys.ensure(&id)?]);
+        }
+        let operator = keys.seed_path(&Identity::Operator);
+        let auth = BusAuth::Secured { identities: &identities, operator: &operator };
+        let nats = LocalNats::start_with(&binary, platform::free_port(), &dir.join("nats"), auth).await?;
+        Ok(Self { nats, keys })
+    }
+
+    /// The NATS settings of `identity` (a service's, to start it).
+    pub fn settings_for(&self, identity: &govshare_shared::trust::Identity) -> govshare_shared::config::NatsSettings {
+        govshare_shared::config::NatsSettings {
+            url: self.nats.url.clone(),
+            nkey_file: Some(self.keys.seed_path(identity).display().to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// A client acting for `org` (one of those admitted at start, or `platform`).
+    pub async fn client_as(&self, org: &str) -> anyhow::Result<govshare_cli::client::Client> {
+        let identity = govshare_shared::trust::Identity::acting_for(org);
+        govshare_cli::client::Client::connect_as(&self.settings_for(&identity), org).await
+    }
+}

@@ -48,10 +48,7 @@ use async_nats::jetstream::{self, consumer::pull};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Parser;
 use futures::StreamExt;
-use govshare_cli::{
-    client::Client,
-    platform::{self, LocalNats},
-};
+use govshare_cli::platform;
 use govshare_recall::domain::recall::{Recall, Scope, holders};
 use govshare_shared::{
     Envelope, EventMeta, Lang, Outgoing, Service, SystemClock,
@@ -112,22 +109,20 @@ async fn main() -> anyhow::Result<()> {
         "sqlite" => format!("sqlite://{}?mode=rwc", dir.path().join("recall.db").display()),
         other => anyhow::bail!("unknown backend {other}"),
     };
-    let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
-    let nats = LocalNats::start(&binary, platform::free_port(), &dir.path().join("js")).await?;
+    let bus = govshare_bench::SecuredBus::start(dir.path(), &[RECALLER]).await?;
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
-    settings.nats.url = nats.url.clone();
+    settings.nats = bus.settings_for(&govshare_shared::trust::Identity::Service(Service::Recall));
     settings.http.addr = "127.0.0.1:0".into();
     // The service's warnings and errors (a refused call logs its storage error here); RUST_LOG wins.
     settings.telemetry.filter = "warn".into();
     govshare_shared::telemetry::init(&settings.telemetry, "bench-recall");
     let db = govshare_shared::store::connect_and_migrate::<govshare_recall::store::Migrator>(&url, 4).await?;
-    let bench = Bench { db, url: url.clone(), postgres: args.backend == "postgres", settings };
+    let bench = Bench { db, url: url.clone(), postgres: args.backend == "postgres", settings, bus };
 
     let result = run(&args, &bench).await;
 
-    nats.kill().await;
     bench.db.close().await?;
     if args.backend == "postgres" && !args.keep {
         let admin = sea_orm::Database::connect(&args.pg_admin).await?;
@@ -146,6 +141,8 @@ struct Bench {
     url: String,
     postgres: bool,
     settings: Settings,
+    /// The bus, with authorization on: the recaller calls as itself, the operators watch.
+    bus: govshare_bench::SecuredBus,
 }
 
 /// The lineage and grants to build: level sizes and how grants spread over the entries.
@@ -297,14 +294,15 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
     let before = Memory::now();
     let s = &b.settings;
     let running = platform::start_service(Service::Recall, s.clone(), Arc::new(SystemClock)).await?;
-    let mut client = Client::connect(&s.nats.url).await?.with_lang(Lang::En);
+    let mut client = b.bus.client_as(RECALLER).await?.with_lang(Lang::En);
     client.timeout = Duration::from_secs(args.call_timeout);
     let max_payload = client.nats.server_info().max_payload as u64;
     table.row(
         "  RecallStarted envelope / the answer, as they would be",
         format!("{} / {} (server max_payload {})", kb(started_len), kb(reply_len), kb(max_payload)),
     );
-    let js = client.jetstream();
+    // (the recaller has no JetStream: the operators watch the stream)
+    let js = b.bus.client_as(govshare_shared::bus::PLATFORM_ORG).await?.jetstream();
     let stream = js.get_stream(Service::Recall.stream()).await?;
     let mut counter = stream
         .create_consumer(pull::Config {

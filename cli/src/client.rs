@@ -52,11 +52,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects without credentials (a bus without authorization).
-    pub async fn connect(url: &str) -> Result<Self, async_nats::ConnectError> {
-        Ok(Self::new(async_nats::connect(url).await?))
-    }
-
     /// Connects as `org` with the credentials in `settings` (`nats.nkey_file`/`creds_file`),
     /// taking replies on `org`'s own inbox prefix.
     /// It fails at once when the bus refuses the credentials, and reports on stderr what the

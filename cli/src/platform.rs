@@ -92,12 +92,6 @@ pub enum BusAuth<'a> {
 }
 
 impl LocalNats {
-    /// Starts `nats-server -js` on `port` without authorization (tests of the services' own
-    /// checks only: every connection is every department).
-    pub async fn start(binary: &Path, port: u16, store_dir: &Path) -> anyhow::Result<Self> {
-        Self::start_with(binary, port, store_dir, BusAuth::Open).await
-    }
-
     /// Starts `nats-server` with JetStream storing in `dir/js` and the configuration written
     /// to `dir/nats.conf` (with `auth`, the generated `dir/auth.conf`), and waits until it
     /// answers JetStream calls.
