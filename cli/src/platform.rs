@@ -76,9 +76,11 @@ pub struct LocalNats {
     auth_file: Option<PathBuf>,
     /// The server's monitoring port (`/varz`), to see when a reload has taken effect.
     monitor_port: u16,
-    /// One reload at a time: two at once (the demo issuing a credential while `up` follows
-    /// the directory) would write the same file and signal in between.
-    reloading: tokio::sync::Mutex<()>,
+    /// Who the server admits now. Held for a whole reload, so reloads go one at a time (two at
+    /// once, the demo issuing a credential while `up` follows the directory, would write the
+    /// same file and signal in between), and one that would change nothing is skipped: each
+    /// reload interrupts JetStream's API for a moment (nats-io/nats-server#1736).
+    admitted: tokio::sync::Mutex<Identities>,
 }
 
 /// How a local nats-server admits connections.
@@ -149,7 +151,19 @@ impl LocalNats {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(Self { url, port, child, binary: binary.to_owned(), auth_file, monitor_port, reloading: Default::default() })
+        let admitted = match &auth {
+            BusAuth::Secured { identities, .. } => (*identities).clone(),
+            BusAuth::Open => Identities::new(),
+        };
+        Ok(Self {
+            url,
+            port,
+            child,
+            binary: binary.to_owned(),
+            auth_file,
+            monitor_port,
+            admitted: tokio::sync::Mutex::new(admitted),
+        })
     }
 
     /// Rewrites the authorization for `identities` and has the server reload it: new keys
@@ -158,7 +172,10 @@ impl LocalNats {
         let Some(path) = &self.auth_file else {
             anyhow::bail!("this nats-server runs without authorization; there is nothing to reload");
         };
-        let _one_at_a_time = self.reloading.lock().await;
+        let mut admitted = self.admitted.lock().await;
+        if *admitted == *identities {
+            return Ok(());
+        }
         write_auth(path, identities)?;
         let loaded = self.config_load_time().await;
         let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("nats-server has exited"))?;
@@ -177,6 +194,7 @@ impl LocalNats {
             anyhow::ensure!(tokio::time::Instant::now() < deadline, "nats-server did not reload within 10 s");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        *admitted = identities.clone();
         Ok(())
     }
 
