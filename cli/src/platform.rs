@@ -223,16 +223,10 @@ impl LocalNats {
 pub async fn connect_when_admitted(settings: &NatsSettings, identity: &Identity) -> anyhow::Result<async_nats::Client> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let attempt = async_nats::ConnectOptions::new()
-            .custom_inbox_prefix(identity.inbox_prefix())
-            .nkey(
-                govshare_shared::trust::read_seed(Path::new(settings.nkey_file.as_deref().unwrap_or_default()))?
-                    .seed()
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            )
-            .name(format!("govshare-{}", identity.file_name()))
-            .connect(&settings.url)
-            .await;
+        let options =
+            govshare_shared::trust::connect_options(settings, identity, &format!("govshare-{}", identity.file_name()))
+                .await?;
+        let attempt = options.connect(&settings.url).await;
         match attempt {
             Ok(client) => return Ok(client),
             Err(err) if tokio::time::Instant::now() < deadline => {

@@ -21,14 +21,10 @@ use tokio::sync::mpsc;
 async fn connect_watched(p: &Platform, identity: &Identity) -> (async_nats::Client, mpsc::UnboundedReceiver<String>) {
     p.nats.connect_as(identity).await.expect("admitted"); // admits the key
     let settings = p.nats.settings_for(identity);
-    let seed = govshare_shared::trust::read_seed(std::path::Path::new(settings.nkey_file.as_deref().unwrap()))
-        .unwrap()
-        .seed()
-        .unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::new()
-        .nkey(seed)
-        .custom_inbox_prefix(identity.inbox_prefix())
+    let client = govshare_shared::trust::connect_options(&settings, identity, "watched")
+        .await
+        .expect("credentials")
         .event_callback(move |event| {
             let tx = tx.clone();
             async move {
