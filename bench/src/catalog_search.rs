@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Instant};
 use clap::Parser;
 use govshare_catalog::{domain::entry::Entry, store};
 use govshare_cli::{client::Client, platform};
-use govshare_shared::{
+use govshare_runtime::{
     ManualClock, Service,
     config::Settings,
     events::{
@@ -98,7 +98,7 @@ async fn load(db: &sea_orm::DatabaseConnection, n: u32) -> anyhow::Result<()> {
                 refresh_duty: None,
                 updates_required: 0,
             };
-            store::save_entry(&tx, &entry, govshare_shared::revision::Read::New).await?;
+            store::save_entry(&tx, &entry, govshare_runtime::revision::Read::New).await?;
         }
         tx.commit().await?;
     }
@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
-    settings.nats = bus.settings_for(&govshare_shared::trust::Identity::Service(Service::Catalog));
+    settings.nats = bus.settings_for(&govshare_runtime::trust::Identity::Service(Service::Catalog));
     settings.http.addr = "127.0.0.1:0".into();
     settings.telemetry.filter = "warn".into();
     let clock = ManualClock::new("2026-11-23T01:30:00Z".parse()?);
@@ -222,5 +222,5 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn store_db(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    Ok(govshare_shared::store::connect_and_migrate::<store::Migrator>(url, 4).await?)
+    Ok(govshare_runtime::store::connect_and_migrate::<store::Migrator>(url, 4).await?)
 }

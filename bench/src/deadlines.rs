@@ -42,7 +42,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Parser;
 use futures::StreamExt;
 use govshare_cli::platform::{self, BusAuth, LocalNats};
-use govshare_shared::{
+use govshare_runtime::{
     Envelope, EventMeta, ManualClock, Outgoing, Service, SystemClock,
     calendar::Calendar,
     config::{DeadlineSettings, Settings},
@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     settings.http.addr = "127.0.0.1:0".into();
     settings.deadlines.batch_size = args.batch_size;
     let bench = Bench {
-        db: govshare_shared::store::connect_and_migrate::<govshare_deadlines::store::Migrator>(&url, 4).await?,
+        db: govshare_runtime::store::connect_and_migrate::<govshare_deadlines::store::Migrator>(&url, 4).await?,
         postgres: args.backend == "postgres",
         calendar_version: Calendar::from_settings(&settings.calendar)?.version(),
         settings,

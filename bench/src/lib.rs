@@ -73,14 +73,14 @@ impl Table {
 /// measured includes the server's permission checks.
 pub struct SecuredBus {
     pub nats: govshare_cli::platform::LocalNats,
-    pub keys: govshare_shared::trust::KeyFolder,
+    pub keys: govshare_runtime::trust::KeyFolder,
 }
 
 impl SecuredBus {
     /// Starts nats-server in `dir` admitting the platform and `orgs`.
     pub async fn start(dir: &std::path::Path, orgs: &[&str]) -> anyhow::Result<Self> {
         use govshare_cli::platform::{self, BusAuth, LocalNats};
-        use govshare_shared::trust::{Identity, KeyFolder};
+        use govshare_runtime::trust::{Identity, KeyFolder};
         let binary = platform::find_nats_server().ok_or_else(|| anyhow::anyhow!(platform::NATS_MISSING))?;
         let keys = KeyFolder::new(dir.join("creds"));
         let mut identities = keys.platform_identities()?;
@@ -95,8 +95,8 @@ impl SecuredBus {
     }
 
     /// The NATS settings of `identity` (a service's, to start it).
-    pub fn settings_for(&self, identity: &govshare_shared::trust::Identity) -> govshare_shared::config::NatsSettings {
-        govshare_shared::config::NatsSettings {
+    pub fn settings_for(&self, identity: &govshare_runtime::trust::Identity) -> govshare_runtime::config::NatsSettings {
+        govshare_runtime::config::NatsSettings {
             url: self.nats.url.clone(),
             nkey_file: Some(self.keys.seed_path(identity).display().to_string()),
             ..Default::default()
@@ -105,7 +105,7 @@ impl SecuredBus {
 
     /// A client acting for `org` (one of those admitted at start, or `platform`).
     pub async fn client_as(&self, org: &str) -> anyhow::Result<govshare_cli::client::Client> {
-        let identity = govshare_shared::trust::Identity::acting_for(org);
+        let identity = govshare_runtime::trust::Identity::acting_for(org);
         govshare_cli::client::Client::connect_as(&self.settings_for(&identity), org).await
     }
 }

@@ -50,7 +50,7 @@ use clap::Parser;
 use futures::StreamExt;
 use govshare_cli::platform;
 use govshare_recall::domain::recall::{Recall, Scope, holders};
-use govshare_shared::{
+use govshare_runtime::{
     Envelope, EventMeta, Lang, Outgoing, Service, SystemClock,
     config::Settings,
     envelope::EventPayload,
@@ -113,12 +113,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
-    settings.nats = bus.settings_for(&govshare_shared::trust::Identity::Service(Service::Recall));
+    settings.nats = bus.settings_for(&govshare_runtime::trust::Identity::Service(Service::Recall));
     settings.http.addr = "127.0.0.1:0".into();
     // The service's warnings and errors (a refused call logs its storage error here); RUST_LOG wins.
     settings.telemetry.filter = "warn".into();
-    govshare_shared::telemetry::init(&settings.telemetry, "bench-recall");
-    let db = govshare_shared::store::connect_and_migrate::<govshare_recall::store::Migrator>(&url, 4).await?;
+    govshare_runtime::telemetry::init(&settings.telemetry, "bench-recall");
+    let db = govshare_runtime::store::connect_and_migrate::<govshare_recall::store::Migrator>(&url, 4).await?;
     let bench = Bench { db, url: url.clone(), postgres: args.backend == "postgres", settings, bus };
 
     let result = run(&args, &bench).await;
@@ -302,7 +302,7 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         format!("{} / {} (server max_payload {})", kb(started_len), kb(reply_len), kb(max_payload)),
     );
     // (the recaller has no JetStream: the operators watch the stream)
-    let js = b.bus.client_as(govshare_shared::bus::PLATFORM_ORG).await?.jetstream();
+    let js = b.bus.client_as(govshare_runtime::bus::PLATFORM_ORG).await?.jetstream();
     let stream = js.get_stream(Service::Recall.stream()).await?;
     let mut counter = stream
         .create_consumer(pull::Config {
@@ -583,7 +583,7 @@ struct Sample {
 
 /// Samples the service's non-idle sessions every 100 ms until `on` is cleared.
 async fn sample_sessions(url: String, on: Arc<AtomicBool>) -> Vec<Sample> {
-    let Ok(db) = govshare_shared::store::connect(&url, 1).await else { return Vec::new() };
+    let Ok(db) = govshare_runtime::store::connect(&url, 1).await else { return Vec::new() };
     let sql = format!(
         "{MINE}SELECT pid, state, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IS NOT NULL \

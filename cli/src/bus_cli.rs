@@ -10,7 +10,7 @@ use std::{
 
 use clap::Subcommand;
 use futures::StreamExt;
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     bus::PLATFORM_ORG,
     trust::{self, Identities, Identity, KeyFolder},

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::Subcommand;
-use govshare_shared::calendar::{Calendar, DayOff, TIME_ZONE, YearCalendar, notice};
+use govshare_runtime::calendar::{Calendar, DayOff, TIME_ZONE, YearCalendar, notice};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -55,7 +55,7 @@ pub struct CalendarArgs {
     /// corrects a year, exactly as the deadlines service reads it.
     #[arg(long = "calendar-dir", env = "GOVSHARE_CALENDAR__DIR")]
     dir: Option<String>,
-    /// A year file adding or correcting a year (repeatable), like shared/calendars/2026.toml.
+    /// A year file adding or correcting a year (repeatable), like shared/calendar/calendars/2026.toml.
     #[arg(long = "calendar-file")]
     files: Vec<PathBuf>,
     /// Close of business (Civil Code Art. 203), e.g. 17:30; default 24:00.
@@ -65,7 +65,7 @@ pub struct CalendarArgs {
 
 impl CalendarArgs {
     fn calendar(&self) -> Result<Calendar, String> {
-        let settings = govshare_shared::config::CalendarSettings { dir: self.dir.clone(), ..Default::default() };
+        let settings = govshare_runtime::config::CalendarSettings { dir: self.dir.clone(), ..Default::default() };
         let mut cal = Calendar::from_settings(&settings)
             .map_err(|e| e.to_string())?
             .with_close_of_business(self.close_of_business);
@@ -173,7 +173,7 @@ mod tests {
     }
 
     fn notice(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/calendars/notices").join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/calendar/calendars/notices").join(name)
     }
 
     #[test]
@@ -192,7 +192,7 @@ mod tests {
         let out = import().unwrap();
         // Then the folder holds exactly the shipped 2026.toml, and the days were shown
         let written = std::fs::read_to_string(dir.path().join("2026.toml")).unwrap();
-        assert_eq!(written, include_str!("../../shared/calendars/2026.toml"));
+        assert_eq!(written, include_str!("../../shared/calendar/calendars/2026.toml"));
         assert!(out.contains("国庆节: days off 2026-10-01 周四 .. 2026-10-07 周三 (7 days)"), "{out}");
         assert!(out.ends_with(&format!("wrote {}", dir.path().join("2026.toml").display())));
         // And the calendar folder now answers for 2026 from it
@@ -234,7 +234,7 @@ mod tests {
         assert!(import(false).unwrap_err().contains("--force"));
         import(true).unwrap();
         let written = std::fs::read_to_string(dir.path().join("2025.toml")).unwrap();
-        assert_eq!(written, include_str!("../../shared/calendars/2025.toml"));
+        assert_eq!(written, include_str!("../../shared/calendar/calendars/2025.toml"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_nats::{HeaderMap, jetstream};
-use govshare_shared::{
+use govshare_runtime::{
     Service, bus,
     config::NatsSettings,
     reply::{Lang, WireError, WireReply},
@@ -70,7 +70,7 @@ impl Client {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "nats {} as {}: {e}",
-                    govshare_shared::config::redact_url(&settings.url),
+                    govshare_runtime::config::redact_url(&settings.url),
                     identity.file_name()
                 )
             })?;
@@ -223,7 +223,7 @@ impl Client {
 
 fn with_version(mut body: Value) -> Value {
     if let Value::Object(map) = &mut body {
-        map.entry("version").or_insert(Value::from(govshare_shared::validate::CALL_VERSION));
+        map.entry("version").or_insert(Value::from(govshare_runtime::validate::CALL_VERSION));
     }
     body
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use govshare_shared::{Envelope, ManualClock, Service, duty::DutyBreached, envelope::EventPayload, reply::Lang};
+use govshare_runtime::{Envelope, ManualClock, Service, duty::DutyBreached, envelope::EventPayload, reply::Lang};
 use serde_json::json;
 
 use crate::{client::Client, fixtures, platform};
@@ -55,7 +55,8 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
     );
     let draft = fixtures::draft("居民户籍信息", 1, "unconditional");
     let entry_id = fixtures::publish(client, "gd-gongan", "wang.wu", "gd-auth", draft).await?;
-    wait_for_event::<govshare_shared::events::catalog::EntryPublished>(&js, &entry_id, Duration::from_secs(10)).await?;
+    wait_for_event::<govshare_runtime::events::catalog::EntryPublished>(&js, &entry_id, Duration::from_secs(10))
+        .await?;
     platform::wait_caught_up(&js, &Service::Catalog.stream(), "requests-catalog", Duration::from_secs(10)).await?;
 
     step("3", "卫健委提交共享申请 / the requester submits a request");
@@ -63,7 +64,7 @@ pub async fn run(client: &Client, clock: &ManualClock) -> anyhow::Result<()> {
         .command(Service::Requests, "gd-weijian", "submit_request", fixtures::request(&entry_id, "qian.qi"))
         .await?;
     let duty_id = request["reply_duty_id"].as_str().unwrap_or_default().to_owned();
-    wait_for_event::<govshare_shared::duty::DutyScheduled>(&js, &duty_id, Duration::from_secs(10)).await?;
+    wait_for_event::<govshare_runtime::duty::DutyScheduled>(&js, &duty_id, Duration::from_secs(10)).await?;
     let duty = client.query(Service::Deadlines, "gd-gongan", "get_duty", json!({"id": duty_id})).await?;
     println!("      答复期限 / reply due: {} (Art. 21: 1 working day)", duty["due_at"]);
 
@@ -97,8 +98,8 @@ fn step(n: &str, text: &str) {
 }
 
 fn clock_now(clock: &ManualClock) -> String {
-    use govshare_shared::Clock;
-    clock.now().with_timezone(&govshare_shared::calendar::TIME_ZONE).format("%Y-%m-%d %H:%M %Z").to_string()
+    use govshare_runtime::Clock;
+    clock.now().with_timezone(&govshare_runtime::calendar::TIME_ZONE).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 /// Prints every event and duty message as it crosses the bus.

@@ -1,7 +1,7 @@
 //! Realistic sample data for the demo, the system tests and benchmarks: a catalog entry
 //! draft with every Art. 13 field, and the calls that take it through review to publication.
 
-use govshare_shared::Service;
+use govshare_runtime::Service;
 use serde_json::{Value, json};
 
 use crate::client::{CallError, Client};

@@ -16,7 +16,7 @@ use govshare_cli::{
     request_cli::{GrantCmd, RequestCmd},
     return_cli::ReturnCmd,
 };
-use govshare_shared::{
+use govshare_runtime::{
     ManualClock, Service, SharedClock, SystemClock,
     config::{NatsSettings, Settings},
     reply::Lang,
@@ -276,9 +276,9 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Bus { creds, nats_url, cmd } => {
-            let operator = creds.nats(&nats_url, govshare_shared::bus::PLATFORM_ORG);
+            let operator = creds.nats(&nats_url, govshare_runtime::bus::PLATFORM_ORG);
             bus_cli::run(cmd, &creds.creds_dir, async || {
-                Client::connect_as(&operator, govshare_shared::bus::PLATFORM_ORG).await
+                Client::connect_as(&operator, govshare_runtime::bus::PLATFORM_ORG).await
             })
             .await
         }
@@ -300,7 +300,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     if demo_mode {
         settings.telemetry.filter = "warn".into();
     }
-    govshare_shared::telemetry::init(&settings.telemetry, "govshare");
+    govshare_runtime::telemetry::init(&settings.telemetry, "govshare");
     let temp = tempfile::tempdir()?;
     let data_dir = match (&args.data_dir, demo_mode) {
         (Some(dir), _) => dir.clone(),
@@ -318,7 +318,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         let path = data_dir.join("bus").join("notify-secret.key");
         if !path.is_file() {
             let key = govshare_notify::channels::sealed::SecretKey::generate_base64();
-            govshare_shared::trust::write_secret(&path, &key)?;
+            govshare_runtime::trust::write_secret(&path, &key)?;
         }
         settings.notify.secret_key = Some(std::fs::read_to_string(&path)?.trim().to_owned().into());
     }
@@ -367,7 +367,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         nkey_file: Some(operator_seed.display().to_string()),
         ..Default::default()
     };
-    let operator = Client::connect_as(&operator_settings, govshare_shared::bus::PLATFORM_ORG).await?;
+    let operator = Client::connect_as(&operator_settings, govshare_runtime::bus::PLATFORM_ORG).await?;
     let stop = tokio_util::sync::CancellationToken::new();
     let follower = local
         .clone()
@@ -397,7 +397,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
     if local.is_none() {
         println!("(your nats-server must carry the authorization `govshare bus config` writes)");
     }
-    govshare_shared::app::shutdown_signal().await;
+    govshare_runtime::app::shutdown_signal().await;
     println!("stopping...");
     stop.cancel();
     if let Some(f) = follower {
@@ -407,7 +407,7 @@ async fn up(args: UpArgs, demo_mode: bool) -> anyhow::Result<()> {
         r.shutdown().await;
     }
     drop(local);
-    govshare_shared::telemetry::shutdown();
+    govshare_runtime::telemetry::shutdown();
     Ok(())
 }
 

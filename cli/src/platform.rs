@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_nats::jetstream;
-use govshare_shared::{
+use govshare_runtime::{
     Service, SharedClock,
     app::Running,
     config::{NatsSettings, Settings},
@@ -18,7 +18,7 @@ use govshare_shared::{
 
 /// Starts one service in this process.
 pub async fn start_service(service: Service, settings: Settings, clock: SharedClock) -> anyhow::Result<Running> {
-    use govshare_shared::app::start;
+    use govshare_runtime::app::start;
     match service {
         Service::Catalog => start::<govshare_catalog::App>(settings, clock).await,
         Service::Requests => start::<govshare_requests::App>(settings, clock).await,
@@ -137,7 +137,7 @@ impl LocalNats {
         loop {
             let up = tokio::time::timeout(Duration::from_secs(1), async {
                 let client =
-                    govshare_shared::trust::connect(&settings, &Identity::Operator, "govshare-probe").await.ok()?;
+                    govshare_runtime::trust::connect(&settings, &Identity::Operator, "govshare-probe").await.ok()?;
                 // JetStream answers its API once it has loaded its store. (async-nats 0.51's
                 // account-info parsing fails on 2.9 servers, so ask the raw API.)
                 client.request("$JS.API.INFO", "".into()).await.ok()
@@ -224,7 +224,7 @@ pub async fn connect_when_admitted(settings: &NatsSettings, identity: &Identity)
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let options =
-            govshare_shared::trust::connect_options(settings, identity, &format!("govshare-{}", identity.file_name()))
+            govshare_runtime::trust::connect_options(settings, identity, &format!("govshare-{}", identity.file_name()))
                 .await?;
         let attempt = options.connect(&settings.url).await;
         match attempt {
@@ -240,7 +240,7 @@ pub async fn connect_when_admitted(settings: &NatsSettings, identity: &Identity)
 
 /// Writes the generated authorization file (atomically: the server never reads half a file).
 fn write_auth(path: &Path, identities: &Identities) -> anyhow::Result<()> {
-    let (text, skipped) = govshare_shared::trust::render_authorization(identities);
+    let (text, skipped) = govshare_runtime::trust::render_authorization(identities);
     for s in skipped {
         tracing::warn!(key = %s, "not a NATS user public key; left out of the bus authorization");
     }

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
-use govshare_shared::events::{
+use govshare_runtime::events::{
     catalog::ShareMethod,
     requests::{Extends, GrantEnd, MissingItem},
 };

@@ -15,7 +15,7 @@ use govshare_cli::{
     client::{CallError, Client, Connector},
     platform::{self, BusAuth, LocalNats},
 };
-use govshare_shared::{
+use govshare_runtime::{
     Envelope, ManualClock, Service,
     app::Running,
     config::{NatsSettings, Settings},
@@ -394,13 +394,13 @@ impl Platform {
     }
 
     /// How often `service` refused something on its own trust check.
-    pub fn refusals(&self, service: Service, what: govshare_shared::trust::Refused) -> u64 {
+    pub fn refusals(&self, service: Service, what: govshare_runtime::trust::Refused) -> u64 {
         self.running[&service].ctx.refusals.get(what)
     }
 
     /// A connection of the test's own to a service's database, for assertions.
     pub async fn db(&self, service: Service) -> DatabaseConnection {
-        govshare_shared::store::connect(&self.dbs[&service].url, 2).await.expect("db connects")
+        govshare_runtime::store::connect(&self.dbs[&service].url, 2).await.expect("db connects")
     }
 
     pub async fn stop(mut self) {
@@ -449,7 +449,7 @@ impl Platform {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let found = self
-                .messages(govshare_shared::bus::DUTY_STREAM)
+                .messages(govshare_runtime::bus::DUTY_STREAM)
                 .await
                 .into_iter()
                 .map(|(_, e)| e)
@@ -538,7 +538,7 @@ impl Platform {
             govshare_cli::fixtures::publish(&self.client, "gongan", "wang", "gd-auth", draft).await.expect("published");
         // The reply comes at commit; the event follows through the outbox. Wait for it to be
         // on the bus, then for requests to have read it.
-        self.wait_event::<govshare_shared::events::catalog::EntryPublished>(&entry_id).await;
+        self.wait_event::<govshare_runtime::events::catalog::EntryPublished>(&entry_id).await;
         self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
         entry_id
     }
@@ -547,7 +547,7 @@ impl Platform {
     /// `Nats-Msg-Id`): for tests that play a department system or another service.
     /// It publishes as the service whose `source` the envelope names (the bus admits nobody
     /// else on that service's subjects).
-    pub async fn send(&self, out: &govshare_shared::Outgoing) {
+    pub async fn send(&self, out: &govshare_runtime::Outgoing) {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", out.envelope.id.to_string().as_str());
         let body = serde_json::to_vec(&out.envelope).expect("envelope serializes");
@@ -567,7 +567,7 @@ impl Platform {
     /// Waits until the requests service knows organisation `org_id` (its registration is on
     /// the bus and requests has read it).
     pub async fn known(&self, org_id: &str) {
-        self.wait_event::<govshare_shared::events::catalog::OrganisationRegistered>(org_id).await;
+        self.wait_event::<govshare_runtime::events::catalog::OrganisationRegistered>(org_id).await;
         self.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
     }
 

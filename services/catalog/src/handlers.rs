@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
     bus::{CallKind, PLATFORM_ORG},
-    duty,
     events::{
         OrgKind, ShareType,
         catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
@@ -204,7 +203,7 @@ fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
                         .filter(|n| !n.trim().is_empty())
                         .map_or_else(|| format!("#{i}"), str::to_owned),
                     data_type: "string".into(),
-                    sensitivity: govshare_shared::events::catalog::Sensitivity::Public,
+                    sensitivity: govshare_runtime::events::catalog::Sensitivity::Public,
                 })
             })
             .collect()
@@ -459,11 +458,11 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
         })
         .collect();
     out.extend(d.duties.iter().map(|op| match op {
-        DutyOp::Open(x) => duty::message(x, Service::Catalog, meta, now),
-        DutyOp::OpenRecurring(x) => duty::message(x, Service::Catalog, meta, now),
-        DutyOp::Extend(x) => duty::message(x, Service::Catalog, meta, now),
-        DutyOp::Close(x) => duty::message(x, Service::Catalog, meta, now),
-        DutyOp::CycleDone(x) => duty::message(x, Service::Catalog, meta, now),
+        DutyOp::Open(x) => Outgoing::duty(x, Service::Catalog, meta, now),
+        DutyOp::OpenRecurring(x) => Outgoing::duty(x, Service::Catalog, meta, now),
+        DutyOp::Extend(x) => Outgoing::duty(x, Service::Catalog, meta, now),
+        DutyOp::Close(x) => Outgoing::duty(x, Service::Catalog, meta, now),
+        DutyOp::CycleDone(x) => Outgoing::duty(x, Service::Catalog, meta, now),
     }));
     out
 }
@@ -509,7 +508,7 @@ fn parse_refresh(f: &mut Fields, now: DateTime<Utc>) -> (Option<String>, Option<
         None => Some(now),
         Some(raw) => match DateTime::parse_from_rfc3339(&raw) {
             // Within the years deadlines can count (the refresh fulfils a cycle of a duty).
-            Ok(at) => govshare_shared::validate::dates::check_instant(at.with_timezone(&Utc))
+            Ok(at) => govshare_runtime::validate::dates::check_instant(at.with_timezone(&Utc))
                 .map_err(|e| f.problem(e.problem("refreshed_at")))
                 .ok(),
             Err(e) => {
@@ -598,7 +597,7 @@ struct BusKeyChange {
     key: UserPublicKey,
 }
 
-async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govshare_shared::EventMeta), ApiError> {
+async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govshare_runtime::EventMeta), ApiError> {
     let mut f = call.fields;
     let parsed = parse_bus_key(&mut f);
     let (org_id, key) = f.into_parsed(parsed)?;
@@ -977,7 +976,7 @@ async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::catalog::ShareMethod;
+    use govshare_runtime::events::catalog::ShareMethod;
 
     use super::*;
 

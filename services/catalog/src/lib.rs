@@ -8,7 +8,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use govshare_shared::{Service, app::Call, async_trait, reply::ApiError};
+use govshare_runtime::{Service, app::Call, async_trait, reply::ApiError};
 
 /// The catalog service as the shared runtime runs it.
 pub struct App {
@@ -28,11 +28,11 @@ pub fn load_regions(file: Option<&str>) -> Result<domain::Regions, String> {
 }
 
 #[async_trait]
-impl govshare_shared::App for App {
+impl govshare_runtime::App for App {
     const SERVICE: Service = Service::Catalog;
     type Migrator = store::Migrator;
 
-    fn new(ctx: govshare_shared::Context) -> Self {
+    fn new(ctx: govshare_runtime::Context) -> Self {
         let (regions, load_error) = match load_regions(ctx.settings.catalog.regions_file.as_deref()) {
             Ok(r) => (r, None),
             Err(e) => (domain::Regions::default(), Some(e)),

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    govshare_shared::run::<govshare_catalog::App>().await
+    govshare_runtime::run::<govshare_catalog::App>().await
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, Envelope, EventMeta, Outgoing, Service,
     app::Call,
     async_trait,
@@ -67,7 +67,7 @@ impl EventHandler for DutyContract {
     ) -> Result<Vec<Outgoing>, HandleError> {
         let k = &*self.clocking;
         let (cal, policy) = (&k.calendar, &k.policy);
-        let meta = EventMeta::caused_by(event);
+        let meta = govshare_runtime::telemetry::caused_by(event);
         let op = event.event_type.trim_start_matches("govshare.duty.").split(".v").next().unwrap_or_default();
         let note = event.data.to_string();
         let sender = sender(event)?;
@@ -379,7 +379,7 @@ async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     if let Some(h) = &holder
         && !visible(&call.org, h)
     {
-        return Err(ApiError::new(govshare_shared::ErrorCode::Forbidden));
+        return Err(ApiError::new(govshare_runtime::ErrorCode::Forbidden));
     }
     let mut q = clock::Entity::find().filter(clock::Column::State.ne("closed"));
     if let Some(h) = holder {

@@ -1,5 +1,5 @@
 //! The deadlines service: clocks every statutory duty that any service opens through the
-//! duty contract (`govshare_shared::duty`), and announces, each exactly once, when it is
+//! duty contract (`govshare_runtime::duty`), and announces, each exactly once, when it is
 //! scheduled, reminded, breached and escalated rung by rung. It knows nothing of requests
 //! or recalls: only duties, counted in working days on the official calendar.
 
@@ -11,7 +11,7 @@ pub mod store;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     app::Call,
     async_trait, bus,
@@ -26,7 +26,7 @@ use crate::handlers::Clocking;
 
 /// The deadlines service as the shared runtime runs it.
 pub struct App {
-    ctx: govshare_shared::Context,
+    ctx: govshare_runtime::Context,
     /// The configured calendar; an unreadable calendar file stops the start (in `init`).
     clocking: Result<Arc<Clocking>, String>,
     /// Woken when this replica opens or moves a clock, so the scanner re-reads the next due.
@@ -41,11 +41,11 @@ impl App {
 }
 
 #[async_trait]
-impl govshare_shared::App for App {
+impl govshare_runtime::App for App {
     const SERVICE: Service = Service::Deadlines;
     type Migrator = store::Migrator;
 
-    fn new(ctx: govshare_shared::Context) -> Self {
+    fn new(ctx: govshare_runtime::Context) -> Self {
         let warn_from = domain::next_year::warning_from(ctx.settings.calendar.next_year_warning_from.as_deref());
         let clocking =
             Calendar::from_settings(&ctx.settings.calendar).map_err(|e| e.to_string()).and_then(|calendar| {

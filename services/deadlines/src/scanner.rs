@@ -18,7 +18,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Context, EventMeta, Outgoing,
     calendar::TIME_ZONE,
     duty::{CalendarNextYearMissing, OverdueDigest, OverdueDuty},
@@ -421,7 +421,7 @@ impl Scanner {
             .await?
             .rows_affected
             == 1;
-        let today = now.with_timezone(&govshare_shared::calendar::TIME_ZONE).date_naive();
+        let today = now.with_timezone(&govshare_runtime::calendar::TIME_ZONE).date_naive();
         let working = self.clocking.calendar.is_working_day(today).unwrap_or(true);
         let mut outgoing = Vec::new();
         if won && (working || !settings.digest_on_working_days_only) {
@@ -456,7 +456,7 @@ async fn digests(tx: &DatabaseTransaction, now: DateTime<Utc>) -> Result<Vec<Out
 
 /// On PostgreSQL, skip rows another replica holds: two replicas split a burst between them.
 fn claim<E: EntityTrait>(q: Select<E>, tx: &DatabaseTransaction) -> Select<E> {
-    if govshare_shared::store::is_postgres(tx) {
+    if govshare_runtime::store::is_postgres(tx) {
         q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
     } else {
         q

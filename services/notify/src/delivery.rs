@@ -17,7 +17,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{Context, EventMeta, Outgoing, bus, events::notify::DeliveryDead};
+use govshare_runtime::{Context, EventMeta, Outgoing, bus, events::notify::DeliveryDead};
 use sea_orm::{
     ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, LockBehavior, LockType},
@@ -134,7 +134,7 @@ impl Worker {
             .filter(delivery::Column::NextAttemptAt.lte(now))
             .order_by_asc(delivery::Column::NextAttemptAt)
             .limit(n);
-        if govshare_shared::store::is_postgres(&tx) {
+        if govshare_runtime::store::is_postgres(&tx) {
             q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
         let mut claimed = Vec::new();

@@ -2,7 +2,7 @@
 //! request, and the inbox calls.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, Envelope, EventMeta, Outgoing,
     app::Call,
     async_trait,
@@ -131,7 +131,7 @@ impl EventHandler for DutyEvents {
     ) -> Result<Vec<Outgoing>, HandleError> {
         if let Some(e) = inbox::decode_if::<CalendarNextYearMissing>(event)? {
             // Only the platform operators can add a calendar year.
-            let platform = govshare_shared::bus::PLATFORM_ORG;
+            let platform = govshare_runtime::bus::PLATFORM_ORG;
             let operators = vec![Recipient::new(platform, platform)];
             let message = Message::CalendarNextYearMissing { year: e.year, duties_waiting: e.duties_waiting };
             return notify(tx, &About::event(event), now, operators, &message).await;
@@ -156,7 +156,11 @@ struct About {
 
 impl About {
     fn event(event: &Envelope) -> Self {
-        Self { id: event.id.to_string(), event_type: event.event_type.clone(), meta: EventMeta::caused_by(event) }
+        Self {
+            id: event.id.to_string(),
+            event_type: event.event_type.clone(),
+            meta: govshare_runtime::telemetry::caused_by(event),
+        }
     }
 
     fn command(call: &Call) -> Self {
@@ -220,7 +224,7 @@ async fn notify(
     // itself, counting them (`for_recipients` beside the message), and no email per person.
     let max = MAX_RECIPIENTS
         .try_with(|m| *m)
-        .unwrap_or(govshare_shared::config::NotifySettings::default().max_recipients_per_event);
+        .unwrap_or(govshare_runtime::config::NotifySettings::default().max_recipients_per_event);
     for (recipient, stands_for) in crate::domain::recipients::bounded(recipients, max) {
         let id = uuid::Uuid::now_v7().to_string();
         let stored_message = match stands_for {
@@ -462,21 +466,21 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let digest: Option<bool> = f.optional("digest");
     let lang = f.optional_str("lang");
     if let Some(bad) = channels.iter().flatten().find(|c| !["inbox", "email"].contains(&c.as_str())) {
-        f.problem(govshare_shared::Problem::invalid(
+        f.problem(govshare_runtime::Problem::invalid(
             "channels",
             format!("未知渠道 {bad}"),
             format!("unknown channel {bad}"),
         ));
     }
     if let Some(e) = email.as_deref().filter(|e| e.parse::<lettre::Address>().is_err()) {
-        f.problem(govshare_shared::Problem::invalid(
+        f.problem(govshare_runtime::Problem::invalid(
             "email",
             format!("邮箱地址无效：{e}"),
             format!("not an email address: {e}"),
         ));
     }
     if lang.as_deref().is_some_and(|l| l != "zh-CN" && l != "en") {
-        f.problem(govshare_shared::Problem::invalid("lang", "应为 zh-CN 或 en", "expected zh-CN or en"));
+        f.problem(govshare_runtime::Problem::invalid("lang", "应为 zh-CN 或 en", "expected zh-CN or en"));
     }
     f.finish()?;
     let account = account.expect("checked");
@@ -485,7 +489,7 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let wants_email = channels.as_ref().is_some_and(|c| c.iter().any(|c| c == "email"));
     let email = email.or(old.as_ref().and_then(|o| o.email.clone()));
     if wants_email && email.is_none() {
-        return Err(ApiError::validation(vec![govshare_shared::Problem::required("email")]));
+        return Err(ApiError::validation(vec![govshare_runtime::Problem::required("email")]));
     }
     let p = store::entities::preference::Model {
         org: call.org.clone(),
@@ -537,10 +541,10 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 /// Refuses a call that names another organisation in an `org` field: an organisation changes
 /// only its own accounts and webhook (issue 12), and says so rather than silently acting on its
 /// own rows instead.
-fn own_org_only(f: &mut govshare_shared::validate::Fields, acting: &str) -> Result<(), ApiError> {
+fn own_org_only(f: &mut govshare_runtime::validate::Fields, acting: &str) -> Result<(), ApiError> {
     match f.optional_str("org") {
         Some(other) if other != acting => Err(ApiError::with_text(
-            govshare_shared::reply::ErrorCode::Forbidden,
+            govshare_runtime::reply::ErrorCode::Forbidden,
             format!("{acting} 只能修改本单位的通知方式和回调地址，{other} 的须由其自行修改"),
             format!("{acting} may change only its own notification settings and webhook; {other} must change its own"),
         )),
@@ -589,7 +593,7 @@ async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> 
         let policy = WebhookPolicy::from_settings(&ctx.settings.notify).map_err(ApiError::unavailable)?;
         if let Err(refused) = check_webhook_url(&policy, u).await {
             let why = refused.text();
-            f.problem(govshare_shared::Problem::invalid("url", why.zh, why.en));
+            f.problem(govshare_runtime::Problem::invalid("url", why.zh, why.en));
         }
     }
     let url = f.into_parsed(url)?;
@@ -615,7 +619,7 @@ async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> 
 fn webhook_key(ctx: &Context) -> Result<SecretKey, ApiError> {
     let missing = || {
         ApiError::with_text(
-            govshare_shared::reply::ErrorCode::Unavailable,
+            govshare_runtime::reply::ErrorCode::Unavailable,
             "平台未配置回调密钥加密密钥（notify.secret_key），暂不能登记回调地址；请联系平台运维人员，未做任何更改",
             "webhooks cannot be registered: the platform has no key to encrypt their secrets with (notify.secret_key); ask the platform operators; nothing was changed",
         )

@@ -21,7 +21,7 @@ mod test_smtp;
 
 use std::sync::Arc;
 
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     app::Call,
     async_trait,
@@ -31,15 +31,15 @@ use govshare_shared::{
 
 /// The notify service as the shared runtime runs it.
 pub struct App {
-    ctx: govshare_shared::Context,
+    ctx: govshare_runtime::Context,
 }
 
 #[async_trait]
-impl govshare_shared::App for App {
+impl govshare_runtime::App for App {
     const SERVICE: Service = Service::Notify;
     type Migrator = store::Migrator;
 
-    fn new(ctx: govshare_shared::Context) -> Self {
+    fn new(ctx: govshare_runtime::Context) -> Self {
         Self { ctx }
     }
 

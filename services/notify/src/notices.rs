@@ -4,7 +4,7 @@
 //! another's events; notify reads its own stream for them, only the caller's subject.
 
 use async_nats::jetstream::stream::RawMessageErrorKind;
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Envelope, ErrorCode, app::Call, app::Context, envelope::EventPayload, events::notify::OrgNotice,
 };
 use serde_json::{Value, json};
@@ -21,17 +21,17 @@ pub async fn list_notices(ctx: &Context, call: Call) -> Result<Value, ApiError> 
     let max = ctx.settings.calls.max_page_size;
     let limit: Option<u64> = f.optional("limit");
     if limit.is_some_and(|l| l == 0 || l > max) {
-        f.problem(govshare_shared::Problem::new(
+        f.problem(govshare_runtime::Problem::new(
             "limit",
             "out_of_range",
-            govshare_shared::reply::Text::new(
+            govshare_runtime::reply::Text::new(
                 format!("limit 应在 1 到 {max} 之间"),
                 format!("limit must be between 1 and {max}"),
             ),
         ));
     }
     f.finish()?;
-    let limit = limit.unwrap_or(govshare_shared::page::DEFAULT_LIMIT).clamp(1, max.max(1));
+    let limit = limit.unwrap_or(govshare_runtime::page::DEFAULT_LIMIT).clamp(1, max.max(1));
     let subject = OrgNotice::subject_for(&call.org);
     let stream = ctx.js.get_stream_no_info(<OrgNotice as EventPayload>::SERVICE.stream()).await.map_err(|e| {
         ApiError::with_text(

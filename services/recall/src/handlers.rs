@@ -1,12 +1,12 @@
 //! Catalog and requests events -> read models; recalls, receipts and reports.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, Envelope, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
     async_trait,
     bus::{CallKind, PLATFORM_ORG},
-    duty::{self, About, CloseDuty, Closure, Duty, OpenDuty, Term},
+    duty::{About, CloseDuty, Closure, Duty, OpenDuty, Term},
     events::{
         catalog::EntryPublished,
         recall::{DestructionOrdered, DestructionReceipted, RecallCompleted, RecallStarted},
@@ -69,7 +69,7 @@ impl EventHandler for RequestEvents {
         let scope = Scope::Grant { request_id: e.request_id.clone() };
         // The order's reason is read by the holder's people: in words, not internals.
         let reason = format!("共享授权结束：{}（{}）", e.end.text().zh, e.reason);
-        let meta = EventMeta::caused_by(event);
+        let meta = govshare_runtime::telemetry::caused_by(event);
         let id = format!("end-{}", e.request_id);
         if store::recall(tx, &id).await?.is_some() {
             return Ok(Vec::new());
@@ -125,7 +125,7 @@ async fn start(
             term: Term::WorkingDays { days: receipt_days, from: now },
             opened_by: Service::Recall,
         };
-        out.push(duty::message(&open, Service::Recall, meta, now));
+        out.push(Outgoing::duty(&open, Service::Recall, meta, now));
         let ordered = DestructionOrdered {
             recall_id: r.id.clone(),
             holder: o.holder.clone(),
@@ -286,7 +286,7 @@ async fn receive(
     meta: &EventMeta,
     id: &str,
     receipt: Receipt,
-) -> Result<Result<Value, ApiError>, govshare_shared::revision::Conflict> {
+) -> Result<Result<Value, ApiError>, govshare_runtime::revision::Conflict> {
     let attempt = async {
         let now = ctx.clock.now();
         let tx = ctx.begin().await?;
@@ -302,7 +302,7 @@ async fn receive(
             }
         })?;
         match store::save_recall(&tx, &r, read).await {
-            Err(govshare_shared::revision::SaveError::Conflict(lost)) => return Ok(Err(lost)),
+            Err(govshare_runtime::revision::SaveError::Conflict(lost)) => return Ok(Err(lost)),
             other => other?,
         }
         let order = r.orders.iter().find(|o| o.holder == org).expect("received");
@@ -322,7 +322,7 @@ async fn receive(
             reason: "destruction receipt".into(),
             at: now,
         };
-        let mut out = vec![Outgoing::event(&receipted, meta, now), duty::message(&close, Service::Recall, meta, now)];
+        let mut out = vec![Outgoing::event(&receipted, meta, now), Outgoing::duty(&close, Service::Recall, meta, now)];
         if completed {
             let done = RecallCompleted {
                 recall_id: r.id.clone(),

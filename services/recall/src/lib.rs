@@ -9,7 +9,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     app::Call,
     async_trait,
@@ -19,15 +19,15 @@ use govshare_shared::{
 
 /// The recall service as the shared runtime runs it.
 pub struct App {
-    ctx: govshare_shared::Context,
+    ctx: govshare_runtime::Context,
 }
 
 #[async_trait]
-impl govshare_shared::App for App {
+impl govshare_runtime::App for App {
     const SERVICE: Service = Service::Recall;
     type Migrator = store::Migrator;
 
-    fn new(ctx: govshare_shared::Context) -> Self {
+    fn new(ctx: govshare_runtime::Context) -> Self {
         Self { ctx }
     }
 

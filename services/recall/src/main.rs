@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    govshare_shared::run::<govshare_recall::App>().await
+    govshare_runtime::run::<govshare_recall::App>().await
 }

@@ -1,7 +1,7 @@
 //! Disputes (Art. 28): calls -> parse -> `domain::disputes` -> store + outbox.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
     bus::{CallKind, PLATFORM_ORG},
@@ -30,10 +30,10 @@ pub fn handles(name: &str) -> bool {
 impl From<DisputeError> for ApiError {
     fn from(err: DisputeError) -> Self {
         if err == DisputeError::WithItself {
-            return ApiError::validation(vec![govshare_shared::Problem::new(
+            return ApiError::validation(vec![govshare_runtime::Problem::new(
                 "respondent",
                 "same_as_claimant",
-                govshare_shared::reply::Text::new("部门不能与自身发生争议", "a department has no dispute with itself"),
+                govshare_runtime::reply::Text::new("部门不能与自身发生争议", "a department has no dispute with itself"),
             )]);
         }
         let (code, zh) = match &err {
@@ -81,16 +81,16 @@ fn outgoing(
         None => out.push(Outgoing::event(&d.opened, meta, now)),
         Some(DisputeChange::Escalated(e, close, next)) => {
             out.push(Outgoing::event(e, meta, now));
-            out.push(duty::message(close, Service::Requests, meta, now));
-            out.push(duty::message(next, Service::Requests, meta, now));
+            out.push(Outgoing::duty(close, Service::Requests, meta, now));
+            out.push(Outgoing::duty(next, Service::Requests, meta, now));
         }
         Some(DisputeChange::Closed(c, close)) => {
             out.push(Outgoing::event(c, meta, now));
-            out.push(duty::message(close, Service::Requests, meta, now));
+            out.push(Outgoing::duty(close, Service::Requests, meta, now));
         }
     }
     if let Some(o) = open {
-        out.push(duty::message(o, Service::Requests, meta, now));
+        out.push(Outgoing::duty(o, Service::Requests, meta, now));
     }
     out
 }
@@ -190,7 +190,7 @@ pub async fn step_deadline_passed(
     db: &impl ConnectionTrait,
     dispute_id: &str,
     duty_id: &str,
-    settings: &govshare_shared::config::RequestSettings,
+    settings: &govshare_runtime::config::RequestSettings,
     meta: &EventMeta,
     now: DateTime<Utc>,
 ) -> Result<Vec<Outgoing>, DbErr> {

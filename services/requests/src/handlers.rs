@@ -1,12 +1,12 @@
 //! Calls and events -> parse -> decide -> store + outbox, in one transaction.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, Envelope, EventMeta, Outgoing, Problem, Service,
     app::Call,
     async_trait,
     bus::{CallKind, PLATFORM_ORG},
-    duty::{self, DutyBreached},
+    duty::DutyBreached,
     events::{
         catalog::{EntryPublished, EntryWithdrawn, OrganisationRegistered, RolesChanged},
         requests::{Extends, GrantEnd, UsageRecorded},
@@ -104,12 +104,12 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
         })
         .collect();
     out.extend(d.duties.iter().map(|m| match m {
-        DutyMsg::Open(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Pause(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Restart(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Resume(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Extend(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Close(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Open(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Pause(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Restart(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Resume(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Extend(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Close(x) => Outgoing::duty(x, Service::Requests, meta, now),
     }));
     out
 }
@@ -277,7 +277,7 @@ fn parse_command(name: &str, f: &mut Fields, ctx: &Context) -> Option<Command> {
                 f.problem(Problem::new(
                     "reason",
                     "required",
-                    govshare_shared::reply::Text::new(
+                    govshare_runtime::reply::Text::new(
                         "未更正的须说明理由（第二十六条）",
                         "an answer without a correction needs its reason (Art. 26)",
                     ),
@@ -492,7 +492,7 @@ impl EventHandler for CatalogEvents {
 /// clock ending the grant (Art. 27), a dispute step moving up by itself (Art. 28), and the
 /// violations the breach reveals (Arts 39-41).
 pub struct DeadlineEvents {
-    pub settings: govshare_shared::config::RequestSettings,
+    pub settings: govshare_runtime::config::RequestSettings,
 }
 
 #[async_trait]
@@ -504,7 +504,7 @@ impl EventHandler for DeadlineEvents {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         let Some(b) = inbox::decode_if::<DutyBreached>(event)? else { return Ok(Vec::new()) };
-        let meta = EventMeta::caused_by(event);
+        let meta = govshare_runtime::telemetry::caused_by(event);
         let id = &b.duty.about.id;
         let facts = Facts { org: "deadlines".into(), now, violation_id: event.id.to_string(), ..Facts::default() };
         match b.duty.about.kind.as_str() {

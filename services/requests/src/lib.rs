@@ -10,7 +10,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     app::Call,
     async_trait,
@@ -20,15 +20,15 @@ use govshare_shared::{
 
 /// The requests service as the shared runtime runs it.
 pub struct App {
-    ctx: govshare_shared::Context,
+    ctx: govshare_runtime::Context,
 }
 
 #[async_trait]
-impl govshare_shared::App for App {
+impl govshare_runtime::App for App {
     const SERVICE: Service = Service::Requests;
     type Migrator = store::Migrator;
 
-    fn new(ctx: govshare_shared::Context) -> Self {
+    fn new(ctx: govshare_runtime::Context) -> Self {
         Self { ctx }
     }
 
@@ -51,7 +51,8 @@ impl govshare_shared::App for App {
                     durable: "requests-deadlines".into(),
                     stream: Service::Deadlines.stream(),
                     filter_subject:
-                        <govshare_shared::duty::DutyBreached as govshare_shared::envelope::EventPayload>::nats_subject(),
+                        <govshare_runtime::duty::DutyBreached as govshare_runtime::envelope::EventPayload>::nats_subject(
+                        ),
                 },
                 Arc::new(handlers::DeadlineEvents { settings: self.ctx.settings.requests.clone() }),
             ),

@@ -4,11 +4,10 @@
 //! transaction. A breached cycle is the violation handling's (`handlers::DeadlineEvents`).
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, Context, EventMeta, Outgoing, Problem, Service,
     app::Call,
     bus::{CallKind, PLATFORM_ORG},
-    duty,
     page::Page,
     region::RegionCode,
     revision::Read,
@@ -51,9 +50,9 @@ fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing>
         Event::Cancelled(e) => Outgoing::event(e, meta, now),
     });
     let duties = d.duties.iter().map(|m| match m {
-        DutyMsg::Open(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::CycleDone(x) => duty::message(x, Service::Requests, meta, now),
-        DutyMsg::Close(x) => duty::message(x, Service::Requests, meta, now),
+        DutyMsg::Open(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::CycleDone(x) => Outgoing::duty(x, Service::Requests, meta, now),
+        DutyMsg::Close(x) => Outgoing::duty(x, Service::Requests, meta, now),
     });
     events.chain(duties).collect()
 }

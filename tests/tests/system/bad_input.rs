@@ -2,7 +2,7 @@
 //! nothing.
 
 use govshare_cli::client::CallError;
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     reply::{Lang, WireError},
 };
@@ -138,13 +138,13 @@ async fn a_request_for_a_not_shared_entry_is_refused_at_once_with_its_legal_basi
     assert!(r.get("reply_duty_id").is_none(), "no reply clock was opened, so none is named: {r}");
     assert_eq!(r["opened_duties"], serde_json::json!([]));
     let id = r["request_id"].as_str().unwrap();
-    let refused: govshare_shared::events::requests::RequestRefused =
-        p.wait_event::<govshare_shared::events::requests::RequestRefused>(id).await.decode().unwrap();
+    let refused: govshare_runtime::events::requests::RequestRefused =
+        p.wait_event::<govshare_runtime::events::requests::RequestRefused>(id).await.decode().unwrap();
     assert!(refused.legal_basis.is_some_and(|b| !b.is_empty()), "Art. 14: the entry's legal basis");
     let unknown = govshare_cli::fixtures::request("nope", "zhao");
     let e = refusal(p.command(Service::Requests, "weijian", "submit_request", unknown).await);
     assert_eq!(e.code, ErrorCode::ValidationFailed);
     assert_eq!(e.problems[0].field, "entry_id");
-    assert!(p.messages(govshare_shared::bus::DUTY_STREAM).await.is_empty());
+    assert!(p.messages(govshare_runtime::bus::DUTY_STREAM).await.is_empty());
     p.stop().await;
 }

@@ -3,7 +3,7 @@
 //! the organisations' bus keys.
 
 use govshare_cli::{client::CallError, fixtures};
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     duty::{DutyScheduled, OpenDuty},
     envelope::EventPayload,

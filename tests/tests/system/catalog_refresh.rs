@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use govshare_cli::{client::CallError, fixtures};
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     duty::{CycleDone, DutyBreached, DutyScheduled, OpenRecurringDuty},
     events::catalog::DataRefreshed,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use govshare_cli::client::CallError;
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     events::{
         catalog::{EntryPublished, EntryReturned},
@@ -56,7 +56,7 @@ async fn outbox_drained(p: &Platform, service: Service) {
 }
 
 /// How many events of each listed type name each subject.
-fn count(counts: &mut HashMap<String, usize>, events: Vec<govshare_shared::Envelope>) {
+fn count(counts: &mut HashMap<String, usize>, events: Vec<govshare_runtime::Envelope>) {
     for e in events {
         *counts.entry(e.subject).or_default() += 1;
     }
@@ -192,7 +192,7 @@ async fn receipts_from_three_holders_at_once_are_each_kept_or_refused() {
     let body = json!({"request_id": request, "method": "interface", "entry_version": 1, "content_hash": "h",
                       "record_count": 5});
     p.command(Service::Requests, "gongan", "deliver", body).await.expect("delivered");
-    p.wait_event::<govshare_shared::events::requests::DataDelivered>(&request).await;
+    p.wait_event::<govshare_runtime::events::requests::DataDelivered>(&request).await;
     p.caught_up(&Service::Requests.stream(), "recall-requests").await;
     for (n, holder) in ["minzheng", "jiaoyu"].into_iter().enumerate() {
         register(&p, holder).await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::message::PublishMessage;
 use futures::StreamExt;
-use govshare_shared::{
+use govshare_runtime::{
     EventMeta, Service,
     app::{Call, connect},
     bus::CallKind,
@@ -81,7 +81,7 @@ async fn a_service_killed_after_commit_publishes_on_restart_on_sqlite() {
 
 /// Number of notifications in notify's store caused by `event` (the other duty events of the
 /// flow, reminders and escalation rungs, notify people too).
-async fn notifications(p: &Platform, event: &govshare_shared::Envelope) -> u64 {
+async fn notifications(p: &Platform, event: &govshare_runtime::Envelope) -> u64 {
     use govshare_notify::store::entities::notification::{Column, Entity};
     use sea_orm::{ColumnTrait, QueryFilter};
     let db = p.db(Service::Notify).await;
@@ -89,19 +89,19 @@ async fn notifications(p: &Platform, event: &govshare_shared::Envelope) -> u64 {
 }
 
 /// Number of `NotificationStored` events about `event` on the bus.
-async fn stored_about(p: &Platform, event: &govshare_shared::Envelope) -> usize {
+async fn stored_about(p: &Platform, event: &govshare_runtime::Envelope) -> usize {
     let about = event.id.to_string();
     let stored = p.events::<NotificationStored>().await;
     stored.iter().filter(|e| e.decode::<NotificationStored>().unwrap().about_event == about).count()
 }
 
 /// Runs the flow up to a breach that notify has not handled (notify is stopped).
-async fn breach_with_notify_down(p: &mut Platform) -> govshare_shared::Envelope {
+async fn breach_with_notify_down(p: &mut Platform) -> govshare_runtime::Envelope {
     let entry = p.seed("unconditional").await;
     p.caught_up(&Service::Catalog.stream(), "notify-catalog").await;
     p.stop_service(Service::Notify).await;
     let (_, duty_id) = p.submit(&entry).await;
-    p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await;
+    p.wait_event::<govshare_runtime::duty::DutyScheduled>(&duty_id).await;
     p.clock.advance(chrono::Duration::days(3));
     p.wait_event::<DutyBreached>(&duty_id).await
 }
@@ -122,7 +122,7 @@ async fn a_consumer_killed_after_its_effect_but_before_its_ack_does_not_repeat_i
     let mut batch = consumer.fetch().max_messages(100).messages().await.unwrap();
     let (message, envelope) = loop {
         let message = batch.next().await.expect("the breach is delivered").unwrap();
-        let envelope = govshare_shared::Envelope::from_slice(&message.payload).unwrap();
+        let envelope = govshare_runtime::Envelope::from_slice(&message.payload).unwrap();
         if envelope.id == breach.id {
             break (message, envelope);
         }
@@ -158,7 +158,7 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     let p = Platform::start(Backend::Sqlite).await;
     let entry = p.seed("unconditional").await;
     let (_, duty_id) = p.submit(&entry).await;
-    p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await;
+    p.wait_event::<govshare_runtime::duty::DutyScheduled>(&duty_id).await;
     p.clock.advance(chrono::Duration::days(3));
     let breach = p.wait_event::<DutyBreached>(&duty_id).await;
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
@@ -187,7 +187,7 @@ async fn the_same_event_delivered_twice_has_one_effect() {
 async fn an_event_of_an_unknown_version_is_dead_lettered_with_its_reason_and_changes_nothing() {
     let p = Platform::start(Backend::Sqlite).await;
     p.seed("unconditional").await;
-    let mut envelope = p.events::<govshare_shared::events::catalog::EntryPublished>().await.remove(0);
+    let mut envelope = p.events::<govshare_runtime::events::catalog::EntryPublished>().await.remove(0);
     envelope.id = uuid::Uuid::now_v7();
     envelope.subject = "entry-from-the-future".into();
     envelope.event_type = "govshare.catalog.entry.published.v9".into();
@@ -202,13 +202,13 @@ async fn an_event_of_an_unknown_version_is_dead_lettered_with_its_reason_and_cha
     p.caught_up(&Service::Catalog.stream(), "requests-catalog").await;
     p.caught_up(&Service::Catalog.stream(), "recall-catalog").await;
 
-    let dead = p.messages(govshare_shared::bus::DLQ_STREAM).await;
+    let dead = p.messages(govshare_runtime::bus::DLQ_STREAM).await;
     let mut subjects: Vec<_> = dead.iter().map(|(s, _)| s.as_str()).collect();
     subjects.sort();
     assert_eq!(subjects, ["govshare.dlq.recall.recall-catalog", "govshare.dlq.requests.requests-catalog"]);
-    let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
+    let dlq = p.js.get_stream(govshare_runtime::bus::DLQ_STREAM).await.unwrap();
     let raw = dlq.get_raw_message(1).await.unwrap();
-    let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();
+    let reason = raw.headers.get(govshare_runtime::bus::DLQ_REASON_HEADER).unwrap().to_string();
     assert!(reason.contains("govshare.catalog.entry.published.v9"), "{reason}");
 
     let db = p.db(Service::Requests).await;

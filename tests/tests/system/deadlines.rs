@@ -2,8 +2,8 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use govshare_shared::Clock as _;
-use govshare_shared::{
+use govshare_runtime::Clock as _;
+use govshare_runtime::{
     Service,
     duty::{DutyBreached, DutyEscalated, DutyScheduled},
     outbox,
@@ -85,14 +85,14 @@ async fn dues_missed_while_killed_fire_after_restart_once_each_in_due_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn get_duty_never_shows_a_log_newer_than_its_due_time() {
-    use govshare_shared::{
+    use govshare_runtime::{
         EventMeta,
-        duty::{self, About, Duty, ExtendDuty, OpenDuty, Term},
+        duty::{About, Duty, ExtendDuty, OpenDuty, Term},
         reply::Text,
     };
     // Given a duty on PostgreSQL (READ COMMITTED: each statement its own snapshot)
     let p = Platform::start_with(Backend::Postgres, &[Service::Deadlines]).await;
-    let send = |msg: govshare_shared::Outgoing| {
+    let send = |msg: govshare_runtime::Outgoing| {
         let p = &p;
         async move { p.send(&msg).await }
     };
@@ -105,7 +105,7 @@ async fn get_duty_never_shows_a_log_newer_than_its_due_time() {
     };
     let term = Term::WorkingDays { days: 1, from: p.clock.now() };
     let now = p.clock.now();
-    send(duty::message(
+    send(govshare_runtime::Outgoing::duty(
         &OpenDuty { duty: d, term, opened_by: Service::Requests },
         Service::Requests,
         &EventMeta::default(),
@@ -140,9 +140,9 @@ async fn get_duty_never_shows_a_log_newer_than_its_due_time() {
     for _ in 0..20 {
         let ext =
             ExtendDuty { duty_id: "r1".into(), working_days: 1, approved_by: "gd-auth".into(), reason: "x".into() };
-        send(duty::message(&ext, Service::Requests, &EventMeta::default(), p.clock.now())).await;
+        send(govshare_runtime::Outgoing::duty(&ext, Service::Requests, &EventMeta::default(), p.clock.now())).await;
     }
-    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (reads, torn) = reader.await.unwrap();
 
@@ -154,9 +154,9 @@ async fn get_duty_never_shows_a_log_newer_than_its_due_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_1_november_a_missing_2027_calendar_is_reported_daily_to_the_platform_with_the_duties_waiting() {
-    use govshare_shared::{
+    use govshare_runtime::{
         EventMeta,
-        duty::{self, About, CalendarNextYearMissing, Duty, OpenDuty, Term},
+        duty::{About, CalendarNextYearMissing, Duty, OpenDuty, Term},
         events::notify::NotificationStored,
         reply::Text,
     };
@@ -179,9 +179,9 @@ async fn from_1_november_a_missing_2027_calendar_is_reported_daily_to_the_platfo
             term: Term::WorkingDays { days: 20, from: from.parse().unwrap() },
             opened_by: Service::Requests,
         };
-        p.send(&duty::message(&open, Service::Requests, &EventMeta::default(), p.clock.now())).await;
+        p.send(&govshare_runtime::Outgoing::duty(&open, Service::Requests, &EventMeta::default(), p.clock.now())).await;
     }
-    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
     assert!(p.events::<CalendarNextYearMissing>().await.is_empty(), "not before 1 November");
 
     // When the day's check comes on Monday 2 November 2026, 09:00 Beijing time

@@ -1,6 +1,6 @@
 //! Disputes (Art. 28) and the violations the system sees (Arts 39-41), over the bus.
 
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     duty::DutyBreached,
     events::{
@@ -29,14 +29,14 @@ async fn cmd(p: &Platform, org: &str, name: &str, body: Value) -> Value {
 }
 
 /// Every event of type `E` about `subject`, decoded, in bus order.
-async fn all<E: govshare_shared::envelope::EventPayload + serde::de::DeserializeOwned>(
+async fn all<E: govshare_runtime::envelope::EventPayload + serde::de::DeserializeOwned>(
     p: &Platform,
     subject: &str,
 ) -> Vec<E> {
     p.events::<E>().await.into_iter().filter(|e| e.subject == subject).map(|e| e.decode().unwrap()).collect()
 }
 
-async fn wait_for<E: govshare_shared::envelope::EventPayload + serde::de::DeserializeOwned>(
+async fn wait_for<E: govshare_runtime::envelope::EventPayload + serde::de::DeserializeOwned>(
     p: &Platform,
     subject: &str,
     n: usize,

@@ -3,11 +3,11 @@
 //! lets only the service that opened a duty change it.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::Clock as _;
-use govshare_shared::{
+use govshare_runtime::Clock as _;
+use govshare_runtime::{
     EventMeta, Service,
     duty::{
-        self, About, CloseDuty, Closure, CycleDone, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled,
+        About, CloseDuty, Closure, CycleDone, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled,
         DutyUnschedulable, EscalationStep, ExtendDuty, OpenDuty, OpenRecurringDuty, OverdueDigest, PauseDuty,
         RestartDuty, Term,
     },
@@ -38,7 +38,7 @@ async fn contract<E: EventPayload>(p: &Platform, msg: &E) {
 
 /// Sends a duty-contract message as `opener` would (published with that service's own key).
 async fn contract_as<E: EventPayload>(p: &Platform, opener: Service, msg: &E) {
-    p.send(&duty::message(msg, opener, &EventMeta::default(), p.clock.now())).await;
+    p.send(&govshare_runtime::Outgoing::duty(msg, opener, &EventMeta::default(), p.clock.now())).await;
 }
 
 async fn open(p: &Platform, id: &str, days: u32, from: &str) {
@@ -270,15 +270,15 @@ async fn only_the_service_that_opened_a_duty_may_close_it() {
     let close =
         CloseDuty { duty_id: "r1".into(), closure: Closure::Fulfilled, reason: "replied".into(), at: p.clock.now() };
     contract_as(&p, Service::Recall, &close).await;
-    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
 
     // Then the clock runs on, the refusal is counted, and the message is kept with its reason
     let d = p.wait_duty("gongan", "r1", "open").await;
     assert_eq!(d["opened_by"], "requests", "{d}");
     assert_eq!(p.refusals(Service::Deadlines, Refused::ForgedEvent), 1);
-    let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
+    let dlq = p.js.get_stream(govshare_runtime::bus::DLQ_STREAM).await.unwrap();
     let raw = dlq.get_last_raw_message_by_subject("govshare.dlq.deadlines.deadlines-duties").await.unwrap();
-    let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();
+    let reason = raw.headers.get(govshare_runtime::bus::DLQ_REASON_HEADER).unwrap().to_string();
     assert!(reason.contains("recall may not change duty r1 opened by requests"), "{reason}");
 
     // And when requests, its opener, closes it, it closes
@@ -419,12 +419,12 @@ async fn a_schedule_that_never_fires_or_fires_every_minute_is_refused_with_its_r
             opened_by: Service::Catalog,
         };
         contract_as(&p, Service::Catalog, &rec).await;
-        p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+        p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
 
         // Then no cycle is clocked, and the open is dead-lettered with the reason
-        let dlq = p.js.get_stream(govshare_shared::bus::DLQ_STREAM).await.unwrap();
+        let dlq = p.js.get_stream(govshare_runtime::bus::DLQ_STREAM).await.unwrap();
         let raw = dlq.get_last_raw_message_by_subject("govshare.dlq.deadlines.deadlines-duties").await.unwrap();
-        let reason = raw.headers.get(govshare_shared::bus::DLQ_REASON_HEADER).unwrap().to_string();
+        let reason = raw.headers.get(govshare_runtime::bus::DLQ_REASON_HEADER).unwrap().to_string();
         assert!(reason.contains(id) && reason.contains(why), "{reason}");
     }
     let d = p.query(Service::Deadlines, "gongan", "list_open", serde_json::json!({})).await;

@@ -9,11 +9,11 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use govshare_cli::client::CallError;
-use govshare_shared::{
+use govshare_runtime::{
     Clock, EventMeta, Service,
     app::connect,
     bus,
-    duty::{self, About, Duty, DutyScheduled, OpenDuty, Term},
+    duty::{About, Duty, DutyScheduled, OpenDuty, Term},
     events::requests::RequestSubmitted,
     inbox::{self, ConsumerSpec, EventHandler, Failure, HandleError, Inbox},
     reply::{Text, WireError},
@@ -58,7 +58,7 @@ async fn dead_letters(p: &Platform) -> Vec<(String, String)> {
         }
         let Ok(m) = stream.get_raw_message(seq).await else { continue };
         let reason = m.headers.get(bus::DLQ_REASON_HEADER).map(|v| v.as_str().to_owned()).unwrap_or_default();
-        let subject = govshare_shared::Envelope::from_slice(&m.payload).map(|e| e.subject).unwrap_or_default();
+        let subject = govshare_runtime::Envelope::from_slice(&m.payload).map(|e| e.subject).unwrap_or_default();
         out.push((subject, reason));
     }
     out
@@ -84,9 +84,9 @@ async fn a_term_at_the_end_of_time_is_dead_lettered_and_the_next_duty_is_still_c
 
     // When requests opens a duty due at chrono's last instant (year +262142), then a normal one
     let hostile = open("hostile-until", Term::Until { at: DateTime::<Utc>::MAX_UTC });
-    p.send(&duty::message(&hostile, Service::Requests, &EventMeta::default(), now)).await;
+    p.send(&govshare_runtime::Outgoing::duty(&hostile, Service::Requests, &EventMeta::default(), now)).await;
     let normal = open("normal-after", Term::WorkingDays { days: 10, from: now });
-    p.send(&duty::message(&normal, Service::Requests, &EventMeta::default(), now)).await;
+    p.send(&govshare_runtime::Outgoing::duty(&normal, Service::Requests, &EventMeta::default(), now)).await;
 
     // Then the next duty is still clocked: the consumer went on
     p.wait_event::<DutyScheduled>("normal-after").await;
@@ -134,18 +134,18 @@ async fn a_worker_task_that_died_turns_both_probes_unhealthy_naming_it() {
 #[derive(Default)]
 struct Panicky(Mutex<Vec<String>>);
 
-#[govshare_shared::async_trait]
+#[govshare_runtime::async_trait]
 impl EventHandler for Panicky {
     async fn handle(
         &self,
         tx: &DatabaseTransaction,
-        event: &govshare_shared::Envelope,
+        event: &govshare_runtime::Envelope,
         _now: DateTime<Utc>,
-    ) -> Result<Vec<govshare_shared::Outgoing>, HandleError> {
+    ) -> Result<Vec<govshare_runtime::Outgoing>, HandleError> {
         tx.execute_unprepared("SELECT 1").await?;
         if event.subject == "boom" {
             // What a computation out of range does in chrono.
-            let _ = DateTime::<Utc>::MAX_UTC.with_timezone(&govshare_shared::calendar::TIME_ZONE)
+            let _ = DateTime::<Utc>::MAX_UTC.with_timezone(&govshare_runtime::calendar::TIME_ZONE)
                 + chrono::Duration::days(1);
             panic!("no panic from chrono?");
         }
@@ -189,7 +189,7 @@ async fn a_handler_that_panics_is_dead_lettered_with_the_panic_and_the_consumer_
     let now = p.clock.now();
     for id in ["boom", "after-boom"] {
         let msg = open(id, Term::WorkingDays { days: 10, from: now });
-        p.send(&duty::message(&msg, Service::Requests, &EventMeta::default(), now)).await;
+        p.send(&govshare_runtime::Outgoing::duty(&msg, Service::Requests, &EventMeta::default(), now)).await;
     }
 
     // Then the panic is dead-lettered with its message, and the next duty is handled
@@ -244,7 +244,7 @@ async fn a_usage_period_out_of_range_over_or_too_long_is_refused_on_its_field_an
     // When a request asks for a usage period starting at chrono's first year
     let e = refusal(submit("-262143-01-01", "2027-11-30").await);
     // Then it is refused on that field, in Chinese by default
-    assert_eq!(e.code, govshare_shared::ErrorCode::ValidationFailed);
+    assert_eq!(e.code, govshare_runtime::ErrorCode::ValidationFailed);
     let fields: Vec<_> = e.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
     assert_eq!(fields, [("usage_from", "out_of_range")]);
     assert!(e.problems[0].message.contains("超出可接受的范围（2000 年至 2100 年）"), "{}", e.problems[0].message);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_nats::jetstream::message::PublishMessage;
 use govshare_notify::channels::webhook::Secret;
-use govshare_shared::{
+use govshare_runtime::{
     Lang, Service,
     duty::{DutyBreached, DutyEscalated},
     events::notify::{DeliveryDead, OrgNotice},
@@ -94,9 +94,9 @@ async fn platform(relay: &TestRelay) -> Platform {
 
 /// Publishes `envelope` on `subject` once more under another message id, as its producer (the
 /// bus admits only the producing service on its subjects): the same event twice on the bus.
-async fn publish_again(p: &Platform, subject: &str, envelope: &govshare_shared::Envelope, msg_id: &str) {
+async fn publish_again(p: &Platform, subject: &str, envelope: &govshare_runtime::Envelope, msg_id: &str) {
     let producer = Service::ALL.into_iter().find(|s| s.source() == envelope.source).expect("a producing service");
-    let identity = govshare_shared::trust::Identity::Service(producer);
+    let identity = govshare_runtime::trust::Identity::Service(producer);
     let nats = p.nats.connect_as(&identity).await.expect("connects as the producer");
     let again = PublishMessage::build().payload(serde_json::to_vec(envelope).unwrap().into()).message_id(msg_id);
     async_nats::jetstream::new(nats).send_publish(subject.to_owned(), again).await.unwrap().await.unwrap();
@@ -153,7 +153,7 @@ async fn a_breach_reaches_the_inbox_an_email_a_signed_webhook_and_the_orgs_subje
     assert!(!secret.verify(&hit.id, &hit.timestamp, &hit.signature, b"{}", now, 10 * 365 * 86_400));
 
     // And one message on gongan's own subject
-    let on_subject = |ms: Vec<(String, govshare_shared::Envelope)>| {
+    let on_subject = |ms: Vec<(String, govshare_runtime::Envelope)>| {
         ms.into_iter()
             .filter(|(s, e)| {
                 s == &OrgNotice::subject_for("gongan") && e.decode::<OrgNotice>().unwrap().about_event == about
@@ -194,7 +194,7 @@ async fn a_failing_webhook_is_retried_with_backoff_and_then_dead_lettered() {
     // Then it is tried, retried after a backoff (the clock moves on), and dead-lettered after 3
     let dead = eventually("the dead letter", async || {
         p.clock.advance(chrono::Duration::seconds(3));
-        p.messages(govshare_shared::bus::DLQ_STREAM)
+        p.messages(govshare_runtime::bus::DLQ_STREAM)
             .await
             .into_iter()
             .filter(|(s, _)| s == "govshare.dlq.notify.notify-webhook")
@@ -253,18 +253,18 @@ async fn a_destruction_order_reaches_the_holders_people_once() {
     p.caught_up(&Service::Catalog.stream(), "notify-catalog").await;
 
     // When the recall service orders it to destroy recalled data (sent twice)
-    let order = govshare_shared::events::recall::DestructionOrdered {
+    let order = govshare_runtime::events::recall::DestructionOrdered {
         recall_id: "rc1".into(),
         holder: "weijian".into(),
         entry_id: "e1".into(),
-        scope: govshare_shared::reply::Text::new("第 2 版数据", "version 2 of the data"),
+        scope: govshare_runtime::reply::Text::new("第 2 版数据", "version 2 of the data"),
         reason: "核查发现错误".into(),
         via: vec!["e1".into()],
         duty_id: "recall-rc1-weijian".into(),
         due_at: Some(t("2026-11-30T16:00:00Z")),
         at: t("2026-11-23T02:00:00Z"),
     };
-    let out = govshare_shared::Outgoing::event(&order, &Default::default(), t("2026-11-23T02:00:00Z"));
+    let out = govshare_runtime::Outgoing::event(&order, &Default::default(), t("2026-11-23T02:00:00Z"));
     p.send(&out).await;
     publish_again(&p, &out.subject, &out.envelope, "again").await;
 
@@ -299,7 +299,7 @@ async fn a_destruction_order_reaches_the_holders_people_once() {
 // --- issue 12: where webhooks may go, and who may change how an organisation hears ---
 
 /// The platform with notify under `settings` (applied to the test defaults) and `relay`.
-async fn platform_with(relay: &TestRelay, settings: impl FnOnce(&mut govshare_shared::Settings)) -> Platform {
+async fn platform_with(relay: &TestRelay, settings: impl FnOnce(&mut govshare_runtime::Settings)) -> Platform {
     let mut p = Platform::start_with(Backend::Sqlite, &[]).await;
     p.base.smtp.host = relay.addr.ip().to_string();
     p.base.smtp.port = relay.addr.port();
@@ -311,7 +311,7 @@ async fn platform_with(relay: &TestRelay, settings: impl FnOnce(&mut govshare_sh
 }
 
 /// The refusal of a call that must fail.
-fn refusal(outcome: Result<Value, govshare_cli::client::CallError>) -> govshare_shared::reply::WireError {
+fn refusal(outcome: Result<Value, govshare_cli::client::CallError>) -> govshare_runtime::reply::WireError {
     match outcome {
         Ok(v) => panic!("accepted: {v}"),
         Err(e) => e.refusal().unwrap_or_else(|| panic!("no answer: {e}")).clone(),
@@ -334,7 +334,7 @@ async fn inbox_with(p: &Platform, org: &str, recipient: &str, text: &str) -> Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_to_loopback_metadata_or_plain_http_is_refused_under_production_settings() {
-    use govshare_shared::reply::ErrorCode;
+    use govshare_runtime::reply::ErrorCode;
     // Given production-like settings: https only, no allowed networks
     let relay = TestRelay::start(Rules::default()).await;
     let receiver = Receiver::start(200).await;
@@ -380,7 +380,7 @@ async fn a_webhook_to_loopback_metadata_or_plain_http_is_refused_under_productio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_secret_key_no_webhook_is_registered() {
-    use govshare_shared::reply::ErrorCode;
+    use govshare_runtime::reply::ErrorCode;
     let relay = TestRelay::start(Rules::default()).await;
     let receiver = Receiver::start(200).await;
     let p = platform_with(&relay, |s| s.notify.secret_key = None).await;
@@ -393,7 +393,7 @@ async fn without_a_secret_key_no_webhook_is_registered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_cannot_set_gongans_webhook_or_preferences_and_gongans_own_changes_are_announced() {
-    use govshare_shared::reply::ErrorCode;
+    use govshare_runtime::reply::ErrorCode;
     // Given gongan (administrators alice and bob), alice hearing by email, and gongan's webhook
     let relay = TestRelay::start(Rules::default()).await;
     let receiver = Receiver::start(200).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::message::PublishMessage;
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     EventMeta, Outgoing, Service,
     duty::{About, Duty, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, OverdueDigest, OverdueDuty},
     events::{catalog::OrganisationRegistered, notify::NotificationStored},
@@ -78,7 +78,7 @@ fn reply_duty() -> Duty {
 }
 
 /// An event as the deadlines service would emit it.
-fn from_deadlines<E: govshare_shared::envelope::EventPayload>(payload: &E, now: DateTime<Utc>) -> Outgoing {
+fn from_deadlines<E: govshare_runtime::envelope::EventPayload>(payload: &E, now: DateTime<Utc>) -> Outgoing {
     let meta = EventMeta { acting_org: "gz-ga".into(), correlation_id: "corr-1".into(), ..Default::default() };
     Outgoing::event(payload, &meta, now)
 }
@@ -237,7 +237,7 @@ async fn an_unschedulable_duty_reaches_the_platform_operators_and_the_holders_ad
     notify_done(&p).await;
 
     // Then the platform operators are asked to add the year, and the holder's administrators know
-    let platform = inbox(&p, govshare_shared::bus::PLATFORM_ORG, Lang::En).await;
+    let platform = inbox(&p, govshare_runtime::bus::PLATFORM_ORG, Lang::En).await;
     assert_eq!(recipients(&platform), ["platform"]);
     assert!(platform[0].1.contains("Platform operators must add the 2027 calendar"), "{}", platform[0].1);
     assert_eq!(recipients(&inbox(&p, "gz-ga", Lang::ZhCn).await), ["alice", "bob"]);

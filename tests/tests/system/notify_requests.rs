@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::message::PublishMessage;
-use govshare_shared::{
+use govshare_runtime::{
     Envelope, Service,
     events::{
         notify::NotificationStored,

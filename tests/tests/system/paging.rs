@@ -7,7 +7,7 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use govshare_cli::client::CallError;
-use govshare_shared::{ErrorCode, Service, reply::WireError};
+use govshare_runtime::{ErrorCode, Service, reply::WireError};
 use govshare_tests::{Backend, Platform, WAIT};
 use serde_json::{Value, json};
 
@@ -66,7 +66,7 @@ async fn two_hundred_and_fifty_requests_and_their_duties_are_walked_page_by_page
     assert!(first["next_after"].is_string(), "{}", first["next_after"]);
 
     // The reply duties, by due time, two hundred at a time: each once, never out of order
-    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
     let pages = walk(&p, Service::Deadlines, "gongan", "list_open", json!({"limit": 200}), "duties").await;
     let duties = pages.concat();
     let duty_ids: BTreeSet<String> = ids(&duties, "duty_id").into_iter().collect();

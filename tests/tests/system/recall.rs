@@ -1,7 +1,7 @@
 //! Recall (issue 8): destruction ordered from every holder, down the lineage of derived
 //! entries, with receipts; a grant's end orders destruction by itself.
 
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     duty::DutyEscalated,
     events::{

@@ -2,7 +2,7 @@
 //! the requester `weijian` (sharing-office head zhao), the provider `gongan` (sharing-office
 //! head li), the authority `gd-auth`, all in region 440000 (see `Platform::seed`).
 
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     duty::{DutyBreached, DutyEscalated, DutyScheduled},
     events::requests::{
@@ -21,7 +21,7 @@ async fn cmd(p: &Platform, org: &str, name: &str, body: Value) -> Value {
     p.command(Service::Requests, org, name, body).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-async fn refused(p: &Platform, org: &str, name: &str, body: Value) -> govshare_shared::reply::WireError {
+async fn refused(p: &Platform, org: &str, name: &str, body: Value) -> govshare_runtime::reply::WireError {
     match p.command(Service::Requests, org, name, body).await {
         Err(govshare_cli::client::CallError::Refused(e)) => e,
         other => panic!("{name} should be refused: {other:?}"),

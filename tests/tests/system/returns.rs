@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use govshare_cli::client::CallError;
-use govshare_shared::{
+use govshare_runtime::{
     ErrorCode, Service,
     duty::{CycleDone, DutyBreached, DutyScheduled, OpenRecurringDuty},
     events::{

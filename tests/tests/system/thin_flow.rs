@@ -1,6 +1,6 @@
 //! The thin flow through all five services, on PostgreSQL and on SQLite.
 
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     duty::{DutyBreached, DutyScheduled},
     events::{notify::NotificationStored, requests::RequestSubmitted},

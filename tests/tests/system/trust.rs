@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use async_nats::{Event, jetstream};
-use govshare_shared::{
+use govshare_runtime::{
     Clock, EventMeta, Outgoing, Service,
-    duty::{self, CloseDuty, Closure, Duty, DutyBreached},
+    duty::{CloseDuty, Closure, Duty, DutyBreached},
     reply::ErrorCode,
     trust::{Identity, Refused},
 };
@@ -22,7 +22,7 @@ async fn connect_watched(p: &Platform, identity: &Identity) -> (async_nats::Clie
     p.nats.connect_as(identity).await.expect("admitted"); // admits the key
     let settings = p.nats.settings_for(identity);
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = govshare_shared::trust::connect_options(&settings, identity, "watched")
+    let client = govshare_runtime::trust::connect_options(&settings, identity, "watched")
         .await
         .expect("credentials")
         .event_callback(move |event| {
@@ -178,7 +178,7 @@ async fn credentials_are_issued_from_the_directory_take_effect_on_reload_and_end
     p.nats.admit(from_directory).await;
 
     // Then gd-zj connects with its seed, in its own name
-    let settings = govshare_shared::config::NatsSettings {
+    let settings = govshare_runtime::config::NatsSettings {
         url: p.nats.url.clone(),
         nkey_file: Some(seed.display().to_string()),
         ..Default::default()
@@ -195,7 +195,7 @@ async fn credentials_are_issued_from_the_directory_take_effect_on_reload_and_end
     assert!(!after.contains_key(&Identity::Org("gd-zj".into())));
     p.nats.revoke(&Identity::Org("gd-zj".into())).await;
     let again =
-        async_nats::ConnectOptions::new().nkey(govshare_shared::trust::read_seed(&seed).unwrap().seed().unwrap());
+        async_nats::ConnectOptions::new().nkey(govshare_runtime::trust::read_seed(&seed).unwrap().seed().unwrap());
     assert!(again.connect(&p.nats.url).await.is_err(), "a revoked key is refused");
     let deadline = tokio::time::Instant::now() + WAIT;
     while zj.nats.connection_state() == async_nats::connection::State::Connected {
@@ -218,7 +218,7 @@ async fn without_the_bus_check_the_services_still_refuse_calls_in_anothers_name_
     let forged = Service::Requests.command_subject("gongan", "approve_request");
     let body = json!({"version": 1, "request_id": request_id, "signed_off_by": "li"});
     let answer = weijian.request(forged, serde_json::to_vec(&body).unwrap().into()).await.unwrap();
-    let reply: govshare_shared::reply::WireReply = serde_json::from_slice(&answer.payload).unwrap();
+    let reply: govshare_runtime::reply::WireReply = serde_json::from_slice(&answer.payload).unwrap();
     assert_eq!(reply.error.unwrap().code, ErrorCode::Forbidden);
     let r = p.query(Service::Requests, "weijian", "get_request", json!({"id": request_id})).await;
     assert_eq!(r["status"], "received", "nothing changed: {r}");
@@ -244,10 +244,10 @@ async fn without_the_bus_check_a_forged_event_has_no_effect_and_is_counted() {
     // A duty.closed "from notify" (which opens no duties) would close gongan's reply clock
     let close =
         CloseDuty { duty_id: duty_id.clone(), closure: Closure::Fulfilled, reason: "forged".into(), at: p.clock.now() };
-    publish(duty::message(&close, Service::Notify, &EventMeta::default(), p.clock.now())).await;
+    publish(govshare_runtime::Outgoing::duty(&close, Service::Notify, &EventMeta::default(), p.clock.now())).await;
     // A breach in deadlines' type, published on notify's subject, would end things in requests
-    let scheduled = p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await;
-    let s: govshare_shared::duty::DutyScheduled = scheduled.decode().unwrap();
+    let scheduled = p.wait_event::<govshare_runtime::duty::DutyScheduled>(&duty_id).await;
+    let s: govshare_runtime::duty::DutyScheduled = scheduled.decode().unwrap();
     let breach = DutyBreached {
         duty: Duty { ..s.duty.clone() },
         due_at: s.due_at,
@@ -263,7 +263,7 @@ async fn without_the_bus_check_a_forged_event_has_no_effect_and_is_counted() {
     wrong_source.envelope.source = Service::Notify.source();
     publish(wrong_source).await;
 
-    p.caught_up(govshare_shared::bus::DUTY_STREAM, "deadlines-duties").await;
+    p.caught_up(govshare_runtime::bus::DUTY_STREAM, "deadlines-duties").await;
     p.caught_up(&Service::Deadlines.stream(), "requests-deadlines").await;
     p.caught_up(&Service::Deadlines.stream(), "notify-deadlines").await;
     // Then the clock is still open, the request untouched, and each forgery counted
@@ -274,7 +274,7 @@ async fn without_the_bus_check_a_forged_event_has_no_effect_and_is_counted() {
     assert_eq!(p.refusals(Service::Requests, Refused::ForgedEvent), 1, "the breach from notify");
     assert_eq!(p.refusals(Service::Notify, Refused::ForgedEvent), 1, "the breach from notify");
     // (the smuggled one on notify's subject reaches no consumer of deadlines events at all)
-    let dead = p.messages(govshare_shared::bus::DLQ_STREAM).await;
+    let dead = p.messages(govshare_runtime::bus::DLQ_STREAM).await;
     assert!(dead.len() >= 3, "forgeries are kept as evidence: {}", dead.len());
     p.stop().await;
 }
@@ -286,10 +286,10 @@ async fn a_forged_registration_cannot_create_a_phantom_organisation() {
     let p = Platform::start(Backend::Sqlite).await;
     let entry_id = p.seed("unconditional").await;
     let (weijian, mut errors) = connect_watched(&p, &Identity::Org("weijian".into())).await;
-    let phantom = govshare_shared::events::catalog::OrganisationRegistered {
+    let phantom = govshare_runtime::events::catalog::OrganisationRegistered {
         org_id: "phantom".into(),
         name: "phantom".into(),
-        kind: govshare_shared::events::OrgKind::Department,
+        kind: govshare_runtime::events::OrgKind::Department,
         region: "440000".into(),
         roles: Default::default(),
     };
@@ -309,8 +309,8 @@ async fn a_department_catches_up_on_its_own_notices_and_only_its_own() {
     let p = Platform::start(Backend::Sqlite).await;
     let entry_id = p.seed("unconditional").await;
     let (_, duty_id) = p.submit(&entry_id).await;
-    let s: govshare_shared::duty::DutyScheduled =
-        p.wait_event::<govshare_shared::duty::DutyScheduled>(&duty_id).await.decode().unwrap();
+    let s: govshare_runtime::duty::DutyScheduled =
+        p.wait_event::<govshare_runtime::duty::DutyScheduled>(&duty_id).await.decode().unwrap();
     p.clock.set(s.due_at);
     p.wait_event::<DutyBreached>(&duty_id).await;
 

@@ -4,7 +4,7 @@
 //! revoking the old. The secret part never reaches the catalog.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     events::catalog::{BusKeyAdded, BusKeyRevoked},
     reply::Text,
 };
@@ -101,7 +101,7 @@ pub fn decide_revoke(
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::OrgKind;
+    use govshare_runtime::events::OrgKind;
     use nkeys::{KeyPair, KeyPairType};
 
     use super::*;

@@ -1,6 +1,6 @@
 //! Organisations, their roles, and who coordinates a dispute between two of them.
 
-use govshare_shared::{
+use govshare_runtime::{
     bus::PLATFORM_ORG,
     events::{
         OrgKind,

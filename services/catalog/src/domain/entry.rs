@@ -8,7 +8,7 @@
 //! events and duty messages; `evolve` applies an event and never fails.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Problem, Service,
     duty::{About, CloseDuty, Closure, CycleDone, Duty, ExtendDuty, OpenDuty, OpenRecurringDuty, Term},
     events::{
@@ -765,7 +765,7 @@ pub fn refresh_duty_id(entry_id: &str, version: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::catalog::Sensitivity;
+    use govshare_runtime::events::catalog::Sensitivity;
 
     use super::*;
     use crate::domain::directory::org;

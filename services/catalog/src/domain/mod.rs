@@ -9,7 +9,7 @@ pub mod region;
 pub use directory::*;
 pub use region::{Level, RegionCode, Regions};
 
-use govshare_shared::{ApiError, ErrorCode};
+use govshare_runtime::{ApiError, ErrorCode};
 
 /// Why the catalog refuses a command. Each says what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,14 +4,14 @@
 //! `data/regions.csv`: every current province-, prefecture- and county-level code and the
 //! codes retired since 2010; its source and date are in `data/README.md`). Retired codes
 //! stay in the table as retired and are never reused.
-//! The code type itself ([`RegionCode`], [`Level`]) lives in `govshare_shared::region`, so
+//! The code type itself ([`RegionCode`], [`Level`]) lives in `govshare_runtime::region`, so
 //! other services read codes the same way.
 
 use std::collections::BTreeMap;
 
-use govshare_shared::reply::Text;
+use govshare_runtime::reply::Text;
 
-pub use govshare_shared::region::{Level, RegionCode};
+pub use govshare_runtime::region::{Level, RegionCode};
 
 /// One row of the code table.
 #[derive(Debug, Clone, PartialEq, Eq)]

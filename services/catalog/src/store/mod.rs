@@ -1,7 +1,7 @@
 //! The catalog's own database: loading, reading and writing, and migrations.
 //!
 //! Entries and organisations are saved conditional on the revision their command read
-//! ([`govshare_shared::revision`]): of two commands on one record at once, the second to
+//! ([`govshare_runtime::revision`]): of two commands on one record at once, the second to
 //! commit changes nothing and is answered `conflict`.
 
 pub mod entities;
@@ -11,7 +11,7 @@ mod m20261123_100003_data_refreshes;
 mod m20261201_100004_bus_keys;
 mod m20261203_100005_revisions;
 
-use govshare_shared::{
+use govshare_runtime::{
     Envelope,
     events::{
         OrgKind,
@@ -33,7 +33,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut m = govshare_shared::store::shared_migrations();
+        let mut m = govshare_runtime::store::shared_migrations();
         m.push(Box::new(m20261123_100001_create_catalog::Migration));
         m.push(Box::new(m20261123_100002_search::Migration));
         m.push(Box::new(m20261123_100003_data_refreshes::Migration));
@@ -302,7 +302,7 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
 
 /// The search keys of a listed version: its classification and every ancestor path
 /// (`c:基础信息`, `c:基础信息/人口`), and the bigrams of its name and summary (`t:户籍`).
-pub fn search_keys(v: &govshare_shared::events::catalog::EntryVersion) -> Vec<String> {
+pub fn search_keys(v: &govshare_runtime::events::catalog::EntryVersion) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     let mut path = String::new();
     for part in v.classification.split('/') {

@@ -9,7 +9,7 @@
 //! stops at the breach. Nobody is late for an end, so no rung of the ladder follows it.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     calendar::{Calendar, CalendarError, TIME_ZONE},
     duty::{
@@ -528,7 +528,7 @@ pub fn fire(clock: &DutyClock, cal: &Calendar, policy: &Policy, now: DateTime<Ut
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::{
+    use govshare_runtime::{
         config::EscalationRung,
         duty::{About, EscalationStep},
     };
@@ -742,7 +742,7 @@ mod tests {
         assert_eq!((waiting.due_at, waiting.missing_year, waiting.next_alarm_at), (None, Some(2027), None));
         assert_eq!(names(&said), ["unschedulable"]);
         assert!(matches!(schedule(waiting.clone(), &cal(), &Policy::default(), dec, None), Change::Ignore(_)));
-        let y2027 = govshare_shared::calendar::YearCalendar::parse(
+        let y2027 = govshare_runtime::calendar::YearCalendar::parse(
             "year = 2027\nsource = \"t\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n",
         )
         .unwrap();
@@ -767,7 +767,7 @@ mod tests {
     #[test]
     fn a_calendar_correction_moves_the_due_time_and_records_why() {
         let clock = opened(1); // due Tue 24 Nov
-        let corrected = govshare_shared::calendar::YearCalendar::parse(
+        let corrected = govshare_runtime::calendar::YearCalendar::parse(
             "year = 2026\nsource = \"correction\"\ndays_off = [\"2026-11-24\"]\nmake_up_days = []\n",
         )
         .unwrap();
@@ -781,7 +781,7 @@ mod tests {
     }
 
     fn with_2027() -> Calendar {
-        let y2027 = govshare_shared::calendar::YearCalendar::parse(
+        let y2027 = govshare_runtime::calendar::YearCalendar::parse(
             "year = 2027\nsource = \"t\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n",
         )
         .unwrap();
@@ -838,7 +838,7 @@ mod tests {
         let (breached, _) = updated(fire(&opened(1), &cal(), &Policy::default(), t("2026-11-26T00:00:00Z")));
         assert_eq!(breached.stage, 3);
         // When a calendar correction makes 24 Nov a day off (due Wed 25 Nov, still past)
-        let corrected = govshare_shared::calendar::YearCalendar::parse(
+        let corrected = govshare_runtime::calendar::YearCalendar::parse(
             "year = 2026\nsource = \"correction\"\ndays_off = [\"2026-11-24\"]\nmake_up_days = []\n",
         )
         .unwrap();

@@ -11,7 +11,7 @@ pub use clock::*;
 pub use opener::*;
 pub use recurrence::*;
 
-use govshare_shared::{
+use govshare_runtime::{
     config::{DeadlineSettings, EscalationRung},
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable},
     reply::Text,

@@ -3,7 +3,7 @@
 //! that will wait on it.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use govshare_shared::calendar::{Calendar, CalendarError, TIME_ZONE};
+use govshare_runtime::calendar::{Calendar, CalendarError, TIME_ZONE};
 
 use super::{DutyClock, Policy, State};
 
@@ -54,7 +54,7 @@ pub fn waits_for(clock: &DutyClock, year: i32, cal: &Calendar, policy: &Policy) 
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::{
+    use govshare_runtime::{
         Service,
         duty::{About, Duty, OpenDuty, Term},
         reply::Text,

@@ -3,7 +3,7 @@
 //! publish duty messages and the inbox refuses any other `source`; this is the rule between
 //! the openers, so that recall cannot close requests' reply clock, nor catalog pause it.
 
-use govshare_shared::{Service, trust::DUTY_OPENERS};
+use govshare_runtime::{Service, trust::DUTY_OPENERS};
 
 /// Why a duty message was refused: the sender does not speak for the duty.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

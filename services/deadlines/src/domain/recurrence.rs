@@ -4,7 +4,7 @@
 //! reminder, breach and ladder as any other duty.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     calendar::{Calendar, TIME_ZONE},
     duty::{Duty, OpenRecurringDuty},
@@ -110,7 +110,7 @@ fn cycle_clock(rec: &Recurrence, start: DateTime<Utc>, due: DateTime<Utc>) -> Du
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::duty::About;
+    use govshare_runtime::duty::About;
 
     use super::*;
 

@@ -70,7 +70,7 @@ pub mod clock_log {
         pub kind: String,
         pub due_at: Option<DateTimeUtc>,
         #[sea_orm(column_type = "Text")]
-        #[serde(serialize_with = "govshare_shared::store::json_text")]
+        #[serde(serialize_with = "govshare_runtime::store::json_text")]
         pub note: String,
     }
 
@@ -94,7 +94,7 @@ pub mod recurrence {
         pub about_id: String,
         #[sea_orm(column_type = "Text")]
         pub title: String,
-        /// Canonical [`govshare_shared::schedule::UpdateFrequency`].
+        /// Canonical [`govshare_runtime::schedule::UpdateFrequency`].
         pub schedule: String,
         pub active: bool,
         pub next_cycle_at: Option<DateTimeUtc>,

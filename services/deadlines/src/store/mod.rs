@@ -14,7 +14,7 @@ mod m20261203_300004_expiring_clocks;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     duty::{About, Closure, Duty},
 };
@@ -34,7 +34,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut m = govshare_shared::store::shared_migrations();
+        let mut m = govshare_runtime::store::shared_migrations();
         m.push(Box::new(m20261123_300001_create_clocks::Migration));
         m.push(Box::new(m20261123_300002_alarms_and_recurrences::Migration));
         m.push(Box::new(m20261202_300003_duty_openers::Migration));

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use govshare_shared::config::{SmtpSettings, SmtpTls};
+use govshare_runtime::config::{SmtpSettings, SmtpTls};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, SinglePart},

@@ -43,12 +43,12 @@ pub fn queued(
 pub fn email_for(
     p: &crate::store::entities::preference::Model,
     is_digest: bool,
-) -> Option<(String, govshare_shared::Lang)> {
+) -> Option<(String, govshare_runtime::Lang)> {
     let wants = serde_json::from_str::<Vec<String>>(&p.channels).unwrap_or_default().iter().any(|c| c == "email");
     if !wants || (p.digest && !is_digest) {
         return None;
     }
-    let lang = if p.lang == "en" { govshare_shared::Lang::En } else { govshare_shared::Lang::ZhCn };
+    let lang = if p.lang == "en" { govshare_runtime::Lang::En } else { govshare_runtime::Lang::ZhCn };
     Some((p.email.clone()?, lang))
 }
 

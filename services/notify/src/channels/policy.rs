@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use govshare_shared::{config::NotifySettings, reply::Text};
+use govshare_runtime::{config::NotifySettings, reply::Text};
 use ipnet::IpNet;
 
 /// The policy a deployment chose.

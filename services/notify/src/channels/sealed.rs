@@ -17,7 +17,7 @@ use chacha20poly1305::{
     XChaCha20Poly1305, XNonce,
     aead::{Aead, KeyInit, Payload},
 };
-use govshare_shared::config::NotifySettings;
+use govshare_runtime::config::NotifySettings;
 
 /// The version prefix of a sealed value. A later scheme (another cipher, a rotated key) takes
 /// `v2:`, and values of both can be read while rows are rewritten.

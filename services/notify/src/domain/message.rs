@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
-use govshare_shared::{
+use govshare_runtime::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep, NextStep, OverdueDigest},
     events::requests::GrantEnd,
     reply::{Lang, Text},
@@ -894,7 +894,7 @@ mod tests {
         assert!(m.render(Lang::En).starts_with("Violation: 广东省公安厅: the provider did not reply in time (Art. 39"));
     }
 
-    use govshare_shared::duty::{About, Duty, OverdueDuty};
+    use govshare_runtime::duty::{About, Duty, OverdueDuty};
 
     use super::*;
 

@@ -6,7 +6,7 @@ pub mod message;
 pub mod recipients;
 pub mod requests;
 
-use govshare_shared::{
+use govshare_runtime::{
     duty::{DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, OverdueDigest},
     region::RegionCode,
 };
@@ -68,7 +68,7 @@ impl DutyNotice {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::{
+    use govshare_runtime::{
         duty::{About, Duty, EscalationStep, OverdueDuty},
         events::{OrgKind, catalog::Roles},
         reply::{Lang, Text},

@@ -18,7 +18,7 @@
 //! Nothing goes unheard: an empty list falls back to the holder's administrators, and with
 //! none of those to the holder's own inbox (the recipient is the organisation's id).
 
-use govshare_shared::{
+use govshare_runtime::{
     bus::PLATFORM_ORG,
     duty::EscalationStep,
     events::{OrgKind, catalog::Roles},

@@ -3,7 +3,7 @@
 //! what notify recorded when the request was submitted), loads them from the directory copy
 //! as a [`Cast`] and asks here.
 
-use govshare_shared::events::requests::{
+use govshare_runtime::events::requests::{
     DataDelivered, ExtensionDecided, ExtensionRequested, GrantChanged, GrantEnded, GrantResumed, GrantSuspended,
     RequestApproved, RequestRefused, SupplementRequested, VerificationAnswered, VerificationRequested,
 };
@@ -232,7 +232,7 @@ impl RequestNotice {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use govshare_shared::{
+    use govshare_runtime::{
         events::{
             OrgKind,
             catalog::Roles,
@@ -406,7 +406,7 @@ mod tests {
             entry_version: 1,
             provider: "gongan".into(),
             requester: "weijian".into(),
-            method: govshare_shared::events::catalog::ShareMethod::Interface,
+            method: govshare_runtime::events::catalog::ShareMethod::Interface,
             content_hash: "sha256:00".into(),
             record_count: 12,
             active_until: "2027-11-30".parse().unwrap(),

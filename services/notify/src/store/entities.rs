@@ -92,7 +92,7 @@ pub mod preference {
         pub email: Option<String>,
         /// JSON list of channel names.
         #[sea_orm(column_type = "Text")]
-        #[serde(serialize_with = "govshare_shared::store::json_text")]
+        #[serde(serialize_with = "govshare_runtime::store::json_text")]
         pub channels: String,
         /// Only digests leave by email: single duty notices stay in the inbox.
         pub digest: bool,

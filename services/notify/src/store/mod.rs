@@ -1,6 +1,6 @@
 //! The notify service's own database: its copy of the directory, the parties of each request,
 //! and notifications. Preferences are saved conditional on the revision read
-//! ([`govshare_shared::revision`]).
+//! ([`govshare_runtime::revision`]).
 
 pub mod entities;
 mod m20261123_500001_create_notifications;
@@ -9,7 +9,7 @@ mod m20261124_500003_request_parties;
 mod m20261124_500004_channels;
 mod m20261203_500005_preference_revisions;
 
-use govshare_shared::{
+use govshare_runtime::{
     events::{
         OrgKind,
         catalog::{OrganisationRegistered, Roles},
@@ -28,7 +28,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut m = govshare_shared::store::shared_migrations();
+        let mut m = govshare_runtime::store::shared_migrations();
         m.push(Box::new(m20261123_500001_create_notifications::Migration));
         m.push(Box::new(m20261123_500002_directory_places_and_roles::Migration));
         m.push(Box::new(m20261124_500003_request_parties::Migration));

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use govshare_shared::reply::Text;
+use govshare_runtime::reply::Text;
 use serde::{Deserialize, Serialize};
 
 /// What is recalled.

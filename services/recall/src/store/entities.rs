@@ -15,7 +15,7 @@ pub mod entry {
         pub published_at: DateTimeUtc,
         /// JSON list of the entries it declares it is derived from (lineage).
         #[sea_orm(column_type = "Text")]
-        #[serde(serialize_with = "govshare_shared::store::json_text")]
+        #[serde(serialize_with = "govshare_runtime::store::json_text")]
         pub derived_from: String,
     }
 

@@ -9,6 +9,6 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        govshare_shared::revision::add_revision_columns(manager, &["recalls"]).await
+        govshare_runtime::revision::add_revision_columns(manager, &["recalls"]).await
     }
 }

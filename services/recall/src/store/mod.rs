@@ -1,7 +1,7 @@
 //! The recall service's own database.
 //!
 //! A recall is saved conditional on the revision its command read
-//! ([`govshare_shared::revision`]): of two receipts at once, the second to commit changes
+//! ([`govshare_runtime::revision`]): of two receipts at once, the second to commit changes
 //! nothing and is answered `conflict`, instead of writing over the first.
 
 pub mod entities;
@@ -9,7 +9,7 @@ mod m20261123_400001_create_entries;
 mod m20261123_400002_recalls;
 mod m20261203_400003_revisions;
 
-use govshare_shared::{
+use govshare_runtime::{
     events::catalog::EntryPublished,
     revision::{self, Read, SaveError},
 };
@@ -24,7 +24,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut m = govshare_shared::store::shared_migrations();
+        let mut m = govshare_runtime::store::shared_migrations();
         m.push(Box::new(m20261123_400001_create_entries::Migration));
         m.push(Box::new(m20261123_400002_recalls::Migration));
         m.push(Box::new(m20261203_400003_revisions::Migration));

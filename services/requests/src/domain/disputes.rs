@@ -5,7 +5,7 @@
 //! which the case moves up by itself; every step is recorded.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     duty::{About, CloseDuty, Closure, Duty, OpenDuty, Term},
     events::disputes::{DisputeClosed, DisputeEscalated, DisputeOpened, DisputeStep},

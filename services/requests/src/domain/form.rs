@@ -2,12 +2,12 @@
 //! requester's sharing office, every problem listed at once.
 //!
 //! Its usage period is bounded where it enters: each date within the years every service can
-//! count with ([`govshare_shared::validate::dates`]), not already over, and no longer than the
+//! count with ([`govshare_runtime::validate::dates`]), not already over, and no longer than the
 //! setting `requests.max_usage_period_days`. The period's end becomes a deadlines duty on
 //! delivery; a period deadlines could not clock is refused here, to the requester, not there.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Problem,
     calendar::TIME_ZONE,
     events::requests::{MissingItem, RequestForm},
@@ -139,7 +139,7 @@ pub fn parse_missing(f: &mut Fields) -> Option<Vec<MissingItem>> {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::{ShareType, catalog::ShareMethod};
+    use govshare_runtime::events::{ShareType, catalog::ShareMethod};
 
     use super::*;
 

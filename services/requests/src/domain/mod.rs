@@ -12,7 +12,7 @@ pub mod returns;
 pub use form::*;
 pub use request::*;
 
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, ErrorCode,
     events::{ShareType, catalog::ShareMethod},
 };
@@ -67,8 +67,8 @@ pub enum RequestError {
 
 impl RequestError {
     /// The message in both languages.
-    pub fn text(&self) -> govshare_shared::reply::Text {
-        govshare_shared::reply::Text::new(self.parts().1, self.to_string())
+    pub fn text(&self) -> govshare_runtime::reply::Text {
+        govshare_runtime::reply::Text::new(self.parts().1, self.to_string())
     }
 
     fn parts(&self) -> (ErrorCode, String) {
@@ -112,10 +112,10 @@ impl From<RequestError> for ApiError {
                     items
                         .iter()
                         .map(|i| {
-                            govshare_shared::Problem::new(
+                            govshare_runtime::Problem::new(
                                 "items",
                                 "not_requested",
-                                govshare_shared::reply::Text::new(
+                                govshare_runtime::reply::Text::new(
                                     format!("数据项「{i}」不在申请范围内"),
                                     format!("item {i} was not requested"),
                                 ),
@@ -125,10 +125,10 @@ impl From<RequestError> for ApiError {
                 );
             }
             RequestError::NarrowingWithoutReason => {
-                return ApiError::validation(vec![govshare_shared::Problem::new(
+                return ApiError::validation(vec![govshare_runtime::Problem::new(
                     "narrowing_reason",
                     "required",
-                    govshare_shared::reply::Text::new(
+                    govshare_runtime::reply::Text::new(
                         "批准的数据项少于申请的，须说明缩减理由",
                         "approving fewer items than requested needs the reason",
                     ),

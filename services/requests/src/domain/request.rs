@@ -2,7 +2,7 @@
 
 use chrono::TimeZone;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     Service,
     calendar::TIME_ZONE,
     duty::{About, CloseDuty, Closure, Duty, ExtendDuty, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term},

@@ -6,7 +6,7 @@
 //! delivery; the subscriber may cancel, which stops the clocks.
 
 use chrono::{DateTime, Utc};
-use govshare_shared::{
+use govshare_runtime::{
     ApiError, ErrorCode, Problem, Service,
     duty::{About, CloseDuty, Closure, CycleDone, Duty, OpenRecurringDuty},
     events::returns::{ReturnCancelled, ReturnDelivered, ReturnSubscribed},
@@ -413,7 +413,7 @@ pub fn evolve(mut s: Subscription, event: &Event) -> Subscription {
 
 #[cfg(test)]
 mod tests {
-    use govshare_shared::events::{ShareType, catalog::ShareMethod};
+    use govshare_runtime::events::{ShareType, catalog::ShareMethod};
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! The requests service's own database.
 //!
 //! Requests, disputes and return subscriptions are saved conditional on the revision their
-//! command read ([`govshare_shared::revision`]): of two commands on one record at once, the
+//! command read ([`govshare_runtime::revision`]): of two commands on one record at once, the
 //! second to commit changes nothing and is answered `conflict`.
 
 pub mod entities;
@@ -12,7 +12,7 @@ mod m20261123_200004_disputes;
 mod m20261203_200005_revisions;
 pub mod returns;
 
-use govshare_shared::{
+use govshare_runtime::{
     events::{
         ShareType,
         catalog::{EntryPublished, Roles},
@@ -32,7 +32,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut m = govshare_shared::store::shared_migrations();
+        let mut m = govshare_runtime::store::shared_migrations();
         m.push(Box::new(m20261123_200001_create_requests::Migration));
         m.push(Box::new(m20261123_200002_workflow::Migration));
         m.push(Box::new(m20261123_200003_returns::Migration));
@@ -215,7 +215,7 @@ pub async fn set_auto_approve(db: &impl ConnectionTrait, org_id: &str, on: bool)
 /// one (the tree may skip a level: Beijing's districts sit under 110000).
 pub async fn authority_at_or_above(
     db: &impl ConnectionTrait,
-    region: govshare_shared::region::RegionCode,
+    region: govshare_runtime::region::RegionCode,
 ) -> Result<Option<String>, DbErr> {
     use entities::org::{Column, Entity};
     for r in std::iter::once(region).chain(region.ancestors()) {

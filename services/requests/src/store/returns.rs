@@ -1,8 +1,8 @@
 //! Downward return (Art. 24): the tables of subscriptions and their deliveries, and the
 //! queries on them.
 
-use govshare_shared::revision::{self, Read, SaveError};
-use govshare_shared::{events::returns::ReturnDelivered, region::RegionCode};
+use govshare_runtime::revision::{self, Read, SaveError};
+use govshare_runtime::{events::returns::ReturnDelivered, region::RegionCode};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -86,7 +86,7 @@ pub async fn subscription_at(db: &impl ConnectionTrait, id: &str) -> Result<Opti
 /// Writes `s` as read at `read` ([`Read::New`]: a new subscription); a [`Conflict`] when
 /// another call changed it meanwhile (e.g. two cancellations at once) or the id is taken.
 ///
-/// [`Conflict`]: govshare_shared::revision::Conflict
+/// [`Conflict`]: govshare_runtime::revision::Conflict
 pub async fn save_subscription(db: &impl ConnectionTrait, s: &Subscription, read: Read) -> Result<(), SaveError> {
     use subscription::{Column, Entity};
     let row = subscription::ActiveModel {

@@ -593,7 +593,7 @@ mod tests {
             term: Term::WorkingDays { days: 10, from: now },
             opened_by: bus::Service::Requests,
         };
-        crate::duty::message(&open, bus::Service::Requests, &Default::default(), now).envelope
+        crate::Outgoing::duty(&open, bus::Service::Requests, &Default::default(), now).envelope
     }
 
     async fn rows(db: &DatabaseConnection, consumer: &str) -> u64 {

@@ -44,6 +44,14 @@ impl Outgoing {
     pub fn event<E: EventPayload>(payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
         Self { subject: E::nats_subject(), envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
     }
+
+    /// A duty-contract message from `opener`: it travels on the duty stream with the opener as
+    /// its `source`, which is how deadlines knows who may change the duty later.
+    pub fn duty<E: EventPayload>(payload: &E, opener: crate::Service, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        let mut out = Self::event(payload, meta, now);
+        out.envelope.source = opener.source();
+        out
+    }
 }
 
 /// Writes `messages` into the outbox inside the caller's transaction.
@@ -314,5 +322,33 @@ pub mod migration {
                 .await?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod duty_tests {
+    use crate::{EventMeta, Outgoing, Service, reply::Text};
+    use chrono::Utc;
+    use govshare_contract::duty::*;
+
+    #[test]
+    fn duty_messages_travel_on_the_duty_stream_with_the_openers_source() {
+        let open = OpenDuty {
+            duty: Duty {
+                duty_id: "request-1-reply".into(),
+                article: 21,
+                holder: "dept-p".into(),
+                about: About { kind: "request".into(), id: "1".into() },
+                title: Text::new("答复", "reply"),
+            },
+            term: Term::WorkingDays { days: 1, from: "2026-11-23T02:00:00Z".parse().unwrap() },
+            opened_by: Service::Requests,
+        };
+        let out = Outgoing::duty(&open, Service::Requests, &EventMeta::default(), Utc::now());
+        assert_eq!(out.subject, "govshare.duty.opened");
+        assert_eq!(out.envelope.event_type, "govshare.duty.opened.v1");
+        assert_eq!(out.envelope.source, "/govshare/requests");
+        assert_eq!(out.envelope.subject, "request-1-reply");
+        assert_eq!(out.envelope.decode::<OpenDuty>().unwrap(), open);
     }
 }

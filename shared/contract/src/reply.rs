@@ -204,6 +204,9 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// A store that failed answers `unavailable … retry`. Only the services' runtime turns this on
+/// (feature `sea-orm`): an integrator depending on the contract gets no database crates.
+#[cfg(feature = "sea-orm")]
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         ApiError::unavailable(err)

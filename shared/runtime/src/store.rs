@@ -70,7 +70,7 @@ pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
 
 /// Serializes a column that holds JSON as text (a list, an object) as that JSON, so answers
 /// show `["a","b"]`, never `"[\"a\",\"b\"]"` (issue 13 item 5). Text that is not JSON is
-/// shown as it is. Use with `#[serde(serialize_with = "govshare_shared::store::json_text")]`.
+/// shown as it is. Use with `#[serde(serialize_with = "govshare_runtime::store::json_text")]`.
 pub fn json_text<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
     use serde::Serialize;
     match serde_json::from_str::<serde_json::Value>(text) {

@@ -46,19 +46,6 @@ pub struct EventMeta {
     pub tracestate: Option<String>,
 }
 
-impl EventMeta {
-    /// Meta for an event caused by another event: same actor and correlation, current trace.
-    pub fn caused_by(env: &Envelope) -> Self {
-        let (traceparent, tracestate) = crate::telemetry::current_trace_context();
-        Self {
-            acting_org: env.actingorg.clone(),
-            correlation_id: env.correlationid.clone(),
-            traceparent: traceparent.or_else(|| env.traceparent.clone()),
-            tracestate: tracestate.or_else(|| env.tracestate.clone()),
-        }
-    }
-}
-
 /// A CloudEvents 1.0 JSON envelope with govshare's extensions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

@@ -14,7 +14,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 use crate::reply::{ApiError, ErrorCode};
 
 /// Header carrying the key. Keys are per acting organisation.
-pub const HEADER: &str = "Govshare-Idempotency-Key";
+pub const HEADER: &str = govshare_contract::bus::IDEMPOTENCY_HEADER;
 
 /// The command in hand and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -114,7 +114,7 @@ pub fn parse(text: &str, year: Option<i32>) -> Result<Notice, NoticeError> {
 }
 
 impl Notice {
-    /// The year file, in the form of `shared/calendars/<year>.toml`.
+    /// The year file, in the form of `shared/calendar/calendars/<year>.toml`.
     pub fn to_toml(&self) -> String {
         let year = self.year;
         let header = match &self.reference {
@@ -486,10 +486,10 @@ mod tests {
 
     use super::*;
 
-    const NOTICE_2023: &str = include_str!("../../calendars/notices/2023.txt");
-    const NOTICE_2024: &str = include_str!("../../calendars/notices/2024.txt");
-    const NOTICE_2025: &str = include_str!("../../calendars/notices/2025.txt");
-    const NOTICE_2026: &str = include_str!("../../calendars/notices/2026.txt");
+    const NOTICE_2023: &str = include_str!("../calendars/notices/2023.txt");
+    const NOTICE_2024: &str = include_str!("../calendars/notices/2024.txt");
+    const NOTICE_2025: &str = include_str!("../calendars/notices/2025.txt");
+    const NOTICE_2026: &str = include_str!("../calendars/notices/2026.txt");
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -507,14 +507,14 @@ mod tests {
     #[test]
     fn the_2025_notice_gives_exactly_the_shipped_2025_file() {
         let notice = parse(NOTICE_2025, None).unwrap();
-        assert_eq!(notice.to_toml(), include_str!("../../calendars/2025.toml"));
+        assert_eq!(notice.to_toml(), include_str!("../calendars/2025.toml"));
     }
 
     #[test]
     fn the_2026_notice_gives_exactly_the_shipped_2026_file() {
         let notice = parse(NOTICE_2026, Some(2026)).unwrap();
-        assert_eq!(notice.to_toml(), include_str!("../../calendars/2026.toml"));
-        let shipped = YearCalendar::parse(include_str!("../../calendars/2026.toml")).unwrap();
+        assert_eq!(notice.to_toml(), include_str!("../calendars/2026.toml"));
+        let shipped = YearCalendar::parse(include_str!("../calendars/2026.toml")).unwrap();
         assert_eq!(notice.year_calendar().unwrap(), shipped);
     }
 
@@ -641,7 +641,7 @@ mod tests {
         let notice = parse(&lines_only, Some(2026)).unwrap();
         assert_eq!(
             notice.year_calendar().unwrap().days_off,
-            YearCalendar::parse(include_str!("../../calendars/2026.toml")).unwrap().days_off
+            YearCalendar::parse(include_str!("../calendars/2026.toml")).unwrap().days_off
         );
         assert_eq!(parse(NOTICE_2026, Some(2027)).unwrap_err(), NoticeError::YearMismatch { given: 2027, found: 2026 });
         assert_eq!(refused("国务院办公厅关于2027年部分节假日安排的通知\n"), NoticeError::NoHolidays);
@@ -652,6 +652,6 @@ mod tests {
         let copied = NOTICE_2026
             .replace("1月1日（周四）至3日（周六）", "１月１日(周四)至３日(周六)")
             .replace("，共3天", ",共3天");
-        assert_eq!(parse(&copied, None).unwrap().to_toml(), include_str!("../../calendars/2026.toml"));
+        assert_eq!(parse(&copied, None).unwrap().to_toml(), include_str!("../calendars/2026.toml"));
     }
 }

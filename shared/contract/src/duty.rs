@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     bus::{self, Service},
-    envelope::{EventMeta, EventPayload},
-    outbox::Outgoing,
+    envelope::EventPayload,
     reply::Text,
 };
 
@@ -26,7 +25,7 @@ pub struct About {
 }
 
 /// How long the duty holder has. Its instants are bounded when read from the bus
-/// ([`crate::validate::dates`]): a term deadlines could not count with is refused as
+/// ([`crate::dates`]): a term deadlines could not count with is refused as
 /// undecodable, dead-lettered, never clocked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -34,19 +33,19 @@ pub enum Term {
     /// N working days counted from `from` (the day of `from` does not count).
     WorkingDays {
         days: u32,
-        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        #[serde(deserialize_with = "crate::dates::instant")]
         from: DateTime<Utc>,
     },
     /// A fixed instant: a deadline (breached, then escalated while it stays undone).
     Until {
-        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        #[serde(deserialize_with = "crate::dates::instant")]
         at: DateTime<Utc>,
     },
     /// Ends at `at`: a usage period (Art. 27). Reminded before, announced once when it comes
     /// (`expiry: true`), never escalated: nobody is late for an end, what follows is an
     /// obligation (dispose of the data), not a lateness.
     Expires {
-        #[serde(deserialize_with = "crate::validate::dates::instant")]
+        #[serde(deserialize_with = "crate::dates::instant")]
         at: DateTime<Utc>,
     },
 }
@@ -108,7 +107,7 @@ duty_message!(OpenDuty, "opened", duty);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseDuty {
     pub duty_id: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
     pub reason: String,
 }
@@ -118,7 +117,7 @@ duty_message!(PauseDuty, "paused");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeDuty {
     pub duty_id: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(ResumeDuty, "resumed");
@@ -129,7 +128,7 @@ duty_message!(ResumeDuty, "resumed");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartDuty {
     pub duty_id: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub from: DateTime<Utc>,
     pub reason: String,
 }
@@ -152,7 +151,7 @@ pub struct CloseDuty {
     pub duty_id: String,
     pub closure: Closure,
     pub reason: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(CloseDuty, "closed");
@@ -168,7 +167,7 @@ pub struct OpenRecurringDuty {
     /// An update frequency word (每日, weekly, ...) or a cron expression, in Asia/Shanghai:
     /// see [`crate::schedule::UpdateFrequency`].
     pub schedule: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub from: DateTime<Utc>,
     pub opened_by: Service,
 }
@@ -178,7 +177,7 @@ duty_message!(OpenRecurringDuty, "recurring", duty);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CycleDone {
     pub duty_id: String,
-    #[serde(deserialize_with = "crate::validate::dates::instant")]
+    #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
 duty_message!(CycleDone, "cycle_done");
@@ -373,37 +372,9 @@ impl EventPayload for CalendarNextYearMissing {
     }
 }
 
-/// A duty-contract message from `opener`, ready for the outbox.
-pub fn message<E: EventPayload>(payload: &E, opener: Service, meta: &EventMeta, now: DateTime<Utc>) -> Outgoing {
-    let mut out = Outgoing::event(payload, meta, now);
-    out.envelope.source = opener.source();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn duty_messages_travel_on_the_duty_stream_with_the_openers_source() {
-        let open = OpenDuty {
-            duty: Duty {
-                duty_id: "request-1-reply".into(),
-                article: 21,
-                holder: "dept-p".into(),
-                about: About { kind: "request".into(), id: "1".into() },
-                title: Text::new("答复", "reply"),
-            },
-            term: Term::WorkingDays { days: 1, from: "2026-11-23T02:00:00Z".parse().unwrap() },
-            opened_by: Service::Requests,
-        };
-        let out = message(&open, Service::Requests, &EventMeta::default(), Utc::now());
-        assert_eq!(out.subject, "govshare.duty.opened");
-        assert_eq!(out.envelope.event_type, "govshare.duty.opened.v1");
-        assert_eq!(out.envelope.source, "/govshare/requests");
-        assert_eq!(out.envelope.subject, "request-1-reply");
-        assert_eq!(out.envelope.decode::<OpenDuty>().unwrap(), open);
-    }
 
     #[test]
     fn a_term_no_calendar_can_count_does_not_decode() {
@@ -420,7 +391,8 @@ mod tests {
             opened_by: Service::Requests,
         };
         // When deadlines reads it from the bus, Then it is refused (a permanent error), with why
-        let err = message(&open, Service::Requests, &EventMeta::default(), Utc::now()).envelope.decode::<OpenDuty>();
+        let err = crate::envelope::Envelope::new(uuid::Uuid::now_v7(), &open, &Default::default(), Utc::now())
+            .decode::<OpenDuty>();
         assert!(err.unwrap_err().to_string().contains("outside the accepted range (2000 to 2100)"));
     }
 

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{calendar::TIME_ZONE, reply::Text};
+use govshare_calendar::TIME_ZONE;
+
+use crate::reply::Text;
 
 /// How often a catalog entry's data is refreshed (Art. 13).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

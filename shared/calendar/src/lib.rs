@@ -2,7 +2,7 @@
 //!
 //! A working day is Monday to Friday unless it is an official day off, plus the make-up
 //! (调休上班) days that fall on weekends. The calendar is data, one file per year
-//! (`shared/calendars/<year>.toml`, 2025 and 2026 shipped; a deployment adds or corrects a
+//! (`shared/calendar/calendars/<year>.toml`, 2025 and 2026 shipped; a deployment adds or corrects a
 //! year). A term that reaches into a year with no calendar is an error, never a silent
 //! weekends-only guess.
 //!
@@ -31,7 +31,7 @@ pub const SHIPPED: [&str; 2] = [include_str!("../calendars/2025.toml"), include_
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
     #[error(
-        "no working-day calendar is loaded for {0}; add shared/calendars/{0}.toml or the deployment's calendar file"
+        "no working-day calendar is loaded for {0}; add shared/calendar/calendars/{0}.toml or the deployment's calendar file"
     )]
     YearNotLoaded(i32),
     #[error("calendar file: {0}")]
@@ -256,7 +256,7 @@ impl Calendar {
     /// The calendar a deployment configured: the shipped years, then every `*.toml` year
     /// file in `settings.dir` (adding a year or replacing a shipped one), with the close of
     /// business.
-    pub fn from_settings(settings: &crate::config::CalendarSettings) -> Result<Self, CalendarError> {
+    pub fn from_settings(settings: &CalendarSettings) -> Result<Self, CalendarError> {
         let mut cal = Self::official();
         if let Some(dir) = settings.dir.as_deref().filter(|d| !d.is_empty()) {
             let entries = std::fs::read_dir(dir).map_err(|e| CalendarError::Invalid(format!("{dir}: {e}")))?;
@@ -304,6 +304,22 @@ impl Calendar {
 
 fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
     TIME_ZONE.from_local_datetime(&local).single().expect("Asia/Shanghai has no DST gaps").with_timezone(&Utc)
+}
+
+/// The working-day calendar (see [`Calendar`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CalendarSettings {
+    /// Year files (`<year>.toml`, shaped like `shared/calendar/calendars/2026.toml`) that add a year
+    /// or correct a shipped one. In Kubernetes: a ConfigMap mounted here. After a change,
+    /// restart `deadlines`: it re-projects the due time of every pending clock.
+    pub dir: Option<String>,
+    /// The close of business, `HH:MM` in Asia/Shanghai (Civil Code Art. 203); unset = 24:00.
+    pub close_of_business: Option<String>,
+    /// From this day of the year (`MM-DD`, Asia/Shanghai), a missing calendar for the next
+    /// year is reported to the platform operators every day, with the duties that will wait
+    /// on it. Unset: `11-01` (the State Council's holiday notice usually comes in November).
+    pub next_year_warning_from: Option<String>,
 }
 
 #[cfg(test)]
@@ -434,7 +450,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let y2027 = "year = 2027\nsource = \"test\"\ndays_off = [\"2027-01-01\"]\nmake_up_days = []\n";
         std::fs::write(dir.path().join("2027.toml"), y2027).unwrap();
-        let settings = crate::config::CalendarSettings {
+        let settings = CalendarSettings {
             dir: Some(dir.path().display().to_string()),
             close_of_business: Some("17:30".into()),
             ..Default::default()
@@ -444,7 +460,7 @@ mod tests {
         assert_eq!(cal.is_working_day(d("2027-01-04")), Ok(true));
         assert_eq!(cal.due_at(utc("2026-12-31T02:00:00Z"), 1).unwrap(), utc("2027-01-04T09:30:00Z"));
         assert_eq!(cal.year_digests().keys().copied().collect::<Vec<_>>(), [2025, 2026, 2027]);
-        let bad = crate::config::CalendarSettings { close_of_business: Some("5pm".into()), ..Default::default() };
+        let bad = CalendarSettings { close_of_business: Some("5pm".into()), ..Default::default() };
         assert!(matches!(Calendar::from_settings(&bad), Err(CalendarError::Invalid(_))));
     }
 

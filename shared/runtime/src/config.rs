@@ -198,21 +198,7 @@ impl Default for RequestSettings {
     }
 }
 
-/// The working-day calendar (see [`crate::calendar`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CalendarSettings {
-    /// Year files (`<year>.toml`, shaped like `shared/calendars/2026.toml`) that add a year
-    /// or correct a shipped one. In Kubernetes: a ConfigMap mounted here. After a change,
-    /// restart `deadlines`: it re-projects the due time of every pending clock.
-    pub dir: Option<String>,
-    /// The close of business, `HH:MM` in Asia/Shanghai (Civil Code Art. 203); unset = 24:00.
-    pub close_of_business: Option<String>,
-    /// From this day of the year (`MM-DD`, Asia/Shanghai), a missing calendar for the next
-    /// year is reported to the platform operators every day, with the duties that will wait
-    /// on it. Unset: `11-01` (the State Council's holiday notice usually comes in November).
-    pub next_year_warning_from: Option<String>,
-}
+pub use govshare_calendar::CalendarSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -526,7 +512,7 @@ mod tests {
     #[test]
     fn the_kubernetes_config_file_reads_into_settings() {
         let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::string(include_str!("../../deploy/k8s/govshare.toml")))
+            .merge(Toml::string(include_str!("../../../deploy/k8s/govshare.toml")))
             .extract()
             .expect("deploy/k8s/govshare.toml matches the settings tree");
         assert_eq!(s.deadlines.escalation, DeadlineSettings::default().escalation);

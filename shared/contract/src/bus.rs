@@ -9,11 +9,7 @@
 //!   NATS request-reply. `<org>` is the acting organisation's id, so bus permissions can be
 //!   granted per department (`govshare.cmd.*.<org>.>`).
 //! - Dead letters: `govshare.dlq.<service>.<consumer>` on `GOVSHARE_DLQ`.
-//! - Who may publish and read what: [`crate::trust`].
-
-use std::time::Duration;
-
-use async_nats::jetstream::{self, stream};
+//! - Who may publish and read what: `govshare_runtime::trust`.
 
 /// Root of every subject.
 pub const PREFIX: &str = "govshare";
@@ -29,8 +25,8 @@ pub const DLQ_REASON_HEADER: &str = "Govshare-Dlq-Reason";
 pub const LANG_HEADER: &str = "Accept-Language";
 /// Header carrying the correlation id of a command, copied onto the events it causes.
 pub const CORRELATION_HEADER: &str = "Govshare-Correlation-Id";
-/// Header making a command idempotent (see [`crate::idempotency`]).
-pub const IDEMPOTENCY_HEADER: &str = crate::idempotency::HEADER;
+/// Header making a command idempotent: a retry with the same key gets the first answer.
+pub const IDEMPOTENCY_HEADER: &str = "Govshare-Idempotency-Key";
 /// The organisation id used by platform operators for bootstrap commands.
 pub const PLATFORM_ORG: &str = "platform";
 
@@ -142,54 +138,6 @@ pub fn duty_subject(op: &str) -> String {
 /// own dead letters only.
 pub fn dlq_subject(service: Service, consumer: &str) -> String {
     format!("{PREFIX}.dlq.{}.{consumer}", service.name())
-}
-
-/// Stream settings shared by every govshare stream.
-#[derive(Debug, Clone)]
-pub struct StreamSettings {
-    /// JetStream drops a re-sent message whose `Nats-Msg-Id` it saw within this window.
-    /// The inbox catches anything older, so this only saves work.
-    pub duplicate_window: Duration,
-    /// How long events are kept. Consumers track their position durably, so this must only
-    /// outlast the longest outage a consumer may have.
-    pub max_age: Duration,
-    /// Copies kept by a clustered JetStream (1 on a single server).
-    pub replicas: usize,
-}
-
-impl Default for StreamSettings {
-    fn default() -> Self {
-        Self {
-            duplicate_window: Duration::from_secs(2 * 60 * 60),
-            max_age: Duration::from_secs(30 * 24 * 60 * 60),
-            replicas: 1,
-        }
-    }
-}
-
-/// Creates (or leaves as they are) every stream of the platform. Idempotent: each service
-/// calls it at start, so the start order of services does not matter.
-pub async fn ensure_streams(js: &jetstream::Context, settings: &StreamSettings) -> Result<(), async_nats::Error> {
-    let mut wanted: Vec<(String, String)> = Service::ALL.iter().map(|s| (s.stream(), s.event_subjects())).collect();
-    wanted.push((DUTY_STREAM.to_owned(), DUTY_SUBJECTS.to_owned()));
-    wanted.push((DLQ_STREAM.to_owned(), format!("{PREFIX}.dlq.>")));
-    for (name, subjects) in wanted {
-        js.get_or_create_stream(stream::Config {
-            name,
-            subjects: vec![subjects],
-            storage: stream::StorageType::File,
-            duplicate_window: settings.duplicate_window,
-            max_age: settings.max_age,
-            num_replicas: settings.replicas,
-            // Nobody edits history: messages cannot be deleted or purged through the API.
-            // (Operators remove a whole stream only by deleting it, which is an audited act.)
-            deny_delete: true,
-            deny_purge: true,
-            ..Default::default()
-        })
-        .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -121,3 +121,15 @@ pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: O
     let cx = global::get_text_map_propagator(|p| p.extract(&Read(&map)));
     let _ = span.set_parent(cx);
 }
+
+/// Meta for an event caused by another event: same actor and correlation, the current trace
+/// (or the cause's, when no span is exported).
+pub fn caused_by(env: &crate::Envelope) -> crate::EventMeta {
+    let (traceparent, tracestate) = current_trace_context();
+    crate::EventMeta {
+        acting_org: env.actingorg.clone(),
+        correlation_id: env.correlationid.clone(),
+        traceparent: traceparent.or_else(|| env.traceparent.clone()),
+        tracestate: tracestate.or_else(|| env.tracestate.clone()),
+    }
+}
