@@ -12,7 +12,7 @@ use govshare_cli::{
     demo::wait_for_event,
     platform::{self, BusAuth, LocalNats},
 };
-use govshare_shared::{
+use govshare_runtime::{
     ManualClock, Service,
     app::Running,
     config::{NatsSettings, Settings},
@@ -149,7 +149,7 @@ impl Platform {
         p.run(&submit).await.json();
         p.run(&["catalog", "approve", &entry, "--org", "gd-auth"]).await.json();
         let js = p.client.jetstream();
-        wait_for_event::<govshare_shared::events::catalog::EntryPublished>(&js, &entry, WAIT).await.expect("event");
+        wait_for_event::<govshare_runtime::events::catalog::EntryPublished>(&js, &entry, WAIT).await.expect("event");
         platform::wait_caught_up(&js, &Service::Catalog.stream(), "requests-catalog", WAIT).await.expect("caught up");
         p.entry_id = entry;
         p
