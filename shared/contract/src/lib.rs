@@ -6,6 +6,7 @@
 //! (`govshare-runtime`) adds the bus, stores, outbox and inbox around it.
 
 pub mod bus;
+pub mod calls;
 pub mod dates;
 pub mod duty;
 pub mod envelope;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod region;
 pub mod reply;
 pub mod schedule;
+pub mod types;
 
 pub use bus::Service;
 pub use envelope::{Envelope, EventMeta, EventPayload};

@@ -72,6 +72,10 @@ pub struct Call {
     /// The acting organisation, from the subject.
     pub org: String,
     pub name: String,
+    /// The body: a JSON object of at most `calls.max_payload_bytes`, whose `version` this
+    /// service speaks. Read it into its typed call with [`Call::parse`].
+    pub body: serde_json::Value,
+    /// The same body as a bag of fields, for the calls not yet typed (issue 14 removes it).
     pub fields: Fields,
     pub lang: Lang,
     /// Copied onto every event the call causes.
@@ -81,11 +85,12 @@ pub struct Call {
 impl Call {
     /// The error for a name this service does not know.
     pub fn unknown(&self) -> ApiError {
-        ApiError::with_text(
-            ErrorCode::UnknownOperation,
-            format!("未知的操作 {}", self.name),
-            format!("unknown operation {}", self.name),
-        )
+        crate::calls::unknown_operation(&self.name)
+    }
+
+    /// The typed command or query, or every problem of the body at once (see [`crate::calls`]).
+    pub fn parse<S: govshare_contract::calls::CallSet>(&self) -> Result<S, ApiError> {
+        crate::calls::parse::<S>(self.kind, &self.name, &self.body)
     }
 }
 
@@ -305,6 +310,7 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
             kind: subject.kind,
             org: subject.org.clone(),
             name: subject.name,
+            body: fields.body(),
             fields,
             lang,
             meta: EventMeta { acting_org: subject.org, correlation_id, traceparent, tracestate },

@@ -12,6 +12,7 @@ pub use govshare_contract::{dates, duty, envelope, events, region, reply, schedu
 
 pub mod app;
 pub mod bus;
+pub mod calls;
 pub mod clock;
 pub mod config;
 pub mod health;

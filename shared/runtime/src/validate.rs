@@ -65,6 +65,11 @@ impl Fields {
         Ok(Self { map, problems: Vec::new() })
     }
 
+    /// The whole body, as read (with its `version`).
+    pub fn body(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
     /// Wraps an already-parsed object (tests, and nested objects).
     pub fn from_map(map: Map<String, Value>) -> Self {
         Self { map, problems: Vec::new() }

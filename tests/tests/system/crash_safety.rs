@@ -36,6 +36,7 @@ async fn committed_but_not_published_is_published_once_on_restart(backend: Backe
         kind: CallKind::Command,
         org: "platform".into(),
         name: "register_organisation".into(),
+        body: body.clone(),
         fields: Fields::parse(body.to_string().as_bytes(), 65_536).unwrap(),
         lang: Lang::En,
         meta: EventMeta { acting_org: "platform".into(), correlation_id: "c-1".into(), ..Default::default() },
