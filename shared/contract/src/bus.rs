@@ -31,7 +31,9 @@ pub const IDEMPOTENCY_HEADER: &str = "Govshare-Idempotency-Key";
 pub const PLATFORM_ORG: &str = "platform";
 
 /// The five services. Their names appear in subjects, stream names and `source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     Catalog,

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// What a duty is about: the aggregate whose clock it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct About {
     /// `request`, `catalog_entry`, `recall`, ...
     pub kind: String,
@@ -27,7 +27,7 @@ pub struct About {
 /// How long the duty holder has. Its instants are bounded when read from the bus
 /// ([`crate::dates`]): a term deadlines could not count with is refused as
 /// undecodable, dead-lettered, never clocked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Term {
     /// N working days counted from `from` (the day of `from` does not count).
@@ -51,7 +51,7 @@ pub enum Term {
 }
 
 /// How a duty ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Closure {
     /// The holder did what was due (possibly late: lateness was already announced).
@@ -81,7 +81,7 @@ macro_rules! duty_message {
 
 /// Which duty a message or event is about: the same five fields everywhere, flattened into
 /// each message so that the wire stays flat JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Duty {
     pub duty_id: String,
     /// The article of the regulation (《政务数据共享条例》) that sets the duty, e.g. `21`.
@@ -94,7 +94,7 @@ pub struct Duty {
 }
 
 /// Open a duty: start its clock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenDuty {
     #[serde(flatten)]
     pub duty: Duty,
@@ -104,7 +104,7 @@ pub struct OpenDuty {
 duty_message!(OpenDuty, "opened", duty);
 
 /// Stop the clock (e.g. waiting for the requester's supplement).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PauseDuty {
     pub duty_id: String,
     #[serde(deserialize_with = "crate::dates::instant")]
@@ -114,7 +114,7 @@ pub struct PauseDuty {
 duty_message!(PauseDuty, "paused");
 
 /// Start the clock again with the working days that were left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResumeDuty {
     pub duty_id: String,
     #[serde(deserialize_with = "crate::dates::instant")]
@@ -125,7 +125,7 @@ duty_message!(ResumeDuty, "resumed");
 /// Start the full term again, counted from `from` (Art. 21: the reply clock restarts when
 /// the requester's supplement arrives). Works on a running or a paused clock; extensions
 /// granted for the earlier count lapse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RestartDuty {
     pub duty_id: String,
     #[serde(deserialize_with = "crate::dates::instant")]
@@ -136,7 +136,7 @@ duty_message!(RestartDuty, "restarted");
 
 /// Add working days (e.g. Art. 21: at most +10 WD, approved by the same-level authority).
 /// The opener enforces the cap; `deadlines` records the total and who approved each step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtendDuty {
     pub duty_id: String,
     pub working_days: u32,
@@ -146,7 +146,7 @@ pub struct ExtendDuty {
 duty_message!(ExtendDuty, "extended");
 
 /// Stop the clock for good. On a recurring duty this ends the recurrence (and its open cycle).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CloseDuty {
     pub duty_id: String,
     pub closure: Closure,
@@ -160,7 +160,7 @@ duty_message!(CloseDuty, "closed");
 /// update frequency, Art. 17; a downward-return cycle, Art. 24). From `from` on, every
 /// occurrence of `schedule` starts a cycle whose clock (`<duty_id>@<cycle start>`) falls due
 /// at the next occurrence; [`CycleDone`] fulfils the running cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenRecurringDuty {
     #[serde(flatten)]
     pub duty: Duty,
@@ -174,7 +174,7 @@ pub struct OpenRecurringDuty {
 duty_message!(OpenRecurringDuty, "recurring", duty);
 
 /// The holder did this cycle's duty (e.g. refreshed the data) at `at`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CycleDone {
     pub duty_id: String,
     #[serde(deserialize_with = "crate::dates::instant")]
@@ -184,7 +184,7 @@ duty_message!(CycleDone, "cycle_done");
 
 /// Announced by `deadlines` when it has clocked a duty, and again whenever its due time
 /// moves (extension, restart, resumption, a calendar correction), with why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DutyScheduled {
     #[serde(flatten)]
     pub duty: Duty,
@@ -212,7 +212,7 @@ impl EventPayload for DutyScheduled {
 /// Announced by `deadlines` when a duty's term cannot be counted: it reaches into a year for
 /// which no working-day calendar is loaded. The clock waits, and is scheduled (with a
 /// [`DutyScheduled`]) as soon as a deployment adds the year; operators must hear of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DutyUnschedulable {
     #[serde(flatten)]
     pub duty: Duty,
@@ -231,7 +231,7 @@ impl EventPayload for DutyUnschedulable {
 
 /// Announced by `deadlines`, once, before a duty falls due (by default at the start of its
 /// last working day).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DutyReminded {
     #[serde(flatten)]
     pub duty: Duty,
@@ -252,7 +252,7 @@ impl EventPayload for DutyReminded {
 }
 
 /// The next rung of the escalation ladder, and when it comes if the duty stays undone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NextStep {
     pub step: EscalationStep,
     pub at: DateTime<Utc>,
@@ -260,7 +260,7 @@ pub struct NextStep {
 
 /// Announced by `deadlines`, exactly once, when a duty passes its due time unfulfilled, or
 /// when an end ([`Term::Expires`]) comes (`expiry`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DutyBreached {
     #[serde(flatten)]
     pub duty: Duty,
@@ -285,7 +285,7 @@ impl EventPayload for DutyBreached {
 }
 
 /// Who hears of an overdue duty at each rung of the escalation ladder, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationStep {
     /// The holder's sharing office (工作机构).
@@ -299,7 +299,7 @@ pub enum EscalationStep {
 }
 
 /// Announced by `deadlines`, exactly once per rung, as an overdue duty climbs the ladder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DutyEscalated {
     #[serde(flatten)]
     pub duty: Duty,
@@ -323,7 +323,7 @@ impl EventPayload for DutyEscalated {
 }
 
 /// One overdue duty in a digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OverdueDuty {
     #[serde(flatten)]
     pub duty: Duty,
@@ -333,7 +333,7 @@ pub struct OverdueDuty {
 
 /// Announced by `deadlines` once per digest time (default: 09:00 each working day) for each
 /// holder with open overdue duties; notify sends it to the holder's administrators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OverdueDigest {
     pub holder: String,
     pub at: DateTime<Utc>,
@@ -353,7 +353,7 @@ impl EventPayload for OverdueDigest {
 /// Announced by `deadlines` once a day from `calendar.next_year_warning_from` (default 1
 /// November) while no working-day calendar is loaded for the next year: terms that reach into
 /// it will not be counted until it is. Notify tells the platform operators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CalendarNextYearMissing {
     /// The year without a calendar.
     pub year: i32,
@@ -369,6 +369,21 @@ impl EventPayload for CalendarNextYearMissing {
     const VERSION: u32 = 1;
     fn subject(&self) -> String {
         self.year.to_string()
+    }
+}
+
+crate::events! {
+    /// Every message of the duty contract a service sends to deadlines. A decision lists the
+    /// ones it sends; the runtime wraps them with the sender as their `source`.
+    pub enum DutyMessage {
+        Open(OpenDuty),
+        OpenRecurring(OpenRecurringDuty),
+        Pause(PauseDuty),
+        Resume(ResumeDuty),
+        Restart(RestartDuty),
+        Extend(ExtendDuty),
+        Close(CloseDuty),
+        CycleDone(CycleDone),
     }
 }
 

@@ -35,7 +35,7 @@ pub trait EventPayload: Serialize + DeserializeOwned {
 }
 
 /// Who acted and in which causal chain: copied from a command onto the events it causes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventMeta {
     /// The organisation on whose behalf the change was made.
     pub acting_org: String,
@@ -47,7 +47,7 @@ pub struct EventMeta {
 }
 
 /// A CloudEvents 1.0 JSON envelope with govshare's extensions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Envelope {
     pub specversion: String,
     pub id: Uuid,
@@ -142,7 +142,7 @@ impl Envelope {
 mod tests {
     use super::*;
 
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
     struct Published {
         entry_id: String,
     }
@@ -155,7 +155,7 @@ mod tests {
         }
     }
 
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
     struct PublishedV2 {
         entry_id: String,
     }
@@ -218,4 +218,173 @@ mod tests {
         assert!(Envelope::from_slice(env.to_json().as_bytes()).is_err());
         assert!(Envelope::from_slice(b"{not json").is_err());
     }
+}
+
+/// One event of a set a service emits or consumes, whatever its type: what the outbox needs
+/// to wrap it ([`Envelope::of`]), and what the contract generator needs to describe it.
+pub trait AnyEvent {
+    fn event_type(&self) -> String;
+    fn nats_subject(&self) -> String;
+    fn service(&self) -> Service;
+    fn subject(&self) -> String;
+    fn data(&self) -> serde_json::Value;
+}
+
+impl<E: EventPayload> AnyEvent for E {
+    fn event_type(&self) -> String {
+        E::event_type()
+    }
+    fn nats_subject(&self) -> String {
+        E::nats_subject()
+    }
+    fn service(&self) -> Service {
+        E::SERVICE
+    }
+    fn subject(&self) -> String {
+        EventPayload::subject(self)
+    }
+    fn data(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("event payloads serialize to JSON")
+    }
+}
+
+impl Envelope {
+    /// Wraps any event of a set (see [`crate::events!`]), as [`Envelope::new`] does one type.
+    pub fn of(id: Uuid, event: &dyn AnyEvent, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        Self {
+            specversion: Self::SPEC_VERSION.to_owned(),
+            id,
+            source: event.service().source(),
+            event_type: event.event_type(),
+            subject: event.subject(),
+            time: now,
+            datacontenttype: "application/json".to_owned(),
+            data: event.data(),
+            actingorg: meta.acting_org.clone(),
+            correlationid: meta.correlation_id.clone(),
+            traceparent: meta.traceparent.clone().or_else(|| Some(new_traceparent(id))),
+            tracestate: meta.tracestate.clone(),
+        }
+    }
+}
+
+/// What a set of events says about an envelope (see [`crate::events!`]).
+#[derive(Debug)]
+pub enum Decoded<T> {
+    /// One of the set, read.
+    Event(T),
+    /// A kind outside the set: not this consumer's business.
+    Other,
+    /// One of the set's kinds in a version this build does not know, or whose data does not
+    /// read: refused permanently (dead-lettered as evidence), never guessed at.
+    Refused(String),
+}
+
+/// The type of an event kind without its version: `govshare.x.y.v1` -> `govshare.x.y`.
+pub fn type_stem(event_type: &str) -> &str {
+    event_type.rsplit_once(".v").map_or(event_type, |(stem, _)| stem)
+}
+
+/// One event type of a set, as the contract generator describes it.
+#[derive(Clone, Copy)]
+pub struct EventKind {
+    pub event_type: fn() -> String,
+    pub nats_subject: fn() -> String,
+    pub service: Service,
+    pub rust_type: &'static str,
+    pub schema: fn() -> schemars::Schema,
+}
+
+impl std::fmt::Debug for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.event_type)())
+    }
+}
+
+/// A set of events as one enum (made by [`crate::events!`]).
+pub trait EventSet: Sized {
+    /// The event inside, whatever its type.
+    fn as_any(&self) -> &dyn AnyEvent;
+    /// Reads an envelope once into the event it is, if it is one of this set.
+    fn decode(envelope: &Envelope) -> Decoded<Self>;
+    /// Every event type of the set, for the generated contract.
+    fn kinds() -> Vec<EventKind>;
+}
+
+/// Declares a set of events as one enum: what an aggregate emits (its decision's events) or
+/// what a consumer handles. The enum wraps each into an envelope ([`AnyEvent`]) and reads an
+/// envelope **once** into the variant it is ([`Decoded`]), so a consumer matches on an enum
+/// instead of trying one type after another.
+///
+/// ```ignore
+/// govshare_contract::events! {
+///     /// What the recall service consumes.
+///     pub enum Consumed {
+///         EntryPublished(EntryPublished),
+///         DataDelivered(DataDelivered),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! events {
+    (
+        $(#[$meta:meta])*
+        pub enum $Enum:ident {
+            $( $(#[$vmeta:meta])* $Variant:ident($Ty:ty), )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $Enum {
+            $( $(#[$vmeta])* $Variant($Ty), )*
+        }
+
+        $(
+            impl From<$Ty> for $Enum {
+                fn from(e: $Ty) -> Self {
+                    Self::$Variant(e)
+                }
+            }
+        )*
+
+        impl $crate::envelope::EventSet for $Enum {
+            fn as_any(&self) -> &dyn $crate::envelope::AnyEvent {
+                match self {
+                    $( Self::$Variant(e) => e, )*
+                }
+            }
+
+            fn decode(envelope: &$crate::envelope::Envelope) -> $crate::envelope::Decoded<Self> {
+                use $crate::envelope::{Decoded, EventPayload, type_stem};
+                $(
+                    if envelope.event_type == <$Ty as EventPayload>::event_type() {
+                        return match envelope.decode::<$Ty>() {
+                            Ok(e) => Decoded::Event(Self::$Variant(e)),
+                            Err(e) => Decoded::Refused(e.to_string()),
+                        };
+                    }
+                )*
+                let stem = type_stem(&envelope.event_type);
+                $(
+                    if stem == type_stem(&<$Ty as EventPayload>::event_type()) {
+                        return Decoded::Refused(format!("unsupported event type {}", envelope.event_type));
+                    }
+                )*
+                Decoded::Other
+            }
+
+            fn kinds() -> Vec<$crate::envelope::EventKind> {
+                use $crate::envelope::EventPayload;
+                vec![$(
+                    $crate::envelope::EventKind {
+                        event_type: <$Ty as EventPayload>::event_type,
+                        nats_subject: <$Ty as EventPayload>::nats_subject,
+                        service: <$Ty as EventPayload>::SERVICE,
+                        rust_type: stringify!($Ty),
+                        schema: $crate::calls::schema_for::<$Ty>,
+                    },
+                )*]
+            }
+        }
+    };
 }

@@ -31,7 +31,7 @@ macro_rules! event {
 }
 
 /// Kinds of organisation in the directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     /// A government department (政府部门).
@@ -41,7 +41,7 @@ pub enum OrgKind {
 }
 
 /// Share type of a catalog entry (Art. 14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShareType {
     Unconditional,
@@ -55,7 +55,7 @@ pub mod catalog {
     use super::*;
 
     /// Roles inside an organisation and the accounts (people or systems) that hold them.
-    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct Roles {
         /// Administrators: receive the organisation's notifications.
         #[serde(default)]
@@ -72,7 +72,7 @@ pub mod catalog {
     }
 
     /// An organisation joined the directory.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct OrganisationRegistered {
         pub org_id: String,
         pub name: String,
@@ -84,7 +84,7 @@ pub mod catalog {
     event!(OrganisationRegistered, Service::Catalog, "organisation.registered", version 1, org_id);
 
     /// An organisation's roles were replaced (the whole new set).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RolesChanged {
         pub org_id: String,
         pub roles: Roles,
@@ -97,7 +97,7 @@ pub mod catalog {
 
     /// A NATS user public key (an nkey starting with `U`) became one of an organisation's
     /// bus identities. Only the public part is ever in the directory.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct BusKeyAdded {
         pub org_id: String,
         pub public_key: String,
@@ -108,7 +108,7 @@ pub mod catalog {
     event!(BusKeyAdded, Service::Catalog, "organisation.bus_key_added", version 1, org_id);
 
     /// A bus key of an organisation was revoked; connections with it must be refused.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct BusKeyRevoked {
         pub org_id: String,
         pub public_key: String,
@@ -119,7 +119,7 @@ pub mod catalog {
     event!(BusKeyRevoked, Service::Catalog, "organisation.bus_key_revoked", version 1, org_id);
 
     /// A data item (信息项) of an entry.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DataItem {
         pub name: String,
         /// `string`, `integer`, `decimal`, `date`, `datetime`, `boolean`, `binary`.
@@ -128,7 +128,7 @@ pub mod catalog {
     }
 
     /// How sensitive a data item is.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum Sensitivity {
         Public,
@@ -138,7 +138,9 @@ pub mod catalog {
     }
 
     /// How data is delivered (Art. 22).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    )]
     #[serde(rename_all = "snake_case")]
     pub enum ShareMethod {
         Interface,
@@ -147,7 +149,7 @@ pub mod catalog {
     }
 
     /// Whether the data is also opened to the public.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum OpenType {
         Open,
@@ -156,7 +158,7 @@ pub mod catalog {
     }
 
     /// One version of a catalog entry, with every Art. 13 field and the catalog guide's.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntryVersion {
         pub entry_id: String,
         pub version: u32,
@@ -199,7 +201,7 @@ pub mod catalog {
     }
 
     /// A draft was saved (a new entry, or a new version of a published one).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntryDrafted {
         pub entry: EntryVersion,
         pub at: DateTime<Utc>,
@@ -208,7 +210,7 @@ pub mod catalog {
 
     /// The provider submitted a version to its same-level authority (Art. 16), with the
     /// assessments and sign-off Art. 13 requires.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntrySubmitted {
         pub entry: EntryVersion,
         pub reviewer: String,
@@ -220,7 +222,7 @@ pub mod catalog {
     event!(EntrySubmitted, Service::Catalog, "entry.submitted", version 1, entry_id_of);
 
     /// The authority approved a version and published it to all departments (Art. 16).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntryPublished {
         pub entry: EntryVersion,
         pub approved_by: String,
@@ -229,7 +231,7 @@ pub mod catalog {
     event!(EntryPublished, Service::Catalog, "entry.published", version 1, entry_id_of);
 
     /// The authority sent a version back with its reasons.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntryReturned {
         pub entry: EntryVersion,
         pub returned_by: String,
@@ -239,7 +241,7 @@ pub mod catalog {
     event!(EntryReturned, Service::Catalog, "entry.returned", version 1, entry_id_of);
 
     /// The entry was withdrawn from the catalog.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct EntryWithdrawn {
         pub entry: EntryVersion,
         pub withdrawn_by: String,
@@ -249,7 +251,7 @@ pub mod catalog {
     event!(EntryWithdrawn, Service::Catalog, "entry.withdrawn", version 1, entry_id_of);
 
     /// A change of law or duties requires the entry to be updated (Art. 17).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct UpdateRequired {
         pub entry_id: String,
         pub cause: String,
@@ -261,7 +263,7 @@ pub mod catalog {
 
     /// The provider refreshed the data of a published entry, as its update frequency asks
     /// (Art. 13); this fulfils the current cycle of the version's refresh duty.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DataRefreshed {
         pub entry_id: String,
         /// The published version whose data was refreshed.
@@ -273,7 +275,7 @@ pub mod catalog {
     event!(DataRefreshed, Service::Catalog, "entry.data_refreshed", version 1, entry_id);
 
     /// The authority named the source department of a data item (Art. 19).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct SourceDesignated {
         pub designation_id: String,
         pub region: String,
@@ -307,7 +309,7 @@ pub mod requests {
     use super::{catalog::ShareMethod, *};
 
     /// What a request asks for (Art. 20).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RequestForm {
         /// The data items wanted: a subset of the entry's (least necessary).
         pub items: Vec<String>,
@@ -322,7 +324,7 @@ pub mod requests {
     }
 
     /// Why a request extends an earlier grant (Art. 25: the provider's fresh consent).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum Extends {
         WiderScope { grant: String },
@@ -331,7 +333,7 @@ pub mod requests {
     }
 
     /// A requester submitted a request for a catalog entry (Art. 20).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RequestSubmitted {
         pub request_id: String,
         pub entry_id: String,
@@ -352,7 +354,7 @@ pub mod requests {
     event!(RequestSubmitted, Service::Requests, "request.submitted", version 1, request_id);
 
     /// One missing or insufficient item of a request.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct MissingItem {
         pub field: String,
         pub note: String,
@@ -360,7 +362,7 @@ pub mod requests {
 
     /// The provider's one-time notice of everything missing (一次性告知, Art. 21); the reply
     /// clock stops until the supplement arrives.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct SupplementRequested {
         pub request_id: String,
         pub missing: Vec<MissingItem>,
@@ -370,7 +372,7 @@ pub mod requests {
     event!(SupplementRequested, Service::Requests, "request.supplement_requested", version 1, request_id);
 
     /// The requester supplied what was missing; the reply clock restarts.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RequestSupplemented {
         pub request_id: String,
         pub form: RequestForm,
@@ -379,7 +381,7 @@ pub mod requests {
     event!(RequestSupplemented, Service::Requests, "request.supplemented", version 1, request_id);
 
     /// The provider approved, possibly fewer items than asked, with the reason (Art. 21).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RequestApproved {
         pub request_id: String,
         pub provider: String,
@@ -396,7 +398,7 @@ pub mod requests {
 
     /// The provider refused, with the reason; a not-shared entry is refused at once with its
     /// reason and legal basis (Art. 14).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RequestRefused {
         pub request_id: String,
         pub provider: String,
@@ -409,7 +411,7 @@ pub mod requests {
     event!(RequestRefused, Service::Requests, "request.refused", version 1, request_id);
 
     /// The provider asked the same-level authority for more time (at most +10 WD).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ExtensionRequested {
         pub request_id: String,
         pub working_days: u32,
@@ -420,7 +422,7 @@ pub mod requests {
     event!(ExtensionRequested, Service::Requests, "request.extension_requested", version 1, request_id);
 
     /// The authority's decision; the requester is told (Art. 21).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ExtensionDecided {
         pub request_id: String,
         pub requester: String,
@@ -432,7 +434,7 @@ pub mod requests {
     event!(ExtensionDecided, Service::Requests, "request.extension_decided", version 1, request_id);
 
     /// The data was delivered (Art. 22); the grant is active until the end of the usage period.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DataDelivered {
         pub request_id: String,
         pub entry_id: String,
@@ -448,7 +450,7 @@ pub mod requests {
     event!(DataDelivered, Service::Requests, "grant.delivered", version 1, request_id);
 
     /// A grant was suspended for misuse, with a fix-by duty for the requester (Art. 27).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct GrantSuspended {
         pub request_id: String,
         pub requester: String,
@@ -459,7 +461,7 @@ pub mod requests {
     }
     event!(GrantSuspended, Service::Requests, "grant.suspended", version 1, request_id);
 
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct GrantResumed {
         pub request_id: String,
         pub by: String,
@@ -469,7 +471,7 @@ pub mod requests {
     event!(GrantResumed, Service::Requests, "grant.resumed", version 1, request_id);
 
     /// How a grant ended.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum GrantEnd {
         UsagePeriodEnded,
@@ -495,7 +497,7 @@ pub mod requests {
 
     /// A grant ended: the requester must dispose of the data as the provider requires
     /// (Art. 27); the recall service orders the destruction.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct GrantEnded {
         pub request_id: String,
         pub entry_id: String,
@@ -513,7 +515,7 @@ pub mod requests {
 
     /// The provider changed the service (Art. 27): with a reason, after negotiation, filed
     /// with the same-level authority.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct GrantChanged {
         pub request_id: String,
         pub change: String,
@@ -526,7 +528,7 @@ pub mod requests {
     event!(GrantChanged, Service::Requests, "grant.changed", version 1, request_id);
 
     /// The requester filed a verification request on wrong or incomplete data (Art. 26).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct VerificationRequested {
         pub request_id: String,
         pub verification_id: String,
@@ -539,7 +541,7 @@ pub mod requests {
     event!(VerificationRequested, Service::Requests, "grant.verification_requested", version 1, request_id);
 
     /// The provider's answer: a correction (a new data version) or a reasoned rejection.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct VerificationAnswered {
         pub request_id: String,
         pub verification_id: String,
@@ -554,7 +556,7 @@ pub mod requests {
     event!(VerificationAnswered, Service::Requests, "grant.verification_answered", version 1, request_id);
 
     /// A usage record (Art. 29), kept at least three years.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct UsageRecorded {
         pub request_id: String,
         pub record_id: String,
@@ -574,7 +576,7 @@ pub mod returns {
     use super::*;
 
     /// A lower government's authority subscribed to an upper-level entry for its region.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ReturnSubscribed {
         pub subscription_id: String,
         pub entry_id: String,
@@ -592,7 +594,7 @@ pub mod returns {
     event!(ReturnSubscribed, Service::Requests, "return.subscribed", version 1, subscription_id);
 
     /// One cycle's data was returned.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ReturnDelivered {
         pub subscription_id: String,
         pub entry_id: String,
@@ -604,7 +606,7 @@ pub mod returns {
     event!(ReturnDelivered, Service::Requests, "return.delivered", version 1, subscription_id);
 
     /// The subscriber ended the subscription.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ReturnCancelled {
         pub subscription_id: String,
         pub reason: String,
@@ -619,7 +621,7 @@ pub mod disputes {
     use super::*;
 
     /// The steps of a dispute, in order.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum DisputeStep {
         /// The two departments negotiate (same level, same region).
@@ -630,7 +632,7 @@ pub mod disputes {
         Decision,
     }
 
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DisputeOpened {
         pub dispute_id: String,
         pub claimant: String,
@@ -647,7 +649,7 @@ pub mod disputes {
     event!(DisputeOpened, Service::Requests, "dispute.opened", version 1, dispute_id);
 
     /// The case moved up a step: asked by a party, or by itself when the step's time ran out.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DisputeEscalated {
         pub dispute_id: String,
         pub from: DisputeStep,
@@ -662,7 +664,7 @@ pub mod disputes {
     event!(DisputeEscalated, Service::Requests, "dispute.escalated", version 1, dispute_id);
 
     /// Settled at a step (agreement, coordination outcome) or decided by the government.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DisputeClosed {
         pub dispute_id: String,
         pub step: DisputeStep,
@@ -677,7 +679,7 @@ pub mod violations {
     //! Violations the system can see (Arts 39-41), announced for the authorities.
     use super::*;
 
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct ViolationDetected {
         pub violation_id: String,
         /// 39 (provider), 40 (requester) or 41 (authority).
@@ -702,7 +704,7 @@ pub mod recall {
     use super::*;
 
     /// A holder must destroy recalled data and send a destruction receipt by `due_at`.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DestructionOrdered {
         pub recall_id: String,
         pub holder: String,
@@ -721,7 +723,7 @@ pub mod recall {
     event!(DestructionOrdered, Service::Recall, "destruction.ordered", version 1, recall_id);
 
     /// A provider recalled data (or a grant ended): the orders follow, one per holder.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RecallStarted {
         pub recall_id: String,
         pub entry_id: String,
@@ -737,7 +739,7 @@ pub mod recall {
     event!(RecallStarted, Service::Recall, "recall.started", version 1, recall_id);
 
     /// A holder's destruction receipt.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DestructionReceipted {
         pub recall_id: String,
         pub holder: String,
@@ -751,7 +753,7 @@ pub mod recall {
     event!(DestructionReceipted, Service::Recall, "destruction.receipted", version 1, recall_id);
 
     /// Every holder has answered.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct RecallCompleted {
         pub recall_id: String,
         pub entry_id: String,
@@ -766,7 +768,7 @@ pub mod notify {
     use super::*;
 
     /// A notification was put in a recipient's in-app inbox.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct NotificationStored {
         pub notification_id: String,
         pub recipient: String,
@@ -777,7 +779,7 @@ pub mod notify {
 
     /// What an organisation's own systems hear: one message per event that concerns it, on
     /// `govshare.evt.notify.org.<org>` (see [`OrgNotice::subject_for`]), in both languages.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct OrgNotice {
         pub org: String,
         /// The id and CloudEvents type of the event it is about.
@@ -791,7 +793,7 @@ pub mod notify {
 
     /// An email or webhook delivery given up on (the receiver refused it for good, or every
     /// attempt failed): sent to the dead-letter stream (`govshare.dlq.notify-<channel>`).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct DeliveryDead {
         pub delivery_id: String,
         pub channel: String,

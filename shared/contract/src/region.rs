@@ -18,7 +18,7 @@ use crate::reply::Text;
 
 /// A six-digit GB/T 2260 region code: digits 1-2 province, 3-4 city, 5-6 county;
 /// `000000` stands for the national level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct RegionCode(u32);
 

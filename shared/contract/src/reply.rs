@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The caller's language. Chosen with the `Accept-Language` header; zh-CN when absent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Lang {
     #[default]
     #[serde(rename = "zh-CN")]
@@ -48,7 +48,7 @@ impl Lang {
 }
 
 /// A sentence in both languages; rendered when the reply is written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Text {
     pub zh: String,
     pub en: String,
@@ -68,7 +68,7 @@ impl Text {
 }
 
 /// What kind of failure; stable, for machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Not JSON, or not an object.
@@ -223,7 +223,7 @@ pub fn render(result: &Result<serde_json::Value, ApiError>, lang: Lang) -> Vec<u
 }
 
 /// A reply as a client reads it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct WireReply {
     pub ok: bool,
     #[serde(default)]
@@ -233,7 +233,7 @@ pub struct WireReply {
 }
 
 /// An error as a client reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
@@ -241,7 +241,7 @@ pub struct WireError {
     pub problems: Vec<WireProblem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub struct WireProblem {
     pub field: String,
     pub code: String,

@@ -17,7 +17,7 @@ use govshare_calendar::TIME_ZONE;
 use crate::reply::Text;
 
 /// How often a catalog entry's data is refreshed (Art. 13).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(into = "String", try_from = "String")]
 pub enum UpdateFrequency {
     Realtime,

@@ -29,7 +29,8 @@ use uuid::Uuid;
 use crate::{
     clock::SharedClock,
     config::OutboxSettings,
-    envelope::{Envelope, EventMeta, EventPayload},
+    duty::DutyMessage,
+    envelope::{AnyEvent, Envelope, EventMeta, EventPayload, EventSet},
 };
 
 /// A message to publish once the transaction that produced it commits.
@@ -51,6 +52,62 @@ impl Outgoing {
         let mut out = Self::event(payload, meta, now);
         out.envelope.source = opener.source();
         out
+    }
+}
+
+impl Outgoing {
+    /// Any event of a set (see `govshare_contract::events!`), with a fresh UUIDv7 id.
+    pub fn of(event: &dyn AnyEvent, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        Self { subject: event.nats_subject(), envelope: Envelope::of(Uuid::now_v7(), event, meta, now) }
+    }
+}
+
+/// What an aggregate decided to say: the events it emits, and the duty-contract messages it
+/// sends to deadlines. Every service goes from a decision to its outbox through
+/// [`Decision::outgoing`], the one place that wraps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision<E> {
+    pub events: Vec<E>,
+    pub duties: Vec<DutyMessage>,
+}
+
+impl<E> Default for Decision<E> {
+    fn default() -> Self {
+        Self { events: Vec::new(), duties: Vec::new() }
+    }
+}
+
+impl<E: EventSet> Decision<E> {
+    /// Nothing to say.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// One event and nothing else.
+    pub fn event(event: impl Into<E>) -> Self {
+        Self { events: vec![event.into()], duties: Vec::new() }
+    }
+
+    pub fn with(mut self, event: impl Into<E>) -> Self {
+        self.events.push(event.into());
+        self
+    }
+
+    pub fn with_duty(mut self, duty: impl Into<DutyMessage>) -> Self {
+        self.duties.push(duty.into());
+        self
+    }
+
+    /// The messages for the outbox: the events from `service`, then the duty messages with
+    /// `service` as their opener (deadlines lets only the opener change a duty).
+    pub fn outgoing(&self, service: crate::Service, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
+        let events = self.events.iter().map(|e| Outgoing::of(e.as_any(), meta, now));
+        let duties = self.duties.iter().map(|d| {
+            let mut out = Outgoing::of(d.as_any(), meta, now);
+            out.envelope.source = service.source();
+            out
+        });
+        events.chain(duties).collect()
     }
 }
 
@@ -350,5 +407,70 @@ mod duty_tests {
         assert_eq!(out.envelope.source, "/govshare/requests");
         assert_eq!(out.envelope.subject, "request-1-reply");
         assert_eq!(out.envelope.decode::<OpenDuty>().unwrap(), open);
+    }
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use chrono::Utc;
+    use govshare_contract::{
+        duty::{About, CloseDuty, Closure, Duty, DutyMessage, OpenDuty, Term},
+        envelope::{Decoded, EventSet},
+        events::catalog::OrganisationRegistered,
+    };
+
+    use super::*;
+    use crate::{Service, reply::Text};
+
+    govshare_contract::events! {
+        pub enum Said {
+            Registered(OrganisationRegistered),
+        }
+    }
+
+    fn close() -> CloseDuty {
+        CloseDuty {
+            duty_id: "d-1".into(),
+            closure: Closure::Cancelled,
+            reason: "withdrawn".into(),
+            at: "2026-11-23T02:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_decision_goes_to_the_outbox_one_way_with_its_service_as_the_duties_opener() {
+        // Given a decision with a duty message
+        let decision = Decision::<Said>::none().with_duty(close());
+        // When it is turned into outgoing messages by requests
+        let out = decision.outgoing(Service::Requests, &EventMeta::default(), Utc::now());
+        // Then the duty message travels on the duty stream with requests as its source
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].subject, "govshare.duty.closed");
+        assert_eq!(out[0].envelope.source, "/govshare/requests");
+        assert!(matches!(DutyMessage::decode(&out[0].envelope), Decoded::Event(DutyMessage::Close(c)) if c == close()));
+    }
+
+    #[test]
+    fn a_set_reads_an_envelope_once_and_refuses_its_kinds_in_unknown_versions() {
+        let open = OpenDuty {
+            duty: Duty {
+                duty_id: "d-1".into(),
+                article: 21,
+                holder: "dept-p".into(),
+                about: About { kind: "request".into(), id: "1".into() },
+                title: Text::new("答复", "reply"),
+            },
+            term: Term::WorkingDays { days: 1, from: "2026-11-23T02:00:00Z".parse().unwrap() },
+            opened_by: Service::Requests,
+        };
+        let env = Outgoing::duty(&open, Service::Requests, &EventMeta::default(), Utc::now()).envelope;
+        assert!(matches!(DutyMessage::decode(&env), Decoded::Event(DutyMessage::Open(_))));
+        assert!(matches!(Said::decode(&env), Decoded::Other));
+        let mut v9 = env.clone();
+        v9.event_type = "govshare.duty.opened.v9".into();
+        assert!(matches!(DutyMessage::decode(&v9), Decoded::Refused(why) if why.contains("unsupported")));
+        let mut bad = env;
+        bad.data = serde_json::json!({"duty_id": 1});
+        assert!(matches!(DutyMessage::decode(&bad), Decoded::Refused(_)));
     }
 }
