@@ -387,6 +387,19 @@ crate::events! {
     }
 }
 
+crate::events! {
+    /// Every event deadlines emits about duties and calendars.
+    pub enum DutyEvent {
+        Scheduled(DutyScheduled),
+        Unschedulable(DutyUnschedulable),
+        Reminded(DutyReminded),
+        Breached(DutyBreached),
+        Escalated(DutyEscalated),
+        Digest(OverdueDigest),
+        CalendarNextYearMissing(CalendarNextYearMissing),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

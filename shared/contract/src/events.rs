@@ -297,6 +297,24 @@ pub mod catalog {
         )*};
     }
     entry_id_of!(EntryDrafted, EntrySubmitted, EntryPublished, EntryReturned, EntryWithdrawn);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            OrganisationRegistered(OrganisationRegistered),
+            RolesChanged(RolesChanged),
+            BusKeyAdded(BusKeyAdded),
+            BusKeyRevoked(BusKeyRevoked),
+            EntryDrafted(EntryDrafted),
+            EntrySubmitted(EntrySubmitted),
+            EntryPublished(EntryPublished),
+            EntryReturned(EntryReturned),
+            EntryWithdrawn(EntryWithdrawn),
+            UpdateRequired(UpdateRequired),
+            DataRefreshed(DataRefreshed),
+            SourceDesignated(SourceDesignated),
+        }
+    }
 }
 
 pub mod requests {
@@ -568,6 +586,27 @@ pub mod requests {
         pub at: DateTime<Utc>,
     }
     event!(UsageRecorded, Service::Requests, "grant.usage_recorded", version 1, request_id);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            RequestSubmitted(RequestSubmitted),
+            SupplementRequested(SupplementRequested),
+            RequestSupplemented(RequestSupplemented),
+            RequestApproved(RequestApproved),
+            RequestRefused(RequestRefused),
+            ExtensionRequested(ExtensionRequested),
+            ExtensionDecided(ExtensionDecided),
+            DataDelivered(DataDelivered),
+            GrantSuspended(GrantSuspended),
+            GrantResumed(GrantResumed),
+            GrantEnded(GrantEnded),
+            GrantChanged(GrantChanged),
+            VerificationRequested(VerificationRequested),
+            VerificationAnswered(VerificationAnswered),
+            UsageRecorded(UsageRecorded),
+        }
+    }
 }
 
 pub mod returns {
@@ -613,6 +652,15 @@ pub mod returns {
         pub at: DateTime<Utc>,
     }
     event!(ReturnCancelled, Service::Requests, "return.cancelled", version 1, subscription_id);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            ReturnSubscribed(ReturnSubscribed),
+            ReturnDelivered(ReturnDelivered),
+            ReturnCancelled(ReturnCancelled),
+        }
+    }
 }
 
 pub mod disputes {
@@ -673,6 +721,15 @@ pub mod disputes {
         pub at: DateTime<Utc>,
     }
     event!(DisputeClosed, Service::Requests, "dispute.closed", version 1, dispute_id);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            DisputeOpened(DisputeOpened),
+            DisputeEscalated(DisputeEscalated),
+            DisputeClosed(DisputeClosed),
+        }
+    }
 }
 
 pub mod violations {
@@ -696,6 +753,13 @@ pub mod violations {
         pub at: DateTime<Utc>,
     }
     event!(ViolationDetected, Service::Requests, "violation.detected", version 1, about);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            ViolationDetected(ViolationDetected),
+        }
+    }
 }
 
 pub mod recall {
@@ -761,6 +825,16 @@ pub mod recall {
         pub at: DateTime<Utc>,
     }
     event!(RecallCompleted, Service::Recall, "recall.completed", version 1, recall_id);
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            DestructionOrdered(DestructionOrdered),
+            RecallStarted(RecallStarted),
+            DestructionReceipted(DestructionReceipted),
+            RecallCompleted(RecallCompleted),
+        }
+    }
 }
 
 pub mod notify {
@@ -810,6 +884,15 @@ pub mod notify {
         /// The NATS subject a department system subscribes to (inside `GOVSHARE_NOTIFY`).
         pub fn subject_for(org: &str) -> String {
             format!("govshare.evt.notify.org.{org}")
+        }
+    }
+
+    crate::events! {
+        /// Every event of this module, as one set: what the contract publishes.
+        pub enum Emitted {
+            NotificationStored(NotificationStored),
+            OrgNotice(OrgNotice),
+            DeliveryDead(DeliveryDead),
         }
     }
 }

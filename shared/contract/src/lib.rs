@@ -5,6 +5,7 @@
 //! the answer and error shape ([`reply`]). Nothing here does I/O; the services' runtime
 //! (`govshare-runtime`) adds the bus, stores, outbox and inbox around it.
 
+pub mod api;
 pub mod bus;
 pub mod calls;
 pub mod dates;
