@@ -152,6 +152,7 @@ macro_rules! calls {
                 )*]
             }
 
+            #[allow(unused_variables)]
             fn decode(
                 kind: $crate::calls::CallKind,
                 name: &str,
