@@ -91,6 +91,11 @@ pub trait CallSet: Sized {
     const SERVICE: Service;
     /// Every operation, in the order the service declares them.
     fn operations() -> Vec<Operation>;
+    /// Does this set have the call `kind`/`name`? (A service with several aggregates, each
+    /// with its own set, routes a call to the set that has it.)
+    fn knows(kind: CallKind, name: &str) -> bool {
+        Self::operations().iter().any(|op| op.kind == kind && op.name == name)
+    }
     /// Reads a body (without `version`) as the call `kind`/`name`.
     fn decode(kind: CallKind, name: &str, body: serde_json::Value) -> Result<Self, DecodeError>;
 }

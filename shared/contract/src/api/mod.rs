@@ -3,9 +3,11 @@
 
 pub mod catalog;
 pub mod deadlines;
+pub mod disputes;
 pub mod notify;
 pub mod recall;
 pub mod requests;
+pub mod returns;
 
 use crate::{
     calls::{CallSet, Operation},
@@ -16,6 +18,8 @@ use crate::{
 pub fn operations() -> Vec<Operation> {
     let mut all = catalog::Call::operations();
     all.extend(requests::Call::operations());
+    all.extend(returns::Call::operations());
+    all.extend(disputes::Call::operations());
     all.extend(deadlines::Call::operations());
     all.extend(recall::Call::operations());
     all.extend(notify::Call::operations());
