@@ -10,11 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    bus::{self, Service},
-    envelope::EventPayload,
-    reply::Text,
-};
+use crate::{bus::Service, events::event, reply::Text};
 
 /// What a duty is about: the aggregate whose clock it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -60,25 +56,6 @@ pub enum Closure {
     Cancelled,
 }
 
-macro_rules! duty_message {
-    ($ty:ident, $op:literal $(, $path:ident)*) => {
-        impl EventPayload for $ty {
-            const SERVICE: Service = Service::Deadlines;
-            const KIND: &'static str = concat!("duty.", $op);
-            const VERSION: u32 = 1;
-            fn subject(&self) -> String {
-                self$(.$path)*.duty_id.clone()
-            }
-            fn event_type() -> String {
-                format!("govshare.duty.{}.v{}", $op, Self::VERSION)
-            }
-            fn nats_subject() -> String {
-                bus::duty_subject($op)
-            }
-        }
-    };
-}
-
 /// Which duty a message or event is about: the same five fields everywhere, flattened into
 /// each message so that the wire stays flat JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -101,7 +78,7 @@ pub struct OpenDuty {
     pub term: Term,
     pub opened_by: Service,
 }
-duty_message!(OpenDuty, "opened", duty);
+event!(OpenDuty, duty "opened", version 1, duty.duty_id);
 
 /// Stop the clock (e.g. waiting for the requester's supplement).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -111,7 +88,7 @@ pub struct PauseDuty {
     pub at: DateTime<Utc>,
     pub reason: String,
 }
-duty_message!(PauseDuty, "paused");
+event!(PauseDuty, duty "paused", version 1, duty_id);
 
 /// Start the clock again with the working days that were left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -120,7 +97,7 @@ pub struct ResumeDuty {
     #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
-duty_message!(ResumeDuty, "resumed");
+event!(ResumeDuty, duty "resumed", version 1, duty_id);
 
 /// Start the full term again, counted from `from` (Art. 21: the reply clock restarts when
 /// the requester's supplement arrives). Works on a running or a paused clock; extensions
@@ -132,7 +109,7 @@ pub struct RestartDuty {
     pub from: DateTime<Utc>,
     pub reason: String,
 }
-duty_message!(RestartDuty, "restarted");
+event!(RestartDuty, duty "restarted", version 1, duty_id);
 
 /// Add working days (e.g. Art. 21: at most +10 WD, approved by the same-level authority).
 /// The opener enforces the cap; `deadlines` records the total and who approved each step.
@@ -143,7 +120,7 @@ pub struct ExtendDuty {
     pub approved_by: String,
     pub reason: String,
 }
-duty_message!(ExtendDuty, "extended");
+event!(ExtendDuty, duty "extended", version 1, duty_id);
 
 /// Stop the clock for good. On a recurring duty this ends the recurrence (and its open cycle).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -154,7 +131,7 @@ pub struct CloseDuty {
     #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
-duty_message!(CloseDuty, "closed");
+event!(CloseDuty, duty "closed", version 1, duty_id);
 
 /// Open a recurring duty: something owed once per cycle of a schedule (data refreshed at its
 /// update frequency, Art. 17; a downward-return cycle, Art. 24). From `from` on, every
@@ -171,7 +148,7 @@ pub struct OpenRecurringDuty {
     pub from: DateTime<Utc>,
     pub opened_by: Service,
 }
-duty_message!(OpenRecurringDuty, "recurring", duty);
+event!(OpenRecurringDuty, duty "recurring", version 1, duty.duty_id);
 
 /// The holder did this cycle's duty (e.g. refreshed the data) at `at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -180,7 +157,7 @@ pub struct CycleDone {
     #[serde(deserialize_with = "crate::dates::instant")]
     pub at: DateTime<Utc>,
 }
-duty_message!(CycleDone, "cycle_done");
+event!(CycleDone, duty "cycle_done", version 1, duty_id);
 
 /// Announced by `deadlines` when it has clocked a duty, and again whenever its due time
 /// moves (extension, restart, resumption, a calendar correction), with why.
@@ -200,14 +177,7 @@ pub struct DutyScheduled {
     pub expiry: bool,
 }
 
-impl EventPayload for DutyScheduled {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.scheduled";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.duty.duty_id.clone()
-    }
-}
+event!(DutyScheduled, Service::Deadlines, "duty.scheduled", version 1, duty.duty_id);
 
 /// Announced by `deadlines` when a duty's term cannot be counted: it reaches into a year for
 /// which no working-day calendar is loaded. The clock waits, and is scheduled (with a
@@ -220,14 +190,7 @@ pub struct DutyUnschedulable {
     pub reason: Text,
 }
 
-impl EventPayload for DutyUnschedulable {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.unschedulable";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.duty.duty_id.clone()
-    }
-}
+event!(DutyUnschedulable, Service::Deadlines, "duty.unschedulable", version 1, duty.duty_id);
 
 /// Announced by `deadlines`, once, before a duty falls due (by default at the start of its
 /// last working day).
@@ -242,14 +205,7 @@ pub struct DutyReminded {
     pub expiry: bool,
 }
 
-impl EventPayload for DutyReminded {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.reminded";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.duty.duty_id.clone()
-    }
-}
+event!(DutyReminded, Service::Deadlines, "duty.reminded", version 1, duty.duty_id);
 
 /// The next rung of the escalation ladder, and when it comes if the duty stays undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -275,14 +231,7 @@ pub struct DutyBreached {
     pub expiry: bool,
 }
 
-impl EventPayload for DutyBreached {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.breached";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.duty.duty_id.clone()
-    }
-}
+event!(DutyBreached, Service::Deadlines, "duty.breached", version 1, duty.duty_id);
 
 /// Who hears of an overdue duty at each rung of the escalation ladder, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -313,14 +262,7 @@ pub struct DutyEscalated {
     pub next: Option<NextStep>,
 }
 
-impl EventPayload for DutyEscalated {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.escalated";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.duty.duty_id.clone()
-    }
-}
+event!(DutyEscalated, Service::Deadlines, "duty.escalated", version 1, duty.duty_id);
 
 /// One overdue duty in a digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -341,14 +283,7 @@ pub struct OverdueDigest {
     pub duties: Vec<OverdueDuty>,
 }
 
-impl EventPayload for OverdueDigest {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "duty.digest";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.holder.clone()
-    }
-}
+event!(OverdueDigest, Service::Deadlines, "duty.digest", version 1, holder);
 
 /// Announced by `deadlines` once a day from `calendar.next_year_warning_from` (default 1
 /// November) while no working-day calendar is loaded for the next year: terms that reach into
@@ -363,14 +298,7 @@ pub struct CalendarNextYearMissing {
     pub at: DateTime<Utc>,
 }
 
-impl EventPayload for CalendarNextYearMissing {
-    const SERVICE: Service = Service::Deadlines;
-    const KIND: &'static str = "calendar.next_year_missing";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.year.to_string()
-    }
-}
+event!(CalendarNextYearMissing, Service::Deadlines, "calendar.next_year_missing", version 1, year);
 
 crate::events! {
     /// Every message of the duty contract a service sends to deadlines. A decision lists the

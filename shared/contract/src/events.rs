@@ -5,30 +5,43 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{bus::Service, envelope::EventPayload, reply::Text};
+use crate::{bus::Service, reply::Text};
 
-/// The CloudEvents subject: a field, or `entry_id_of` for events carrying a whole entry.
-macro_rules! subject_of {
-    ($self:ident, entry_id_of) => {
-        $self.entry_id_of()
-    };
-    ($self:ident, $field:ident) => {
-        $self.$field.clone()
-    };
-}
-
+/// Implements [`EventPayload`] for an event payload in one line: the service that emits it, its
+/// kind, its version, and the field (path) that is its CloudEvents `subject`:
+///
+/// - `event!(EntryPublished, Service::Catalog, "entry.published", version 1, entry.entry_id)`:
+///   type `govshare.catalog.entry.published.v1` on `govshare.evt.catalog.entry.published`;
+/// - `event!(OpenDuty, duty "opened", version 1, duty.duty_id)`: a message of the duty
+///   contract, which every service sends and `deadlines` reads, named for the duty stream:
+///   type `govshare.duty.opened.v1` on `govshare.duty.opened`.
 macro_rules! event {
-    ($ty:ident, $svc:expr, $kind:literal, version $ver:literal, $subject:ident) => {
-        impl EventPayload for $ty {
-            const SERVICE: Service = $svc;
+    ($ty:ident, duty $op:literal, version $ver:literal, $($subject:ident).+) => {
+        $crate::events::event!(@impl $ty, $crate::bus::Service::Deadlines, concat!("duty.", $op), $ver, $($subject).+, {
+            fn event_type() -> String {
+                format!("{}.duty.{}.v{}", $crate::bus::PREFIX, $op, $ver)
+            }
+            fn nats_subject() -> String {
+                $crate::bus::duty_subject($op)
+            }
+        });
+    };
+    ($ty:ident, $svc:expr, $kind:literal, version $ver:literal, $($subject:ident).+) => {
+        $crate::events::event!(@impl $ty, $svc, $kind, $ver, $($subject).+, {});
+    };
+    (@impl $ty:ident, $svc:expr, $kind:expr, $ver:literal, $($subject:ident).+, { $($naming:tt)* }) => {
+        impl $crate::envelope::EventPayload for $ty {
+            const SERVICE: $crate::bus::Service = $svc;
             const KIND: &'static str = $kind;
             const VERSION: u32 = $ver;
             fn subject(&self) -> String {
-                subject_of!(self, $subject)
+                ToString::to_string(&self.$($subject).+)
             }
+            $($naming)*
         }
     };
 }
+pub(crate) use event;
 
 /// Kinds of organisation in the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -206,7 +219,7 @@ pub mod catalog {
         pub entry: EntryVersion,
         pub at: DateTime<Utc>,
     }
-    event!(EntryDrafted, Service::Catalog, "entry.drafted", version 1, entry_id_of);
+    event!(EntryDrafted, Service::Catalog, "entry.drafted", version 1, entry.entry_id);
 
     /// The provider submitted a version to its same-level authority (Art. 16), with the
     /// assessments and sign-off Art. 13 requires.
@@ -219,7 +232,7 @@ pub mod catalog {
         pub signed_off_by: String,
         pub at: DateTime<Utc>,
     }
-    event!(EntrySubmitted, Service::Catalog, "entry.submitted", version 1, entry_id_of);
+    event!(EntrySubmitted, Service::Catalog, "entry.submitted", version 1, entry.entry_id);
 
     /// The authority approved a version and published it to all departments (Art. 16).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -228,7 +241,7 @@ pub mod catalog {
         pub approved_by: String,
         pub published_at: DateTime<Utc>,
     }
-    event!(EntryPublished, Service::Catalog, "entry.published", version 1, entry_id_of);
+    event!(EntryPublished, Service::Catalog, "entry.published", version 1, entry.entry_id);
 
     /// The authority sent a version back with its reasons.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -238,7 +251,7 @@ pub mod catalog {
         pub reasons: Vec<String>,
         pub at: DateTime<Utc>,
     }
-    event!(EntryReturned, Service::Catalog, "entry.returned", version 1, entry_id_of);
+    event!(EntryReturned, Service::Catalog, "entry.returned", version 1, entry.entry_id);
 
     /// The entry was withdrawn from the catalog.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -248,7 +261,7 @@ pub mod catalog {
         pub reason: String,
         pub at: DateTime<Utc>,
     }
-    event!(EntryWithdrawn, Service::Catalog, "entry.withdrawn", version 1, entry_id_of);
+    event!(EntryWithdrawn, Service::Catalog, "entry.withdrawn", version 1, entry.entry_id);
 
     /// A change of law or duties requires the entry to be updated (Art. 17).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -285,18 +298,6 @@ pub mod catalog {
         pub at: DateTime<Utc>,
     }
     event!(SourceDesignated, Service::Catalog, "source.designated", version 1, designation_id);
-
-    macro_rules! entry_id_of {
-        ($($ty:ident),*) => {$(
-            impl $ty {
-                /// The entry this event is about.
-                pub fn entry_id_of(&self) -> String {
-                    self.entry.entry_id.clone()
-                }
-            }
-        )*};
-    }
-    entry_id_of!(EntryDrafted, EntrySubmitted, EntryPublished, EntryReturned, EntryWithdrawn);
 
     crate::events! {
         /// Every event of this module, as one set: what the contract publishes.

@@ -6,6 +6,7 @@
 //! (`govshare-runtime`) adds the bus, stores, outbox and inbox around it.
 
 pub mod api;
+pub mod asyncapi;
 pub mod bus;
 pub mod calls;
 pub mod dates;
