@@ -1,32 +1,34 @@
-//! Calls -> parse (every problem at once) -> decide -> store + outbox, in one transaction.
+//! Calls -> parse (every problem of the body at once) -> decide -> store + outbox, in one
+//! transaction. The body's shape is its type's (`api::catalog`); what needs the directory, the
+//! region table or the stored entries is checked here and answered as problems too.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use govshare_contract::api::catalog::{self as api, DutyChange, EntryChanged};
 use govshare_runtime::{
     ApiError, Context, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
-    bus::{CallKind, PLATFORM_ORG},
-    events::{
-        OrgKind, ShareType,
-        catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
-    },
-    page::{self, Page},
+    bus::PLATFORM_ORG,
+    config::CallSettings,
+    duty::DutyMessage,
+    events::catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
+    page,
     reply::Text,
     revision::Read,
     schedule::UpdateFrequency,
-    validate::Fields,
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
     domain::{
         self, Actor, CatalogError, RegionCode, Regions, RegisterOrganisation,
         bus_keys::{self, UserPublicKey},
-        entry::{self, Command, Decision, DutyOp, Entry, Event, Facts, Secrecy},
+        entry::{self, Command, Decision, Entry, Event, Facts},
     },
     store::{self, entities},
 };
@@ -39,88 +41,75 @@ pub struct Catalog {
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
 pub async fn call(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    use CallKind::{Command as C, Query as Q};
-    match (call.kind, call.name.as_str()) {
-        (C, "register_organisation") => register_organisation(cat, call).await,
-        (C, "set_roles") => set_roles(cat, call).await,
-        (C, "save_draft") => save_draft(cat, call).await,
-        (C, "submit_entry") => submit_entry(cat, call).await,
-        (C, "approve_entry") => simple_entry_command(cat, call, |_| Some(Command::Approve)).await,
-        (C, "return_entry") => {
-            simple_entry_command(cat, call, |f| {
-                let reasons: Option<Vec<String>> = f.required("reasons");
-                match reasons {
-                    Some(r) if r.iter().all(|s| !s.trim().is_empty()) && !r.is_empty() => {
-                        Some(Command::Return { reasons: r })
-                    }
-                    Some(_) => {
-                        f.problem(Problem::invalid("reasons", "退回必须说明理由", "a return must give its reasons"));
-                        None
-                    }
-                    None => None,
-                }
-            })
-            .await
+    use api::Call as C;
+    match call.parse::<C>()? {
+        C::RegisterOrganisation(b) => answer(register_organisation(cat, &call, b).await),
+        C::SetRoles(b) => answer(set_roles(cat, &call, b).await),
+        C::SaveDraft(b) => answer(save_draft(cat, &call, b).await),
+        C::SubmitEntry(b) => answer(submit_entry(cat, &call, b).await),
+        C::ApproveEntry(b) => answer(entry_command(cat, &call, b.entry_id, Command::Approve).await),
+        C::ReturnEntry(b) => {
+            let reasons = b.reasons.into_iter().map(String::from).collect();
+            answer(entry_command(cat, &call, b.entry_id, Command::Return { reasons }).await)
         }
-        (C, "withdraw_entry") => {
-            simple_entry_command(cat, call, |f| f.required_str("reason").map(|reason| Command::Withdraw { reason }))
-                .await
+        C::WithdrawEntry(b) => {
+            answer(entry_command(cat, &call, b.entry_id, Command::Withdraw { reason: b.reason.into() }).await)
         }
-        (C, "require_update") => {
-            simple_entry_command(cat, call, |f| f.required_str("cause").map(|cause| Command::RequireUpdate { cause }))
-                .await
+        C::RequireUpdate(b) => {
+            answer(entry_command(cat, &call, b.entry_id, Command::RequireUpdate { cause: b.cause.into() }).await)
         }
-        (C, "extend_update") => simple_entry_command(cat, call, |_| Some(Command::ExtendUpdate)).await,
-        (C, "designate_source") => designate_source(cat, call).await,
-        (C, "record_refresh") => record_refresh(cat, call).await,
-        (C, "add_bus_key") => add_bus_key(cat, call).await,
-        (C, "revoke_bus_key") => revoke_bus_key(cat, call).await,
-        (Q, "get_organisation") => get_organisation(cat, call).await,
-        (Q, "get_entry") => get_entry(cat, call).await,
-        (Q, "search_entries") => search_entries(cat, call).await,
-        (Q, "export_dcat") => export_dcat(cat, call).await,
-        (Q, "list_regions") => list_regions(cat, call).await,
-        (Q, "coordinator") => coordinator(cat, call).await,
-        (Q, "get_source") => get_source(cat, call).await,
-        (Q, "list_refreshes") => list_refreshes(cat, call).await,
-        (Q, "list_bus_keys") => list_bus_keys(cat, call).await,
-        _ => Err(call.unknown()),
+        C::ExtendUpdate(b) => answer(entry_command(cat, &call, b.entry_id, Command::ExtendUpdate).await),
+        C::DesignateSource(b) => answer(designate_source(cat, &call, b).await),
+        C::RecordRefresh(b) => answer(record_refresh(cat, &call, b).await),
+        C::AddBusKey(b) => answer(add_bus_key(cat, &call, b).await),
+        C::RevokeBusKey(b) => answer(revoke_bus_key(cat, &call, b).await),
+        C::GetOrganisation(b) => answer(get_organisation(cat, &call, b).await),
+        C::GetEntry(b) => answer(get_entry(cat, &call, b).await),
+        C::SearchEntries(b) => answer(search_entries(cat, b).await),
+        C::ExportDcat(b) => answer(export_dcat(cat, b).await),
+        C::ListRegions(b) => answer(list_regions(cat, b).await),
+        C::Coordinator(b) => answer(coordinator(cat, b).await),
+        C::GetSource(b) => answer(get_source(cat, b).await),
+        C::ListRefreshes(b) => answer(list_refreshes(cat, &call, b).await),
+        C::ListBusKeys(b) => answer(list_bus_keys(cat, &call, b).await),
     }
 }
 
-/// Organisation ids appear in NATS subjects: no dots, spaces or wildcards.
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// A typed answer as the JSON the caller gets.
+fn answer<T: Serialize>(result: Result<T, ApiError>) -> Result<Value, ApiError> {
+    serde_json::to_value(result?).map_err(ApiError::unavailable)
 }
 
-fn parse_region(regions: &Regions) -> impl Fn(&str) -> Result<RegionCode, Text> + '_ {
-    move |raw| {
-        let code = RegionCode::parse(raw)?;
-        if code == RegionCode::NATIONAL {
-            return Ok(code);
-        }
-        regions.active(code).map(|r| r.code)
-    }
+/// Refuses with `problems`, if there are any.
+fn refuse(problems: Vec<Problem>) -> Result<(), ApiError> {
+    if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
 }
 
-async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    let name = f.required_str("name");
-    let kind: Option<OrgKind> = f.required("kind");
-    let region = f.required_with("region", parse_region(&cat.regions));
-    let roles: Option<Roles> = f.optional("roles");
-    if id.as_deref().is_some_and(|id| !valid_id(id)) {
-        f.problem(Problem::invalid(
-            "id",
-            "只能包含字母、数字、-、_，最长 64",
-            "only letters, digits, - and _, at most 64",
-        ));
+/// A region code of the table, not retired (or the national level).
+fn active_region(regions: &Regions, raw: &str) -> Result<RegionCode, Text> {
+    let code = RegionCode::parse(raw)?;
+    if code == RegionCode::NATIONAL {
+        return Ok(code);
     }
+    regions.active(code).map(|r| r.code)
+}
+
+/// `region` as a region of the table, or its problem at `field`.
+fn region_at(regions: &Regions, field: &str, raw: &str, problems: &mut Vec<Problem>) -> Option<RegionCode> {
+    active_region(regions, raw).map_err(|why| problems.push(Problem::invalid(field, &why.zh, &why.en))).ok()
+}
+
+async fn register_organisation(
+    cat: &Catalog,
+    call: &Call,
+    b: api::RegisterOrganisation,
+) -> Result<api::OrgRegistered, ApiError> {
+    let mut problems = Vec::new();
+    let region = region_at(&cat.regions, "region", &b.region, &mut problems);
     // `platform` is the operators' name on the bus; an organisation by that name would act
     // with their powers in every service.
-    if id.as_deref() == Some(PLATFORM_ORG) {
-        f.problem(Problem::new(
+    if b.id.as_str() == PLATFORM_ORG {
+        problems.push(Problem::new(
             "id",
             "reserved",
             Text::new(
@@ -129,13 +118,13 @@ async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiEr
             ),
         ));
     }
-    f.finish()?;
+    let (Some(region), []) = (region, problems.as_slice()) else { return Err(ApiError::validation(problems)) };
     let cmd = RegisterOrganisation {
-        id: id.expect("checked"),
-        name: name.expect("checked"),
-        kind: kind.expect("checked"),
-        region: region.expect("checked"),
-        roles: roles.unwrap_or_default(),
+        id: b.id.into(),
+        name: b.name.into(),
+        kind: b.kind,
+        region,
+        roles: b.roles.map(Roles::from).unwrap_or_default(),
     };
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
@@ -150,216 +139,135 @@ async fn register_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiEr
     )?;
     store::insert_organisation(&tx, &event).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
-    Ok(json!({"org_id": event.org_id}))
+    Ok(api::OrgRegistered { org_id: event.org_id })
 }
 
-async fn set_roles(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let org_id = f.optional_str("org_id").unwrap_or_else(|| call.org.clone());
-    let roles: Option<Roles> = f.required("roles");
-    let roles = f.into_parsed(roles)?;
+async fn set_roles(cat: &Catalog, call: &Call, b: api::SetRoles) -> Result<api::RolesSet, ApiError> {
+    let org_id = b.org_id.map_or_else(|| call.org.clone(), String::from);
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     let (org, read) = store::organisation_at(&tx, &org_id).await?.ok_or(CatalogError::UnknownOrganisation(org_id))?;
-    let event = domain::decide_set_roles(&actor, &org, roles)?;
+    let event = domain::decide_set_roles(&actor, &org, b.roles.into())?;
     store::set_roles(&tx, &event, read).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, cat.ctx.clock.now())]).await?;
-    Ok(json!({"org_id": event.org_id, "roles": event.roles}))
+    Ok(api::RolesSet { org_id: event.org_id, roles: event.roles })
 }
 
-fn code_part(field: &str, max: usize) -> impl Fn(&str) -> Result<String, Text> + '_ {
-    move |raw| {
-        if raw.len() <= max && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
-            Ok(raw.to_owned())
-        } else {
-            Err(Text::new(
-                format!("{field} 只能包含字母、数字、-、.，最长 {max}"),
-                format!("{field} allows letters, digits, - and ., at most {max}"),
-            ))
-        }
-    }
-}
-
-/// Reads a draft's fields, recording every problem. Returns the draft if every field
-/// parsed, and in any case a view with placeholders for what did not, so that the content
-/// rules and reference checks still run and the answer lists every problem at once.
-fn parse_draft(f: &mut Fields) -> (Option<entry::Draft>, entry::Draft) {
-    let classification_code = f.required_with("classification_code", code_part("classification_code", 32));
-    let sequence_code = f.required_with("sequence_code", code_part("sequence_code", 32));
-    let name = f.required_str("name");
-    let summary = f.required_str("summary");
-    // Each item read on its own, so every bad item is its own problem at its own path
-    // (`items[0].sensitivity`); an item that did not read stands in the view as a placeholder
-    // that raises nothing more, so the list's rules (names, types, repeats) still run.
-    let listed: Option<Vec<Result<DataItem, Value>>> = f.required_list("items");
-    let items_complete = listed.as_ref().is_some_and(|l| l.iter().all(Result::is_ok));
-    let items: Option<Vec<DataItem>> = listed.map(|l| {
-        l.into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                item.unwrap_or_else(|raw| DataItem {
-                    name: raw["name"]
-                        .as_str()
-                        .filter(|n| !n.trim().is_empty())
-                        .map_or_else(|| format!("#{i}"), str::to_owned),
-                    data_type: "string".into(),
-                    sensitivity: govshare_runtime::events::catalog::Sensitivity::Public,
-                })
-            })
-            .collect()
-    });
-    let format = f.required_str("format");
-    let update_frequency = f.required_with("update_frequency", UpdateFrequency::parse);
-    let share_type: Option<ShareType> = f.required("share_type");
-    let open_type: Option<OpenType> = f.required("open_type");
-    let classification = f.required_str("classification");
-    let level = f.required_str("level");
-    let complete = classification_code.is_some()
-        && sequence_code.is_some()
-        && name.is_some()
-        && summary.is_some()
-        && items_complete
-        && format.is_some()
-        && update_frequency.is_some()
-        && share_type.is_some()
-        && open_type.is_some()
-        && classification.is_some()
-        && level.is_some();
-    let view = entry::Draft {
-        classification_code: classification_code.unwrap_or_default(),
-        sequence_code: sequence_code.unwrap_or_default(),
-        name: name.unwrap_or_default(),
-        summary: summary.unwrap_or_default(),
-        items: items.unwrap_or_default(),
-        format: format.unwrap_or_default(),
-        update_frequency: update_frequency.unwrap_or(UpdateFrequency::Daily),
-        share_type: share_type.unwrap_or(ShareType::Unconditional),
-        share_methods: f.optional("share_methods").unwrap_or_default(),
-        conditions: f.optional_str("conditions"),
-        not_shared_reason: f.optional_str("not_shared_reason"),
-        legal_basis: f.optional_str("legal_basis"),
-        open_type: open_type.unwrap_or(OpenType::NotOpen),
-        classification: classification.unwrap_or_default(),
-        level: level.unwrap_or_default(),
-        related_entries: f.optional("related_entries").unwrap_or_default(),
-        derived_from: f.optional("derived_from").unwrap_or_default(),
-        secrecy: f.optional("secrecy").unwrap_or(Secrecy::None),
+/// The draft a body describes, with its update frequency read (a problem if it cannot clock a
+/// duty: never fires, or more often than `deadlines.min_schedule_interval_secs`, issue 13).
+fn draft_of(b: api::SaveDraft, min_interval: u64, now: DateTime<Utc>) -> (entry::Draft, Option<Problem>) {
+    let (update_frequency, problem) = match UpdateFrequency::parse_checked(&b.update_frequency, min_interval, now) {
+        Ok(f) => (f, None),
+        // (a placeholder, so the content rules still run and every problem is answered at once)
+        Err(why) => (UpdateFrequency::Daily, Some(Problem::invalid("update_frequency", &why.zh, &why.en))),
     };
-    // Rules that depend on the share type only apply once it is known.
-    let share_rule = |field: &str| ["share_methods", "conditions", "not_shared_reason", "legal_basis"].contains(&field);
-    for p in entry::check_draft(&view) {
-        // (only a problem at the same path hides a rule's: a bad item does not hide that
-        // names repeat)
-        if !f.has_problem_at(&p.field) && (share_type.is_some() || !share_rule(&p.field)) {
-            f.problem(p);
-        }
-    }
-    (complete.then(|| view.clone()), view)
+    let strings = |l: Vec<_>| l.into_iter().map(|t: govshare_contract::types::Text<100>| t.into_string()).collect();
+    let draft = entry::Draft {
+        classification_code: b.classification_code.into(),
+        sequence_code: b.sequence_code.into(),
+        name: b.name.into(),
+        summary: b.summary.into(),
+        items: b
+            .items
+            .into_iter()
+            .map(|i| DataItem {
+                name: i.name.into(),
+                data_type: i.data_type.as_str().into(),
+                sensitivity: i.sensitivity,
+            })
+            .collect(),
+        format: b.format.into(),
+        update_frequency,
+        share_type: b.share_type,
+        share_methods: b.share_methods.into_vec(),
+        conditions: b.conditions.map(String::from),
+        not_shared_reason: b.not_shared_reason.map(String::from),
+        legal_basis: b.legal_basis.map(String::from),
+        open_type: b.open_type,
+        classification: b.classification.into(),
+        level: b.level.into(),
+        related_entries: strings(b.related_entries.into_vec()),
+        derived_from: b.derived_from.into_iter().map(String::from).collect(),
+        secrecy: b.secrecy,
+    };
+    (draft, problem)
 }
 
-async fn save_draft(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.optional_str("entry_id");
-    let (draft, d) = parse_draft(&mut f);
-    // A refresh schedule deadlines could not clock (never fires, or fires more often than
-    // deadlines.min_schedule_interval_secs) is refused here, on its field (issue 13).
+async fn save_draft(cat: &Catalog, call: &Call, b: api::SaveDraft) -> Result<EntryChanged, ApiError> {
+    let entry_id = b.entry_id.clone().map(String::from);
     let min_interval = cat.ctx.settings.deadlines.min_schedule_interval_secs;
-    if let Err(why) = d.update_frequency.check(min_interval, cat.ctx.clock.now()) {
-        f.problem(Problem::invalid("update_frequency", &why.zh, &why.en));
-    }
+    let (d, frequency_problem) = draft_of(b, min_interval, cat.ctx.clock.now());
+    let mut problems: Vec<Problem> = frequency_problem.into_iter().collect();
+    problems.extend(entry::check_draft(&d));
     let tx = cat.ctx.begin().await?;
+    let code = format!("{}/{}", d.classification_code, d.sequence_code);
+    if let Some(holder) = store::entry_id_by_code(&tx, &code).await?
+        && Some(&holder) != entry_id.as_ref()
     {
-        let code = format!("{}/{}", d.classification_code, d.sequence_code);
-        if !d.classification_code.is_empty()
-            && !d.sequence_code.is_empty()
-            && let Some(holder) = store::entry_id_by_code(&tx, &code).await?
-            && Some(&holder) != entry_id.as_ref()
-        {
-            f.problem(Problem::new(
-                "sequence_code",
-                "duplicate",
-                Text::new(format!("目录编码 {code} 已被使用"), format!("catalog code {code} is taken")),
+        problems.push(Problem::new(
+            "sequence_code",
+            "duplicate",
+            Text::new(format!("目录编码 {code} 已被使用"), format!("catalog code {code} is taken")),
+        ));
+    }
+    let known = store::known_entries(&tx, &d.derived_from).await?;
+    for (i, source) in d.derived_from.iter().enumerate() {
+        if !known.contains(source) || Some(source) == entry_id.as_ref() {
+            problems.push(Problem::new(
+                format!("derived_from[{i}]"),
+                "unknown",
+                Text::new(format!("来源目录 {source} 不存在"), format!("source entry {source} does not exist")),
             ));
-        }
-        let known = store::known_entries(&tx, &d.derived_from).await?;
-        for (i, source) in d.derived_from.iter().enumerate() {
-            if !known.contains(source) || Some(source) == entry_id.as_ref() {
-                f.problem(Problem::new(
-                    format!("derived_from[{i}]"),
-                    "unknown",
-                    Text::new(format!("来源目录 {source} 不存在"), format!("source entry {source} does not exist")),
-                ));
-            }
         }
     }
     // A new entry's provider is the acting department, which must be in the directory.
     if entry_id.is_none() && store::organisation(&tx, &call.org).await?.is_none() {
-        f.problem(Problem::new(
+        problems.push(Problem::new(
             "provider",
             "unknown",
             Text::new(format!("提供部门 {} 未登记", call.org), format!("provider {} is not registered", call.org)),
         ));
     }
-    f.finish()?;
-    let draft = draft.expect("checked");
+    refuse(problems)?;
     let current = match &entry_id {
         Some(id) => Some(store::entry_at(&tx, id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?),
         None => None,
     };
     let new_id = uuid::Uuid::now_v7().to_string();
     let provider_id = current.as_ref().map_or(call.org.clone(), |(e, _)| e.provider.clone());
-    decide_and_apply(cat, tx, &call.org, &provider_id, current, Command::SaveDraft(draft), &new_id, &call.meta).await
+    decide_and_apply(cat, tx, &call.org, &provider_id, current, Command::SaveDraft(d), &new_id, &call.meta).await
 }
 
-async fn submit_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.required_str("entry_id");
-    // Art. 13: assessed for secrecy risk and personal-information impact, and signed off by
-    // the department head, before submission.
-    let secrecy_assessment = f.required_str("secrecy_assessment");
-    let pi_assessment = f.required_str("personal_information_assessment");
-    let signed_off_by = f.required_str("signed_off_by");
+/// Art. 13: assessed for secrecy risk and personal-information impact, and signed off by the
+/// department head, before submission.
+async fn submit_entry(cat: &Catalog, call: &Call, b: api::SubmitEntry) -> Result<EntryChanged, ApiError> {
+    let id = String::from(b.entry_id);
+    let who = String::from(b.signed_off_by);
     let tx = cat.ctx.begin().await?;
-    let current = match &entry_id {
-        Some(id) => store::entry_at(&tx, id).await?,
-        None => None,
-    };
-    if let (Some((e, _)), Some(who)) = (&current, &signed_off_by) {
-        let provider = store::organisation(&tx, &e.provider).await?;
-        if !provider.is_some_and(|p| p.roles.head.contains(who)) {
-            f.problem(Problem::new(
-                "signed_off_by",
-                "not_head",
-                Text::new(
-                    format!("{who} 不是提供部门登记的部门负责人"),
-                    format!("{who} is not a registered head of the providing department"),
-                ),
-            ));
-        }
+    let current = store::entry_at(&tx, &id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
+    let provider = store::organisation(&tx, &current.0.provider).await?;
+    if !provider.is_some_and(|p| p.roles.head.contains(&who)) {
+        return Err(ApiError::validation(vec![Problem::new(
+            "signed_off_by",
+            "not_head",
+            Text::new(
+                format!("{who} 不是提供部门登记的部门负责人"),
+                format!("{who} is not a registered head of the providing department"),
+            ),
+        )]));
     }
-    f.finish()?;
-    let id = entry_id.expect("checked");
-    let current = current.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
     let provider = current.0.provider.clone();
     let cmd = Command::Submit {
-        secrecy_assessment: secrecy_assessment.expect("checked"),
-        personal_information_assessment: pi_assessment.expect("checked"),
-        signed_off_by: signed_off_by.expect("checked"),
+        secrecy_assessment: b.secrecy_assessment.into(),
+        personal_information_assessment: b.personal_information_assessment.into(),
+        signed_off_by: who,
     };
     decide_and_apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await
 }
 
-/// An entry command whose own fields `parse` reads besides `entry_id`.
-async fn simple_entry_command(
-    cat: &Catalog,
-    call: Call,
-    parse: impl FnOnce(&mut Fields) -> Option<Command>,
-) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.required_str("entry_id");
-    let cmd = parse(&mut f);
-    f.finish()?;
-    let (id, cmd) = (entry_id.expect("checked"), cmd.expect("checked"));
+/// A command on an existing entry.
+async fn entry_command(cat: &Catalog, call: &Call, id: api::EntryId, cmd: Command) -> Result<EntryChanged, ApiError> {
+    let id = String::from(id);
     let tx = cat.ctx.begin().await?;
     let current = store::entry_at(&tx, &id).await?.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
     let provider = current.0.provider.clone();
@@ -376,27 +284,29 @@ async fn decide_and_apply(
     cmd: Command,
     new_id: &str,
     meta: &EventMeta,
-) -> Result<Value, ApiError> {
+) -> Result<EntryChanged, ApiError> {
     let (next, decision) = apply(cat, tx, actor_id, provider_id, current, cmd, new_id, meta).await?;
-    Ok(json!({
-        "entry_id": next.id,
-        "status": next.status(),
-        "version": next.latest().map(|v| v.version),
-        "duties": duties_answer(&decision),
-    }))
+    Ok(EntryChanged {
+        entry_id: next.id.clone(),
+        status: next.status().to_owned(),
+        version: next.latest().map(|v| v.version),
+        duties: duties_answer(&decision),
+    })
 }
 
 /// What a decision did to duties, for the answer.
-fn duties_answer(decision: &Decision) -> Vec<Value> {
+fn duties_answer(decision: &Decision) -> Vec<DutyChange> {
     decision
         .duties
         .iter()
-        .map(|d| match d {
-            DutyOp::Open(o) => json!({"opened": o.duty.duty_id}),
-            DutyOp::OpenRecurring(o) => json!({"opened": o.duty.duty_id}),
-            DutyOp::Extend(e) => json!({"extended": e.duty_id}),
-            DutyOp::Close(c) => json!({"closed": c.duty_id}),
-            DutyOp::CycleDone(c) => json!({"cycle_done": c.duty_id}),
+        .filter_map(|d| match d {
+            DutyMessage::Open(o) => Some(DutyChange::Opened(o.duty.duty_id.clone())),
+            DutyMessage::OpenRecurring(o) => Some(DutyChange::Opened(o.duty.duty_id.clone())),
+            DutyMessage::Extend(e) => Some(DutyChange::Extended(e.duty_id.clone())),
+            DutyMessage::Close(c) => Some(DutyChange::Closed(c.duty_id.clone())),
+            DutyMessage::CycleDone(c) => Some(DutyChange::CycleDone(c.duty_id.clone())),
+            // (the catalog pauses, resumes and restarts no duty)
+            DutyMessage::Pause(_) | DutyMessage::Resume(_) | DutyMessage::Restart(_) => None,
         })
         .collect()
 }
@@ -423,129 +333,63 @@ async fn apply(
     let authority = store::authority_of(&tx, provider.region).await?;
     let facts = Facts { actor: &actor, provider: &provider, authority: authority.as_ref(), new_id, now };
     let decision = entry::decide(current.as_ref(), cmd, &facts)?;
-    let next = entry::evolve(current, &decision);
-    let outgoing = outgoing(&decision, meta, now);
+    let next = entry::apply(current, &decision);
+    let outgoing = decision.outgoing(Service::Catalog, meta, now);
     store::save_entry(&tx, &next, read).await?;
-    for out in outgoing.iter().filter(|o| o.subject.starts_with("govshare.evt.")) {
-        store::record_history(&tx, &next.id, &out.envelope).await?;
-    }
-    if decision.events.iter().any(|e| matches!(e, Event::Published(_))) {
-        store::mark_published(&tx, &next.id, now).await?;
-    }
     // `outgoing` lists the events first, in order: the i-th message is the i-th event's.
     for (event, out) in decision.events.iter().zip(&outgoing) {
-        if let Event::Refreshed(r) = event {
-            store::insert_refresh(&tx, &out.envelope, r, actor_id).await?;
+        store::record_history(&tx, &next.id, &out.envelope).await?;
+        match event {
+            Event::Published(_) => store::mark_published(&tx, &next.id, now).await?,
+            Event::Refreshed(r) => store::insert_refresh(&tx, &out.envelope, r, actor_id).await?,
+            _ => {}
         }
     }
     cat.ctx.commit(tx, &outgoing).await?;
     Ok((next, decision))
 }
 
-/// The events first, in the decision's order, then the duty messages.
-fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
-    let mut out: Vec<Outgoing> = d
-        .events
-        .iter()
-        .map(|e| match e {
-            Event::Drafted(x) => Outgoing::event(x, meta, now),
-            Event::Submitted(x) => Outgoing::event(x, meta, now),
-            Event::Published(x) => Outgoing::event(x, meta, now),
-            Event::Returned(x) => Outgoing::event(x, meta, now),
-            Event::Withdrawn(x) => Outgoing::event(x, meta, now),
-            Event::UpdateRequired(x) => Outgoing::event(x, meta, now),
-            Event::Refreshed(x) => Outgoing::event(x, meta, now),
-        })
-        .collect();
-    out.extend(d.duties.iter().map(|op| match op {
-        DutyOp::Open(x) => Outgoing::duty(x, Service::Catalog, meta, now),
-        DutyOp::OpenRecurring(x) => Outgoing::duty(x, Service::Catalog, meta, now),
-        DutyOp::Extend(x) => Outgoing::duty(x, Service::Catalog, meta, now),
-        DutyOp::Close(x) => Outgoing::duty(x, Service::Catalog, meta, now),
-        DutyOp::CycleDone(x) => Outgoing::duty(x, Service::Catalog, meta, now),
-    }));
-    out
-}
-
 /// Art. 13: the provider records that it refreshed a published entry's data; this fulfils
 /// the running cycle of the version's refresh duty (none for real-time data).
-async fn record_refresh(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
+async fn record_refresh(cat: &Catalog, call: &Call, b: api::RecordRefresh) -> Result<api::RefreshRecorded, ApiError> {
     let now = cat.ctx.clock.now();
-    let (entry_id, refreshed_at, note) = parse_refresh(&mut f, now);
+    let id = String::from(b.entry_id);
+    let refreshed_at = b.refreshed_at.map_or(now, |at| at.get());
     let tx = cat.ctx.begin().await?;
-    let current = match &entry_id {
-        Some(id) => store::entry_at(&tx, id).await?,
-        None => None,
-    };
-    if let Some(id) = &entry_id {
-        for p in entry::check_refresh(id, current.as_ref().map(|(e, _)| e), &call.org, refreshed_at, now) {
-            f.problem(p);
-        }
-    }
-    f.finish()?;
-    let current = current.expect("checked");
+    let current = store::entry_at(&tx, &id).await?;
+    refuse(entry::check_refresh(&id, current.as_ref().map(|(e, _)| e), &call.org, Some(refreshed_at), now))?;
+    let current = current.ok_or_else(|| CatalogError::UnknownEntry(id.clone()))?;
     let provider = current.0.provider.clone();
-    let id = current.0.id.clone();
-    let cmd = Command::RecordRefresh { refreshed_at: refreshed_at.expect("checked"), note };
+    let cmd = Command::RecordRefresh { refreshed_at, note: b.note.map(String::from) };
     let (_, decision) = apply(cat, tx, &call.org, &provider, Some(current), cmd, &id, &call.meta).await?;
-    let Some(Event::Refreshed(r)) = decision.events.first() else {
-        unreachable!("a recorded refresh is announced");
-    };
-    Ok(json!({
-        "entry_id": r.entry_id,
-        "version": r.version,
-        "refreshed_at": r.refreshed_at,
-        "note": r.note,
-        "duties": duties_answer(&decision),
-    }))
+    let duties = duties_answer(&decision);
+    let refreshed = decision.events.into_iter().find_map(|e| match e {
+        Event::Refreshed(r) => Some(r),
+        _ => None,
+    });
+    let r = refreshed.ok_or(CatalogError::WrongStage { action: "record_refresh", stage: "unpublished" })?;
+    Ok(api::RefreshRecorded {
+        entry_id: r.entry_id,
+        version: r.version,
+        refreshed_at: r.refreshed_at,
+        note: r.note,
+        duties,
+    })
 }
 
-/// `{entry_id, refreshed_at?: RFC 3339 (default now), note?}`, each problem recorded.
-fn parse_refresh(f: &mut Fields, now: DateTime<Utc>) -> (Option<String>, Option<DateTime<Utc>>, Option<String>) {
-    let entry_id = f.required_str("entry_id");
-    let refreshed_at = match f.optional_str("refreshed_at") {
-        None => Some(now),
-        Some(raw) => match DateTime::parse_from_rfc3339(&raw) {
-            // Within the years deadlines can count (the refresh fulfils a cycle of a duty).
-            Ok(at) => govshare_runtime::validate::dates::check_instant(at.with_timezone(&Utc))
-                .map_err(|e| f.problem(e.problem("refreshed_at")))
-                .ok(),
-            Err(e) => {
-                f.problem(Problem::invalid(
-                    "refreshed_at",
-                    format!("应为 RFC 3339 时间（{e}）"),
-                    format!("expected an RFC 3339 time ({e})"),
-                ));
-                None
-            }
-        },
-    };
-    (entry_id, refreshed_at, f.optional_str("note"))
-}
-
-async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let item = f.required_str("item");
-    let department = f.required_str("department");
-    let region = f.optional("region").map(|r: String| parse_region(&cat.regions)(&r));
-    let region = match region {
-        Some(Err(why)) => {
-            f.problem(Problem::invalid("region", &why.zh, &why.en));
-            None
-        }
-        Some(Ok(r)) => Some(r),
-        None => None,
-    };
-    f.finish()?;
+/// Art. 19: an authority names the source department of a data item.
+async fn designate_source(cat: &Catalog, call: &Call, b: api::DesignateSource) -> Result<SourceDesignated, ApiError> {
+    let mut problems = Vec::new();
+    let region = b.region.as_ref().map(|r| region_at(&cat.regions, "region", r, &mut problems));
+    refuse(problems)?;
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
-    let region = match (region, &actor) {
+    let region = match (region.flatten(), &actor) {
         (Some(r), _) => r,
         (None, Actor::Known(a)) => a.region,
         (None, _) => return Err(ApiError::new(ErrorCode::Forbidden)),
     };
-    let department_id = department.expect("checked");
+    let department_id = String::from(b.department);
     let dept =
         store::organisation(&tx, &department_id).await?.ok_or(CatalogError::UnknownOrganisation(department_id))?;
     domain::decide_designate(&actor, region, &dept, &cat.regions)?;
@@ -553,37 +397,34 @@ async fn designate_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> 
     let event = SourceDesignated {
         designation_id: uuid::Uuid::now_v7().to_string(),
         region: region.to_string(),
-        item: item.expect("checked"),
+        item: b.item.into(),
         department: dept.id,
         designated_by: actor.id(),
         at: now,
     };
     store::upsert_source(&tx, &event).await?;
     cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
-    Ok(json!(event))
+    Ok(event)
 }
 
 /// An organisation as the directory holds it; to itself and the platform also its active
 /// bus keys.
-async fn get_organisation(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    f.finish()?;
-    let id = id.expect("checked");
+async fn get_organisation(cat: &Catalog, call: &Call, b: api::OrgRef) -> Result<api::Organisation, ApiError> {
     let db = &cat.ctx.db;
-    let org = store::organisation(db, &id).await?.ok_or_else(|| ApiError::not_found("organisation", &id))?;
-    let mut answer = json!(org);
-    if call.org == PLATFORM_ORG || call.org == org.id {
-        answer["bus_keys"] = json!(store::active_bus_keys(db, &org.id).await?);
-    }
-    Ok(answer)
-}
-
-/// `{org_id, public_key}`, each problem recorded; the key must be a NATS user public key.
-fn parse_bus_key(f: &mut Fields) -> Option<(String, UserPublicKey)> {
-    let org_id = f.required_str("org_id");
-    let key = f.required_with("public_key", UserPublicKey::parse);
-    Some((org_id?, key?))
+    let org = store::organisation(db, &b.id).await?.ok_or_else(|| ApiError::not_found("organisation", &b.id))?;
+    let bus_keys = if call.org == PLATFORM_ORG || call.org == org.id {
+        Some(store::active_bus_keys(db, &org.id).await?)
+    } else {
+        None
+    };
+    Ok(api::Organisation {
+        id: org.id,
+        name: org.name,
+        kind: org.kind,
+        region: org.region.to_string(),
+        roles: org.roles,
+        bus_keys,
+    })
 }
 
 /// What a bus-key command works on: the key named, the acting organisation as the directory
@@ -597,10 +438,11 @@ struct BusKeyChange {
     key: UserPublicKey,
 }
 
-async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govshare_runtime::EventMeta), ApiError> {
-    let mut f = call.fields;
-    let parsed = parse_bus_key(&mut f);
-    let (org_id, key) = f.into_parsed(parsed)?;
+async fn bus_key_change(cat: &Catalog, call: &Call, b: api::BusKeyBody) -> Result<BusKeyChange, ApiError> {
+    // The schema has the key's shape; its checksum is checked here.
+    let key = UserPublicKey::parse(&b.public_key)
+        .map_err(|why| ApiError::validation(vec![Problem::invalid("public_key", &why.zh, &why.en)]))?;
+    let org_id = String::from(b.org_id);
     let tx = cat.ctx.begin().await?;
     let actor = Actor::resolve(&call.org, store::organisation(&tx, &call.org).await?);
     bus_keys::authorize(&actor, &org_id)?;
@@ -608,75 +450,129 @@ async fn bus_key_change(cat: &Catalog, call: Call) -> Result<(BusKeyChange, govs
         .await?
         .ok_or_else(|| CatalogError::UnknownOrganisation(org_id.clone()))?;
     let keys = store::bus_keys(&tx, &org.id).await?;
-    Ok((BusKeyChange { tx, actor, org, keys, key }, call.meta))
+    Ok(BusKeyChange { tx, actor, org, keys, key })
 }
 
 /// Records the public part of a NATS identity for an organisation: the platform when it
 /// issues credentials, the organisation itself when it rotates (the new key first, while
 /// the old one still works).
-async fn add_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let (BusKeyChange { tx, actor, org, keys, key }, meta) = bus_key_change(cat, call).await?;
+async fn add_bus_key(cat: &Catalog, call: &Call, b: api::BusKeyBody) -> Result<api::BusKeyAdded, ApiError> {
+    let BusKeyChange { tx, actor, org, keys, key } = bus_key_change(cat, call, b).await?;
     let elsewhere = store::bus_key_held_elsewhere(&tx, &org.id, key.as_str()).await?;
     let now = cat.ctx.clock.now();
     let public_key = key.as_str().to_owned();
     let Some(event) = bus_keys::decide_add(&actor, &org, &keys, elsewhere, key, now)? else {
-        return Ok(json!({"org_id": org.id, "public_key": public_key, "added": false}));
+        return Ok(api::BusKeyAdded { org_id: org.id, public_key, added: false });
     };
     store::insert_bus_key(&tx, &event).await?;
-    cat.ctx.commit(tx, &[Outgoing::event(&event, &meta, now)]).await?;
-    Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "added": true}))
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    Ok(api::BusKeyAdded { org_id: event.org_id, public_key: event.public_key, added: true })
 }
 
 /// Revokes one of an organisation's keys: the platform, or the organisation itself.
-async fn revoke_bus_key(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let (BusKeyChange { tx, actor, org, keys, key }, meta) = bus_key_change(cat, call).await?;
+async fn revoke_bus_key(cat: &Catalog, call: &Call, b: api::BusKeyBody) -> Result<api::BusKeyRevoked, ApiError> {
+    let BusKeyChange { tx, actor, org, keys, key } = bus_key_change(cat, call, b).await?;
     let now = cat.ctx.clock.now();
     let public_key = key.as_str().to_owned();
     let Some(event) = bus_keys::decide_revoke(&actor, &org, &keys, key, now)? else {
-        return Ok(json!({"org_id": org.id, "public_key": public_key, "revoked": false}));
+        return Ok(api::BusKeyRevoked { org_id: org.id, public_key, revoked: false });
     };
     store::revoke_bus_key(&tx, &event).await?;
-    cat.ctx.commit(tx, &[Outgoing::event(&event, &meta, now)]).await?;
-    Ok(json!({"org_id": event.org_id, "public_key": event.public_key, "revoked": true}))
+    cat.ctx.commit(tx, &[Outgoing::event(&event, &call.meta, now)]).await?;
+    Ok(api::BusKeyRevoked { org_id: event.org_id, public_key: event.public_key, revoked: true })
+}
+
+/// A page a caller asked for (see `govshare_runtime::page`): the keys of the last row seen
+/// and how many rows to answer, within `calls.max_page_size`.
+struct Paged {
+    after: Option<Vec<String>>,
+    limit: u64,
+}
+
+impl Paged {
+    /// `parts` is how many keys this list's cursor holds (1 for an id). A limit over the
+    /// configured maximum, or a cursor that is not this list's, is a problem on its field.
+    fn read(
+        after: Option<api::Cursor>,
+        limit: Option<api::Limit>,
+        settings: &CallSettings,
+        parts: usize,
+    ) -> Result<Self, ApiError> {
+        let max = settings.max_page_size.max(1);
+        let mut problems = Vec::new();
+        let limit = limit.map_or(page::DEFAULT_LIMIT, |l| u64::from(l.get()));
+        if limit > max {
+            problems.push(Problem::new(
+                "limit",
+                "out_of_range",
+                Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
+            ));
+        }
+        let after = after.map(|raw| raw.split('|').map(str::to_owned).collect::<Vec<_>>());
+        if after.as_ref().is_some_and(|keys| keys.len() != parts.max(1) || keys.iter().any(String::is_empty)) {
+            problems.extend(page::bad_cursor().problems);
+        }
+        refuse(problems)?;
+        Ok(Self { after, limit: limit.min(max) })
+    }
+
+    fn after_id(&self) -> Option<&str> {
+        self.after.as_ref().and_then(|k| k.first()).map(String::as_str)
+    }
+
+    /// Rows to fetch: one more than the page, to know whether another follows.
+    fn fetch(&self) -> u64 {
+        self.limit + 1
+    }
+
+    /// Keeps at most `limit` of rows read with [`Paged::fetch`], and the cursor of the last
+    /// one kept if more followed.
+    fn end<T, A>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> Vec<String>,
+        render: impl FnMut(T) -> A,
+    ) -> (Vec<A>, Option<String>) {
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next = if more { rows.last().map(|r| page::cursor(&key(r))) } else { None };
+        (rows.into_iter().map(render).collect(), next)
+    }
 }
 
 /// Every organisation's bus identity (active public keys, possibly none), by id: what the
 /// platform generates the nats-server authorization from. The platform operators only.
-async fn list_bus_keys(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+async fn list_bus_keys(cat: &Catalog, call: &Call, b: api::PageOnly) -> Result<api::IdentityPage, ApiError> {
     if call.org != PLATFORM_ORG {
         return Err(CatalogError::PlatformOnly.into());
     }
-    let mut f = call.fields;
-    let page = Page::read(&mut f, &cat.ctx.settings.calls, 1);
-    f.finish()?;
+    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
     // By organisation id, a page at a time (read whole, then cut: an operator's rare call).
     let all = store::bus_identities(&cat.ctx.db).await?;
-    let rows = page.slice(all, |(o, _)| o.id.clone());
-    Ok(page.answer(
-        "identities",
+    let after = page.after_id().map(str::to_owned);
+    let rows: Vec<_> = all
+        .into_iter()
+        .filter(|(o, _)| after.as_deref().is_none_or(|a| o.id.as_str() > a))
+        .take(page.fetch() as usize)
+        .collect();
+    let (identities, next_after) = page.end(
         rows,
         |(o, _)| vec![o.id.clone()],
-        |(o, keys)| json!({"org_id": o.id, "kind": o.kind, "region": o.region, "public_keys": keys}),
-    ))
+        |(o, keys)| api::BusIdentity { org_id: o.id, kind: o.kind, region: o.region.to_string(), public_keys: keys },
+    );
+    Ok(api::IdentityPage { identities, next_after })
 }
 
 /// A published entry is visible to everyone; work in progress only to its provider and the
 /// reviewing authority.
-async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.optional_str("id");
-    let code = f.optional_str("code");
-    if id.is_none() && code.is_none() {
-        f.problem(Problem::required("id"));
-    }
-    f.finish()?;
+async fn get_entry(cat: &Catalog, call: &Call, b: api::GetEntry) -> Result<api::EntryView, ApiError> {
     let db = &cat.ctx.db;
-    let id = match (id, code) {
-        (Some(id), _) => id,
+    let id = match (b.id, b.code) {
+        (Some(id), _) => String::from(id),
         (None, Some(code)) => {
             store::entry_id_by_code(db, &code).await?.ok_or_else(|| ApiError::not_found("entry", &code))?
         }
-        (None, None) => unreachable!("checked"),
+        (None, None) => return Err(ApiError::validation(vec![Problem::required("id")])),
     };
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
     let provider = store::organisation(db, &entry.provider).await?;
@@ -684,7 +580,7 @@ async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     if entry.published.is_none() && !insider {
         return Err(ApiError::not_found("entry", &id));
     }
-    let history: Vec<Value> = if insider {
+    let history = if insider {
         entities::history::Entity::find()
             .filter(entities::history::Column::EntryId.eq(&id))
             .order_by_asc(entities::history::Column::At)
@@ -692,22 +588,28 @@ async fn get_entry(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             .all(db)
             .await?
             .into_iter()
-            .map(|h| json!({"type": h.event_type, "at": h.at, "data": serde_json::from_str::<Value>(&h.data).unwrap_or_default()}))
+            .map(|h| api::HistoryItem {
+                kind: h.event_type,
+                at: h.at,
+                data: serde_json::from_str::<Value>(&h.data).unwrap_or_default(),
+            })
             .collect()
     } else {
         Vec::new()
     };
-    Ok(json!({
-        "entry_id": entry.id,
-        "status": entry.status(),
-        "provider": entry.provider,
-        "published": entry.published,
-        "working": if insider { json!(entry.working) } else { Value::Null },
-        "update_duty": if insider { json!(entry.update_duty) } else { Value::Null },
-        "review_duty": if insider { json!(entry.review_duty) } else { Value::Null },
-        "refresh_duty": if insider { json!(entry.refresh_duty) } else { Value::Null },
-        "history": history,
-    }))
+    let status = entry.status().to_owned();
+    let Entry { id: entry_id, provider, published, working, update_duty, review_duty, refresh_duty, .. } = entry;
+    Ok(api::EntryView {
+        entry_id,
+        status,
+        provider,
+        published,
+        working: working.filter(|_| insider),
+        update_duty: update_duty.filter(|_| insider),
+        review_duty: review_duty.filter(|_| insider),
+        refresh_duty: refresh_duty.filter(|_| insider),
+        history,
+    })
 }
 
 /// Is `org` the sharing authority of `region`?
@@ -720,42 +622,28 @@ async fn authority_check(
     Ok(store::authority_of(db, region).await?.is_some_and(|a| a.id == org))
 }
 
-async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+async fn search_entries(cat: &Catalog, b: api::SearchEntries) -> Result<api::SearchResults, ApiError> {
     use entities::entry::{Column, Entity};
-    let mut f = call.fields;
-    let provider = f.optional_str("provider");
-    let region = f.optional_str("region");
-    let share_type: Option<ShareType> = f.optional("share_type");
-    let classification = f.optional_str("classification");
-    let text = f.optional_str("text");
-    let page: Option<u64> = f.optional("page");
-    let page_size: Option<u64> = f.optional("page_size");
-    if page == Some(0) {
-        f.problem(Problem::invalid("page", "从 1 开始", "pages start at 1"));
-    }
-    if page_size.is_some_and(|s| s == 0 || s > 100) {
-        f.problem(Problem::invalid("page_size", "应在 1 到 100 之间", "must be between 1 and 100"));
-    }
-    f.finish()?;
-    let (page, page_size) = (page.unwrap_or(1), page_size.unwrap_or(20));
+    let page = u64::from(b.page.map_or(1, |p| p.get()));
+    let page_size = u64::from(b.page_size.map_or(20, |s| s.get()));
     let db = &cat.ctx.db;
     // Literal SQL, the same text as the partial indexes' predicate, so both databases use them.
     let mut cond = Condition::all().add(Expr::cust(LISTED));
-    if let Some(p) = provider {
-        cond = cond.add(Column::Provider.eq(p));
+    if let Some(p) = b.provider {
+        cond = cond.add(Column::Provider.eq(String::from(p)));
     }
-    if let Some(r) = region {
-        cond = cond.add(Column::Region.eq(r));
+    if let Some(r) = b.region {
+        cond = cond.add(Column::Region.eq(String::from(r)));
     }
-    if let Some(s) = share_type {
+    if let Some(s) = b.share_type {
         cond = cond.add(Column::ShareType.eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))));
     }
     // Key-driven filters (classification path, text bigrams) go through the inverted index.
     let mut keys = Vec::new();
-    if let Some(c) = &classification {
+    if let Some(c) = &b.classification {
         keys.push(format!("c:{c}"));
     }
-    let text = text.map(|t| t.to_lowercase());
+    let text = b.text.map(|t| t.to_lowercase());
     if let Some(t) = &text {
         keys.extend(store::bigrams(t).into_iter().map(|b| format!("t:{b}")));
     }
@@ -778,17 +666,20 @@ async fn search_entries(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let ids: Vec<String> =
         query.clone().select_only().column(Column::Id).limit(TOTAL_CAP + 1).into_tuple().all(db).await?;
     let total = ids.len() as u64;
-    let capped = total > TOTAL_CAP;
     let rows =
         query.order_by_asc(Column::Code).offset((page - 1) * page_size).limit(page_size).all(&cat.ctx.db).await?;
-    let items: Vec<Value> = rows
+    let entries = rows
         .into_iter()
         .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
-        .filter_map(|e| e.published.map(|p| json!(p)))
+        .filter_map(|e| e.published)
         .collect();
-    Ok(
-        json!({"total": total.min(TOTAL_CAP), "total_capped": capped, "page": page, "page_size": page_size, "entries": items}),
-    )
+    Ok(api::SearchResults {
+        total: total.min(TOTAL_CAP),
+        total_capped: total > TOTAL_CAP,
+        page: page as u32,
+        page_size: page_size as u32,
+        entries,
+    })
 }
 
 /// Keys are ranked by how many entries hold them, counted up to this many.
@@ -807,14 +698,11 @@ fn keyed(key: &str) -> sea_orm::sea_query::SelectStatement {
 }
 
 /// The published catalog as DCAT-AP JSON-LD.
-async fn export_dcat(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
+async fn export_dcat(cat: &Catalog, b: api::ExportDcat) -> Result<api::DcatCatalog, ApiError> {
     use entities::entry::{Column, Entity};
-    let mut f = call.fields;
-    let provider = f.optional_str("provider");
-    f.finish()?;
     let mut q = Entity::find().filter(Expr::cust(LISTED));
-    if let Some(p) = provider {
-        q = q.filter(Column::Provider.eq(p));
+    if let Some(p) = b.provider {
+        q = q.filter(Column::Provider.eq(String::from(p)));
     }
     let rows = q.order_by_asc(Column::Code).all(&cat.ctx.db).await?;
     let datasets: Vec<Value> = rows
@@ -824,7 +712,7 @@ async fn export_dcat(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
             Some(dcat_dataset(&e.published?, r.published_at))
         })
         .collect();
-    Ok(json!({
+    Ok(api::DcatCatalog(json!({
         "@context": {
             "dcat": "http://www.w3.org/ns/dcat#",
             "dct": "http://purl.org/dc/terms/",
@@ -837,7 +725,7 @@ async fn export_dcat(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
         "dct:title": [{"@language": "zh", "@value": "政务数据共享目录"}, {"@language": "en", "@value": "Government data sharing catalog"}],
         "dct:issued": cat.ctx.clock.now(),
         "dcat:dataset": datasets,
-    }))
+    })))
 }
 
 /// One entry version as a DCAT-AP dataset. Frequencies and access rights use the EU
@@ -888,50 +776,48 @@ pub fn dcat_dataset(v: &EntryVersion, published_at: Option<DateTime<Utc>>) -> Va
     })
 }
 
-async fn list_regions(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let parent = f.optional_str("parent");
-    let page = Page::read(&mut f, &cat.ctx.settings.calls, 1);
-    f.finish()?;
+async fn list_regions(cat: &Catalog, b: api::ListRegions) -> Result<api::RegionPage, ApiError> {
+    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
     use entities::region::{Column, Entity};
     // By code, a page at a time: the whole table is some 3,600 regions.
     let mut q = Entity::find().order_by_asc(Column::Code).limit(page.fetch());
-    if let Some(p) = parent {
-        q = q.filter(Column::Parent.eq(p));
+    if let Some(p) = b.parent {
+        q = q.filter(Column::Parent.eq(String::from(p)));
     }
     if let Some(after) = page.after_id() {
         q = q.filter(Column::Code.gt(after));
     }
     let rows = q.all(&cat.ctx.db).await?;
-    let mut v = page.answer("regions", rows, |r| vec![r.code.clone()], |r| json!(r));
-    v["version"] = json!(cat.regions.version);
-    Ok(v)
+    let (regions, next_after) = page.end(
+        rows,
+        |r| vec![r.code.clone()],
+        |r| api::Region {
+            code: r.code,
+            name: r.name,
+            level: r.level,
+            parent: r.parent,
+            retired_in: r.retired_in,
+            dataset_version: r.dataset_version,
+        },
+    );
+    Ok(api::RegionPage { regions, next_after, version: cat.regions.version.clone() })
 }
 
 /// Art. 28: which region's authority coordinates a dispute between two organisations.
-async fn coordinator(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let a = f.required_str("a");
-    let b = f.required_str("b");
-    f.finish()?;
+async fn coordinator(cat: &Catalog, b: api::Coordinator) -> Result<api::CoordinatorAnswer, ApiError> {
     let db = &cat.ctx.db;
-    let mut orgs = Vec::new();
-    for id in [a.expect("checked"), b.expect("checked")] {
-        orgs.push(store::organisation(db, &id).await?.ok_or(CatalogError::UnknownOrganisation(id))?);
-    }
-    let region = domain::coordinating_region(&orgs[0], &orgs[1], &cat.regions);
+    let a = store::organisation(db, &b.a).await?.ok_or_else(|| CatalogError::UnknownOrganisation(b.a.into()))?;
+    let b = store::organisation(db, &b.b).await?.ok_or_else(|| CatalogError::UnknownOrganisation(b.b.into()))?;
+    let region = domain::coordinating_region(&a, &b, &cat.regions);
     let authority = store::authority_of(db, region).await?;
-    Ok(json!({"region": region.to_string(), "authority": authority.map(|a| a.id)}))
+    Ok(api::CoordinatorAnswer { region: region.to_string(), authority: authority.map(|a| a.id) })
 }
 
 /// The refreshes recorded for an entry, newest first. Visible like the entry: to everyone
 /// once published, before that only to its provider and reviewing authority.
-async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.required_str("entry_id");
-    let page = Page::read(&mut f, &cat.ctx.settings.calls, 2);
-    f.finish()?;
-    let id = entry_id.expect("checked");
+async fn list_refreshes(cat: &Catalog, call: &Call, b: api::ListRefreshes) -> Result<api::RefreshPage, ApiError> {
+    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 2)?;
+    let id = String::from(b.entry_id);
     let db = &cat.ctx.db;
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
     if entry.published.is_none() && call.org != entry.provider {
@@ -943,7 +829,7 @@ async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     // Newest first (refreshed_at, then id), a page at a time.
     use entities::refresh::{Column, Entity};
     let mut q = Entity::find().filter(Column::EntryId.eq(&id));
-    if let Some([at, rid]) = page.after() {
+    if let Some([at, rid]) = page.after.as_deref() {
         let at = DateTime::parse_from_rfc3339(at).map_err(|_| page::bad_cursor())?.with_timezone(&Utc);
         q = q.filter(page::keyset(
             vec![(Column::RefreshedAt, at.into()), (Column::RefreshId, rid.clone().into())],
@@ -955,96 +841,42 @@ async fn list_refreshes(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
     let key = |r: &entities::refresh::Model| {
         vec![r.refreshed_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), r.refresh_id.clone()]
     };
-    let mut v = page.answer("refreshes", rows, key, |r| json!(r));
-    v["entry_id"] = json!(id);
-    Ok(v)
+    let (refreshes, next_after) = page.end(rows, key, |r| api::Refresh {
+        refresh_id: r.refresh_id,
+        entry_id: r.entry_id,
+        version: r.version,
+        refreshed_at: r.refreshed_at,
+        note: r.note,
+        recorded_by: r.recorded_by,
+        recorded_at: r.recorded_at,
+    });
+    Ok(api::RefreshPage { refreshes, next_after, entry_id: id })
 }
 
-async fn get_source(cat: &Catalog, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let region = f.required_str("region");
-    let item = f.required_str("item");
-    f.finish()?;
+async fn get_source(cat: &Catalog, b: api::GetSource) -> Result<api::SourceAnswer, ApiError> {
     use entities::source::{Column, Entity};
     let row = Entity::find()
-        .filter(Column::Region.eq(region.expect("checked")))
-        .filter(Column::Item.eq(item.expect("checked")))
+        .filter(Column::Region.eq(String::from(b.region)))
+        .filter(Column::Item.eq(String::from(b.item)))
         .one(&cat.ctx.db)
         .await?;
-    Ok(json!({"designation": row}))
+    Ok(api::SourceAnswer {
+        designation: row.map(|r| api::Designation {
+            id: r.id,
+            region: r.region,
+            item: r.item,
+            department: r.department,
+            designated_by: r.designated_by,
+            at: r.at,
+        }),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use govshare_runtime::events::catalog::ShareMethod;
+    use govshare_runtime::events::{ShareType, catalog::ShareMethod};
 
     use super::*;
-
-    #[test]
-    fn a_registration_with_several_problems_lists_them_all() {
-        let f = Fields::parse(br#"{"version":1,"id":"a.b","kind":"ministry","region":"12"}"#, 4096).unwrap();
-        let mut f = f;
-        let regions = Regions::shipped();
-        let _ = f.required_str("id");
-        let _ = f.required_str("name");
-        let _: Option<OrgKind> = f.required("kind");
-        let _ = f.required_with("region", parse_region(&regions));
-        let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["name", "kind", "region"]);
-    }
-
-    #[test]
-    fn a_draft_missing_everything_reports_every_required_field() {
-        let mut f = Fields::parse(br#"{"version":1,"update_frequency":"every day"}"#, 4096).unwrap();
-        assert!(parse_draft(&mut f).0.is_none());
-        let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "classification_code",
-                "sequence_code",
-                "name",
-                "summary",
-                "items",
-                "format",
-                "update_frequency",
-                "share_type",
-                "open_type",
-                "classification",
-                "level"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_refresh_time_outside_the_accepted_years_is_refused_on_its_field() {
-        let now: DateTime<Utc> = "2026-11-23T01:30:00Z".parse().unwrap();
-        let mut f =
-            Fields::parse(br#"{"version":1,"entry_id":"e1","refreshed_at":"2101-01-01T00:00:00Z"}"#, 4096).unwrap();
-        assert!(parse_refresh(&mut f, now).1.is_none());
-        let err = f.finish().unwrap_err();
-        assert_eq!((err.problems[0].field.as_str(), err.problems[0].code.as_str()), ("refreshed_at", "out_of_range"));
-    }
-
-    #[test]
-    fn a_refresh_without_an_entry_and_with_an_unreadable_time_reports_both() {
-        let now: DateTime<Utc> = "2026-11-23T01:30:00Z".parse().unwrap();
-        let mut f = Fields::parse(br#"{"version":1,"refreshed_at":"yesterday","note":7}"#, 4096).unwrap();
-        let (entry_id, at, note) = parse_refresh(&mut f, now);
-        assert!(entry_id.is_none() && at.is_none() && note.is_none());
-        let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
-        assert_eq!(fields, [("entry_id", "required"), ("refreshed_at", "invalid"), ("note", "invalid")]);
-
-        let mut f = Fields::parse(br#"{"version":1,"entry_id":"e1","refreshed_at":"2026-11-23T08:00:00+08:00"}"#, 4096)
-            .unwrap();
-        let (_, at, _) = parse_refresh(&mut f, now);
-        assert_eq!(at, Some("2026-11-23T00:00:00Z".parse().unwrap()));
-        let mut f = Fields::parse(br#"{"version":1,"entry_id":"e1"}"#, 4096).unwrap();
-        assert_eq!(parse_refresh(&mut f, now).1, Some(now), "refreshed now by default");
-    }
 
     #[test]
     fn a_dataset_names_its_frequency_and_access_in_the_eu_vocabularies() {

@@ -8,9 +8,11 @@
 //! events and duty messages; `evolve` applies an event and never fails.
 
 use chrono::{DateTime, Utc};
+pub use govshare_contract::api::catalog::Secrecy;
+use govshare_contract::api::catalog::{Stage, UpdateDuty, Working};
 use govshare_runtime::{
     Problem, Service,
-    duty::{About, CloseDuty, Closure, CycleDone, Duty, ExtendDuty, OpenDuty, OpenRecurringDuty, Term},
+    duty::{About, CloseDuty, Closure, CycleDone, Duty, DutyMessage, ExtendDuty, OpenDuty, OpenRecurringDuty, Term},
     events::{
         OrgKind, ShareType,
         catalog::{
@@ -31,15 +33,6 @@ pub const UPDATE_DAYS: u32 = 10;
 pub const UPDATE_EXTENSION_DAYS: u32 = 5;
 /// ...and the authority reviews and publishes the update within 2 WD.
 pub const REVIEW_DAYS: u32 = 2;
-
-/// Secrecy of the data. State and work secrets are outside the regulation (Art. 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Secrecy {
-    None,
-    WorkSecret,
-    StateSecret,
-}
 
 /// The content of a version, as the provider writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,37 +140,13 @@ pub fn check_draft(d: &Draft) -> Vec<Problem> {
     problems
 }
 
-/// Where the version in progress stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
-pub enum Stage {
-    Draft,
-    Submitted { reviewer: String },
-    Returned { reasons: Vec<String> },
-}
-
-impl Stage {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Stage::Draft => "draft",
-            Stage::Submitted { .. } => "submitted",
-            Stage::Returned { .. } => "returned",
-        }
+/// The name of a stage, as queries show it.
+fn stage_name(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Draft => "draft",
+        Stage::Submitted { .. } => "submitted",
+        Stage::Returned { .. } => "returned",
     }
-}
-
-/// The version in progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Working {
-    pub version: EntryVersion,
-    pub stage: Stage,
-}
-
-/// An open Art. 17 update duty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateDuty {
-    pub duty_id: String,
-    pub extended: bool,
 }
 
 /// A catalog entry: its published version, the version in progress, and its open duties.
@@ -203,7 +172,7 @@ impl Entry {
     pub fn status(&self) -> &'static str {
         match (&self.working, &self.published, self.withdrawn) {
             (_, _, true) => "withdrawn",
-            (Some(w), _, _) => w.stage.name(),
+            (Some(w), _, _) => stage_name(&w.stage),
             (None, Some(_), _) => "published",
             (None, None, _) => "draft",
         }
@@ -261,34 +230,21 @@ impl Command {
     }
 }
 
-/// An event of the entry's lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Drafted(EntryDrafted),
-    Submitted(EntrySubmitted),
-    Published(EntryPublished),
-    Returned(EntryReturned),
-    Withdrawn(EntryWithdrawn),
-    UpdateRequired(UpdateRequired),
-    Refreshed(DataRefreshed),
+govshare_contract::events! {
+    /// An event of the entry's lifecycle.
+    pub enum Event {
+        Drafted(EntryDrafted),
+        Submitted(EntrySubmitted),
+        Published(EntryPublished),
+        Returned(EntryReturned),
+        Withdrawn(EntryWithdrawn),
+        UpdateRequired(UpdateRequired),
+        Refreshed(DataRefreshed),
+    }
 }
 
-/// A duty-contract message to send with the events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DutyOp {
-    Open(OpenDuty),
-    OpenRecurring(OpenRecurringDuty),
-    Extend(ExtendDuty),
-    Close(CloseDuty),
-    CycleDone(CycleDone),
-}
-
-/// What a command decided.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decision {
-    pub events: Vec<Event>,
-    pub duties: Vec<DutyOp>,
-}
+/// What a command decided: the entry's events and the duty messages to deadlines.
+pub type Decision = govshare_runtime::outbox::Decision<Event>;
 
 /// Everything `decide` needs besides the entry: who acts, for which provider, when.
 #[derive(Debug)]
@@ -347,8 +303,8 @@ fn duty(
     title: Text,
     days: u32,
     now: DateTime<Utc>,
-) -> DutyOp {
-    DutyOp::Open(OpenDuty {
+) -> DutyMessage {
+    DutyMessage::Open(OpenDuty {
         duty: Duty {
             duty_id,
             article,
@@ -361,8 +317,8 @@ fn duty(
     })
 }
 
-fn close(duty_id: &str, closure: Closure, reason: &str, now: DateTime<Utc>) -> DutyOp {
-    DutyOp::Close(CloseDuty { duty_id: duty_id.to_owned(), closure, reason: reason.to_owned(), at: now })
+fn close(duty_id: &str, closure: Closure, reason: &str, now: DateTime<Utc>) -> DutyMessage {
+    DutyMessage::Close(CloseDuty { duty_id: duty_id.to_owned(), closure, reason: reason.to_owned(), at: now })
 }
 
 /// The schedule the duty contract gets for a version's update frequency: the stored form
@@ -384,14 +340,14 @@ fn refresh_schedule(v: &EntryVersion) -> Option<String> {
 
 /// Art. 13: publishing `v` hands the refresh duty over to it. The previous version's
 /// recurrence (if any) is cancelled, and `v`'s own starts now, unless its data is real-time.
-fn refresh_handover(entry: &Entry, v: &EntryVersion, now: DateTime<Utc>) -> Vec<DutyOp> {
-    let mut ops: Vec<DutyOp> = entry
+fn refresh_handover(entry: &Entry, v: &EntryVersion, now: DateTime<Utc>) -> Vec<DutyMessage> {
+    let mut ops: Vec<DutyMessage> = entry
         .refresh_duty
         .iter()
         .map(|d| close(d, Closure::Cancelled, &format!("superseded by version {}", v.version), now))
         .collect();
     if let Some(schedule) = refresh_schedule(v) {
-        ops.push(DutyOp::OpenRecurring(OpenRecurringDuty {
+        ops.push(DutyMessage::OpenRecurring(OpenRecurringDuty {
             duty: Duty {
                 duty_id: refresh_duty_id(&entry.id, v.version),
                 article: 13,
@@ -562,7 +518,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             let Some(working) = entry.working.as_ref().filter(|w| matches!(w.stage, Stage::Submitted { .. })) else {
                 return Err(wrong_stage(entry, &cmd));
             };
-            let mut duties: Vec<DutyOp> =
+            let mut duties: Vec<DutyMessage> =
                 entry.review_duty.iter().map(|d| close(d, Closure::Fulfilled, "reviewed", f.now)).collect();
             let event = match cmd {
                 Command::Approve => {
@@ -644,7 +600,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             }
             Ok(Decision {
                 events: vec![],
-                duties: vec![DutyOp::Extend(ExtendDuty {
+                duties: vec![DutyMessage::Extend(ExtendDuty {
                     duty_id: u.duty_id.clone(),
                     working_days: UPDATE_EXTENSION_DAYS,
                     approved_by: f.actor.id(),
@@ -667,7 +623,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             let duties = entry
                 .refresh_duty
                 .iter()
-                .map(|d| DutyOp::CycleDone(CycleDone { duty_id: d.clone(), at: refreshed_at }))
+                .map(|d| DutyMessage::CycleDone(CycleDone { duty_id: d.clone(), at: refreshed_at }))
                 .collect();
             Ok(Decision {
                 events: vec![Event::Refreshed(DataRefreshed {
@@ -682,16 +638,13 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
     }
 }
 
-/// Applies a decision to the entry. Duty bookkeeping follows the duty messages sent.
-pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
-    let mut e = entry.unwrap_or_else(|| {
-        let first = match decision.events.first() {
-            Some(Event::Drafted(d)) => &d.entry,
-            _ => panic!("a new entry starts with a draft"),
-        };
-        Entry {
-            id: first.entry_id.clone(),
-            provider: first.provider.clone(),
+/// Applies one event to the entry (`None` before its first draft). Never fails.
+pub fn evolve(entry: Option<Entry>, event: &Event) -> Entry {
+    let mut e = match (entry, event) {
+        (Some(e), _) => e,
+        (None, Event::Drafted(d)) => Entry {
+            id: d.entry.entry_id.clone(),
+            provider: d.entry.provider.clone(),
             published: None,
             working: None,
             withdrawn: false,
@@ -699,55 +652,67 @@ pub fn evolve(entry: Option<Entry>, decision: &Decision) -> Entry {
             review_duty: None,
             refresh_duty: None,
             updates_required: 0,
+        },
+        (None, other) => panic!("a new entry starts with a draft, not {other:?}"),
+    };
+    match event {
+        Event::Drafted(d) => e.working = Some(Working { version: d.entry.clone(), stage: Stage::Draft }),
+        Event::Submitted(s) => {
+            e.working =
+                Some(Working { version: s.entry.clone(), stage: Stage::Submitted { reviewer: s.reviewer.clone() } })
         }
-    });
-    for event in &decision.events {
-        match event {
-            Event::Drafted(d) => e.working = Some(Working { version: d.entry.clone(), stage: Stage::Draft }),
-            Event::Submitted(s) => {
-                e.working =
-                    Some(Working { version: s.entry.clone(), stage: Stage::Submitted { reviewer: s.reviewer.clone() } })
-            }
-            Event::Published(p) => {
-                e.published = Some(p.entry.clone());
-                e.working = None;
-            }
-            Event::Returned(r) => {
-                e.working =
-                    Some(Working { version: r.entry.clone(), stage: Stage::Returned { reasons: r.reasons.clone() } })
-            }
-            Event::Withdrawn(_) => e.withdrawn = true,
-            Event::UpdateRequired(u) => {
-                e.updates_required += 1;
-                e.update_duty = Some(UpdateDuty { duty_id: u.duty_id.clone(), extended: false });
-            }
-            Event::Refreshed(_) => {}
+        Event::Published(p) => {
+            e.published = Some(p.entry.clone());
+            e.working = None;
         }
-    }
-    for op in &decision.duties {
-        match op {
-            DutyOp::Open(o) if o.duty.duty_id.contains("-review-") => e.review_duty = Some(o.duty.duty_id.clone()),
-            DutyOp::Open(_) | DutyOp::CycleDone(_) => {}
-            DutyOp::OpenRecurring(o) => e.refresh_duty = Some(o.duty.duty_id.clone()),
-            DutyOp::Extend(_) => {
-                if let Some(u) = &mut e.update_duty {
-                    u.extended = true;
-                }
-            }
-            DutyOp::Close(c) => {
-                if e.review_duty.as_deref() == Some(c.duty_id.as_str()) {
-                    e.review_duty = None;
-                }
-                if e.update_duty.as_ref().is_some_and(|u| u.duty_id == c.duty_id) {
-                    e.update_duty = None;
-                }
-                if e.refresh_duty.as_deref() == Some(c.duty_id.as_str()) {
-                    e.refresh_duty = None;
-                }
-            }
+        Event::Returned(r) => {
+            e.working =
+                Some(Working { version: r.entry.clone(), stage: Stage::Returned { reasons: r.reasons.clone() } })
         }
+        Event::Withdrawn(_) => e.withdrawn = true,
+        Event::UpdateRequired(u) => {
+            e.updates_required += 1;
+            e.update_duty = Some(UpdateDuty { duty_id: u.duty_id.clone(), extended: false });
+        }
+        Event::Refreshed(_) => {}
     }
     e
+}
+
+/// Applies a duty message the entry sent: which of its duties are open follows them.
+pub fn evolve_duty(mut e: Entry, message: &DutyMessage) -> Entry {
+    match message {
+        DutyMessage::Open(o) if o.duty.duty_id.contains("-review-") => e.review_duty = Some(o.duty.duty_id.clone()),
+        DutyMessage::OpenRecurring(o) => e.refresh_duty = Some(o.duty.duty_id.clone()),
+        DutyMessage::Extend(_) => {
+            if let Some(u) = &mut e.update_duty {
+                u.extended = true;
+            }
+        }
+        DutyMessage::Close(c) => {
+            if e.review_duty.as_deref() == Some(c.duty_id.as_str()) {
+                e.review_duty = None;
+            }
+            if e.update_duty.as_ref().is_some_and(|u| u.duty_id == c.duty_id) {
+                e.update_duty = None;
+            }
+            if e.refresh_duty.as_deref() == Some(c.duty_id.as_str()) {
+                e.refresh_duty = None;
+            }
+        }
+        _ => {}
+    }
+    e
+}
+
+/// Applies a whole decision: its events in order, then its duty messages.
+pub fn apply(entry: Option<Entry>, decision: &Decision) -> Entry {
+    let mut e = entry;
+    for event in &decision.events {
+        e = Some(evolve(e, event));
+    }
+    let e = e.expect("an existing entry, or a decision that drafts one");
+    decision.duties.iter().fold(e, evolve_duty)
 }
 
 pub fn review_duty_id(entry_id: &str, version: u32) -> String {
@@ -827,7 +792,7 @@ mod tests {
             let actor = Actor::Known((*who).clone());
             let facts = Facts { actor: &actor, provider: &p, authority: Some(&a), new_id: "e1", now: now() };
             last = decide(entry.as_ref(), cmd.clone(), &facts).unwrap();
-            entry = Some(evolve(entry, &last));
+            entry = Some(apply(entry, &last));
         }
         (entry.unwrap(), last)
     }
@@ -889,7 +854,7 @@ mod tests {
         assert_eq!(p.approved_by, "gz-auth");
         assert_eq!(entry.status(), "published");
         assert!(
-            !decision.duties.iter().any(|d| matches!(d, DutyOp::Open(_) | DutyOp::Close(_))),
+            !decision.duties.iter().any(|d| matches!(d, DutyMessage::Open(_) | DutyMessage::Close(_))),
             "a first publication has no statutory review clock"
         );
     }
@@ -941,16 +906,16 @@ mod tests {
             when(&entry, &provider(), Command::SaveDraft(Draft { name: "户籍人口（新）".into(), ..draft() })).unwrap();
         let Event::Drafted(d) = &revised.events[0] else { panic!() };
         assert_eq!(d.entry.version, 2);
-        let entry = evolve(Some(entry), &revised);
+        let entry = apply(Some(entry), &revised);
         assert_eq!(entry.published.as_ref().unwrap().version, 1, "version 1 stays published meanwhile");
         let submitted = when(&entry, &provider(), submit()).unwrap();
-        let DutyOp::Open(review) = &submitted.duties[0] else { panic!() };
+        let DutyMessage::Open(review) = &submitted.duties[0] else { panic!() };
         assert_eq!(review.duty.article, 17);
         assert_eq!(review.duty.holder, "gz-auth");
         assert_eq!(review.term, Term::WorkingDays { days: 2, from: now() });
-        let entry = evolve(Some(entry), &submitted);
+        let entry = apply(Some(entry), &submitted);
         let approved = when(&entry, &authority(), Command::Approve).unwrap();
-        assert!(matches!(&approved.duties[0], DutyOp::Close(c) if c.duty_id == review.duty.duty_id));
+        assert!(matches!(&approved.duties[0], DutyMessage::Close(c) if c.duty_id == review.duty.duty_id));
     }
 
     #[test]
@@ -961,7 +926,7 @@ mod tests {
             (&authority(), Command::Approve),
             (&authority(), Command::RequireUpdate { cause: "《某法》修订".into() }),
         ]);
-        let DutyOp::Open(update) = &d.duties[0] else { panic!() };
+        let DutyMessage::Open(update) = &d.duties[0] else { panic!() };
         assert_eq!((update.duty.article, update.duty.holder.as_str()), (17, "gz-ga"));
         assert_eq!(update.term, Term::WorkingDays { days: 10, from: now() });
         assert_eq!(
@@ -974,14 +939,14 @@ mod tests {
             Err(CatalogError::NotTheReviewer("440100".into()))
         );
         let extended = when(&entry, &authority(), Command::ExtendUpdate).unwrap();
-        assert!(matches!(&extended.duties[0], DutyOp::Extend(e) if e.working_days == 5));
-        let entry = evolve(Some(entry), &extended);
+        assert!(matches!(&extended.duties[0], DutyMessage::Extend(e) if e.working_days == 5));
+        let entry = apply(Some(entry), &extended);
         assert_eq!(when(&entry, &authority(), Command::ExtendUpdate), Err(CatalogError::AlreadyExtended));
 
-        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(draft())).unwrap());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(draft())).unwrap());
         let submitted = when(&entry, &provider(), submit()).unwrap();
         assert!(submitted.duties.iter().any(
-            |d| matches!(d, DutyOp::Close(c) if c.duty_id == update.duty.duty_id && c.closure == Closure::Fulfilled)
+            |d| matches!(d, DutyMessage::Close(c) if c.duty_id == update.duty.duty_id && c.closure == Closure::Fulfilled)
         ));
     }
 
@@ -994,8 +959,8 @@ mod tests {
             (&provider(), Command::RequireUpdate { cause: "职责调整".into() }),
         ]);
         let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
-        assert!(matches!(&w.duties[0], DutyOp::Close(c) if c.closure == Closure::Cancelled));
-        let entry = evolve(Some(entry), &w);
+        assert!(matches!(&w.duties[0], DutyMessage::Close(c) if c.closure == Closure::Cancelled));
+        let entry = apply(Some(entry), &w);
         assert_eq!(entry.status(), "withdrawn");
         assert_eq!(when(&entry, &provider(), Command::SaveDraft(draft())), Err(CatalogError::Withdrawn));
     }
@@ -1008,14 +973,14 @@ mod tests {
         assert_eq!(decide(None, Command::SaveDraft(draft()), &facts), Err(CatalogError::NotTheProvider));
         let me = Actor::Known(p.clone());
         let facts = Facts { actor: &me, provider: &p, authority: None, new_id: "e1", now: now() };
-        let entry = evolve(None, &decide(None, Command::SaveDraft(draft()), &facts).unwrap());
+        let entry = apply(None, &decide(None, Command::SaveDraft(draft()), &facts).unwrap());
         assert_eq!(decide(Some(&entry), submit(), &facts), Err(CatalogError::NoAuthority("440100".into())));
     }
 
     #[test]
     fn publication_opens_a_recurring_refresh_duty_at_the_entrys_update_frequency() {
         let (entry, decision) = published(Draft { update_frequency: UpdateFrequency::Weekly, ..draft() });
-        let [DutyOp::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
+        let [DutyMessage::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
         assert_eq!(r.duty.duty_id, "entry-e1-refresh-v1");
         assert_eq!((r.duty.article, r.duty.holder.as_str()), (13, "gz-ga"));
         assert_eq!(r.duty.about, About { kind: "catalog_entry".into(), id: "e1".into() });
@@ -1049,7 +1014,7 @@ mod tests {
     fn a_cron_frequency_is_sent_as_the_bare_expression_the_duty_contract_reads() {
         let cron = UpdateFrequency::parse("0 2 * * 1").unwrap();
         let (_, decision) = published(Draft { update_frequency: cron.clone(), ..draft() });
-        let [DutyOp::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
+        let [DutyMessage::OpenRecurring(r)] = decision.duties.as_slice() else { panic!("{decision:?}") };
         assert_eq!(r.schedule, "0 0 2 * * MON");
         assert_eq!(UpdateFrequency::parse(&r.schedule), Ok(cron));
     }
@@ -1058,43 +1023,47 @@ mod tests {
     fn a_new_version_cancels_the_old_versions_refresh_duty_and_opens_its_own() {
         let (entry, _) = published(draft());
         let monthly = Draft { update_frequency: UpdateFrequency::Monthly, ..draft() };
-        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(monthly)).unwrap());
-        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(monthly)).unwrap());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
         let approved = when(&entry, &authority(), Command::Approve).unwrap();
         let refresh: Vec<_> = approved
             .duties
             .iter()
-            .filter(|d| !matches!(d, DutyOp::Close(c) if c.duty_id.contains("-review-")))
+            .filter(|d| !matches!(d, DutyMessage::Close(c) if c.duty_id.contains("-review-")))
             .collect();
-        let [DutyOp::Close(old), DutyOp::OpenRecurring(new)] = refresh.as_slice() else { panic!("{approved:?}") };
+        let [DutyMessage::Close(old), DutyMessage::OpenRecurring(new)] = refresh.as_slice() else {
+            panic!("{approved:?}")
+        };
         assert_eq!((old.duty_id.as_str(), old.closure), ("entry-e1-refresh-v1", Closure::Cancelled));
         assert_eq!(old.reason, "superseded by version 2");
         assert_eq!((new.duty.duty_id.as_str(), new.schedule.as_str()), ("entry-e1-refresh-v2", "monthly"));
-        assert_eq!(evolve(Some(entry), &approved).refresh_duty.as_deref(), Some("entry-e1-refresh-v2"));
+        assert_eq!(apply(Some(entry), &approved).refresh_duty.as_deref(), Some("entry-e1-refresh-v2"));
     }
 
     #[test]
     fn a_new_real_time_version_only_cancels_the_old_refresh_duty() {
         let (entry, _) = published(draft());
         let realtime = Draft { update_frequency: UpdateFrequency::Realtime, ..draft() };
-        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(realtime)).unwrap());
-        let entry = evolve(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(realtime)).unwrap());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), submit()).unwrap());
         let approved = when(&entry, &authority(), Command::Approve).unwrap();
-        assert!(approved.duties.iter().all(|d| matches!(d, DutyOp::Close(_))), "{approved:?}");
-        assert!(approved.duties.iter().any(|d| matches!(d, DutyOp::Close(c) if c.duty_id == "entry-e1-refresh-v1")));
-        assert_eq!(evolve(Some(entry), &approved).refresh_duty, None);
+        assert!(approved.duties.iter().all(|d| matches!(d, DutyMessage::Close(_))), "{approved:?}");
+        assert!(
+            approved.duties.iter().any(|d| matches!(d, DutyMessage::Close(c) if c.duty_id == "entry-e1-refresh-v1"))
+        );
+        assert_eq!(apply(Some(entry), &approved).refresh_duty, None);
     }
 
     #[test]
     fn withdrawal_cancels_the_refresh_duty() {
         let (entry, _) = published(draft());
         let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
-        let [DutyOp::Close(c)] = w.duties.as_slice() else { panic!("{w:?}") };
+        let [DutyMessage::Close(c)] = w.duties.as_slice() else { panic!("{w:?}") };
         assert_eq!(
             (c.duty_id.as_str(), c.closure, c.reason.as_str()),
             ("entry-e1-refresh-v1", Closure::Cancelled, "entry withdrawn")
         );
-        assert_eq!(evolve(Some(entry), &w).refresh_duty, None);
+        assert_eq!(apply(Some(entry), &w).refresh_duty, None);
     }
 
     #[test]
@@ -1104,7 +1073,7 @@ mod tests {
             .unwrap();
         let [Event::Refreshed(r)] = d.events.as_slice() else { panic!("{d:?}") };
         assert_eq!((r.entry_id.as_str(), r.version, r.refreshed_at, r.note.as_deref()), ("e1", 1, now(), Some("全量")));
-        assert_eq!(d.duties, [DutyOp::CycleDone(CycleDone { duty_id: "entry-e1-refresh-v1".into(), at: now() })]);
+        assert_eq!(d.duties, [DutyMessage::CycleDone(CycleDone { duty_id: "entry-e1-refresh-v1".into(), at: now() })]);
     }
 
     #[test]
@@ -1119,7 +1088,7 @@ mod tests {
     fn a_refresh_lists_every_problem_at_once() {
         let (entry, _) = published(draft());
         let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
-        let withdrawn = evolve(Some(entry), &w);
+        let withdrawn = apply(Some(entry), &w);
         let future = Some("2026-11-24T00:00:00Z".parse().unwrap());
         let problems = check_refresh("e1", Some(&withdrawn), "gz-ws", future, now());
         let found: Vec<_> = problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
