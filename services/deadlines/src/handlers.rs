@@ -7,12 +7,11 @@ use govshare_runtime::{
     ApiError, Context, Envelope, EventMeta, Outgoing, Service,
     app::Call,
     async_trait,
-    bus::{CallKind, PLATFORM_ORG},
+    bus::PLATFORM_ORG,
     calendar::Calendar,
-    duty::{
-        CloseDuty, Closure, CycleDone, ExtendDuty, OpenDuty, OpenRecurringDuty, PauseDuty, RestartDuty, ResumeDuty,
-    },
-    inbox::{self, EventHandler, HandleError},
+    duty::{CloseDuty, Closure, DutyMessage, ExtendDuty, PauseDuty, RestartDuty, ResumeDuty},
+    envelope::{Decoded, EventSet},
+    inbox::{EventHandler, HandleError},
     page::{self, Page},
     trust::{Refusals, Refused},
 };
@@ -20,6 +19,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Value, json};
+
+use govshare_contract::{api::deadlines as api, calls::Empty};
+use govshare_runtime::config::CallSettings;
 
 use crate::{
     domain::{self, Announce, Change, DutyClock, Policy},
@@ -71,68 +73,86 @@ impl EventHandler for DutyContract {
         let op = event.event_type.trim_start_matches("govshare.duty.").split(".v").next().unwrap_or_default();
         let note = event.data.to_string();
         let sender = sender(event)?;
-        if let Some(cmd) = inbox::decode_if::<OpenDuty>(event)? {
-            self.refuse(domain::opener(cmd.opened_by, sender))?;
-            let existing = store::clock(tx, &cmd.duty.duty_id).await?;
-            let change = domain::open(existing.as_ref().map(|(c, _)| c), &cmd, cal, policy, now);
-            return self.apply(tx, change, existing.map(|(_, rev)| rev), (op, &note), &meta, now).await;
-        }
-        if let Some(cmd) = inbox::decode_if::<OpenRecurringDuty>(event)? {
-            self.refuse(domain::opener(cmd.opened_by, sender))?;
-            let existing = store::recurrence(tx, &cmd.duty.duty_id).await?;
-            let opened = domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd, policy, now)
-                .map_err(|why| HandleError::Permanent(format!("recurring duty {}: {}", cmd.duty.duty_id, why.en)))?;
-            if let Some(rec) = opened {
-                store::save_recurrence(tx, &rec, None).await?;
-                store::log(tx, &rec.duty.duty_id, now, op, None, &note).await?;
-                self.rescan.notify_one();
+        let message = match DutyMessage::decode(event) {
+            Decoded::Event(m) => m,
+            // The duty stream carries the duty contract alone: anything else on it is a sender
+            // speaking a contract this build does not know, kept as evidence.
+            Decoded::Other => {
+                return Err(HandleError::Permanent(format!("unsupported event type {}", event.event_type)));
             }
-            return Ok(Vec::new());
-        }
-        let duty_id = event.subject.clone();
-        if let Some(cmd) = inbox::decode_if::<CycleDone>(event)? {
-            return self
-                .end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None, (sender, &meta, now))
-                .await;
-        }
-        let close = inbox::decode_if::<CloseDuty>(event)?;
-        if let Some(cmd) = &close
-            && let Some((rec, rev)) = store::recurrence(tx, &duty_id).await?
-        {
-            self.refuse(domain::check_change(&duty_id, rec.opened_by, sender))?;
-            let stopped = domain::Recurrence { active: false, ..rec };
-            if !store::save_recurrence(tx, &stopped, Some(rev)).await? {
-                return Err(HandleError::Transient(format!("recurring duty {duty_id} changed meanwhile")));
-            }
-            return self
-                .end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at), (sender, &meta, now))
-                .await;
-        }
-        let Some((clock, rev)) = store::clock(tx, &duty_id).await? else {
-            // The open may not have been handled yet: retry, dead-letter if it never comes.
-            return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
         };
-        self.refuse(domain::check_change(&duty_id, clock.opened_by, sender))?;
+        let duty_id = event.subject.clone();
         let counted = |r: Result<Change, _>| {
             // Pausing counts the days left up to a due time already counted, so its year is
             // loaded; an error here is a corrupt calendar, for operators.
             r.map_err(|e| HandleError::Permanent(format!("duty {duty_id}: {e}")))
         };
-        let change = if let Some(cmd) = close {
-            domain::close(&clock, &cmd)
-        } else if let Some(cmd) = inbox::decode_if::<PauseDuty>(event)? {
-            counted(domain::pause(&clock, &cmd, cal))?
-        } else if let Some(cmd) = inbox::decode_if::<ResumeDuty>(event)? {
-            domain::resume(&clock, &cmd, cal, policy, now)
-        } else if let Some(cmd) = inbox::decode_if::<RestartDuty>(event)? {
-            domain::restart(&clock, &cmd, cal, policy, now)
-        } else if let Some(cmd) = inbox::decode_if::<ExtendDuty>(event)? {
-            domain::extend(&clock, &cmd, cal, policy, now)
-        } else {
-            return Err(inbox::unsupported(event));
+        let change = match message {
+            DutyMessage::Open(cmd) => {
+                self.refuse(domain::opener(cmd.opened_by, sender))?;
+                let existing = store::clock(tx, &cmd.duty.duty_id).await?;
+                let change = domain::open(existing.as_ref().map(|(c, _)| c), &cmd, cal, policy, now);
+                return self.apply(tx, change, existing.map(|(_, rev)| rev), (op, &note), &meta, now).await;
+            }
+            DutyMessage::OpenRecurring(cmd) => {
+                self.refuse(domain::opener(cmd.opened_by, sender))?;
+                let existing = store::recurrence(tx, &cmd.duty.duty_id).await?;
+                let opened =
+                    domain::open_recurring(existing.as_ref().map(|(r, _)| r), &cmd, policy, now).map_err(|why| {
+                        HandleError::Permanent(format!("recurring duty {}: {}", cmd.duty.duty_id, why.en))
+                    })?;
+                if let Some(rec) = opened {
+                    store::save_recurrence(tx, &rec, None).await?;
+                    store::log(tx, &rec.duty.duty_id, now, op, None, &note).await?;
+                    self.rescan.notify_one();
+                }
+                return Ok(Vec::new());
+            }
+            DutyMessage::CycleDone(cmd) => {
+                let ended = (sender, &meta, now);
+                return self.end_cycles(tx, &duty_id, Closure::Fulfilled, Some(cmd.at), (op, &note), None, ended).await;
+            }
+            DutyMessage::Close(cmd) => {
+                if let Some((rec, rev)) = store::recurrence(tx, &duty_id).await? {
+                    self.refuse(domain::check_change(&duty_id, rec.opened_by, sender))?;
+                    let stopped = domain::Recurrence { active: false, ..rec };
+                    if !store::save_recurrence(tx, &stopped, Some(rev)).await? {
+                        return Err(HandleError::Transient(format!("recurring duty {duty_id} changed meanwhile")));
+                    }
+                    let ended = (sender, &meta, now);
+                    return self.end_cycles(tx, &duty_id, cmd.closure, None, (op, &note), Some(cmd.at), ended).await;
+                }
+                ClockChange::Close(cmd)
+            }
+            DutyMessage::Pause(cmd) => ClockChange::Pause(cmd),
+            DutyMessage::Resume(cmd) => ClockChange::Resume(cmd),
+            DutyMessage::Restart(cmd) => ClockChange::Restart(cmd),
+            DutyMessage::Extend(cmd) => ClockChange::Extend(cmd),
+        };
+        let Some((clock, rev)) = store::clock(tx, &duty_id).await? else {
+            // The open may not have been handled yet: retry, dead-letter if it never comes.
+            return Err(HandleError::Transient(format!("no clock for duty {duty_id} yet")));
+        };
+        self.refuse(domain::check_change(&duty_id, clock.opened_by, sender))?;
+        let change = match change {
+            ClockChange::Close(cmd) => domain::close(&clock, &cmd),
+            ClockChange::Pause(cmd) => counted(domain::pause(&clock, &cmd, cal))?,
+            ClockChange::Resume(cmd) => domain::resume(&clock, &cmd, cal, policy, now),
+            ClockChange::Restart(cmd) => domain::restart(&clock, &cmd, cal, policy, now),
+            ClockChange::Extend(cmd) => domain::extend(&clock, &cmd, cal, policy, now),
         };
         self.apply(tx, change, Some(rev), (op, &note), &meta, now).await
     }
+}
+
+/// A duty message that changes one clock.
+enum ClockChange {
+    Close(CloseDuty),
+    Pause(PauseDuty),
+    Resume(ResumeDuty),
+    Restart(RestartDuty),
+    Extend(ExtendDuty),
 }
 
 impl DutyContract {
@@ -265,43 +285,68 @@ pub fn announce(
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    match (call.kind, call.name.as_str()) {
-        (CallKind::Query, "get_duty") => get_duty(ctx, call).await,
-        (CallKind::Query, "list_open") => list_open(ctx, call).await,
-        (CallKind::Query, "list_overdue") => list_overdue(ctx, call).await,
-        (CallKind::Query, "overdue_histogram") => overdue_histogram(ctx, call).await,
-        _ => Err(call.unknown()),
+    match call.parse::<api::Call>()? {
+        api::Call::GetDuty(body) => Ok(answer(get_duty(ctx, &call, body).await?)),
+        api::Call::ListOpen(body) => list_open(ctx, &call, body).await,
+        api::Call::ListOverdue(body) => list_overdue(ctx, &call, body).await,
+        api::Call::OverdueHistogram(Empty {}) => Ok(answer(overdue_histogram(ctx, &call).await?)),
     }
+}
+
+/// The JSON of an answer.
+fn answer<T: serde::Serialize>(t: T) -> Value {
+    serde_json::to_value(t).expect("answers serialize")
+}
+
+/// A page of a list, as asked for by `after` and `limit` (see `govshare_runtime::page`).
+fn page(
+    after: Option<&api::Cursor>,
+    limit: Option<u64>,
+    settings: &CallSettings,
+    parts: usize,
+) -> Result<Page, ApiError> {
+    // TODO(issue 14): `Page::new(after, limit, settings, parts)` in the runtime; until then the
+    // two typed fields are read as `Page::read` has always read them.
+    let mut map = serde_json::Map::new();
+    if let Some(a) = after {
+        map.insert("after".into(), json!(a.as_str()));
+    }
+    if let Some(l) = limit {
+        map.insert("limit".into(), json!(l));
+    }
+    let mut f = govshare_runtime::validate::Fields::from_map(map);
+    let page = Page::read(&mut f, settings, parts);
+    f.finish()?;
+    Ok(page)
 }
 
 fn overdue_by(row: &clock::Model, now: DateTime<Utc>) -> Option<i64> {
     row.due_at.filter(|d| row.state == "open" && !row.expires && *d <= now).map(|d| (now - d).num_seconds())
 }
 
-fn render(row: clock::Model, now: DateTime<Utc>) -> Value {
-    let overdue = overdue_by(&row, now);
-    let title: Value = serde_json::from_str(&row.title).unwrap_or(Value::Null);
-    json!({
-        "duty_id": row.duty_id,
-        "article": row.article,
-        "holder": row.holder,
-        "about": {"kind": row.about_kind, "id": row.about_id},
-        "title": title,
-        "state": row.state,
-        "opened_at": row.opened_at,
-        "due_at": row.due_at,
-        "remaining_days": row.remaining_days,
-        "extended_days": row.extended_days,
-        "next_alarm_at": row.next_alarm_at,
-        "waiting_for_calendar_year": row.missing_year,
-        "breached_at": row.breached_at,
-        "closed_at": row.closed_at,
-        "closure": row.closure,
-        "recurrence": row.recurrence,
-        "opened_by": row.opened_by,
-        "expires": row.expires,
-        "overdue_by_seconds": overdue,
-    })
+fn render(row: clock::Model, now: DateTime<Utc>) -> api::Duty {
+    let overdue_by_seconds = overdue_by(&row, now);
+    api::Duty {
+        title: serde_json::from_str(&row.title).ok(),
+        about: api::About { kind: row.about_kind, id: row.about_id },
+        duty_id: row.duty_id,
+        article: row.article,
+        holder: row.holder,
+        state: row.state,
+        opened_at: row.opened_at,
+        due_at: row.due_at,
+        remaining_days: row.remaining_days,
+        extended_days: row.extended_days,
+        next_alarm_at: row.next_alarm_at,
+        waiting_for_calendar_year: row.missing_year,
+        breached_at: row.breached_at,
+        closed_at: row.closed_at,
+        closure: row.closure,
+        recurrence: row.recurrence,
+        opened_by: row.opened_by,
+        expires: row.expires,
+        overdue_by_seconds,
+    }
 }
 
 /// The holder sees its own clocks; the platform sees every clock.
@@ -309,20 +354,20 @@ fn visible(org: &str, holder: &str) -> bool {
     org == PLATFORM_ORG || org == holder
 }
 
-async fn get_duty(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    f.finish()?;
-    let id = id.expect("checked");
+async fn get_duty(ctx: &Context, call: &Call, body: api::GetDuty) -> Result<api::DutyWithLog, ApiError> {
+    let id = body.id;
     // The clock and its log from one snapshot: read apart, a move committed in between would
     // show a log already at the new due time beside the old `due_at`.
     let (row, log) = store::clock_with_log(&ctx.db, &id).await?.unzip();
     match row {
         Some(r) if visible(&call.org, &r.holder) => {
-            let log = log.unwrap_or_default();
-            let mut v = render(r, ctx.clock.now());
-            v["log"] = json!(log);
-            Ok(v)
+            let log = log.unwrap_or_default().into_iter().map(|l| api::LogLine {
+                note: serde_json::from_str(&l.note).unwrap_or(Value::String(l.note)),
+                at: l.at,
+                kind: l.kind,
+                due_at: l.due_at,
+            });
+            Ok(api::DutyWithLog { duty: render(r, ctx.clock.now()), log: log.collect() })
         }
         _ => Err(ApiError::not_found("duty", &id)),
     }
@@ -370,12 +415,10 @@ fn due_key(r: &clock::Model) -> Vec<String> {
     vec![at, r.duty_id.clone()]
 }
 
-async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
+async fn list_open(ctx: &Context, call: &Call, body: api::ListOpen) -> Result<Value, ApiError> {
     // The platform sees every clock (without `holder`: all of them); an organisation its own.
-    let holder = f.optional_str("holder").or_else(|| (call.org != PLATFORM_ORG).then(|| call.org.clone()));
-    let page = Page::read(&mut f, &ctx.settings.calls, 2);
-    f.finish()?;
+    let holder = body.holder.map(String::from).or_else(|| (call.org != PLATFORM_ORG).then(|| call.org.clone()));
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls, 2)?;
     if let Some(h) = &holder
         && !visible(&call.org, h)
     {
@@ -387,22 +430,20 @@ async fn list_open(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     }
     let rows = due_page(&ctx.db, q, &page).await?;
     let now = ctx.clock.now();
-    Ok(page.answer("duties", rows, due_key, |r| render(r, now)))
+    Ok(page.answer("duties", rows, due_key, |r| json!(render(r, now))))
 }
 
 /// Everything overdue (breached and still open), oldest first, with overdue-by, a page at a time.
-async fn list_overdue(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+async fn list_overdue(ctx: &Context, call: &Call, body: api::ListOverdue) -> Result<Value, ApiError> {
     let org = call.org.clone();
-    let mut f = call.fields;
-    let page = Page::read(&mut f, &ctx.settings.calls, 2);
-    f.finish()?;
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls, 2)?;
     let now = ctx.clock.now();
     let mut q = overdue(now);
     if org != PLATFORM_ORG {
         q = q.filter(clock::Column::Holder.eq(&org));
     }
     let rows = due_page(&ctx.db, q, &page).await?;
-    Ok(page.answer("duties", rows, due_key, |r| render(r, now)))
+    Ok(page.answer("duties", rows, due_key, |r| json!(render(r, now))))
 }
 
 /// Open clocks past their due time at `now`, found by the `clocks_open_due` partial index.
@@ -420,15 +461,14 @@ pub const OVERDUE_BUCKETS_HOURS: [i64; 7] = [1, 8, 24, 72, 168, 720, 2160];
 
 /// How overdue the open duties are: a histogram (cumulative counts per upper bound, as
 /// Prometheus has it), for dashboards and alerts; the platform sees all holders.
-async fn overdue_histogram(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let org = call.org.clone();
-    call.fields.finish()?;
+async fn overdue_histogram(ctx: &Context, call: &Call) -> Result<api::OverdueHistogram, ApiError> {
     let now = ctx.clock.now();
-    let holder = (org != PLATFORM_ORG).then_some(org.as_str());
+    let holder = (call.org != PLATFORM_ORG).then_some(call.org.as_str());
     let (buckets, total) = overdue_buckets(&ctx.db, holder, now).await?;
-    let mut out: Vec<_> = buckets.iter().map(|(h, n)| json!({"le_hours": h, "count": n})).collect();
-    out.push(json!({"le_hours": "+Inf", "count": total}));
-    Ok(json!({"at": now, "buckets": out, "count": total}))
+    let mut out: Vec<_> =
+        buckets.into_iter().map(|(h, count)| api::Bucket { le_hours: api::Bound::Hours(h), count }).collect();
+    out.push(api::Bucket { le_hours: api::Bound::Infinity(api::Infinity::Inf), count: total });
+    Ok(api::OverdueHistogram { at: now, buckets: out, count: total })
 }
 
 /// Cumulative counts of open overdue duties (of `holder`, or all) per bound in
@@ -449,4 +489,67 @@ pub async fn overdue_buckets(
         buckets.push((hours, scoped().filter(clock::Column::DueAt.gte(since)).count(db).await?));
     }
     Ok((buckets, scoped().count(db).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use govshare_contract::calls::CallKind;
+    use govshare_runtime::envelope::{EventMeta, EventPayload};
+    use sea_orm::TransactionTrait;
+
+    use super::*;
+
+    fn problems(name: &str, body: Value) -> Vec<String> {
+        let err = govshare_runtime::calls::parse::<api::Call>(CallKind::Query, name, &body).unwrap_err();
+        let mut found: Vec<String> = err.problems.iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_list_with_an_unknown_field_and_bad_fields_is_refused_with_every_problem_at_once() {
+        // given a holder that is no organisation id, a cursor of the wrong type and a field
+        // no list has; when it is read; then every problem is named at its field
+        let body = json!({"version": 1, "holder": "not an id!", "after": 7, "state": "open"});
+        assert_eq!(problems("list_open", body), ["after:invalid", "holder:invalid", "state:unknown_field"]);
+        assert_eq!(problems("overdue_histogram", json!({"version": 1, "holder": "x"})), ["holder:unknown_field"]);
+    }
+
+    fn contract() -> DutyContract {
+        let clocking = Clocking {
+            calendar: Calendar::official(),
+            calendar_version: "test".into(),
+            policy: Policy::default(),
+            next_year_warning_from: (10, 1),
+        };
+        DutyContract { clocking: Arc::new(clocking), rescan: Default::default(), refusals: Default::default() }
+    }
+
+    async fn handled(event: &Envelope) -> Result<Vec<Outgoing>, HandleError> {
+        let db = govshare_runtime::store::connect_and_migrate::<store::Migrator>("sqlite::memory:", 1).await.unwrap();
+        let tx = db.begin().await.unwrap();
+        contract().handle(&tx, event, Utc::now()).await
+    }
+
+    fn envelope_of(event_type: String) -> Envelope {
+        let pause = PauseDuty { duty_id: "d1".into(), reason: "supplement".into(), at: Utc::now() };
+        let mut env = Envelope::new(uuid::Uuid::now_v7(), &pause, &EventMeta::default(), Utc::now());
+        env.source = Service::Requests.source();
+        env.event_type = event_type;
+        env
+    }
+
+    #[tokio::test]
+    async fn a_duty_message_in_an_unknown_version_or_of_an_unknown_kind_is_dead_lettered() {
+        // given a pause in a version this build does not know: refused, permanently
+        let v2 = envelope_of(PauseDuty::event_type().replace(".v1", ".v2"));
+        assert!(matches!(handled(&v2).await, Err(HandleError::Permanent(_))));
+        // given a message on the duty stream that is no part of the duty contract: the stream
+        // carries the contract alone, so it is kept as evidence, permanently, as before
+        let unknown = envelope_of("govshare.duty.frozen.v1".into());
+        assert!(matches!(handled(&unknown).await, Err(HandleError::Permanent(_))));
+        // given a pause of a clock not opened yet: retried
+        let pause = envelope_of(PauseDuty::event_type());
+        assert!(matches!(handled(&pause).await, Err(HandleError::Transient(_))));
+    }
 }

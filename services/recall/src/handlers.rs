@@ -1,18 +1,21 @@
 //! Catalog and requests events -> read models; recalls, receipts and reports.
 
 use chrono::{DateTime, Utc};
+use govshare_contract::{
+    api::recall::{self as api, Call as RecallCall},
+    envelope::{Decoded, EventSet},
+};
 use govshare_runtime::{
     ApiError, Context, Envelope, ErrorCode, EventMeta, Outgoing, Problem, Service,
     app::Call,
     async_trait,
-    bus::{CallKind, PLATFORM_ORG},
-    duty::{About, CloseDuty, Closure, Duty, OpenDuty, Term},
+    bus::PLATFORM_ORG,
+    config::CallSettings,
     events::{
         catalog::EntryPublished,
-        recall::{DestructionOrdered, DestructionReceipted, RecallCompleted, RecallStarted},
         requests::{DataDelivered, GrantEnded},
     },
-    inbox::{self, EventHandler, HandleError},
+    inbox::{EventHandler, HandleError},
     page::Page,
     reply::Text,
     revision::Read,
@@ -27,6 +30,21 @@ use crate::{
     store::{self, entities::entry},
 };
 
+govshare_contract::events! {
+    /// What the catalog consumer handles.
+    pub enum FromCatalog {
+        EntryPublished(EntryPublished),
+    }
+}
+
+govshare_contract::events! {
+    /// What the requests consumer handles.
+    pub enum FromRequests {
+        DataDelivered(DataDelivered),
+        GrantEnded(GrantEnded),
+    }
+}
+
 /// Keeps the catalog read model.
 pub struct CatalogEntries;
 
@@ -38,8 +56,10 @@ impl EventHandler for CatalogEntries {
         event: &Envelope,
         _now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if let Some(e) = inbox::decode_if::<EntryPublished>(event)? {
-            store::apply_published(tx, &e).await?;
+        match FromCatalog::decode(event) {
+            Decoded::Event(FromCatalog::EntryPublished(e)) => store::apply_published(tx, &e).await?,
+            Decoded::Other => {}
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
         }
         Ok(Vec::new())
     }
@@ -58,11 +78,15 @@ impl EventHandler for RequestEvents {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if let Some(e) = inbox::decode_if::<DataDelivered>(event)? {
-            store::record_delivery(tx, &e.request_id, &e.entry_id, &e.requester, e.entry_version).await?;
-            return Ok(Vec::new());
-        }
-        let Some(e) = inbox::decode_if::<GrantEnded>(event)? else { return Ok(Vec::new()) };
+        let e = match FromRequests::decode(event) {
+            Decoded::Event(FromRequests::DataDelivered(e)) => {
+                store::record_delivery(tx, &e.request_id, &e.entry_id, &e.requester, e.entry_version).await?;
+                return Ok(Vec::new());
+            }
+            Decoded::Event(FromRequests::GrantEnded(e)) => e,
+            Decoded::Other => return Ok(Vec::new()),
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
+        };
         // The grant's end orders destruction by itself (Art. 27: the data is disposed of as
         // the provider requires): one order, to the grant's holder. The recall id is the
         // event's, so a redelivered end cannot order twice.
@@ -94,122 +118,99 @@ async fn start(
 ) -> Result<Vec<Outgoing>, DbErr> {
     let (grants, lineage) = store::holders_graph(db).await?;
     let orders = recall::holders(entry_id, &scope, provider, &grants, &lineage);
-    let r = Recall::start(id, entry_id, provider, scope, reason, orders, now);
+    let start = recall::Start {
+        id,
+        entry_id: entry_id.to_owned(),
+        provider: provider.to_owned(),
+        scope,
+        reason,
+        orders,
+        receipt_days,
+    };
+    let (r, decision) = recall::start(start, now);
     store::save_recall(db, &r, Read::New).await?;
-    let mut out = vec![Outgoing::event(
-        &RecallStarted {
-            recall_id: r.id.clone(),
-            entry_id: r.entry_id.clone(),
-            provider: r.provider.clone(),
-            scope: serde_json::to_value(&r.scope).expect("scopes serialize"),
-            reason: r.reason.clone(),
-            holders: r.orders.len(),
-            at: now,
-        },
-        meta,
-        now,
-    )];
-    let scope_text = r.scope.text();
-    for o in &r.orders {
-        let open = OpenDuty {
-            duty: Duty {
-                duty_id: o.duty_id.clone(),
-                article: 29,
-                holder: o.holder.clone(),
-                about: About { kind: "recall".into(), id: r.id.clone() },
-                title: Text::new(
-                    format!("销毁召回数据并提交销毁回执（召回 {}）", r.id),
-                    format!("destroy the recalled data and send the receipt (recall {})", r.id),
-                ),
-            },
-            term: Term::WorkingDays { days: receipt_days, from: now },
-            opened_by: Service::Recall,
-        };
-        out.push(Outgoing::duty(&open, Service::Recall, meta, now));
-        let ordered = DestructionOrdered {
-            recall_id: r.id.clone(),
-            holder: o.holder.clone(),
-            entry_id: r.entry_id.clone(),
-            scope: scope_text.clone(),
-            reason: r.reason.clone(),
-            via: o.via.clone(),
-            duty_id: o.duty_id.clone(),
-            due_at: None,
-            at: now,
-        };
-        out.push(Outgoing::event(&ordered, meta, now));
-    }
-    if r.completed_at.is_some() {
-        let done = RecallCompleted { recall_id: r.id.clone(), entry_id: r.entry_id.clone(), holders: 0, at: now };
-        out.push(Outgoing::event(&done, meta, now));
-    }
-    Ok(out)
+    Ok(decision.outgoing(Service::Recall, meta, now))
 }
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    match (call.kind, call.name.as_str()) {
-        (CallKind::Command, "recall") => recall_data(ctx, call).await,
-        (CallKind::Command, "submit_receipt") => submit_receipt(ctx, call).await,
-        (CallKind::Query, "get_recall") => get_recall(ctx, call).await,
-        (CallKind::Query, "list_recalls") => list_recalls(ctx, call).await,
-        (CallKind::Query, "recall_report") => recall_report(ctx, call).await,
-        (CallKind::Query, "list_entries") => {
-            // The entries recall knows, by id, a page at a time.
-            let mut f = call.fields;
-            let provider = f.optional_str("provider");
-            let page = Page::read(&mut f, &ctx.settings.calls, 1);
-            f.finish()?;
-            let mut q = entry::Entity::find().order_by_asc(entry::Column::EntryId).limit(page.fetch());
-            if let Some(p) = provider {
-                q = q.filter(entry::Column::Provider.eq(p));
-            }
-            if let Some(after) = page.after_id() {
-                q = q.filter(entry::Column::EntryId.gt(after));
-            }
-            let rows = q.all(&ctx.db).await?;
-            Ok(page.answer("entries", rows, |r| vec![r.entry_id.clone()], |r| json!(r)))
+    match call.parse::<RecallCall>()? {
+        RecallCall::Recall(body) => Ok(answer(recall_data(ctx, &call, body).await?)),
+        RecallCall::SubmitReceipt(body) => Ok(answer(submit_receipt(ctx, &call, body).await?)),
+        RecallCall::GetRecall(body) => Ok(answer(get_recall(ctx, &call, body).await?)),
+        RecallCall::ListRecalls(body) => list_recalls(ctx, &call, body).await,
+        RecallCall::RecallReport(body) => Ok(answer(recall_report(ctx, &call, body).await?)),
+        RecallCall::ListEntries(body) => list_entries(ctx, body).await,
+        RecallCall::GetEntry(api::ById { id }) => {
+            let row = entry::Entity::find_by_id(id.to_string()).one(&ctx.db).await?;
+            Ok(answer(entry_of(row.ok_or_else(|| ApiError::not_found("entry", &id))?)))
         }
-        (CallKind::Query, "get_entry") => {
-            let mut f = call.fields;
-            let id = f.required_str("id");
-            f.finish()?;
-            let id = id.expect("checked");
-            let row = entry::Entity::find_by_id(id.clone()).one(&ctx.db).await?;
-            Ok(json!(row.ok_or_else(|| ApiError::not_found("entry", &id))?))
-        }
-        _ => Err(call.unknown()),
     }
 }
 
+/// The JSON of an answer.
+fn answer<T: serde::Serialize>(t: T) -> Value {
+    serde_json::to_value(t).expect("answers serialize")
+}
+
+/// A page of a list, as asked for by `after` and `limit` (see `govshare_runtime::page`).
+fn page(
+    after: Option<&api::Cursor>,
+    limit: Option<u64>,
+    settings: &CallSettings,
+    parts: usize,
+) -> Result<Page, ApiError> {
+    // TODO(issue 14): `Page::new(after, limit, settings, parts)` in the runtime; until then the
+    // two typed fields are read as `Page::read` has always read them.
+    let mut map = serde_json::Map::new();
+    if let Some(a) = after {
+        map.insert("after".into(), json!(a.as_str()));
+    }
+    if let Some(l) = limit {
+        map.insert("limit".into(), json!(l));
+    }
+    let mut f = govshare_runtime::validate::Fields::from_map(map);
+    let page = Page::read(&mut f, settings, parts);
+    f.finish()?;
+    Ok(page)
+}
+
+fn entry_of(row: entry::Model) -> api::Entry {
+    api::Entry {
+        derived_from: serde_json::from_str(&row.derived_from).unwrap_or_default(),
+        entry_id: row.entry_id,
+        version: row.version,
+        name: row.name,
+        provider: row.provider,
+        published_at: row.published_at,
+    }
+}
+
+/// The entries recall knows, by id, a page at a time.
+async fn list_entries(ctx: &Context, body: api::ListEntries) -> Result<Value, ApiError> {
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls, 1)?;
+    let mut q = entry::Entity::find().order_by_asc(entry::Column::EntryId).limit(page.fetch());
+    if let Some(p) = body.provider {
+        q = q.filter(entry::Column::Provider.eq(p.as_str()));
+    }
+    if let Some(after) = page.after_id() {
+        q = q.filter(entry::Column::EntryId.gt(after));
+    }
+    let rows = q.all(&ctx.db).await?;
+    Ok(page.answer("entries", rows, |r| vec![r.entry_id.clone()], |r| json!(entry_of(r))))
+}
+
 /// A provider recalls an entry, a version or records.
-async fn recall_data(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.required_str("entry_id");
-    let reason = f.required_str("reason");
-    let scope: Option<Scope> = f.optional("scope");
-    if let Some(Scope::Grant { .. }) = scope {
-        f.problem(Problem::invalid("scope", "应为 entry、version 或 records", "expected entry, version or records"));
-    }
-    if let Some(Scope::Records { keys }) = &scope
-        && keys.is_empty()
-    {
-        f.problem(Problem::required("scope.keys"));
-    }
+async fn recall_data(ctx: &Context, call: &Call, body: api::StartRecall) -> Result<api::RecallSummary, ApiError> {
     let tx = ctx.begin().await?;
-    let entry = match &entry_id {
-        Some(id) => entry::Entity::find_by_id(id.clone()).one(&tx).await?,
-        None => None,
-    };
-    if let (Some(id), None) = (&entry_id, &entry) {
-        f.problem(Problem::new(
+    let Some(entry) = entry::Entity::find_by_id(body.entry_id.to_string()).one(&tx).await? else {
+        let id = &body.entry_id;
+        return Err(ApiError::validation(vec![Problem::new(
             "entry_id",
             "unknown",
             Text::new(format!("目录 {id} 未发布"), format!("entry {id} is not published")),
-        ));
-    }
-    f.finish()?;
-    let entry = entry.expect("checked");
+        )]));
+    };
     if entry.provider != call.org {
         return Err(ApiError::with_text(
             ErrorCode::Forbidden,
@@ -220,19 +221,10 @@ async fn recall_data(ctx: &Context, call: Call) -> Result<Value, ApiError> {
     let now = ctx.clock.now();
     let id = uuid::Uuid::now_v7().to_string();
     let days = ctx.settings.recall.receipt_working_days;
-    let scope = scope.unwrap_or(Scope::Entry);
-    let out = start(
-        &tx,
-        id.clone(),
-        &entry.entry_id,
-        &entry.provider,
-        scope,
-        reason.expect("checked"),
-        days,
-        &call.meta,
-        now,
-    )
-    .await?;
+    let scope = body.scope.map_or(Scope::Entry, Scope::from);
+    let out =
+        start(&tx, id.clone(), &entry.entry_id, &entry.provider, scope, body.reason.into(), days, &call.meta, now)
+            .await?;
     ctx.commit(tx, &out).await?;
     let r = store::recall(&ctx.db, &id).await?.expect("just saved");
     Ok(summary(&r))
@@ -241,29 +233,26 @@ async fn recall_data(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 /// Most holders named in an answer; the rest are in `get_recall` and the report, by page.
 const NAMED: usize = 100;
 
-fn summary(r: &Recall) -> Value {
-    let holders: Vec<_> = r.orders.iter().take(NAMED).map(|o| &o.holder).collect();
-    json!({"recall_id": r.id, "entry_id": r.entry_id, "holder_count": r.orders.len(), "holders": holders,
-           "complete": r.completed_at.is_some(), "outstanding": r.outstanding().len()})
+fn summary(r: &Recall) -> api::RecallSummary {
+    api::RecallSummary {
+        recall_id: r.id.clone(),
+        entry_id: r.entry_id.clone(),
+        holder_count: r.orders.len(),
+        holders: r.orders.iter().take(NAMED).map(|o| o.holder.clone()).collect(),
+        complete: r.is_complete(),
+        outstanding: r.outstanding().len(),
+    }
 }
 
 /// A holder's destruction receipt: refused if it was never ordered, or sent twice.
-async fn submit_receipt(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("recall_id");
-    let scope = f.required_str("scope");
-    let method = f.required_str("method");
-    let destroyed_at: Option<DateTime<Utc>> = f.required_instant("destroyed_at");
-    let operator = f.required_str("operator");
-    let content_hash = f.required_str("content_hash");
-    f.finish()?;
-    let id = id.expect("checked");
+async fn submit_receipt(ctx: &Context, call: &Call, body: api::SubmitReceipt) -> Result<api::RecallSummary, ApiError> {
+    let id = body.recall_id.to_string();
     let receipt = Receipt {
-        scope: scope.expect("checked"),
-        method: method.expect("checked"),
-        destroyed_at: destroyed_at.expect("checked"),
-        operator: operator.expect("checked"),
-        content_hash: content_hash.expect("checked"),
+        scope: body.scope.into(),
+        method: body.method.into(),
+        destroyed_at: body.destroyed_at.get(),
+        operator: body.operator.into(),
+        content_hash: body.content_hash.into(),
         received_at: ctx.clock.now(),
     };
     // Holders send their receipts independently, so two at once on one recall do not contend
@@ -286,12 +275,12 @@ async fn receive(
     meta: &EventMeta,
     id: &str,
     receipt: Receipt,
-) -> Result<Result<Value, ApiError>, govshare_runtime::revision::Conflict> {
+) -> Result<Result<api::RecallSummary, ApiError>, govshare_runtime::revision::Conflict> {
     let attempt = async {
         let now = ctx.clock.now();
         let tx = ctx.begin().await?;
-        let (mut r, read) = store::recall_at(&tx, id).await?.ok_or_else(|| ApiError::not_found("recall", id))?;
-        let completed = r.receive(org, receipt.clone()).map_err(|e| match e {
+        let (r, read) = store::recall_at(&tx, id).await?.ok_or_else(|| ApiError::not_found("recall", id))?;
+        let decision = recall::receive(&r, org, receipt).map_err(|e| match e {
             ReceiptError::NotOrdered(ref org) => ApiError::with_text(
                 ErrorCode::Forbidden,
                 format!("{org} 未被要求在此次召回中销毁数据，回执不予接收"),
@@ -301,38 +290,12 @@ async fn receive(
                 ApiError::with_text(ErrorCode::Conflict, format!("{org} 已提交销毁回执"), e.to_string())
             }
         })?;
+        let r = decision.events.iter().fold(r, recall::evolve);
         match store::save_recall(&tx, &r, read).await {
             Err(govshare_runtime::revision::SaveError::Conflict(lost)) => return Ok(Err(lost)),
             other => other?,
         }
-        let order = r.orders.iter().find(|o| o.holder == org).expect("received");
-        let receipted = DestructionReceipted {
-            recall_id: r.id.clone(),
-            holder: org.to_owned(),
-            scope: receipt.scope,
-            method: receipt.method,
-            destroyed_at: receipt.destroyed_at,
-            operator: receipt.operator,
-            content_hash: receipt.content_hash,
-            at: now,
-        };
-        let close = CloseDuty {
-            duty_id: order.duty_id.clone(),
-            closure: Closure::Fulfilled,
-            reason: "destruction receipt".into(),
-            at: now,
-        };
-        let mut out = vec![Outgoing::event(&receipted, meta, now), Outgoing::duty(&close, Service::Recall, meta, now)];
-        if completed {
-            let done = RecallCompleted {
-                recall_id: r.id.clone(),
-                entry_id: r.entry_id.clone(),
-                holders: r.orders.len(),
-                at: now,
-            };
-            out.push(Outgoing::event(&done, meta, now));
-        }
-        ctx.commit(tx, &out).await?;
+        ctx.commit(tx, &decision.outgoing(Service::Recall, meta, now)).await?;
         Ok::<_, ApiError>(Ok(summary(&r)))
     };
     match attempt.await {
@@ -343,38 +306,52 @@ async fn receive(
 }
 
 /// Orders (and report rows) in one answer; `offset` pages on.
-const PAGE: usize = 1_000;
+const PAGE: u64 = 1_000;
 
 /// The provider, the platform and the holders of a recall see it.
 fn may_see(r: &Recall, org: &str) -> bool {
     org == r.provider || org == PLATFORM_ORG || r.orders.iter().any(|o| o.holder == org)
 }
 
-async fn get_recall(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    f.finish()?;
-    let id = id.expect("checked");
-    let r = store::recall(&ctx.db, &id)
-        .await?
-        .filter(|r| may_see(r, &call.org))
-        .ok_or_else(|| ApiError::not_found("recall", &id))?;
-    let outstanding: Vec<Value> = r
+/// The recall `id`, if `org` may see it.
+async fn visible_recall(ctx: &Context, org: &str, id: &api::Id) -> Result<Recall, ApiError> {
+    store::recall(&ctx.db, id).await?.filter(|r| may_see(r, org)).ok_or_else(|| ApiError::not_found("recall", id))
+}
+
+async fn get_recall(ctx: &Context, call: &Call, body: api::ById) -> Result<api::RecallView, ApiError> {
+    let r = visible_recall(ctx, &call.org, &body.id).await?;
+    let outstanding = r
         .outstanding()
         .iter()
-        .map(|o| json!({"holder": o.holder, "since": o.ordered_at, "duty_id": o.duty_id}))
+        .map(|o| api::Outstanding { holder: o.holder.clone(), since: o.ordered_at, duty_id: o.duty_id.clone() })
         .collect();
-    let mut v = json!(r);
-    v["outstanding"] = json!(outstanding);
-    Ok(v)
+    Ok(api::RecallView {
+        completed_at: r.progress.completed_at(),
+        orders: r
+            .orders
+            .into_iter()
+            .map(|o| api::OrderView {
+                holder: o.holder,
+                via: o.via,
+                duty_id: o.duty_id,
+                ordered_at: o.ordered_at,
+                receipt: o.receipt,
+            })
+            .collect(),
+        outstanding,
+        id: r.id,
+        entry_id: r.entry_id,
+        provider: r.provider,
+        scope: r.scope,
+        reason: r.reason,
+        started_at: r.started_at,
+    })
 }
 
 /// The caller's recalls (the platform: all), newest first by id (UUIDv7: the order they
 /// started), a page at a time.
-async fn list_recalls(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let page = Page::read(&mut f, &ctx.settings.calls, 1);
-    f.finish()?;
+async fn list_recalls(ctx: &Context, call: &Call, body: api::ListRecalls) -> Result<Value, ApiError> {
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls, 1)?;
     use store::entities::recall::{Column, Entity};
     let mut q = Entity::find().order_by_desc(Column::Id).limit(page.fetch());
     if call.org != PLATFORM_ORG {
@@ -388,30 +365,94 @@ async fn list_recalls(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         "recalls",
         rows,
         |r| vec![r.id.clone()],
-        |r| json!({"recall_id": r.id, "entry_id": r.entry_id, "completed": r.completed, "started_at": r.started_at}),
+        |r| {
+            json!(api::RecallLine {
+                recall_id: r.id,
+                entry_id: r.entry_id,
+                completed: r.completed,
+                started_at: r.started_at
+            })
+        },
     ))
 }
 
-/// One line per holder: order, receipt, outstanding; as JSON rows or CSV text.
-async fn recall_report(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    let format = f.optional_str("format").unwrap_or_else(|| "json".into());
-    // A page of rows: a report of 100,000 holders does not fit one answer.
-    let offset: usize = f.optional("offset").unwrap_or(0);
-    let limit: usize = f.optional::<usize>("limit").unwrap_or(PAGE).min(PAGE);
-    if format != "json" && format != "csv" {
-        f.problem(Problem::invalid("format", "应为 json 或 csv", "expected json or csv"));
-    }
-    f.finish()?;
-    let id = id.expect("checked");
-    let r = store::recall(&ctx.db, &id)
-        .await?
-        .filter(|r| may_see(r, &call.org))
-        .ok_or_else(|| ApiError::not_found("recall", &id))?;
+/// One line per holder: order, receipt, outstanding; as JSON rows or CSV text, a page at a
+/// time (a report of 100,000 holders does not fit one answer).
+async fn recall_report(
+    ctx: &Context,
+    call: &Call,
+    body: api::RecallReportQuery,
+) -> Result<api::RecallReport, ApiError> {
+    let offset = body.offset.unwrap_or(0) as usize;
+    let limit = body.limit.unwrap_or(PAGE).min(PAGE) as usize;
+    let r = visible_recall(ctx, &call.org, &body.id).await?;
     let rows: Vec<_> = recall::report(&r).into_iter().skip(offset).take(limit).collect();
-    Ok(match format.as_str() {
-        "csv" => json!({"recall_id": r.id, "format": "csv", "csv": recall::report_csv(&rows)}),
-        _ => json!({"recall_id": r.id, "format": "json", "complete": r.completed_at.is_some(), "rows": rows}),
+    Ok(match body.format {
+        api::ReportFormat::Csv => api::RecallReport::Csv { recall_id: r.id, csv: recall::report_csv(&rows) },
+        api::ReportFormat::Json => api::RecallReport::Json { complete: r.is_complete(), recall_id: r.id, rows },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use govshare_contract::calls::CallKind;
+    use govshare_runtime::{envelope::EventPayload, events::recall::RecallCompleted};
+    use sea_orm::TransactionTrait;
+
+    use super::*;
+
+    fn problems(kind: CallKind, name: &str, body: Value) -> Vec<String> {
+        let err = govshare_runtime::calls::parse::<RecallCall>(kind, name, &body).unwrap_err();
+        let mut found: Vec<String> = err.problems.iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_receipt_with_an_unknown_field_and_bad_fields_is_refused_with_every_problem_at_once() {
+        // given a receipt missing its operator, with a blank method, a date out of range and a
+        // field no receipt has; when it is read; then every problem is named at its field
+        let body = json!({"version": 1, "recall_id": "r1", "scope": "all", "method": "  ",
+                          "destroyed_at": "1999-01-01T00:00:00Z", "content_hash": "sha256:x", "colour": "red"});
+        assert_eq!(
+            problems(CallKind::Command, "submit_receipt", body),
+            ["colour:unknown_field", "destroyed_at:invalid", "method:required", "operator:required"]
+        );
+    }
+
+    #[test]
+    fn a_recall_of_a_grant_or_of_no_records_is_refused() {
+        let grant =
+            json!({"version": 1, "entry_id": "e1", "reason": "r", "scope": {"kind": "grant", "request_id": "q"}});
+        assert!(!problems(CallKind::Command, "recall", grant).is_empty());
+        let none = json!({"version": 1, "entry_id": "e1", "reason": "r", "scope": {"kind": "records", "keys": []}});
+        assert_eq!(problems(CallKind::Command, "recall", none), ["scope.keys:too_few"]);
+    }
+
+    async fn handled(handler: &dyn EventHandler, event: &Envelope) -> Result<Vec<Outgoing>, HandleError> {
+        let db = govshare_runtime::store::connect_and_migrate::<store::Migrator>("sqlite::memory:", 1).await.unwrap();
+        let tx = db.begin().await.unwrap();
+        handler.handle(&tx, event, Utc::now()).await
+    }
+
+    fn envelope_of(event_type: String) -> Envelope {
+        let e = RecallCompleted { recall_id: "r1".into(), entry_id: "e1".into(), holders: 0, at: Utc::now() };
+        let mut env = Envelope::new(uuid::Uuid::now_v7(), &e, &EventMeta::default(), Utc::now());
+        env.event_type = event_type;
+        env
+    }
+
+    #[tokio::test]
+    async fn a_consumer_dead_letters_an_unknown_version_of_what_it_handles_and_ignores_the_rest() {
+        let requests = RequestEvents { receipt_days: 5 };
+        // given a grant's end in a version this build does not know: refused, permanently
+        let v2 = envelope_of(GrantEnded::event_type().replace(".v1", ".v2"));
+        assert!(matches!(handled(&requests, &v2).await, Err(HandleError::Permanent(_))));
+        let v2 = envelope_of(EntryPublished::event_type().replace(".v1", ".v2"));
+        assert!(matches!(handled(&CatalogEntries, &v2).await, Err(HandleError::Permanent(_))));
+        // given a kind it does not handle: nothing happens
+        let other = envelope_of(RecallCompleted::event_type());
+        assert_eq!(handled(&requests, &other).await.unwrap(), vec![]);
+        assert_eq!(handled(&CatalogEntries, &other).await.unwrap(), vec![]);
+    }
 }

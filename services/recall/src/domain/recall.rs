@@ -6,39 +6,30 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use govshare_runtime::reply::Text;
+pub use govshare_contract::api::recall::{Receipt, ReportRow, Scope};
+use govshare_runtime::{
+    Service,
+    duty::{About, CloseDuty, Closure, Duty, OpenDuty, Term},
+    events::recall::{DestructionOrdered, DestructionReceipted, Emitted, RecallCompleted, RecallStarted},
+    outbox::Decision,
+    reply::Text,
+};
 use serde::{Deserialize, Serialize};
 
-/// What is recalled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Scope {
-    /// The whole entry, every version.
-    Entry,
-    /// One data version (e.g. found wrong by a verification request).
-    Version { version: u32 },
-    /// Given records, by key.
-    Records { keys: Vec<String> },
-    /// What one grant received, because the grant ended (usage period over, purpose ended,
-    /// terminated): ordered by the service itself.
-    Grant { request_id: String },
-}
-
-impl Scope {
-    pub fn text(&self) -> Text {
-        match self {
-            Scope::Entry => Text::new("该目录的全部共享数据", "all data shared under the entry"),
-            Scope::Version { version } => {
-                Text::new(format!("第 {version} 版数据"), format!("version {version} of the data"))
-            }
-            Scope::Records { keys } => {
-                Text::new(format!("以下记录：{}", keys.join("、")), format!("these records: {}", keys.join(", ")))
-            }
-            Scope::Grant { request_id } => Text::new(
-                format!("共享申请 {request_id} 所获数据（共享已结束）"),
-                format!("the data received under request {request_id} (the grant ended)"),
-            ),
+/// What `scope` recalls, in words, for the holders' people.
+pub fn scope_text(scope: &Scope) -> Text {
+    match scope {
+        Scope::Entry => Text::new("该目录的全部共享数据", "all data shared under the entry"),
+        Scope::Version { version } => {
+            Text::new(format!("第 {version} 版数据"), format!("version {version} of the data"))
         }
+        Scope::Records { keys } => {
+            Text::new(format!("以下记录：{}", keys.join("、")), format!("these records: {}", keys.join(", ")))
+        }
+        Scope::Grant { request_id } => Text::new(
+            format!("共享申请 {request_id} 所获数据（共享已结束）"),
+            format!("the data received under request {request_id} (the grant ended)"),
+        ),
     }
 }
 
@@ -131,18 +122,6 @@ pub fn holders(entry: &str, scope: &Scope, recaller: &str, grants: &[Grant], lin
     orders
 }
 
-/// A holder's answer (Art. 29: destruction is recorded).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub scope: String,
-    pub method: String,
-    pub destroyed_at: DateTime<Utc>,
-    pub operator: String,
-    /// A hash of what was destroyed.
-    pub content_hash: String,
-    pub received_at: DateTime<Utc>,
-}
-
 /// A recall and its orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recall {
@@ -153,9 +132,43 @@ pub struct Recall {
     pub reason: String,
     pub started_at: DateTime<Utc>,
     pub orders: Vec<OrderState>,
-    pub completed_at: Option<DateTime<Utc>>,
+    /// Stored (and answered) as `completed_at`, a time or `null`.
+    #[serde(rename = "completed_at", with = "progress_as_completed_at")]
+    pub progress: Progress,
 }
 
+/// Where a recall is in its life: waiting for receipts, or every holder has answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Outstanding,
+    Complete { at: DateTime<Utc> },
+}
+
+impl Progress {
+    pub fn completed_at(self) -> Option<DateTime<Utc>> {
+        match self {
+            Progress::Outstanding => None,
+            Progress::Complete { at } => Some(at),
+        }
+    }
+}
+
+mod progress_as_completed_at {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(p: &Progress, s: S) -> Result<S::Ok, S::Error> {
+        p.completed_at().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Progress, D::Error> {
+        Ok(match Option::<DateTime<Utc>>::deserialize(d)? {
+            None => Progress::Outstanding,
+            Some(at) => Progress::Complete { at },
+        })
+    }
+}
+
+/// One holder's order; `receipt` is `None` while it is outstanding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderState {
     pub holder: String,
@@ -177,73 +190,159 @@ pub enum ReceiptError {
     AlreadyReceipted(String),
 }
 
-impl Recall {
-    pub fn start(
-        id: String,
-        entry_id: &str,
-        provider: &str,
-        scope: Scope,
-        reason: String,
-        orders: Vec<Order>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let orders = orders
-            .into_iter()
-            .map(|o| OrderState {
-                duty_id: order_duty_id(&id, &o.holder),
-                holder: o.holder,
-                via: o.via,
-                ordered_at: now,
-                receipt: None,
+/// How a recall starts: what, why, who holds it, and how long each holder has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    pub id: String,
+    pub entry_id: String,
+    pub provider: String,
+    pub scope: Scope,
+    pub reason: String,
+    /// Everyone who holds the recalled data ([`holders`]).
+    pub orders: Vec<Order>,
+    /// Working days each holder has for its receipt.
+    pub receipt_days: u32,
+}
+
+/// decide: a recall starts: announced, one destruction order (and its receipt duty, Art. 29)
+/// per holder, and complete at once when nobody holds the data.
+pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
+    let started = RecallStarted {
+        recall_id: s.id.clone(),
+        entry_id: s.entry_id.clone(),
+        provider: s.provider.clone(),
+        scope: serde_json::to_value(&s.scope).expect("scopes serialize"),
+        reason: s.reason.clone(),
+        holders: s.orders.len(),
+        at: now,
+    };
+    let mut decision = Decision::event(started.clone());
+    let scope_text = scope_text(&s.scope);
+    for o in &s.orders {
+        let duty_id = order_duty_id(&s.id, &o.holder);
+        decision = decision
+            .with_duty(OpenDuty {
+                duty: Duty {
+                    duty_id: duty_id.clone(),
+                    article: 29,
+                    holder: o.holder.clone(),
+                    about: About { kind: "recall".into(), id: s.id.clone() },
+                    title: Text::new(
+                        format!("销毁召回数据并提交销毁回执（召回 {}）", s.id),
+                        format!("destroy the recalled data and send the receipt (recall {})", s.id),
+                    ),
+                },
+                term: Term::WorkingDays { days: s.receipt_days, from: now },
+                opened_by: Service::Recall,
             })
-            .collect::<Vec<_>>();
-        let completed_at = orders.is_empty().then_some(now);
-        Self {
-            id,
-            entry_id: entry_id.to_owned(),
-            provider: provider.to_owned(),
-            scope,
-            reason,
+            .with(DestructionOrdered {
+                recall_id: s.id.clone(),
+                holder: o.holder.clone(),
+                entry_id: s.entry_id.clone(),
+                scope: scope_text.clone(),
+                reason: s.reason.clone(),
+                via: o.via.clone(),
+                duty_id,
+                due_at: None,
+                at: now,
+            });
+    }
+    if s.orders.is_empty() {
+        decision = decision.with(RecallCompleted {
+            recall_id: s.id.clone(),
+            entry_id: s.entry_id.clone(),
+            holders: 0,
+            at: now,
+        });
+    }
+    let recall = decision.events.iter().fold(
+        Recall {
+            id: s.id,
+            entry_id: s.entry_id,
+            provider: s.provider,
+            scope: s.scope,
+            reason: s.reason,
             started_at: now,
-            orders,
-            completed_at,
-        }
-    }
+            orders: Vec::new(),
+            progress: Progress::Outstanding,
+        },
+        evolve,
+    );
+    (recall, decision)
+}
 
-    /// decide + evolve: a receipt from `org`. Returns whether it completed the recall.
-    pub fn receive(&mut self, org: &str, receipt: Receipt) -> Result<bool, ReceiptError> {
-        let order =
-            self.orders.iter_mut().find(|o| o.holder == org).ok_or_else(|| ReceiptError::NotOrdered(org.to_owned()))?;
-        if order.receipt.is_some() {
-            return Err(ReceiptError::AlreadyReceipted(org.to_owned()));
-        }
-        let at = receipt.received_at;
-        order.receipt = Some(receipt);
-        if self.orders.iter().all(|o| o.receipt.is_some()) {
-            self.completed_at = Some(at);
-            return Ok(true);
-        }
-        Ok(false)
+/// decide: `org`'s destruction receipt: refused if it was never ordered or has answered
+/// already; else recorded, its receipt duty closed, and the recall complete with the last one.
+pub fn receive(r: &Recall, org: &str, receipt: Receipt) -> Result<Decision<Emitted>, ReceiptError> {
+    let order = r.orders.iter().find(|o| o.holder == org).ok_or_else(|| ReceiptError::NotOrdered(org.to_owned()))?;
+    if order.receipt.is_some() {
+        return Err(ReceiptError::AlreadyReceipted(org.to_owned()));
     }
+    let now = receipt.received_at;
+    let mut decision = Decision::event(DestructionReceipted {
+        recall_id: r.id.clone(),
+        holder: org.to_owned(),
+        scope: receipt.scope,
+        method: receipt.method,
+        destroyed_at: receipt.destroyed_at,
+        operator: receipt.operator,
+        content_hash: receipt.content_hash,
+        at: now,
+    })
+    .with_duty(CloseDuty {
+        duty_id: order.duty_id.clone(),
+        closure: Closure::Fulfilled,
+        reason: "destruction receipt".into(),
+        at: now,
+    });
+    if r.orders.iter().all(|o| o.holder == org || o.receipt.is_some()) {
+        decision = decision.with(RecallCompleted {
+            recall_id: r.id.clone(),
+            entry_id: r.entry_id.clone(),
+            holders: r.orders.len(),
+            at: now,
+        });
+    }
+    Ok(decision)
+}
 
+/// evolve: a recall after one of its events.
+pub fn evolve(mut r: Recall, event: &Emitted) -> Recall {
+    match event {
+        Emitted::RecallStarted(_) => {}
+        Emitted::DestructionOrdered(e) => r.orders.push(OrderState {
+            holder: e.holder.clone(),
+            via: e.via.clone(),
+            duty_id: e.duty_id.clone(),
+            ordered_at: e.at,
+            receipt: None,
+        }),
+        Emitted::DestructionReceipted(e) => {
+            if let Some(o) = r.orders.iter_mut().find(|o| o.holder == e.holder) {
+                o.receipt = Some(Receipt {
+                    scope: e.scope.clone(),
+                    method: e.method.clone(),
+                    destroyed_at: e.destroyed_at,
+                    operator: e.operator.clone(),
+                    content_hash: e.content_hash.clone(),
+                    received_at: e.at,
+                });
+            }
+        }
+        Emitted::RecallCompleted(e) => r.progress = Progress::Complete { at: e.at },
+    }
+    r
+}
+
+impl Recall {
     /// Who has not answered, and since when.
     pub fn outstanding(&self) -> Vec<&OrderState> {
         self.orders.iter().filter(|o| o.receipt.is_none()).collect()
     }
-}
 
-/// One line of a recall's report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportRow {
-    pub holder: String,
-    pub via: String,
-    pub ordered_at: DateTime<Utc>,
-    pub status: &'static str,
-    pub destroyed_at: Option<DateTime<Utc>>,
-    pub method: Option<String>,
-    pub operator: Option<String>,
-    pub content_hash: Option<String>,
-    pub received_at: Option<DateTime<Utc>>,
+    pub fn is_complete(&self) -> bool {
+        matches!(self.progress, Progress::Complete { .. })
+    }
 }
 
 /// The report of a recall: one row per holder, receipted or outstanding.
@@ -254,7 +353,7 @@ pub fn report(r: &Recall) -> Vec<ReportRow> {
             holder: o.holder.clone(),
             via: o.via.join(" > "),
             ordered_at: o.ordered_at,
-            status: if o.receipt.is_some() { "receipted" } else { "outstanding" },
+            status: if o.receipt.is_some() { "receipted" } else { "outstanding" }.to_owned(),
             destroyed_at: o.receipt.as_ref().map(|x| x.destroyed_at),
             method: o.receipt.as_ref().map(|x| x.method.clone()),
             operator: o.receipt.as_ref().map(|x| x.operator.clone()),
@@ -335,28 +434,101 @@ mod tests {
         assert_eq!(holders_of(&orders), ["b"]);
     }
 
-    #[test]
-    fn receipts_complete_a_recall_and_others_are_refused() {
-        let now: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap();
-        let orders = vec![Order { holder: "a".into(), via: vec![] }, Order { holder: "b".into(), via: vec![] }];
-        let mut r = Recall::start("r1".into(), "e1", "p", Scope::Entry, "wrong".into(), orders, now);
-        let receipt = || Receipt {
+    fn at(t: &str) -> DateTime<Utc> {
+        t.parse().unwrap()
+    }
+
+    fn started(holders: &[&str]) -> (Recall, Decision<Emitted>) {
+        let orders = holders.iter().map(|h| Order { holder: (*h).into(), via: vec!["e1".into()] }).collect();
+        let s = Start {
+            id: "r1".into(),
+            entry_id: "e1".into(),
+            provider: "p".into(),
+            scope: Scope::Entry,
+            reason: "wrong".into(),
+            orders,
+            receipt_days: 5,
+        };
+        start(s, at("2026-11-23T02:00:00Z"))
+    }
+
+    fn receipt() -> Receipt {
+        Receipt {
             scope: "all".into(),
             method: "overwrite".into(),
-            destroyed_at: now,
+            destroyed_at: at("2026-11-24T02:00:00Z"),
             operator: "op".into(),
             content_hash: "sha256:x".into(),
-            received_at: now,
-        };
-        assert_eq!(r.receive("c", receipt()), Err(ReceiptError::NotOrdered("c".into())));
-        assert_eq!(r.receive("a", receipt()), Ok(false));
-        assert_eq!(r.receive("a", receipt()), Err(ReceiptError::AlreadyReceipted("a".into())));
+            received_at: at("2026-11-24T03:00:00Z"),
+        }
+    }
+
+    fn kinds(d: &Decision<Emitted>) -> Vec<String> {
+        use govshare_runtime::envelope::EventSet;
+        let events = d.events.iter().map(|e| e.as_any().event_type());
+        events.chain(d.duties.iter().map(|m| m.as_any().event_type())).collect()
+    }
+
+    #[test]
+    fn a_started_recall_orders_each_holder_with_a_receipt_duty() {
+        // given holders a and b; when the recall starts
+        let (r, d) = started(&["a", "b"]);
+        // then it is announced, each holder is ordered and given a duty, and nothing is complete
+        assert_eq!(
+            kinds(&d),
+            [
+                "govshare.recall.recall.started.v1",
+                "govshare.recall.destruction.ordered.v1",
+                "govshare.recall.destruction.ordered.v1",
+                "govshare.duty.opened.v1",
+                "govshare.duty.opened.v1",
+            ]
+        );
+        assert_eq!(r.orders.iter().map(|o| o.duty_id.as_str()).collect::<Vec<_>>(), ["recall-r1-a", "recall-r1-b"]);
+        assert_eq!(r.progress, Progress::Outstanding);
+    }
+
+    #[test]
+    fn a_recall_nobody_holds_is_complete_at_once() {
+        let (r, d) = started(&[]);
+        assert_eq!(kinds(&d), ["govshare.recall.recall.started.v1", "govshare.recall.recall.completed.v1"]);
+        assert_eq!(r.progress, Progress::Complete { at: at("2026-11-23T02:00:00Z") });
+    }
+
+    #[test]
+    fn receipts_complete_a_recall_and_others_are_refused() {
+        // given a recall of a and b
+        let (r, _) = started(&["a", "b"]);
+        // when c, never ordered, sends a receipt: refused
+        assert_eq!(receive(&r, "c", receipt()).unwrap_err(), ReceiptError::NotOrdered("c".into()));
+        // when a sends its receipt: recorded and its duty closed, the recall still open
+        let d = receive(&r, "a", receipt()).unwrap();
+        assert_eq!(kinds(&d), ["govshare.recall.destruction.receipted.v1", "govshare.duty.closed.v1"]);
+        let r = d.events.iter().fold(r, evolve);
+        assert_eq!(r.progress, Progress::Outstanding);
+        // when a sends it again: refused
+        assert_eq!(receive(&r, "a", receipt()).unwrap_err(), ReceiptError::AlreadyReceipted("a".into()));
         assert_eq!(r.outstanding().iter().map(|o| o.holder.as_str()).collect::<Vec<_>>(), ["b"]);
         let csv = report_csv(&report(&r));
         assert!(csv.starts_with("holder,via,ordered_at,status,"), "{csv}");
-        assert!(csv.contains("a,,2026-11-23T02:00:00Z,receipted"), "{csv}");
-        assert!(csv.contains("b,,2026-11-23T02:00:00Z,outstanding"), "{csv}");
-        assert_eq!(r.receive("b", receipt()), Ok(true));
-        assert!(r.completed_at.is_some());
+        assert!(csv.contains("a,e1,2026-11-23T02:00:00Z,receipted"), "{csv}");
+        assert!(csv.contains("b,e1,2026-11-23T02:00:00Z,outstanding"), "{csv}");
+        // when b sends the last receipt: the recall is complete
+        let d = receive(&r, "b", receipt()).unwrap();
+        assert!(kinds(&d).contains(&"govshare.recall.recall.completed.v1".to_owned()));
+        let r = d.events.iter().fold(r, evolve);
+        assert_eq!(r.progress, Progress::Complete { at: at("2026-11-24T03:00:00Z") });
+    }
+
+    #[test]
+    fn a_recall_is_stored_and_answered_with_completed_at() {
+        let (r, _) = started(&[]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["completed_at"], "2026-11-23T02:00:00Z");
+        assert_eq!(serde_json::from_value::<Recall>(v).unwrap(), r);
+        let (r, _) = started(&["a"]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["completed_at"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<Recall>(v).unwrap(), r);
     }
 }

@@ -151,7 +151,7 @@ pub async fn save_recall(
         id: Set(r.id.clone()),
         entry_id: Set(r.entry_id.clone()),
         provider: Set(r.provider.clone()),
-        completed: Set(r.completed_at.is_some()),
+        completed: Set(r.is_complete()),
         started_at: Set(r.started_at),
         state: Set(serde_json::to_string(r).expect("recalls serialize")),
         revision: NotSet,
