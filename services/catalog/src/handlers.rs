@@ -500,8 +500,8 @@ impl Paged {
     ) -> Result<Self, ApiError> {
         let max = settings.max_page_size.max(1);
         let mut problems = Vec::new();
-        let limit = limit.map_or(page::DEFAULT_LIMIT, |l| u64::from(l.get()));
-        if limit > max {
+        let limit = limit.map(|l| u64::from(l.get()));
+        if limit.is_some_and(|l| l > max) {
             problems.push(Problem::new(
                 "limit",
                 "out_of_range",
@@ -513,7 +513,7 @@ impl Paged {
             problems.extend(page::bad_cursor().problems);
         }
         refuse(problems)?;
-        Ok(Self { after, limit: limit.min(max) })
+        Ok(Self { after, limit: limit.unwrap_or(page::DEFAULT_LIMIT).min(max) })
     }
 
     fn after_id(&self) -> Option<&str> {
@@ -877,6 +877,131 @@ mod tests {
     use govshare_runtime::events::{ShareType, catalog::ShareMethod};
 
     use super::*;
+
+    use govshare_runtime::{bus::CallKind, calls::parse};
+
+    fn problems(kind: CallKind, name: &str, body: Value) -> Vec<(String, String)> {
+        let err = parse::<api::Call>(kind, name, &body).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed, "{err:?}");
+        let mut found: Vec<_> = err.problems.into_iter().map(|p| (p.field, p.code)).collect();
+        found.sort();
+        found
+    }
+
+    fn draft_body() -> Value {
+        json!({
+            "version": 1,
+            "classification_code": "A01-02",
+            "sequence_code": "000001",
+            "name": "户籍人口",
+            "summary": "全市户籍人口基本信息",
+            "items": [
+                {"name": "姓名", "data_type": "string", "sensitivity": "personal_information"},
+                {"name": "证号", "data_type": "string", "sensitivity": "internal"},
+                {"name": "日期", "data_type": "date", "sensitivity": "public"}
+            ],
+            "format": "json",
+            "update_frequency": "每日",
+            "share_type": "unconditional",
+            "share_methods": ["interface"],
+            "open_type": "not_open",
+            "classification": "基础信息/人口",
+            "level": "一般",
+        })
+    }
+
+    #[test]
+    fn a_good_draft_reads_into_its_type() {
+        let call = parse::<api::Call>(CallKind::Command, "save_draft", &draft_body()).unwrap();
+        let api::Call::SaveDraft(d) = call else { panic!("{call:?}") };
+        assert_eq!((d.items.len(), d.secrecy, d.derived_from.len()), (3, entry::Secrecy::None, 0));
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_on_its_name_even_nested() {
+        let mut body = draft_body();
+        body["colour"] = json!("red");
+        body["items"][1]["unit"] = json!("cm");
+        assert_eq!(
+            problems(CallKind::Command, "save_draft", body),
+            [("colour".into(), "unknown_field".into()), ("items[1].unit".into(), "unknown_field".into())]
+        );
+        let roles = json!({"version": 1, "roles": {"heads": ["h"]}});
+        assert_eq!(problems(CallKind::Command, "set_roles", roles), [("roles.heads".into(), "unknown_field".into())]);
+    }
+
+    #[test]
+    fn every_problem_of_a_bad_draft_is_answered_at_once_at_its_path() {
+        let mut body = draft_body();
+        body["items"][2]["sensitivity"] = json!("secret-ish");
+        body["items"][0]["data_type"] = json!("text");
+        body["items"][1].as_object_mut().unwrap().remove("name");
+        body["sequence_code"] = json!("0001/2");
+        body.as_object_mut().unwrap().remove("summary");
+        body["share_type"] = json!("sometimes");
+        assert_eq!(
+            problems(CallKind::Command, "save_draft", body),
+            [
+                ("items[0].data_type".into(), "invalid".into()),
+                ("items[1].name".into(), "required".into()),
+                ("items[2].sensitivity".into(), "invalid".into()),
+                ("sequence_code".into(), "invalid".into()),
+                ("share_type".into(), "invalid".into()),
+                ("summary".into(), "required".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bound_in_a_type_is_refused_as_too_long_too_many_or_out_of_range() {
+        let mut body = draft_body();
+        body["name"] = json!("名".repeat(201));
+        body["items"] = json!([]);
+        assert_eq!(
+            problems(CallKind::Command, "save_draft", body),
+            [("items".into(), "too_few".into()), ("name".into(), "too_long".into())]
+        );
+        let org = json!({"version": 1, "id": "x".repeat(65), "name": "n".repeat(201), "kind": "department", "region": "4400"});
+        assert_eq!(
+            problems(CallKind::Command, "register_organisation", org),
+            [("id".into(), "invalid".into()), ("name".into(), "too_long".into()), ("region".into(), "invalid".into())]
+        );
+        let search = json!({"version": 1, "page": 0, "page_size": 1000});
+        assert_eq!(
+            problems(CallKind::Query, "search_entries", search),
+            [("page".into(), "out_of_range".into()), ("page_size".into(), "out_of_range".into())]
+        );
+        let refresh = json!({"version": 1, "entry_id": "e1", "refreshed_at": "2101-01-01T00:00:00Z"});
+        assert_eq!(problems(CallKind::Command, "record_refresh", refresh), [("refreshed_at".into(), "invalid".into())]);
+    }
+
+    #[test]
+    fn a_draft_that_reads_still_has_its_content_rules_and_schedule_checked_together() {
+        let mut body = draft_body();
+        body["share_type"] = json!("not_shared");
+        body["secrecy"] = json!("state_secret");
+        body["update_frequency"] = json!("0 2 * * 9");
+        let api::Call::SaveDraft(b) = parse::<api::Call>(CallKind::Command, "save_draft", &body).unwrap() else {
+            panic!()
+        };
+        let now: DateTime<Utc> = "2026-11-23T01:30:00Z".parse().unwrap();
+        let (d, frequency) = draft_of(b, 3600, now);
+        let mut fields: Vec<_> = frequency.into_iter().chain(entry::check_draft(&d)).map(|p| p.field).collect();
+        fields.sort();
+        assert_eq!(fields, ["legal_basis", "not_shared_reason", "secrecy", "update_frequency"]);
+    }
+
+    #[test]
+    fn a_cursor_of_another_list_and_a_limit_over_the_setting_are_each_refused() {
+        let settings = CallSettings { max_page_size: 50, ..CallSettings::default() };
+        let cursor = |s: &str| Some(api::Cursor::parse(s).unwrap());
+        let limit = Some(api::Limit::new(60).unwrap());
+        let err = Paged::read(cursor("only-one-part"), limit, &settings, 2).err().unwrap();
+        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+        assert_eq!(fields, [("limit", "out_of_range"), ("after", "invalid")]);
+        let page = Paged::read(cursor("2026-11-23T00:00:00Z|r1"), None, &settings, 2).unwrap();
+        assert_eq!((page.after.as_deref().map(<[String]>::len), page.limit), (Some(2), 50));
+    }
 
     #[test]
     fn a_dataset_names_its_frequency_and_access_in_the_eu_vocabularies() {
