@@ -1,172 +1,138 @@
 //! Downward return (数据回流, Art. 24): subscriptions of lower governments' authorities to
 //! upper-level entries for their own region, each cycle clocked as a recurring duty of the
-//! provider. Calls -> parse -> decide (`domain::returns`) -> store + outbox, in one
-//! transaction. A breached cycle is the violation handling's (`handlers::DeadlineEvents`).
+//! provider. Calls -> the typed call (`api::returns`) -> decide (`domain::returns`) -> store +
+//! outbox, in one transaction. A breached cycle is the violation handling's
+//! (`handlers::DeadlineEvents`).
 
-use chrono::{DateTime, Utc};
+use govshare_contract::{
+    api::returns::{self as api, Call as ReturnCall},
+    calls::{CallKind, CallSet},
+};
 use govshare_runtime::{
-    ApiError, Context, EventMeta, Outgoing, Problem, Service,
-    app::Call,
-    bus::{CallKind, PLATFORM_ORG},
-    page::Page,
-    region::RegionCode,
+    ApiError, Context, Outgoing, Problem, Service, app::Call, bus::PLATFORM_ORG, events::returns::Emitted, reply::Text,
     revision::Read,
-    validate::Fields,
 };
 use sea_orm::{DatabaseTransaction, TransactionTrait};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
-    domain::{
-        RequestError,
-        returns::{self as domain, Command, Decision, DutyMsg, Event, Schedule, SubscribeFacts, Subscription},
-    },
+    domain::returns::{self as domain, Command, Decision, Facts, SubscribeFacts, Subscription},
     store::{self, returns as db},
 };
 
-/// The calls of this module.
-const CALLS: [&str; 5] = ["subscribe_return", "deliver_return", "cancel_return", "get_return", "list_returns"];
-
 /// Whether `name` is a call of this module.
 pub fn handles(name: &str) -> bool {
-    CALLS.contains(&name)
+    ReturnCall::knows(CallKind::Command, name) || ReturnCall::knows(CallKind::Query, name)
 }
 
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    match (call.kind, call.name.as_str()) {
-        (CallKind::Command, "subscribe_return") => subscribe(ctx, call).await,
-        (CallKind::Command, "deliver_return" | "cancel_return") => command(ctx, call).await,
-        (CallKind::Query, "get_return") => get_return(ctx, call).await,
-        (CallKind::Query, "list_returns") => list_returns(ctx, call).await,
-        _ => Err(call.unknown()),
-    }
+    let answer = match call.parse::<ReturnCall>()? {
+        ReturnCall::Subscribe(body) => to_value(subscribe(ctx, &call, body).await?),
+        ReturnCall::Deliver(body) => {
+            let cmd =
+                Command::Deliver { content_hash: body.content_hash.into(), record_count: body.record_count.get() };
+            to_value(command(ctx, &call, body.subscription_id.as_str(), cmd).await?)
+        }
+        ReturnCall::Cancel(body) => {
+            let cmd = Command::Cancel { reason: body.reason.into() };
+            to_value(command(ctx, &call, body.subscription_id.as_str(), cmd).await?)
+        }
+        ReturnCall::Get(body) => to_value(get_return(ctx, &call, body.id.as_str()).await?),
+        ReturnCall::List(body) => to_value(list_returns(ctx, &call, body).await?),
+    };
+    Ok(answer)
 }
 
-/// The events and duty messages of a decision, for the outbox.
-fn outgoing(d: &Decision, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
-    let events = d.events.iter().map(|e| match e {
-        Event::Subscribed(e) => Outgoing::event(e, meta, now),
-        Event::Delivered(e) => Outgoing::event(e, meta, now),
-        Event::Cancelled(e) => Outgoing::event(e, meta, now),
-    });
-    let duties = d.duties.iter().map(|m| match m {
-        DutyMsg::Open(x) => Outgoing::duty(x, Service::Requests, meta, now),
-        DutyMsg::CycleDone(x) => Outgoing::duty(x, Service::Requests, meta, now),
-        DutyMsg::Close(x) => Outgoing::duty(x, Service::Requests, meta, now),
-    });
-    events.chain(duties).collect()
+fn to_value(answer: impl serde::Serialize) -> Value {
+    serde_json::to_value(answer).expect("answers serialize")
 }
 
-/// The answer to a command: where the subscription stands and the events it caused (their
-/// CloudEvents types).
-fn answer(s: &Subscription, out: &[Outgoing]) -> Value {
-    let events: Vec<_> = out
-        .iter()
-        .filter(|o| !o.envelope.event_type.starts_with("govshare.duty."))
-        .map(|o| o.envelope.event_type.clone())
-        .collect();
-    json!({"subscription_id": s.id, "state": s.state.name(), "duty_id": s.duty_id, "events": events})
+/// The CloudEvents types of the events a decision announced (the first messages of its
+/// outgoing, before its duty messages).
+fn announced(decision: &Decision, out: &[Outgoing]) -> Vec<String> {
+    out.iter().take(decision.events.len()).map(|o| o.envelope.event_type.clone()).collect()
 }
 
 /// Art. 24: granted at once, without conditions, when the rules hold.
-async fn subscribe(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let entry_id = f.required_str("entry_id");
-    let region = f.required_with("region", RegionCode::parse);
-    let min_interval = ctx.settings.deadlines.min_schedule_interval_secs;
-    let schedule = f.required_with("schedule", |raw| Schedule::parse_checked(raw, min_interval, ctx.clock.now()));
-    domain::refuse_conditions(&mut f);
+async fn subscribe(ctx: &Context, call: &Call, body: api::SubscribeReturn) -> Result<api::Subscribed, ApiError> {
     let tx = ctx.begin().await?;
-    let mut facts = SubscribeFacts {
-        org: call.org.clone(),
-        subscriber: db::place(&tx, &call.org).await?,
-        provider_region: None,
-        now: ctx.clock.now(),
-    };
-    // Who first: anyone but an authority learns nothing about entries or regions.
-    domain::check_subscriber(&facts)?;
-    let entry = match &entry_id {
-        Some(id) => store::entry(&tx, id).await?,
+    let entry = store::entry(&tx, body.entry_id.as_str()).await?;
+    let provider_region = match &entry {
+        Some(e) => db::place(&tx, &e.provider).await?.and_then(|p| p.region),
         None => None,
     };
-    if let (Some(id), None) = (&entry_id, &entry) {
-        f.problem(Problem::new("entry_id", "unknown", RequestError::UnknownEntry(id.clone()).text()));
-    }
-    // Every problem at once: the fields' own, then the rules of Art. 24.
-    if let Some(entry) = &entry {
-        facts.provider_region = db::place(&tx, &entry.provider).await?.and_then(|p| p.region);
-        for p in domain::check_subscription(entry, region, &facts)? {
-            f.problem(p);
-        }
-    }
-    f.finish()?;
-    let (entry, region, schedule) = (entry.expect("checked"), region.expect("checked"), schedule.expect("checked"));
+    let facts = SubscribeFacts {
+        org: call.org.clone(),
+        subscriber: db::place(&tx, &call.org).await?,
+        entry,
+        provider_region,
+        min_interval_secs: ctx.settings.deadlines.min_schedule_interval_secs,
+        now: ctx.clock.now(),
+    };
+    let cmd = domain::Subscribe {
+        entry_id: body.entry_id.into(),
+        region: body.region.into(),
+        schedule: body.schedule.into(),
+    };
     let id = uuid::Uuid::now_v7().to_string();
-    let (subscription, decision) =
-        domain::decide_subscribe(id, &entry, domain::Subscribe { region, schedule }, &facts)?;
+    let (subscription, decision) = domain::subscribe(id, cmd, &facts)?;
     db::save_subscription(&tx, &subscription, Read::New).await?;
-    let out = outgoing(&decision, &call.meta, facts.now);
+    let out = decision.outgoing(Service::Requests, &call.meta, facts.now);
     ctx.commit(tx, &out).await?;
-    let mut v = answer(&subscription, &out);
-    v["schedule"] = json!(subscription.schedule);
-    Ok(v)
+    Ok(api::Subscribed {
+        subscription_id: subscription.id,
+        state: subscription.life.state(),
+        duty_id: subscription.duty_id,
+        schedule: subscription.schedule,
+        events: announced(&decision, &out),
+    })
 }
 
-/// Reads the command named by the call from its fields; every problem at once.
-fn parse_command(name: &str, f: &mut Fields) -> Option<Command> {
-    match name {
-        "deliver_return" => {
-            let content_hash = f.required_str("content_hash");
-            let record_count: Option<u64> = f.required("record_count");
-            // Stored as a signed 64-bit count.
-            if record_count.is_some_and(|n| i64::try_from(n).is_err()) {
-                f.problem(Problem::invalid("record_count", "数值过大", "too large"));
-                return None;
-            }
-            Some(Command::Deliver { content_hash: content_hash?, record_count: record_count? })
-        }
-        "cancel_return" => Some(Command::Cancel { reason: f.required_str("reason")? }),
-        _ => None,
-    }
+/// What a command on a subscription answers: a delivery, or the cancellation.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Delivered(api::Delivered),
+    Cancelled(api::Cancelled),
 }
 
-async fn command(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("subscription_id");
-    let cmd = parse_command(&call.name, &mut f);
-    f.finish()?;
-    let (id, cmd) = (id.expect("checked"), cmd.expect("checked"));
+async fn command(ctx: &Context, call: &Call, id: &str, cmd: Command) -> Result<Answer, ApiError> {
     let tx = ctx.begin().await?;
-    let (subscription, read) = load_visible(&tx, &id, &call.org).await?;
-    let now = ctx.clock.now();
-    let decision = domain::decide(&subscription, cmd, &call.org, now)?;
-    let next = decision.events.iter().fold(subscription.clone(), domain::evolve);
+    let (subscription, read) = load_visible(&tx, id, &call.org).await?;
+    let facts = Facts { org: call.org.clone(), now: ctx.clock.now() };
+    let decision = domain::decide(&subscription, cmd, &facts)?;
+    let next = decision.events.iter().fold(subscription, domain::evolve);
+    // The row moves on a revision, so a delivery and a cancellation at once cannot both
+    // commit (the loser is answered conflict and records nothing).
+    db::save_subscription(&tx, &next, read).await?;
     let mut delivery_id = None;
     for e in &decision.events {
-        match e {
-            // A delivery is a record of its own, and it still names the subscription it read:
-            // the row moves on a revision, so a delivery and a cancellation at once cannot
-            // both commit (the loser is answered conflict and records nothing).
-            Event::Delivered(d) => {
-                db::save_subscription(&tx, &next, read).await?;
-                let row = uuid::Uuid::now_v7().to_string();
-                db::insert_delivery(&tx, row.clone(), d, &call.org).await?;
-                delivery_id = Some(row);
-            }
-            Event::Cancelled(_) => {
-                db::save_subscription(&tx, &next, read).await?;
-            }
-            Event::Subscribed(_) => {}
+        // A delivery is a record of its own, and it still names the subscription it read.
+        if let Emitted::ReturnDelivered(d) = e {
+            let row = uuid::Uuid::now_v7().to_string();
+            db::insert_delivery(&tx, row.clone(), d, &call.org).await?;
+            delivery_id = Some(row);
         }
     }
-    let out = outgoing(&decision, &call.meta, now);
+    let out = decision.outgoing(Service::Requests, &call.meta, facts.now);
     ctx.commit(tx, &out).await?;
-    let mut v = answer(&next, &out);
-    if let Some(d) = delivery_id {
-        v["delivery_id"] = json!(d);
-        v["cycle_done"] = json!(next.duty_id);
-    }
-    Ok(v)
+    let events = announced(&decision, &out);
+    Ok(match delivery_id {
+        Some(delivery_id) => Answer::Delivered(api::Delivered {
+            subscription_id: next.id,
+            state: next.life.state(),
+            cycle_done: next.duty_id.clone(),
+            duty_id: next.duty_id,
+            delivery_id,
+            events,
+        }),
+        None => Answer::Cancelled(api::Cancelled {
+            subscription_id: next.id,
+            state: next.life.state(),
+            duty_id: next.duty_id,
+            events,
+        }),
+    })
 }
 
 /// A subscription the caller may see: its provider, its subscriber, the platform.
@@ -178,37 +144,81 @@ async fn load_visible(tx: &DatabaseTransaction, id: &str, org: &str) -> Result<(
 }
 
 /// The subscription and every delivery, oldest first.
-async fn get_return(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    f.finish()?;
-    let id = id.expect("checked");
+async fn get_return(ctx: &Context, call: &Call, id: &str) -> Result<api::ReturnView, ApiError> {
     let tx = ctx.db.begin().await?;
-    let (s, _) = load_visible(&tx, &id, &call.org).await?;
-    let deliveries = db::deliveries(&tx, &id).await?;
-    let mut v = json!(s);
-    v["deliveries"] = json!(deliveries);
-    Ok(v)
+    let (s, _) = load_visible(&tx, id, &call.org).await?;
+    let deliveries = db::deliveries(&tx, id).await?;
+    let stored = domain::Stored::from(s);
+    Ok(api::ReturnView {
+        id: stored.id,
+        entry_id: stored.entry_id,
+        entry_name: stored.entry_name,
+        provider: stored.provider,
+        subscriber: stored.subscriber,
+        region: stored.region.to_string(),
+        schedule: stored.schedule,
+        duty_id: stored.duty_id,
+        state: stored.state,
+        subscribed_at: stored.subscribed_at,
+        cancelled: stored.cancelled,
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| api::DeliveryView {
+                id: d.id,
+                subscription_id: d.subscription_id,
+                delivered_by: d.delivered_by,
+                content_hash: d.content_hash,
+                record_count: d.record_count,
+                at: d.at,
+            })
+            .collect(),
+    })
 }
 
-/// The subscriptions the caller provides or subscribed to.
+/// The rows a page asks for: its `limit` (100 when absent), at most `calls.max_page_size`.
+pub(crate) fn page_limit(
+    limit: Option<govshare_contract::types::Count<1, { api::MAX_PAGE }>>,
+    max: u64,
+) -> Result<u64, ApiError> {
+    let max = max.max(1);
+    match limit.map(|l| u64::from(l.get())) {
+        Some(l) if l > max => Err(ApiError::validation(vec![Problem::new(
+            "limit",
+            "out_of_range",
+            Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
+        )])),
+        Some(l) => Ok(l),
+        None => Ok(govshare_runtime::page::DEFAULT_LIMIT.min(max)),
+    }
+}
+
 /// The subscriptions the caller provides or receives, by id (UUIDv7: the order they were
 /// made), a page at a time.
-async fn list_returns(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let page = Page::read(&mut f, &ctx.settings.calls, 1);
-    f.finish()?;
-    let rows = db::of(&ctx.db, &call.org, page.after_id(), page.fetch()).await?;
-    Ok(page.answer(
-        "returns",
-        rows,
-        |r| vec![r.id.clone()],
-        |r| {
-            json!({"id": r.id, "entry_id": r.entry_id, "provider": r.provider, "subscriber": r.subscriber,
-                   "region": r.region, "schedule": r.schedule, "state": r.state, "created_at": r.created_at,
-                   "duty_id": domain::duty_id(&r.id)})
-        },
-    ))
+async fn list_returns(ctx: &Context, call: &Call, body: api::ListReturns) -> Result<api::ReturnList, ApiError> {
+    let limit = page_limit(body.limit, ctx.settings.calls.max_page_size)?;
+    let mut rows = db::of(&ctx.db, &call.org, body.after.as_deref(), limit + 1).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(|r| r.id.clone()) } else { None };
+    let returns = rows
+        .into_iter()
+        .map(|r| {
+            let state = serde_json::from_value(Value::String(r.state.clone()))
+                .map_err(|e| sea_orm::DbErr::Custom(format!("stored return state {}: {e}", r.state)))?;
+            Ok(api::ReturnRow {
+                duty_id: domain::duty_id(&r.id),
+                id: r.id,
+                entry_id: r.entry_id,
+                provider: r.provider,
+                subscriber: r.subscriber,
+                region: r.region,
+                schedule: r.schedule,
+                state,
+                created_at: r.created_at,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(api::ReturnList { returns, next_after })
 }
 
 #[cfg(test)]
@@ -217,7 +227,7 @@ mod tests {
 
     #[test]
     fn the_five_calls_of_a_downward_return_are_this_modules() {
-        for name in CALLS {
+        for name in ["subscribe_return", "deliver_return", "cancel_return", "get_return", "list_returns"] {
             assert!(handles(name), "{name}");
         }
         assert!(!handles("submit_request"));
@@ -225,19 +235,41 @@ mod tests {
     }
 
     #[test]
-    fn a_delivery_names_its_hash_and_count_and_a_cancellation_its_reason() {
-        let fields = |v: Value| Fields::from_map(v.as_object().unwrap().clone());
-        let mut f = fields(json!({"content_hash": "sha256:ab", "record_count": 12}));
-        assert_eq!(
-            parse_command("deliver_return", &mut f),
-            Some(Command::Deliver { content_hash: "sha256:ab".into(), record_count: 12 })
-        );
-        let mut f = fields(json!({"record_count": -1}));
-        assert_eq!(parse_command("deliver_return", &mut f), None);
-        let problems: Vec<_> =
-            f.finish().unwrap_err().problems.into_iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
-        assert_eq!(problems, ["content_hash:required", "record_count:invalid"]);
-        let mut f = fields(json!({"reason": " 不再需要 "}));
-        assert_eq!(parse_command("cancel_return", &mut f), Some(Command::Cancel { reason: "不再需要".into() }));
+    fn a_page_is_at_most_the_configured_size() {
+        let count = |n| Some(govshare_contract::types::Count::new(n).unwrap());
+        assert_eq!(page_limit(None, 200).unwrap(), 100);
+        assert_eq!(page_limit(count(50), 200).unwrap(), 50);
+        assert_eq!(page_limit(None, 20).unwrap(), 20);
+        let err = page_limit(count(30), 20).unwrap_err();
+        assert_eq!((err.problems[0].field.as_str(), err.problems[0].code.as_str()), ("limit", "out_of_range"));
+    }
+
+    fn problems(name: &str, body: Value) -> Vec<(String, String)> {
+        let err = govshare_runtime::calls::parse::<ReturnCall>(CallKind::Command, name, &body).unwrap_err();
+        err.problems.into_iter().map(|p| (p.field, p.code)).collect()
+    }
+
+    #[test]
+    fn conditions_are_no_field_of_a_subscription() {
+        // Given a subscription with conditions (Art. 24 returns data without any)
+        let body = serde_json::json!({"version": 1, "entry_id": "e1", "region": "440106", "schedule": "每周",
+                                      "conditions": "仅限本区使用"});
+        // Then the call is refused, naming the field
+        assert_eq!(problems("subscribe_return", body), [("conditions".to_owned(), "unknown_field".to_owned())]);
+    }
+
+    #[test]
+    fn every_problem_of_a_body_comes_at_once() {
+        // Given a delivery with no subscription, a blank hash and a negative count, and a
+        // subscription whose region is no code
+        let body = serde_json::json!({"version": 1, "content_hash": " ", "record_count": -1});
+        let mut found = problems("deliver_return", body);
+        found.sort();
+        // Then each is named where it is
+        let expected =
+            [("content_hash", "required"), ("record_count", "out_of_range"), ("subscription_id", "required")];
+        assert_eq!(found, expected.map(|(f, c)| (f.to_owned(), c.to_owned())));
+        let body = serde_json::json!({"version": 1, "entry_id": "e1", "region": "4401", "schedule": "每周"});
+        assert_eq!(problems("subscribe_return", body), [("region".to_owned(), "invalid".to_owned())]);
     }
 }

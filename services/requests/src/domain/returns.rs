@@ -6,14 +6,15 @@
 //! delivery; the subscriber may cancel, which stops the clocks.
 
 use chrono::{DateTime, Utc};
+use govshare_contract::api::returns::ReturnState;
 use govshare_runtime::{
     ApiError, ErrorCode, Problem, Service,
     duty::{About, CloseDuty, Closure, CycleDone, Duty, OpenRecurringDuty},
-    events::returns::{ReturnCancelled, ReturnDelivered, ReturnSubscribed},
+    events::returns::{Emitted, ReturnCancelled, ReturnDelivered, ReturnSubscribed},
+    outbox,
     region::RegionCode,
     reply::Text,
     schedule::UpdateFrequency,
-    validate::Fields,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,21 +69,9 @@ impl Schedule {
     }
 }
 
-/// Art. 24: a return is granted without conditions, so a `conditions` field, whatever it
-/// holds, is a problem rather than something silently dropped.
-pub fn refuse_conditions(f: &mut Fields) {
-    let conditions: Option<serde_json::Value> = f.optional("conditions");
-    if conditions.is_some() {
-        f.problem(Problem::new(
-            "conditions",
-            "not_allowed",
-            Text::new(
-                "第二十四条：数据回流无条件提供，不得附加任何条件；请去掉 conditions",
-                "Art. 24: returned data is provided without conditions; remove conditions",
-            ),
-        ));
-    }
-}
+/// What a subscription decides to say: its events (`events::returns::Emitted`) and the
+/// provider's duty messages.
+pub type Decision = outbox::Decision<Emitted>;
 
 /// Where an organisation sits, from the directory copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +81,16 @@ pub struct Place {
     pub region: Option<RegionCode>,
 }
 
+/// A subscription as asked for: the call's fields, whose shape the contract has checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub entry_id: String,
+    /// Six digits; which codes exist is checked here, with the other rules.
+    pub region: String,
+    /// A frequency word or a crontab, as written.
+    pub schedule: String,
+}
+
 /// What the handler looked up for a subscription.
 #[derive(Debug, Clone)]
 pub struct SubscribeFacts {
@@ -99,40 +98,37 @@ pub struct SubscribeFacts {
     pub org: String,
     /// The caller in the directory; `None`: not registered.
     pub subscriber: Option<Place>,
+    /// The entry asked for; `None`: not published.
+    pub entry: Option<EntryView>,
     /// The entry provider's region; `None`: not known.
     pub provider_region: Option<RegionCode>,
+    /// `deadlines.min_schedule_interval_secs`: the shortest cycle deadlines clocks.
+    pub min_interval_secs: u64,
     pub now: DateTime<Utc>,
 }
 
-/// A subscription as asked for, parsed.
+/// Where a subscription is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscribe {
-    pub region: RegionCode,
-    pub schedule: Schedule,
-}
-
-/// Where a subscription stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum Life {
     /// Each cycle is owed.
     Active,
     /// The subscriber ended it; nothing more is owed.
-    Cancelled,
+    Cancelled(ReturnCancelled),
 }
 
-impl State {
-    pub fn name(self) -> &'static str {
+impl Life {
+    pub fn state(&self) -> ReturnState {
         match self {
-            State::Active => "active",
-            State::Cancelled => "cancelled",
+            Life::Active => ReturnState::Active,
+            Life::Cancelled(_) => ReturnState::Cancelled,
         }
     }
 }
 
 /// A return subscription. Its deliveries are records of their own (one per delivery), not
-/// part of this state.
+/// part of this state. Stored as [`Stored`] (the shape `get_return` shows).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Stored", try_from = "Stored")]
 pub struct Subscription {
     pub id: String,
     pub entry_id: String,
@@ -146,9 +142,71 @@ pub struct Subscription {
     /// Canonical: a frequency word or `cron:<six fields>`.
     pub schedule: String,
     pub duty_id: String,
-    pub state: State,
+    pub subscribed_at: DateTime<Utc>,
+    pub life: Life,
+}
+
+/// A subscription as stored (a row's `body`): a state name beside an optional cancellation,
+/// the shape kept since the first release, so stored rows read as they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stored {
+    pub id: String,
+    pub entry_id: String,
+    pub entry_name: String,
+    pub provider: String,
+    pub subscriber: String,
+    pub region: RegionCode,
+    pub schedule: String,
+    pub duty_id: String,
+    pub state: ReturnState,
     pub subscribed_at: DateTime<Utc>,
     pub cancelled: Option<ReturnCancelled>,
+}
+
+impl From<Subscription> for Stored {
+    fn from(s: Subscription) -> Self {
+        let state = s.life.state();
+        let cancelled = match s.life {
+            Life::Active => None,
+            Life::Cancelled(c) => Some(c),
+        };
+        Stored {
+            id: s.id,
+            entry_id: s.entry_id,
+            entry_name: s.entry_name,
+            provider: s.provider,
+            subscriber: s.subscriber,
+            region: s.region,
+            schedule: s.schedule,
+            duty_id: s.duty_id,
+            state,
+            subscribed_at: s.subscribed_at,
+            cancelled,
+        }
+    }
+}
+
+impl TryFrom<Stored> for Subscription {
+    type Error = String;
+    fn try_from(s: Stored) -> Result<Self, String> {
+        let life = match (s.state, s.cancelled) {
+            (ReturnState::Active, _) => Life::Active,
+            (ReturnState::Cancelled, Some(c)) => Life::Cancelled(c),
+            (ReturnState::Cancelled, None) => return Err(format!("subscription {} cancelled without a record", s.id)),
+        };
+        Ok(Subscription {
+            id: s.id,
+            entry_id: s.entry_id,
+            entry_name: s.entry_name,
+            provider: s.provider,
+            subscriber: s.subscriber,
+            region: s.region,
+            schedule: s.schedule,
+            duty_id: s.duty_id,
+            subscribed_at: s.subscribed_at,
+            life,
+        })
+    }
 }
 
 /// What may be done to a subscription.
@@ -160,26 +218,11 @@ pub enum Command {
     Cancel { reason: String },
 }
 
-/// Everything a subscription announces.
+/// Who acts, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Subscribed(ReturnSubscribed),
-    Delivered(ReturnDelivered),
-    Cancelled(ReturnCancelled),
-}
-
-/// A duty-contract message to send with the events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DutyMsg {
-    Open(OpenRecurringDuty),
-    CycleDone(CycleDone),
-    Close(CloseDuty),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decision {
-    pub events: Vec<Event>,
-    pub duties: Vec<DutyMsg>,
+pub struct Facts {
+    pub org: String,
+    pub now: DateTime<Utc>,
 }
 
 /// Why a call is refused. Each says what the caller can do about it.
@@ -292,26 +335,40 @@ pub fn check_subscription(
     Ok(out)
 }
 
-/// decide: a subscription `id` to `entry`, granted at once (Art. 24: no conditions, no
-/// approval). Opens the provider's recurring duty from now on.
-pub fn decide_subscribe(
-    id: String,
-    entry: &EntryView,
-    cmd: Subscribe,
-    f: &SubscribeFacts,
-) -> Result<(Subscription, Decision), ReturnError> {
-    let problems = check_subscription(entry, Some(cmd.region), f)?;
-    if !problems.is_empty() {
-        return Err(ReturnError::Invalid(problems));
+/// decide, for a subscription not yet made: `id` to the entry asked for, granted at once
+/// (Art. 24: no conditions, no approval); opens the provider's recurring duty from now on.
+/// Who first (anyone but an authority learns nothing about entries or regions), then every
+/// problem at once: the region and schedule as written, the entry, the rules of Art. 24.
+pub fn subscribe(id: String, cmd: Subscribe, f: &SubscribeFacts) -> Result<(Subscription, Decision), ReturnError> {
+    check_subscriber(f)?;
+    let mut problems = Vec::new();
+    let region =
+        RegionCode::parse(&cmd.region).map_err(|why| problems.push(Problem::invalid("region", &why.zh, &why.en))).ok();
+    let schedule = Schedule::parse_checked(&cmd.schedule, f.min_interval_secs, f.now)
+        .map_err(|why| problems.push(Problem::invalid("schedule", &why.zh, &why.en)))
+        .ok();
+    match &f.entry {
+        Some(entry) => problems.extend(check_subscription(entry, region, f)?),
+        None => problems.push(Problem::new(
+            "entry_id",
+            "unknown",
+            Text::new(
+                format!("目录 {} 未发布", cmd.entry_id),
+                format!("catalog entry {} is not published", cmd.entry_id),
+            ),
+        )),
     }
+    let (Some(entry), Some(region), Some(schedule), true) = (&f.entry, region, schedule, problems.is_empty()) else {
+        return Err(ReturnError::Invalid(problems));
+    };
     let duty_id = duty_id(&id);
     let subscribed = ReturnSubscribed {
         subscription_id: id.clone(),
         entry_id: entry.entry_id.clone(),
         provider: entry.provider.clone(),
         subscriber: f.org.clone(),
-        region: cmd.region.to_string(),
-        schedule: cmd.schedule.canonical(),
+        region: region.to_string(),
+        schedule: schedule.canonical(),
         duty_id: duty_id.clone(),
         at: f.now,
     };
@@ -322,11 +379,11 @@ pub fn decide_subscribe(
             holder: entry.provider.clone(),
             about: About { kind: ABOUT_KIND.into(), id: id.clone() },
             title: Text::new(
-                format!("向区划 {} 回流《{}》的数据（订阅 {id}）", cmd.region, entry.name),
-                format!("return the data of \"{}\" for region {} (subscription {id})", entry.name, cmd.region),
+                format!("向区划 {region} 回流《{}》的数据（订阅 {id}）", entry.name),
+                format!("return the data of \"{}\" for region {region} (subscription {id})", entry.name),
             ),
         },
-        schedule: cmd.schedule.for_duty(),
+        schedule: schedule.for_duty(),
         from: f.now,
         opened_by: Service::Requests,
     };
@@ -336,84 +393,74 @@ pub fn decide_subscribe(
         entry_name: entry.name.clone(),
         provider: entry.provider.clone(),
         subscriber: f.org.clone(),
-        region: cmd.region,
+        region,
         schedule: subscribed.schedule.clone(),
         duty_id,
-        state: State::Active,
         subscribed_at: f.now,
-        cancelled: None,
+        life: Life::Active,
     };
-    Ok((subscription, Decision { events: vec![Event::Subscribed(subscribed)], duties: vec![DutyMsg::Open(open)] }))
+    Ok((subscription, Decision::event(subscribed).with_duty(open)))
 }
 
-/// decide: what `org` may do to a subscription at `now`.
-pub fn decide(s: &Subscription, cmd: Command, org: &str, now: DateTime<Utc>) -> Result<Decision, ReturnError> {
-    match cmd {
-        Command::Deliver { content_hash, record_count } => {
-            if org != s.provider {
+/// decide: what `f.org` may do to a subscription at `f.now`.
+pub fn decide(s: &Subscription, cmd: Command, f: &Facts) -> Result<Decision, ReturnError> {
+    match (&s.life, cmd) {
+        (Life::Active, Command::Deliver { content_hash, record_count }) => {
+            if f.org != s.provider {
                 return Err(ReturnError::NotYours("provider"));
             }
-            if s.state != State::Active {
-                return Err(ReturnError::NotNow {
-                    state: s.state.name(),
-                    why: "a cancelled subscription is owed nothing",
-                });
-            }
-            Ok(Decision {
-                events: vec![Event::Delivered(ReturnDelivered {
-                    subscription_id: s.id.clone(),
-                    entry_id: s.entry_id.clone(),
-                    region: s.region.to_string(),
-                    content_hash,
-                    record_count,
-                    at: now,
-                })],
-                // Fulfils every cycle started by now: a late delivery also settles the cycle
-                // it was late for (its breach was already announced).
-                duties: vec![DutyMsg::CycleDone(CycleDone { duty_id: s.duty_id.clone(), at: now })],
-            })
+            let delivered = ReturnDelivered {
+                subscription_id: s.id.clone(),
+                entry_id: s.entry_id.clone(),
+                region: s.region.to_string(),
+                content_hash,
+                record_count,
+                at: f.now,
+            };
+            // Fulfils every cycle started by now: a late delivery also settles the cycle it
+            // was late for (its breach was already announced).
+            Ok(Decision::event(delivered).with_duty(CycleDone { duty_id: s.duty_id.clone(), at: f.now }))
         }
-        Command::Cancel { reason } => {
-            if org != s.subscriber {
+        (Life::Active, Command::Cancel { reason }) => {
+            if f.org != s.subscriber {
                 return Err(ReturnError::NotYours("subscriber"));
             }
-            if s.state != State::Active {
-                return Err(ReturnError::NotNow { state: s.state.name(), why: "it is cancelled already" });
+            let cancelled = ReturnCancelled { subscription_id: s.id.clone(), reason: reason.clone(), at: f.now };
+            let close = CloseDuty { duty_id: s.duty_id.clone(), closure: Closure::Cancelled, reason, at: f.now };
+            Ok(Decision::event(cancelled).with_duty(close))
+        }
+        (Life::Cancelled(_), Command::Deliver { .. }) => {
+            if f.org != s.provider {
+                return Err(ReturnError::NotYours("provider"));
             }
-            Ok(Decision {
-                events: vec![Event::Cancelled(ReturnCancelled {
-                    subscription_id: s.id.clone(),
-                    reason: reason.clone(),
-                    at: now,
-                })],
-                duties: vec![DutyMsg::Close(CloseDuty {
-                    duty_id: s.duty_id.clone(),
-                    closure: Closure::Cancelled,
-                    reason,
-                    at: now,
-                })],
-            })
+            Err(ReturnError::NotNow { state: "cancelled", why: "a cancelled subscription is owed nothing" })
+        }
+        (Life::Cancelled(_), Command::Cancel { .. }) => {
+            if f.org != s.subscriber {
+                return Err(ReturnError::NotYours("subscriber"));
+            }
+            Err(ReturnError::NotNow { state: "cancelled", why: "it is cancelled already" })
         }
     }
 }
 
 /// evolve: applies an event. Never fails: `decide` has checked it.
-pub fn evolve(mut s: Subscription, event: &Event) -> Subscription {
+pub fn evolve(mut s: Subscription, event: &Emitted) -> Subscription {
     match event {
-        Event::Subscribed(_) => s.state = State::Active,
+        Emitted::ReturnSubscribed(_) => s.life = Life::Active,
         // Deliveries are kept as records of their own.
-        Event::Delivered(_) => {}
-        Event::Cancelled(e) => {
-            s.state = State::Cancelled;
-            s.cancelled = Some(e.clone());
-        }
+        Emitted::ReturnDelivered(_) => {}
+        Emitted::ReturnCancelled(e) => s.life = Life::Cancelled(e.clone()),
     }
     s
 }
 
 #[cfg(test)]
 mod tests {
-    use govshare_runtime::events::{ShareType, catalog::ShareMethod};
+    use govshare_runtime::{
+        duty::DutyMessage,
+        events::{ShareType, catalog::ShareMethod},
+    };
 
     use super::*;
 
@@ -445,17 +492,23 @@ mod tests {
         SubscribeFacts {
             org: "tianhe-auth".into(),
             subscriber: Some(Place { authority: true, region: Some(code("440106")) }),
+            entry: Some(entry()),
             provider_region: Some(code("440000")),
+            min_interval_secs: 60,
             now: t("2026-11-23T01:30:00Z"),
         }
     }
 
     fn weekly(region: &str) -> Subscribe {
-        Subscribe { region: code(region), schedule: Schedule::parse("每周").unwrap() }
+        Subscribe { entry_id: "e1".into(), region: region.into(), schedule: "每周".into() }
     }
 
     fn subscribed() -> Subscription {
-        decide_subscribe("s1".into(), &entry(), weekly("440106"), &facts()).unwrap().0
+        subscribe("s1".into(), weekly("440106"), &facts()).unwrap().0
+    }
+
+    fn by(org: &str) -> Facts {
+        Facts { org: org.into(), now: t("2026-11-25T02:00:00Z") }
     }
 
     fn problems(result: Result<(Subscription, Decision), ReturnError>) -> Vec<(String, String)> {
@@ -471,11 +524,16 @@ mod tests {
 
     #[test]
     fn a_county_authority_is_granted_a_weekly_return_at_once_and_the_provider_owes_each_cycle() {
-        let (s, d) = decide_subscribe("s1".into(), &entry(), weekly("440106"), &facts()).unwrap();
-        assert_eq!((s.state, s.provider.as_str(), s.subscriber.as_str()), (State::Active, "gongan", "tianhe-auth"));
-        let [Event::Subscribed(e)] = d.events.as_slice() else { panic!("{d:?}") };
+        // Given the Tianhe authority and gongan's entry, When it subscribes weekly for its region
+        let (s, d) = subscribe("s1".into(), weekly("440106"), &facts()).unwrap();
+        // Then it is active at once, announced, and the provider owes each cycle
+        assert_eq!(
+            (s.life.state(), s.provider.as_str(), s.subscriber.as_str()),
+            (ReturnState::Active, "gongan", "tianhe-auth")
+        );
+        let [Emitted::ReturnSubscribed(e)] = d.events.as_slice() else { panic!("{d:?}") };
         assert_eq!((e.region.as_str(), e.schedule.as_str(), e.duty_id.as_str()), ("440106", "weekly", "return-s1"));
-        let [DutyMsg::Open(open)] = d.duties.as_slice() else { panic!("{d:?}") };
+        let [DutyMessage::OpenRecurring(open)] = d.duties.as_slice() else { panic!("{d:?}") };
         assert_eq!((open.duty.article, open.duty.holder.as_str()), (24, "gongan"));
         assert_eq!(open.duty.about, About { kind: "return_subscription".into(), id: "s1".into() });
         assert_eq!((open.schedule.as_str(), open.from), ("weekly", t("2026-11-23T01:30:00Z")));
@@ -487,17 +545,18 @@ mod tests {
     fn a_subscription_may_cover_a_region_under_the_subscribers_own() {
         let city =
             SubscribeFacts { subscriber: Some(Place { authority: true, region: Some(code("440100")) }), ..facts() };
-        assert!(decide_subscribe("s1".into(), &entry(), weekly("440106"), &city).is_ok());
+        assert!(subscribe("s1".into(), weekly("440106"), &city).is_ok());
     }
 
     #[test]
     fn only_a_sharing_authority_subscribes() {
         let department =
             SubscribeFacts { subscriber: Some(Place { authority: false, region: Some(code("440106")) }), ..facts() };
-        let err = decide_subscribe("s1".into(), &entry(), weekly("440106"), &department).unwrap_err();
+        let err = subscribe("s1".into(), weekly("440106"), &department).unwrap_err();
         assert_eq!(err, ReturnError::NotAnAuthority("tianhe-auth".into()));
-        let unknown = SubscribeFacts { subscriber: None, ..facts() };
-        assert!(matches!(check_subscription(&entry(), None, &unknown), Err(ReturnError::NotAnAuthority(_))));
+        // Before anything else: a department learns nothing about entries or regions
+        let unknown = SubscribeFacts { subscriber: None, entry: None, ..facts() };
+        assert!(matches!(subscribe("s1".into(), weekly("99"), &unknown), Err(ReturnError::NotAnAuthority(_))));
         assert_eq!(ApiError::from(err).code, ErrorCode::Forbidden);
     }
 
@@ -506,16 +565,16 @@ mod tests {
         let same_level =
             SubscribeFacts { subscriber: Some(Place { authority: true, region: Some(code("440000")) }), ..facts() };
         assert_eq!(
-            problems(decide_subscribe("s1".into(), &entry(), weekly("440000"), &same_level)),
+            problems(subscribe("s1".into(), weekly("440000"), &same_level)),
             pairs(&[("entry_id", "not_upper_level")])
         );
         let other_province = SubscribeFacts { provider_region: Some(code("450000")), ..facts() };
         assert_eq!(
-            problems(decide_subscribe("s1".into(), &entry(), weekly("440106"), &other_province)),
+            problems(subscribe("s1".into(), weekly("440106"), &other_province)),
             pairs(&[("entry_id", "not_upper_level"), ("region", "outside_provider")])
         );
         let national = SubscribeFacts { provider_region: Some(RegionCode::NATIONAL), ..facts() };
-        assert!(decide_subscribe("s1".into(), &entry(), weekly("440106"), &national).is_ok());
+        assert!(subscribe("s1".into(), weekly("440106"), &national).is_ok());
     }
 
     #[test]
@@ -523,7 +582,7 @@ mod tests {
         // 越秀区 is a sibling of 天河区; 440100 is above it.
         for region in ["440104", "440100", "000000"] {
             assert_eq!(
-                problems(decide_subscribe("s1".into(), &entry(), weekly(region), &facts())),
+                problems(subscribe("s1".into(), weekly(region), &facts())),
                 pairs(&[("region", "outside_subscriber")]),
                 "{region}"
             );
@@ -534,26 +593,28 @@ mod tests {
     fn an_unknown_provider_region_is_a_problem_not_a_guess() {
         let unknown = SubscribeFacts { provider_region: None, ..facts() };
         assert_eq!(
-            problems(decide_subscribe("s1".into(), &entry(), weekly("440106"), &unknown)),
+            problems(subscribe("s1".into(), weekly("440106"), &unknown)),
             pairs(&[("entry_id", "provider_unknown")])
         );
     }
 
     #[test]
-    fn any_conditions_at_all_are_refused_with_the_article() {
-        for conditions in [serde_json::json!("仅限本区使用"), serde_json::json!({}), serde_json::json!("")] {
-            let mut f =
-                Fields::from_map(serde_json::json!({"conditions": conditions.clone()}).as_object().unwrap().clone());
-            refuse_conditions(&mut f);
-            let err = f.finish().unwrap_err();
-            assert_eq!(err.code, ErrorCode::ValidationFailed);
-            let [p] = err.problems.as_slice() else { panic!("{err:?}") };
-            assert_eq!((p.field.as_str(), p.code.as_str()), ("conditions", "not_allowed"), "{conditions}");
-            assert!(p.text.zh.contains("第二十四条") && p.text.en.contains("Art. 24"));
-        }
-        let mut none = Fields::from_map(serde_json::json!({"conditions": null}).as_object().unwrap().clone());
-        refuse_conditions(&mut none);
-        assert!(none.finish().is_ok(), "null is absent");
+    fn every_problem_of_a_subscription_comes_at_once() {
+        // Given a region that is no code, a real-time schedule and an entry not published
+        let cmd = Subscribe { entry_id: "e9".into(), region: "990000".into(), schedule: "实时".into() };
+        let nothing = SubscribeFacts { entry: None, ..facts() };
+        // Then each is its own problem, in one answer
+        assert_eq!(
+            problems(subscribe("s1".into(), cmd, &nothing)),
+            pairs(&[("region", "invalid"), ("schedule", "invalid"), ("entry_id", "unknown")])
+        );
+        // And a schedule firing more often than deadlines clocks is refused too
+        let busy = Subscribe { schedule: "* * * * *".into(), ..weekly("440104") };
+        let tight = SubscribeFacts { min_interval_secs: 3600, ..facts() };
+        assert_eq!(
+            problems(subscribe("s1".into(), busy, &tight)),
+            pairs(&[("schedule", "invalid"), ("region", "outside_subscriber")])
+        );
     }
 
     #[test]
@@ -568,35 +629,56 @@ mod tests {
 
     #[test]
     fn the_provider_delivers_a_cycle_which_fulfils_the_running_cycles() {
-        let now = t("2026-11-25T02:00:00Z");
+        // Given an active subscription, When the provider delivers
         let deliver = Command::Deliver { content_hash: "sha256:ab".into(), record_count: 0 };
-        let d = decide(&subscribed(), deliver.clone(), "gongan", now).unwrap();
-        let [Event::Delivered(e)] = d.events.as_slice() else { panic!("{d:?}") };
+        let d = decide(&subscribed(), deliver.clone(), &by("gongan")).unwrap();
+        // Then the delivery is announced and the running cycles are done
+        let now = by("gongan").now;
+        let [Emitted::ReturnDelivered(e)] = d.events.as_slice() else { panic!("{d:?}") };
         assert_eq!((e.region.as_str(), e.record_count, e.at), ("440106", 0, now));
-        assert_eq!(d.duties, [DutyMsg::CycleDone(CycleDone { duty_id: "return-s1".into(), at: now })]);
-        assert_eq!(decide(&subscribed(), deliver, "tianhe-auth", now), Err(ReturnError::NotYours("provider")));
+        assert_eq!(d.duties, [DutyMessage::CycleDone(CycleDone { duty_id: "return-s1".into(), at: now })]);
+        // And only the provider delivers
+        assert_eq!(decide(&subscribed(), deliver, &by("tianhe-auth")), Err(ReturnError::NotYours("provider")));
     }
 
     #[test]
     fn the_subscriber_cancels_which_stops_the_clocks_and_nothing_more_is_delivered() {
-        let now = t("2026-11-25T02:00:00Z");
         let cancel = Command::Cancel { reason: "不再需要".into() };
-        assert_eq!(decide(&subscribed(), cancel.clone(), "gongan", now), Err(ReturnError::NotYours("subscriber")));
-        let d = decide(&subscribed(), cancel.clone(), "tianhe-auth", now).unwrap();
-        let [DutyMsg::Close(close)] = d.duties.as_slice() else { panic!("{d:?}") };
+        assert_eq!(decide(&subscribed(), cancel.clone(), &by("gongan")), Err(ReturnError::NotYours("subscriber")));
+        // When the subscriber cancels
+        let d = decide(&subscribed(), cancel.clone(), &by("tianhe-auth")).unwrap();
+        let [DutyMessage::Close(close)] = d.duties.as_slice() else { panic!("{d:?}") };
         assert_eq!((close.duty_id.as_str(), close.closure), ("return-s1", Closure::Cancelled));
         let s = d.events.iter().fold(subscribed(), evolve);
-        assert_eq!(s.state, State::Cancelled);
-        assert_eq!(s.cancelled.as_ref().map(|c| c.reason.as_str()), Some("不再需要"));
+        let Life::Cancelled(c) = &s.life else { panic!("{s:?}") };
+        assert_eq!(c.reason, "不再需要");
+        // Then neither a delivery nor a second cancellation is possible: impossible transitions
         let deliver = Command::Deliver { content_hash: "sha256:ab".into(), record_count: 1 };
-        assert!(matches!(decide(&s, deliver, "gongan", now), Err(ReturnError::NotNow { .. })));
-        assert!(matches!(decide(&s, cancel, "tianhe-auth", now), Err(ReturnError::NotNow { .. })));
+        let err = decide(&s, deliver, &by("gongan")).unwrap_err();
+        assert!(matches!(err, ReturnError::NotNow { state: "cancelled", .. }));
+        assert_eq!(ApiError::from(err).code, ErrorCode::NotAllowed);
+        assert!(matches!(decide(&s, cancel, &by("tianhe-auth")), Err(ReturnError::NotNow { .. })));
     }
 
     #[test]
-    fn a_subscription_survives_its_storage() {
-        let s = subscribed();
-        let back: Subscription = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back, s);
+    fn a_subscription_survives_its_storage_in_the_shape_stored_rows_have() {
+        // Given a cancelled subscription, When stored and read back, Then it is the same
+        let s = decide(&subscribed(), Command::Cancel { reason: "r".into() }, &by("tianhe-auth"))
+            .unwrap()
+            .events
+            .iter()
+            .fold(subscribed(), evolve);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!((json["state"].as_str(), json["cancelled"]["reason"].as_str()), (Some("cancelled"), Some("r")));
+        assert_eq!(serde_json::from_value::<Subscription>(json).unwrap(), s);
+        // And a row written before the lifecycle enum reads as it is
+        let old = serde_json::json!({"id": "s1", "entry_id": "e1", "entry_name": "n", "provider": "gongan",
+            "subscriber": "tianhe-auth", "region": "440106", "schedule": "weekly", "duty_id": "return-s1",
+            "state": "active", "subscribed_at": "2026-11-23T01:30:00Z", "cancelled": null});
+        assert_eq!(serde_json::from_value::<Subscription>(old).unwrap().life, Life::Active);
+        let broken = serde_json::json!({"id": "s1", "entry_id": "e1", "entry_name": "n", "provider": "gongan",
+            "subscriber": "tianhe-auth", "region": "440106", "schedule": "weekly", "duty_id": "return-s1",
+            "state": "cancelled", "subscribed_at": "2026-11-23T01:30:00Z", "cancelled": null});
+        assert!(serde_json::from_value::<Subscription>(broken).is_err());
     }
 }

@@ -96,7 +96,7 @@ pub async fn save_subscription(db: &impl ConnectionTrait, s: &Subscription, read
         subscriber: Set(s.subscriber.clone()),
         region: Set(s.region.to_string()),
         schedule: Set(s.schedule.clone()),
-        state: Set(s.state.name().to_owned()),
+        state: Set(s.life.state().name().to_owned()),
         created_at: Set(s.subscribed_at),
         body: Set(serde_json::to_string(s).expect("subscriptions serialize")),
         revision: NotSet,
