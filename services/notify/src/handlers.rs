@@ -6,11 +6,11 @@ use govshare_runtime::{
     ApiError, Context, Envelope, EventMeta, Outgoing,
     app::Call,
     async_trait,
-    bus::CallKind,
     duty::{
         CalendarNextYearMissing, DutyBreached, DutyEscalated, DutyReminded, DutyUnschedulable, EscalationStep,
         OverdueDigest,
     },
+    envelope::{Decoded, EventSet},
     events::{
         OrgKind,
         catalog::{BusKeyAdded, BusKeyRevoked, OrganisationRegistered, RolesChanged},
@@ -23,7 +23,7 @@ use govshare_runtime::{
         },
         violations::ViolationDetected,
     },
-    inbox::{self, EventHandler, HandleError},
+    inbox::{EventHandler, HandleError},
     page::Page,
     region::RegionCode,
     reply::{Lang, Text},
@@ -34,6 +34,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+use govshare_contract::{api::notify as api, types::OrgId};
+use govshare_runtime::config::CallSettings;
+
 use crate::{
     channels::{
         self,
@@ -43,6 +46,55 @@ use crate::{
     domain::{Cast, DutyNotice, Message, Org, Parties, Place, Recipient, RequestNotice, recipients},
     store::{self, entities::notification},
 };
+
+govshare_contract::events! {
+    /// What the directory consumer handles (the catalog's events).
+    pub enum FromCatalog {
+        OrganisationRegistered(OrganisationRegistered),
+        RolesChanged(RolesChanged),
+        BusKeyAdded(BusKeyAdded),
+        BusKeyRevoked(BusKeyRevoked),
+    }
+}
+
+govshare_contract::events! {
+    /// The deadlines events someone must hear of.
+    pub enum FromDeadlines {
+        CalendarNextYearMissing(CalendarNextYearMissing),
+        Reminded(DutyReminded),
+        Breached(DutyBreached),
+        Escalated(DutyEscalated),
+        Unschedulable(DutyUnschedulable),
+        Digest(OverdueDigest),
+    }
+}
+
+govshare_contract::events! {
+    /// The requests events notify keeps (submissions: the parties) or tells someone of.
+    pub enum FromRequests {
+        Submitted(RequestSubmitted),
+        Violation(ViolationDetected),
+        SupplementRequested(SupplementRequested),
+        ExtensionRequested(ExtensionRequested),
+        ExtensionDecided(ExtensionDecided),
+        Approved(RequestApproved),
+        Refused(RequestRefused),
+        Delivered(DataDelivered),
+        Suspended(GrantSuspended),
+        Resumed(GrantResumed),
+        Ended(GrantEnded),
+        Changed(GrantChanged),
+        VerificationRequested(VerificationRequested),
+        VerificationAnswered(VerificationAnswered),
+    }
+}
+
+govshare_contract::events! {
+    /// The recall events a holder must hear of.
+    pub enum FromRecall {
+        DestructionOrdered(DestructionOrdered),
+    }
+}
 
 /// Keeps the directory copy: each organisation's place and roles.
 pub struct Directory;
@@ -55,26 +107,31 @@ impl EventHandler for Directory {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if let Some(e) = inbox::decode_if::<OrganisationRegistered>(event)? {
-            // The catalog validated the code; one it could not have sent is a broken event.
-            let region = RegionCode::parse(&e.region).map_err(|t| {
-                HandleError::Permanent(format!("organisation {} has region {:?}: {}", e.org_id, e.region, t.en))
-            })?;
-            store::record_org(tx, &e, Place { kind: e.kind, region }).await?;
-        } else if let Some(e) = inbox::decode_if::<RolesChanged>(event)? {
-            return roles_changed(tx, event, now, e).await;
-        } else if let Some(e) = inbox::decode_if::<BusKeyAdded>(event)? {
-            let org = known_org(tx, &e.org_id).await?;
-            let by = name_of(tx, &e.added_by).await?;
-            let message = Message::BusKeyAdded { org: org.name.clone(), public_key: e.public_key, by };
-            return notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await;
-        } else if let Some(e) = inbox::decode_if::<BusKeyRevoked>(event)? {
-            let org = known_org(tx, &e.org_id).await?;
-            let by = name_of(tx, &e.revoked_by).await?;
-            let message = Message::BusKeyRevoked { org: org.name.clone(), public_key: e.public_key, by };
-            return notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await;
+        match FromCatalog::decode(event) {
+            Decoded::Event(FromCatalog::OrganisationRegistered(e)) => {
+                // The catalog validated the code; one it could not have sent is a broken event.
+                let region = RegionCode::parse(&e.region).map_err(|t| {
+                    HandleError::Permanent(format!("organisation {} has region {:?}: {}", e.org_id, e.region, t.en))
+                })?;
+                store::record_org(tx, &e, Place { kind: e.kind, region }).await?;
+                Ok(Vec::new())
+            }
+            Decoded::Event(FromCatalog::RolesChanged(e)) => roles_changed(tx, event, now, e).await,
+            Decoded::Event(FromCatalog::BusKeyAdded(e)) => {
+                let org = known_org(tx, &e.org_id).await?;
+                let by = name_of(tx, &e.added_by).await?;
+                let message = Message::BusKeyAdded { org: org.name.clone(), public_key: e.public_key, by };
+                notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await
+            }
+            Decoded::Event(FromCatalog::BusKeyRevoked(e)) => {
+                let org = known_org(tx, &e.org_id).await?;
+                let by = name_of(tx, &e.revoked_by).await?;
+                let message = Message::BusKeyRevoked { org: org.name.clone(), public_key: e.public_key, by };
+                notify(tx, &About::event(event), now, recipients::administrators(&org), &message).await
+            }
+            Decoded::Other => Ok(Vec::new()),
+            Decoded::Refused(why) => Err(HandleError::Permanent(why)),
         }
-        Ok(Vec::new())
     }
 }
 
@@ -129,14 +186,23 @@ impl EventHandler for DutyEvents {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if let Some(e) = inbox::decode_if::<CalendarNextYearMissing>(event)? {
-            // Only the platform operators can add a calendar year.
-            let platform = govshare_runtime::bus::PLATFORM_ORG;
-            let operators = vec![Recipient::new(platform, platform)];
-            let message = Message::CalendarNextYearMissing { year: e.year, duties_waiting: e.duties_waiting };
-            return notify(tx, &About::event(event), now, operators, &message).await;
-        }
-        let Some(notice) = decode(event)? else { return Ok(Vec::new()) };
+        let notice = match FromDeadlines::decode(event) {
+            Decoded::Event(FromDeadlines::CalendarNextYearMissing(e)) => {
+                // Only the platform operators can add a calendar year.
+                let platform = govshare_runtime::bus::PLATFORM_ORG;
+                let operators = vec![Recipient::new(platform, platform)];
+                let message = Message::CalendarNextYearMissing { year: e.year, duties_waiting: e.duties_waiting };
+                return notify(tx, &About::event(event), now, operators, &message).await;
+            }
+            Decoded::Event(FromDeadlines::Reminded(e)) => DutyNotice::Reminded(e),
+            Decoded::Event(FromDeadlines::Breached(e)) => DutyNotice::Breached(e),
+            Decoded::Event(FromDeadlines::Escalated(e)) => DutyNotice::Escalated(e),
+            Decoded::Event(FromDeadlines::Unschedulable(e)) => DutyNotice::Unschedulable(e),
+            Decoded::Event(FromDeadlines::Digest(e)) => DutyNotice::Digest(e),
+            // `duty.scheduled`, for one, is nobody's to hear of.
+            Decoded::Other => return Ok(Vec::new()),
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
+        };
         let Some(holder) = store::org(tx, notice.holder()).await? else {
             // The directory copy may lag the catalog: retry until the holder is known.
             return Err(HandleError::Transient(format!("holder {} not in the directory yet", notice.holder())));
@@ -292,22 +358,6 @@ async fn notify(
     Ok(out)
 }
 
-/// The deadlines event in `event`, if it is one notify tells people of (`duty.scheduled`,
-/// for one, is not).
-fn decode(event: &Envelope) -> Result<Option<DutyNotice>, HandleError> {
-    Ok(if let Some(e) = inbox::decode_if::<DutyReminded>(event)? {
-        Some(DutyNotice::Reminded(e))
-    } else if let Some(e) = inbox::decode_if::<DutyBreached>(event)? {
-        Some(DutyNotice::Breached(e))
-    } else if let Some(e) = inbox::decode_if::<DutyEscalated>(event)? {
-        Some(DutyNotice::Escalated(e))
-    } else if let Some(e) = inbox::decode_if::<DutyUnschedulable>(event)? {
-        Some(DutyNotice::Unschedulable(e))
-    } else {
-        inbox::decode_if::<OverdueDigest>(event)?.map(DutyNotice::Digest)
-    })
-}
-
 /// Tells the parties of a request what they must know: a supplement notice, an extension
 /// asked or decided, the reply, the delivery, what happens to the grant, verification (see
 /// [`RequestNotice::recipients`]). Records each request's parties when it is submitted, for the
@@ -322,16 +372,31 @@ impl EventHandler for RequestEvents {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        if let Some(e) = inbox::decode_if::<RequestSubmitted>(event)? {
-            // Nobody is told: the provider's reply duty reminds it.
-            let parties = Parties { requester: e.requester, provider: e.provider };
-            store::record_request(tx, &e.request_id, &parties).await?;
-            return Ok(Vec::new());
-        }
-        if let Some(v) = inbox::decode_if::<ViolationDetected>(event)? {
-            return violation(tx, event, now, v).await;
-        }
-        let Some(notice) = decode_request(event)? else { return Ok(Vec::new()) };
+        use RequestNotice as N;
+        let notice = match FromRequests::decode(event) {
+            Decoded::Event(FromRequests::Submitted(e)) => {
+                // Nobody is told: the provider's reply duty reminds it.
+                let parties = Parties { requester: e.requester, provider: e.provider };
+                store::record_request(tx, &e.request_id, &parties).await?;
+                return Ok(Vec::new());
+            }
+            Decoded::Event(FromRequests::Violation(v)) => return violation(tx, event, now, v).await,
+            Decoded::Event(FromRequests::SupplementRequested(e)) => N::SupplementRequested(e),
+            Decoded::Event(FromRequests::ExtensionRequested(e)) => N::ExtensionRequested(e),
+            Decoded::Event(FromRequests::ExtensionDecided(e)) => N::ExtensionDecided(e),
+            Decoded::Event(FromRequests::Approved(e)) => N::Approved(e),
+            Decoded::Event(FromRequests::Refused(e)) => N::Refused(e),
+            Decoded::Event(FromRequests::Delivered(e)) => N::Delivered(e),
+            Decoded::Event(FromRequests::Suspended(e)) => N::Suspended(e),
+            Decoded::Event(FromRequests::Resumed(e)) => N::Resumed(e),
+            Decoded::Event(FromRequests::Ended(e)) => N::Ended(e),
+            Decoded::Event(FromRequests::Changed(e)) => N::Changed(e),
+            Decoded::Event(FromRequests::VerificationRequested(e)) => N::VerificationRequested(e),
+            Decoded::Event(FromRequests::VerificationAnswered(e)) => N::VerificationAnswered(e),
+            // `request.supplemented` and `grant.usage_recorded`, for two, are nobody's to hear of.
+            Decoded::Other => return Ok(Vec::new()),
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
+        };
         let parties = match notice.parties() {
             Some(p) => p,
             // Stream order brings the submission first; a retry covers its handler failing.
@@ -389,7 +454,11 @@ impl EventHandler for RecallEvents {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
-        let Some(e) = inbox::decode_if::<DestructionOrdered>(event)? else { return Ok(Vec::new()) };
+        let e = match FromRecall::decode(event) {
+            Decoded::Event(FromRecall::DestructionOrdered(e)) => e,
+            Decoded::Other => return Ok(Vec::new()),
+            Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
+        };
         let holder = known_org(tx, &e.holder).await?;
         let who = crate::domain::recipients::administrators_and_sharing_office(&holder);
         let message =
@@ -405,49 +474,58 @@ async fn known_org(tx: &DatabaseTransaction, id: &str) -> Result<Org, HandleErro
         .ok_or_else(|| HandleError::Transient(format!("organisation {id} not in the directory yet")))
 }
 
-/// The requests event in `event`, if it is one a party must hear of (`request.supplemented`
-/// and `grant.usage_recorded`, for two, are not).
-fn decode_request(event: &Envelope) -> Result<Option<RequestNotice>, HandleError> {
-    use RequestNotice as N;
-    Ok(if let Some(e) = inbox::decode_if::<SupplementRequested>(event)? {
-        Some(N::SupplementRequested(e))
-    } else if let Some(e) = inbox::decode_if::<ExtensionRequested>(event)? {
-        Some(N::ExtensionRequested(e))
-    } else if let Some(e) = inbox::decode_if::<ExtensionDecided>(event)? {
-        Some(N::ExtensionDecided(e))
-    } else if let Some(e) = inbox::decode_if::<RequestApproved>(event)? {
-        Some(N::Approved(e))
-    } else if let Some(e) = inbox::decode_if::<RequestRefused>(event)? {
-        Some(N::Refused(e))
-    } else if let Some(e) = inbox::decode_if::<DataDelivered>(event)? {
-        Some(N::Delivered(e))
-    } else if let Some(e) = inbox::decode_if::<GrantSuspended>(event)? {
-        Some(N::Suspended(e))
-    } else if let Some(e) = inbox::decode_if::<GrantResumed>(event)? {
-        Some(N::Resumed(e))
-    } else if let Some(e) = inbox::decode_if::<GrantEnded>(event)? {
-        Some(N::Ended(e))
-    } else if let Some(e) = inbox::decode_if::<GrantChanged>(event)? {
-        Some(N::Changed(e))
-    } else if let Some(e) = inbox::decode_if::<VerificationRequested>(event)? {
-        Some(N::VerificationRequested(e))
-    } else {
-        inbox::decode_if::<VerificationAnswered>(event)?.map(N::VerificationAnswered)
-    })
-}
-
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    match (call.kind, call.name.as_str()) {
-        (CallKind::Query, "list_inbox") => list_inbox(ctx, call).await,
-        (CallKind::Command, "mark_read") => mark_read(ctx, call).await,
-        (CallKind::Command, "set_preferences") => set_preferences(ctx, call).await,
-        (CallKind::Query, "get_preferences") => get_preferences(ctx, call).await,
-        (CallKind::Command, "register_webhook") => register_webhook(ctx, call).await,
-        (CallKind::Command, "remove_webhook") => remove_webhook(ctx, call).await,
-        (CallKind::Query, "list_deliveries") => list_deliveries(ctx, call).await,
-        (CallKind::Query, "list_notices") => crate::notices::list_notices(ctx, call).await,
-        _ => Err(call.unknown()),
+    match call.parse::<api::Call>()? {
+        api::Call::ListInbox(body) => list_inbox(ctx, &call, body).await,
+        api::Call::MarkRead(body) => Ok(answer(mark_read(ctx, &call, body).await?)),
+        api::Call::SetPreferences(body) => Ok(answer(set_preferences(ctx, &call, body).await?)),
+        api::Call::GetPreferences(body) => {
+            let p = store::preference(&ctx.db, &call.org, &body.account).await?;
+            Ok(answer(p.map(preferences_of)))
+        }
+        api::Call::RegisterWebhook(body) => Ok(answer(register_webhook(ctx, &call, body).await?)),
+        api::Call::RemoveWebhook(body) => Ok(answer(remove_webhook(ctx, &call, body).await?)),
+        api::Call::ListDeliveries(body) => list_deliveries(ctx, &call, body).await,
+        api::Call::ListNotices(body) => Ok(answer(crate::notices::list_notices(ctx, &call, body).await?)),
+    }
+}
+
+/// The JSON of an answer.
+fn answer<T: serde::Serialize>(t: T) -> Value {
+    serde_json::to_value(t).expect("answers serialize")
+}
+
+/// A page of a list, as asked for by `after` and `limit` (see `govshare_runtime::page`).
+fn page(after: Option<&api::Cursor>, limit: Option<u64>, settings: &CallSettings) -> Result<Page, ApiError> {
+    // TODO(issue 14): `Page::new(after, limit, settings, parts)` in the runtime; until then the
+    // two typed fields are read as `Page::read` has always read them.
+    let mut map = serde_json::Map::new();
+    if let Some(a) = after {
+        map.insert("after".into(), json!(a.as_str()));
+    }
+    if let Some(l) = limit {
+        map.insert("limit".into(), json!(l));
+    }
+    let mut f = govshare_runtime::validate::Fields::from_map(map);
+    let page = Page::read(&mut f, settings, 1);
+    f.finish()?;
+    Ok(page)
+}
+
+/// The channels a stored preference names (a JSON list).
+fn channels_of(m: &store::entities::preference::Model) -> Vec<api::Channel> {
+    serde_json::from_str(&m.channels).unwrap_or_default()
+}
+
+fn preferences_of(m: store::entities::preference::Model) -> api::Preferences {
+    api::Preferences {
+        channels: channels_of(&m),
+        lang: if m.lang == "en" { Lang::En } else { Lang::ZhCn },
+        org: m.org,
+        account: m.account,
+        email: m.email,
+        digest: m.digest,
     }
 }
 
@@ -456,76 +534,58 @@ pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
 /// the rows are keyed by the acting organisation, so `platform` (or anyone) changes only its
 /// own. A change of address or channels is announced to the organisation's administrators, and
 /// to the old address when it was receiving email (issue 12).
-async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let about = About::command(&call);
-    let mut f = call.fields;
-    own_org_only(&mut f, &call.org)?;
-    let account = f.required_str("account");
-    let email = f.optional_str("email");
-    let channels: Option<Vec<String>> = f.optional("channels");
-    let digest: Option<bool> = f.optional("digest");
-    let lang = f.optional_str("lang");
-    if let Some(bad) = channels.iter().flatten().find(|c| !["inbox", "email"].contains(&c.as_str())) {
-        f.problem(govshare_runtime::Problem::invalid(
-            "channels",
-            format!("未知渠道 {bad}"),
-            format!("unknown channel {bad}"),
-        ));
-    }
+async fn set_preferences(ctx: &Context, call: &Call, body: api::SetPreferences) -> Result<api::Preferences, ApiError> {
+    let about = About::command(call);
+    own_org_only(body.org.as_ref(), &call.org)?;
+    let email = body.email.map(String::from);
     if let Some(e) = email.as_deref().filter(|e| e.parse::<lettre::Address>().is_err()) {
-        f.problem(govshare_runtime::Problem::invalid(
+        return Err(ApiError::validation(vec![govshare_runtime::Problem::invalid(
             "email",
             format!("邮箱地址无效：{e}"),
             format!("not an email address: {e}"),
-        ));
+        )]));
     }
-    if lang.as_deref().is_some_and(|l| l != "zh-CN" && l != "en") {
-        f.problem(govshare_runtime::Problem::invalid("lang", "应为 zh-CN 或 en", "expected zh-CN or en"));
-    }
-    f.finish()?;
-    let account = account.expect("checked");
+    let account = String::from(body.account);
+    let channels = body.channels.map(|c| c.into_vec());
     let tx = ctx.begin().await?;
     let (old, read) = store::preference_at(&tx, &call.org, &account).await?;
-    let wants_email = channels.as_ref().is_some_and(|c| c.iter().any(|c| c == "email"));
+    let wants_email = channels.as_ref().is_some_and(|c| c.contains(&api::Channel::Email));
     let email = email.or(old.as_ref().and_then(|o| o.email.clone()));
     if wants_email && email.is_none() {
         return Err(ApiError::validation(vec![govshare_runtime::Problem::required("email")]));
     }
+    let channels = channels.unwrap_or_else(|| old.as_ref().map_or_else(|| vec![api::Channel::Inbox], channels_of));
+    let lang = body.lang.map(|l| if l == Lang::En { "en" } else { "zh-CN" });
     let p = store::entities::preference::Model {
         org: call.org.clone(),
         account,
         email,
-        channels: serde_json::to_string(&channels.unwrap_or_else(|| {
-            old.as_ref()
-                .and_then(|o| serde_json::from_str(&o.channels).ok())
-                .unwrap_or_else(|| vec!["inbox".to_owned()])
-        }))
-        .expect("strings serialize"),
-        digest: digest.or(old.as_ref().map(|o| o.digest)).unwrap_or(false),
-        lang: lang.or(old.as_ref().map(|o| o.lang.clone())).unwrap_or_else(|| "zh-CN".into()),
+        channels: serde_json::to_string(&channels).expect("channels serialize"),
+        digest: body.digest.or(old.as_ref().map(|o| o.digest)).unwrap_or(false),
+        lang: lang.map(str::to_owned).or(old.as_ref().map(|o| o.lang.clone())).unwrap_or_else(|| "zh-CN".into()),
         revision: 0, // the save moves it on from `read`
     };
     store::set_preference(&tx, p.clone(), read).await?;
-    let channels_of = |m: &store::entities::preference::Model| -> Vec<String> {
-        serde_json::from_str(&m.channels).unwrap_or_default()
-    };
     let (email_before, channels_before) =
-        old.as_ref().map_or((None, vec!["inbox".to_owned()]), |o| (o.email.clone(), channels_of(o)));
+        old.as_ref().map_or((None, vec![api::Channel::Inbox]), |o| (o.email.clone(), channels_of(o)));
     let mut out = Vec::new();
     if email_before != p.email || channels_before != channels_of(&p) {
+        let names = |c: &[api::Channel]| -> Vec<String> {
+            c.iter().map(|c| if *c == api::Channel::Email { "email" } else { "inbox" }.to_owned()).collect()
+        };
         let message = Message::PreferencesChanged {
             account: p.account.clone(),
             by: name_of(&tx, &call.org).await?,
             email_before: email_before.clone(),
             email_after: p.email.clone(),
-            channels_before: channels_before.clone(),
-            channels_after: channels_of(&p),
+            channels_before: names(&channels_before),
+            channels_after: names(&channels_of(&p)),
         };
         out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
         // The old address hears of the move too: a person whose address was taken over must
         // learn it somewhere the new owner does not read.
         let old_address =
-            email_before.filter(|e| channels_before.iter().any(|c| c == "email") && Some(e) != p.email.as_ref());
+            email_before.filter(|e| channels_before.contains(&api::Channel::Email) && Some(e) != p.email.as_ref());
         if let Some(address) = old_address {
             let lang = if old.as_ref().is_some_and(|o| o.lang == "en") { Lang::En } else { Lang::ZhCn };
             let body = message.render(lang);
@@ -535,15 +595,15 @@ async fn set_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         }
     }
     ctx.commit(tx, &out).await?;
-    Ok(json!(p))
+    Ok(preferences_of(p))
 }
 
 /// Refuses a call that names another organisation in an `org` field: an organisation changes
 /// only its own accounts and webhook (issue 12), and says so rather than silently acting on its
 /// own rows instead.
-fn own_org_only(f: &mut govshare_runtime::validate::Fields, acting: &str) -> Result<(), ApiError> {
-    match f.optional_str("org") {
-        Some(other) if other != acting => Err(ApiError::with_text(
+fn own_org_only(named: Option<&OrgId>, acting: &str) -> Result<(), ApiError> {
+    match named {
+        Some(other) if other.as_str() != acting => Err(ApiError::with_text(
             govshare_runtime::reply::ErrorCode::Forbidden,
             format!("{acting} 只能修改本单位的通知方式和回调地址，{other} 的须由其自行修改"),
             format!("{acting} may change only its own notification settings and webhook; {other} must change its own"),
@@ -570,33 +630,25 @@ async fn announce(
     notify(tx, about, now, recipients::administrators(&org), message).await.map_err(ApiError::unavailable)
 }
 
-async fn get_preferences(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let account = f.required_str("account");
-    f.finish()?;
-    let p = store::preference(&ctx.db, &call.org, &account.expect("checked")).await?;
-    Ok(json!(p))
-}
-
 /// An organisation's systems receive its notifications by HTTP POST, signed per Standard
 /// Webhooks with the secret answered here once. The URL must pass the address policy
 /// ([`channels::policy`]) with its host resolved now; it is checked again at each send. The
 /// secret is stored sealed under `notify.secret_key`; without that key nothing is registered.
 /// The organisation's administrators are told.
-async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let about = About::command(&call);
-    let mut f = call.fields;
-    own_org_only(&mut f, &call.org)?;
+async fn register_webhook(
+    ctx: &Context,
+    call: &Call,
+    body: api::RegisterWebhook,
+) -> Result<api::WebhookRegistered, ApiError> {
+    let about = About::command(call);
+    own_org_only(body.org.as_ref(), &call.org)?;
     let key = webhook_key(ctx)?;
-    let url = f.required_str("url");
-    if let Some(u) = url.as_deref() {
-        let policy = WebhookPolicy::from_settings(&ctx.settings.notify).map_err(ApiError::unavailable)?;
-        if let Err(refused) = check_webhook_url(&policy, u).await {
-            let why = refused.text();
-            f.problem(govshare_runtime::Problem::invalid("url", why.zh, why.en));
-        }
+    let url = String::from(body.url);
+    let policy = WebhookPolicy::from_settings(&ctx.settings.notify).map_err(ApiError::unavailable)?;
+    if let Err(refused) = check_webhook_url(&policy, &url).await {
+        let why = refused.text();
+        return Err(ApiError::validation(vec![govshare_runtime::Problem::invalid("url", why.zh, why.en)]));
     }
-    let url = f.into_parsed(url)?;
     let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let secret = channels::webhook::Secret::generate();
     let row = store::entities::webhook::ActiveModel {
@@ -611,8 +663,11 @@ async fn register_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> 
     let message = Message::WebhookRegistered { host, by: name_of(&tx, &call.org).await? };
     let out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
     ctx.commit(tx, &out).await?;
-    Ok(json!({"org": call.org, "secret": secret.to_string(),
-              "note": "keep the secret: it is shown once; verify each call's webhook-signature with it"}))
+    Ok(api::WebhookRegistered {
+        org: call.org.clone(),
+        secret: secret.to_string(),
+        note: "keep the secret: it is shown once; verify each call's webhook-signature with it".into(),
+    })
 }
 
 /// The key webhook secrets are sealed with; without one, webhooks cannot be registered.
@@ -648,11 +703,9 @@ async fn check_webhook_url(policy: &WebhookPolicy, url: &str) -> Result<(), chan
 }
 
 /// The organisation stops receiving webhooks; its administrators are told.
-async fn remove_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let about = About::command(&call);
-    let mut f = call.fields;
-    own_org_only(&mut f, &call.org)?;
-    f.finish()?;
+async fn remove_webhook(ctx: &Context, call: &Call, body: api::RemoveWebhook) -> Result<api::WebhookRemoved, ApiError> {
+    let about = About::command(call);
+    own_org_only(body.org.as_ref(), &call.org)?;
     let tx = ctx.begin().await?;
     let n = store::entities::webhook::Entity::delete_by_id(call.org.clone()).exec(&tx).await?.rows_affected;
     let mut out = Vec::new();
@@ -661,41 +714,54 @@ async fn remove_webhook(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         out = announce(&tx, &about, &call.org, &message, ctx.clock.now()).await?;
     }
     ctx.commit(tx, &out).await?;
-    Ok(json!({"removed": n == 1}))
+    Ok(api::WebhookRemoved { removed: n == 1 })
 }
 
 /// The organisation's email and webhook deliveries, newest first (`state`: pending, sent, dead).
-async fn list_deliveries(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+async fn list_deliveries(ctx: &Context, call: &Call, body: api::ListDeliveries) -> Result<Value, ApiError> {
     use store::entities::delivery::{Column, Entity};
-    let mut f = call.fields;
-    let state = f.optional_str("state");
-    let page = Page::read(&mut f, &ctx.settings.calls, 1);
-    f.finish()?;
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls)?;
     let mut q = Entity::find().filter(Column::Org.eq(&call.org));
-    if let Some(s) = state {
-        q = q.filter(Column::State.eq(s));
+    if let Some(s) = body.state {
+        q = q.filter(Column::State.eq(s.as_str()));
     }
     // Newest first, by id (UUIDv7: the order they were made).
     if let Some(after) = page.after_id() {
         q = q.filter(Column::Id.lt(after));
     }
     let rows = q.order_by_desc(Column::Id).limit(page.fetch()).all(&ctx.db).await?;
-    Ok(page.answer("deliveries", rows, |r| vec![r.id.clone()], |r| json!(r)))
+    Ok(page.answer(
+        "deliveries",
+        rows,
+        |r| vec![r.id.clone()],
+        |r| {
+            json!(api::Delivery {
+                id: r.id,
+                channel: r.channel,
+                org: r.org,
+                target: r.target,
+                source_event: r.source_event,
+                subject: r.subject,
+                body: r.body,
+                attempts: r.attempts,
+                next_attempt_at: r.next_attempt_at,
+                state: r.state,
+                last_error: r.last_error,
+                created_at: r.created_at,
+            })
+        },
+    ))
 }
 
 /// An organisation reads its own notifications, optionally one recipient's, oldest first (by
 /// id, UUIDv7), a page at a time.
-async fn list_inbox(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let recipient = f.optional_str("recipient");
-    let unread_only: Option<bool> = f.optional("unread_only");
-    let page = Page::read(&mut f, &ctx.settings.calls, 1);
-    f.finish()?;
+async fn list_inbox(ctx: &Context, call: &Call, body: api::ListInbox) -> Result<Value, ApiError> {
+    let page = page(body.after.as_ref(), body.limit, &ctx.settings.calls)?;
     let mut q = notification::Entity::find().filter(notification::Column::Org.eq(&call.org));
-    if let Some(r) = recipient {
-        q = q.filter(notification::Column::Recipient.eq(r));
+    if let Some(r) = body.recipient {
+        q = q.filter(notification::Column::Recipient.eq(r.as_str()));
     }
-    if unread_only.unwrap_or(false) {
+    if body.unread_only.unwrap_or(false) {
         q = q.filter(notification::Column::ReadAt.is_null());
     }
     if let Some(after) = page.after_id() {
@@ -708,29 +774,31 @@ async fn list_inbox(ctx: &Context, call: Call) -> Result<Value, ApiError> {
         |r| vec![r.id.clone()],
         |r| {
             let text = serde_json::from_str::<Message>(&r.message).map(|m| m.render(call.lang)).unwrap_or_default();
-            let mut v = json!({
-                "id": r.id, "recipient": r.recipient, "org": r.org, "channel": r.channel,
-                "source_event": r.source_event, "message": text, "created_at": r.created_at, "read_at": r.read_at,
-            });
             // A notification standing for more people than one event notifies one by one.
             let stored: Value = serde_json::from_str(&r.message).unwrap_or_default();
-            if let Some(n) = stored["for_recipients"].as_u64() {
-                v["for_recipients"] = json!(n);
-                v["message"] = json!(match call.lang {
-                    Lang::ZhCn => format!("（致本单位 {n} 位接收人）{text}"),
-                    Lang::En => format!("(for the {n} recipients in this organisation) {text}"),
-                });
-            }
-            v
+            let for_recipients = stored["for_recipients"].as_u64();
+            let message = match (for_recipients, call.lang) {
+                (None, _) => text,
+                (Some(n), Lang::ZhCn) => format!("（致本单位 {n} 位接收人）{text}"),
+                (Some(n), Lang::En) => format!("(for the {n} recipients in this organisation) {text}"),
+            };
+            json!(api::Notification {
+                id: r.id,
+                recipient: r.recipient,
+                org: r.org,
+                channel: r.channel,
+                source_event: r.source_event,
+                message,
+                created_at: r.created_at,
+                read_at: r.read_at,
+                for_recipients,
+            })
         },
     ))
 }
 
-async fn mark_read(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let id = f.required_str("id");
-    f.finish()?;
-    let id = id.expect("checked");
+async fn mark_read(ctx: &Context, call: &Call, body: api::MarkRead) -> Result<api::MarkedRead, ApiError> {
+    let id = String::from(body.id);
     let res = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(ctx.clock.now()))
         .filter(notification::Column::Id.eq(&id))
@@ -748,5 +816,69 @@ async fn mark_read(ctx: &Context, call: Call) -> Result<Value, ApiError> {
             return Err(ApiError::not_found("notification", &id));
         }
     }
-    Ok(json!({"id": id, "read": true}))
+    Ok(api::MarkedRead { id, read: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use govshare_contract::calls::CallKind;
+    use govshare_runtime::{
+        EventMeta,
+        envelope::EventPayload,
+        events::{notify::NotificationStored, recall::RecallCompleted},
+    };
+    use sea_orm::TransactionTrait;
+
+    use super::*;
+
+    fn problems(kind: CallKind, name: &str, body: Value) -> Vec<String> {
+        let err = govshare_runtime::calls::parse::<api::Call>(kind, name, &body).unwrap_err();
+        let mut found: Vec<String> = err.problems.iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn preferences_with_an_unknown_field_and_bad_fields_are_refused_with_every_problem_at_once() {
+        // given preferences without an account, with an unknown channel, a language notify does
+        // not speak and a field no call has; when they are read; then every problem is named
+        let body = json!({"version": 1, "channels": ["inbox", "sms"], "lang": "fr", "digest": "yes", "phone": "1"});
+        assert_eq!(
+            problems(CallKind::Command, "set_preferences", body),
+            ["account:required", "channels[1]:invalid", "digest:invalid", "lang:invalid", "phone:unknown_field"]
+        );
+        let body = json!({"version": 1, "state": "lost", "limit": "ten"});
+        assert_eq!(problems(CallKind::Query, "list_deliveries", body), ["limit:invalid", "state:invalid"]);
+    }
+
+    async fn handled(handler: &dyn EventHandler, event: &Envelope) -> Result<Vec<Outgoing>, HandleError> {
+        let db = govshare_runtime::store::connect_and_migrate::<store::Migrator>("sqlite::memory:", 1).await.unwrap();
+        let tx = db.begin().await.unwrap();
+        handler.handle(&tx, event, Utc::now()).await
+    }
+
+    fn envelope_of(event_type: String) -> Envelope {
+        let e = RecallCompleted { recall_id: "r1".into(), entry_id: "e1".into(), holders: 0, at: Utc::now() };
+        let mut env = Envelope::new(uuid::Uuid::now_v7(), &e, &EventMeta::default(), Utc::now());
+        env.event_type = event_type;
+        env
+    }
+
+    #[tokio::test]
+    async fn each_consumer_dead_letters_an_unknown_version_of_what_it_handles_and_ignores_the_rest() {
+        let unknown = |t: String| envelope_of(t.replace(".v1", ".v2"));
+        let cases: [(&dyn EventHandler, Envelope); 4] = [
+            (&Directory, unknown(RolesChanged::event_type())),
+            (&DutyEvents, unknown(DutyBreached::event_type())),
+            (&RequestEvents, unknown(GrantEnded::event_type())),
+            (&RecallEvents, unknown(DestructionOrdered::event_type())),
+        ];
+        for (handler, event) in cases {
+            // given a kind it handles in a version this build does not know: refused, permanently
+            assert!(matches!(handled(handler, &event).await, Err(HandleError::Permanent(_))), "{}", event.event_type);
+            // given a kind it does not handle: nothing happens
+            let other = envelope_of(NotificationStored::event_type());
+            assert_eq!(handled(handler, &other).await.unwrap(), vec![]);
+        }
+    }
 }

@@ -4,10 +4,10 @@
 //! another's events; notify reads its own stream for them, only the caller's subject.
 
 use async_nats::jetstream::stream::RawMessageErrorKind;
+use govshare_contract::api::notify::{ListNotices, Notice, NoticePage};
 use govshare_runtime::{
     ApiError, Envelope, ErrorCode, app::Call, app::Context, envelope::EventPayload, events::notify::OrgNotice,
 };
-use serde_json::{Value, json};
 
 /// `{after?: <stream sequence>, limit?: 1..=calls.max_page_size}` -> `{notices: [{seq, event}],
 /// next_after}`: the caller's notices after `after` (0: from the oldest kept), oldest first.
@@ -15,22 +15,19 @@ use serde_json::{Value, json};
 ///
 /// The one list whose `next_after` is never `null`: it is a feed, and the position of the last
 /// notice read is where the caller picks up next time, when more have come.
-pub async fn list_notices(ctx: &Context, call: Call) -> Result<Value, ApiError> {
-    let mut f = call.fields;
-    let after: Option<u64> = f.optional("after");
+pub async fn list_notices(ctx: &Context, call: &Call, body: ListNotices) -> Result<NoticePage, ApiError> {
+    let ListNotices { after, limit } = body;
     let max = ctx.settings.calls.max_page_size;
-    let limit: Option<u64> = f.optional("limit");
     if limit.is_some_and(|l| l == 0 || l > max) {
-        f.problem(govshare_runtime::Problem::new(
+        return Err(ApiError::validation(vec![govshare_runtime::Problem::new(
             "limit",
             "out_of_range",
             govshare_runtime::reply::Text::new(
                 format!("limit 应在 1 到 {max} 之间"),
                 format!("limit must be between 1 and {max}"),
             ),
-        ));
+        )]));
     }
-    f.finish()?;
     let limit = limit.unwrap_or(govshare_runtime::page::DEFAULT_LIMIT).clamp(1, max.max(1));
     let subject = OrgNotice::subject_for(&call.org);
     let stream = ctx.js.get_stream_no_info(<OrgNotice as EventPayload>::SERVICE.stream()).await.map_err(|e| {
@@ -61,8 +58,8 @@ pub async fn list_notices(ctx: &Context, call: Call) -> Result<Value, ApiError> 
             break;
         }
         let event = Envelope::from_slice(&message.payload).ok().map(|e| serde_json::to_value(e).unwrap_or_default());
-        notices.push(json!({"seq": message.sequence, "event": event}));
+        notices.push(Notice { seq: message.sequence, event });
         next = message.sequence + 1;
     }
-    Ok(json!({"notices": notices, "next_after": next - 1}))
+    Ok(NoticePage { notices, next_after: next - 1 })
 }
