@@ -2,42 +2,14 @@
 //! requester's sharing office, every problem listed at once.
 //!
 //! Its usage period is bounded where it enters: each date within the years every service can
-//! count with ([`govshare_runtime::validate::dates`]), not already over, and no longer than the
-//! setting `requests.max_usage_period_days`. The period's end becomes a deadlines duty on
+//! count with (the contract's `Date` type: its schema refuses the rest), not already over, and
+//! no longer than the setting `requests.max_usage_period_days` (a setting, so checked here). The period's end becomes a deadlines duty on
 //! delivery; a period deadlines could not clock is refused here, to the requester, not there.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use govshare_runtime::{
-    Problem,
-    calendar::TIME_ZONE,
-    events::requests::{MissingItem, RequestForm},
-    reply::Text,
-    validate::Fields,
-};
+use govshare_runtime::{Problem, calendar::TIME_ZONE, events::requests::RequestForm, reply::Text};
 
 use super::EntryView;
-
-/// Reads a form from a call's fields; each missing or ill-typed field is one problem.
-pub fn parse_form(f: &mut Fields) -> Option<RequestForm> {
-    let items: Option<Vec<String>> = f.required("items");
-    let legal_basis = f.required_str("legal_basis");
-    let scenario = f.required_str("scenario");
-    let scope = f.required_str("scope");
-    let share_method = f.required("share_method");
-    let usage_from = f.required_date("usage_from");
-    let usage_until = f.required_date("usage_until");
-    let approved_by = f.required_str("approved_by");
-    Some(RequestForm {
-        items: items?,
-        legal_basis: legal_basis?,
-        scenario: scenario?,
-        scope: scope?,
-        share_method: share_method?,
-        usage_from: usage_from?,
-        usage_until: usage_until?,
-        approved_by: approved_by?,
-    })
-}
 
 /// What bounds a usage period when a form is submitted or supplemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,21 +94,6 @@ pub fn check_form(form: &RequestForm, entry: &EntryView, office_heads: &[String]
     out
 }
 
-/// Reads a supplement notice's list of missing items: at least one, each with a field and a
-/// note (一次性告知: the notice is the whole list).
-pub fn parse_missing(f: &mut Fields) -> Option<Vec<MissingItem>> {
-    let missing: Vec<MissingItem> = f.required("missing")?;
-    if missing.is_empty() {
-        f.problem(Problem::new(
-            "missing",
-            "required",
-            Text::new("补正通知须列明全部需补充的内容", "a supplement notice lists every missing item"),
-        ));
-        return None;
-    }
-    Some(missing)
-}
-
 #[cfg(test)]
 mod tests {
     use govshare_runtime::events::{ShareType, catalog::ShareMethod};
@@ -195,36 +152,83 @@ mod tests {
         assert_eq!(usage_problems("2025-01-01", "2027-12-31"), []);
     }
 
+    /// The problems of a `submit_request` body, as the service answers them (field, code).
+    fn submit_problems(body: serde_json::Value) -> Vec<(String, String)> {
+        use govshare_contract::{api::requests::Call, calls::CallKind};
+        match govshare_runtime::calls::parse::<Call>(CallKind::Command, "submit_request", &body) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.into_iter().map(|p| (p.field, p.code)).collect(),
+        }
+    }
+
+    fn submit_body() -> serde_json::Value {
+        serde_json::json!({
+            "version": 1, "entry_id": "e1", "items": ["姓名"], "legal_basis": "x", "scenario": "x", "scope": "x",
+            "share_method": "interface", "usage_from": "2026-12-01", "usage_until": "2027-11-30", "approved_by": "zhao",
+        })
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect()
+    }
+
     #[test]
     fn usage_dates_outside_the_sane_range_are_refused_where_they_enter() {
-        // Given a form whose usage period starts at chrono's first year
-        let mut body = serde_json::json!({
-            "items": ["姓名"], "legal_basis": "x", "scenario": "x", "scope": "x", "share_method": "interface",
-            "usage_from": "-262143-01-01", "usage_until": "+262142-12-31", "approved_by": "zhao",
-        });
-        let mut f = Fields::from_map(body.as_object().unwrap().clone());
-        // When it is parsed, Then both dates are problems on their own fields, in both languages
-        assert!(parse_form(&mut f).is_none());
-        let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
-        assert_eq!(fields, [("usage_from", "out_of_range"), ("usage_until", "out_of_range")]);
-        assert!(err.problems[0].text.en.starts_with("usage_from: the date -262143-01-01 is outside"));
-        assert!(err.problems[0].text.zh.contains("超出可接受的范围（2000 年至 2100 年）"));
+        // Given a form whose usage period starts at chrono's first year and ends at its last
+        let mut body = submit_body();
+        body["usage_from"] = "-262143-01-01".into();
+        body["usage_until"] = "+262142-12-31".into();
+        // When it is parsed, Then both dates are problems on their own fields, and nothing else is
+        let mut fields: Vec<_> = submit_problems(body.clone()).into_iter().map(|(field, _)| field).collect();
+        fields.dedup();
+        assert_eq!(fields, ["usage_from", "usage_until"]);
         // And the same dates in range parse
         body["usage_from"] = "2026-12-01".into();
         body["usage_until"] = "2027-11-30".into();
-        let mut f = Fields::from_map(body.as_object().unwrap().clone());
-        assert!(parse_form(&mut f).is_some());
+        assert_eq!(submit_problems(body), []);
     }
 
     #[test]
     fn an_incomplete_form_lists_every_missing_field_at_once() {
-        let mut f =
-            Fields::from_map(serde_json::json!({"items": ["姓名"], "scope": "全市"}).as_object().unwrap().clone());
-        assert!(parse_form(&mut f).is_none());
-        let err = f.finish().unwrap_err();
-        let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["legal_basis", "scenario", "share_method", "usage_from", "usage_until", "approved_by"]);
+        // Given a submission with only its entry, items and scope
+        let body = serde_json::json!({"version": 1, "entry_id": "e1", "items": ["姓名"], "scope": "全市"});
+        // When it is parsed, Then every missing field is one problem, all at once
+        let mut problems = submit_problems(body);
+        problems.sort();
+        let mut expected = pairs(&[
+            ("approved_by", "required"),
+            ("legal_basis", "required"),
+            ("scenario", "required"),
+            ("share_method", "required"),
+            ("usage_from", "required"),
+            ("usage_until", "required"),
+        ]);
+        expected.sort();
+        assert_eq!(problems, expected);
+    }
+
+    #[test]
+    fn a_submission_refuses_unknown_fields_and_names_every_problem_at_once() {
+        // Given a submission with a field the contract does not have, no items, a blank
+        // scope, an unknown share method and an ill-formed entry id
+        let mut body = submit_body();
+        body["purpose"] = "低保".into();
+        body["items"] = serde_json::json!([]);
+        body["scope"] = "  ".into();
+        body["share_method"] = "fax".into();
+        body["entry_id"] = "e 1".into();
+        // When it is parsed, Then each is a problem at its path, in one answer
+        let mut problems = submit_problems(body);
+        problems.sort();
+        let mut expected = pairs(&[
+            ("entry_id", "invalid"),
+            ("items", "too_few"),
+            ("purpose", "unknown_field"),
+            ("scope", "required"),
+            ("share_method", "invalid"),
+        ]);
+        expected.sort();
+        assert_eq!(problems, expected);
     }
 
     #[test]

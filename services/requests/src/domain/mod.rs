@@ -1,8 +1,8 @@
 //! Pure request rules: no I/O, no clock. A request is one aggregate from receipt to the end
 //! of the grant it becomes: reply (Arts 20-21), delivery (Art. 22), grant (Arts 25, 27),
 //! verification (Art. 26). `decide` checks a command against the request and the facts the
-//! handler looked up, and answers with events and duty-contract messages; `evolve` applies
-//! the events.
+//! handler looked up, and answers with a [`Decision`] (events and duty-contract messages);
+//! `evolve` applies the events to the request's lifecycle ([`State`]).
 
 pub mod disputes;
 mod form;
@@ -12,25 +12,10 @@ pub mod returns;
 pub use form::*;
 pub use request::*;
 
-use govshare_runtime::{
-    ApiError, ErrorCode,
-    events::{ShareType, catalog::ShareMethod},
-};
+use govshare_runtime::{ApiError, ErrorCode};
 
 /// A catalog entry as this service knows it, from the catalog's events.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EntryView {
-    pub entry_id: String,
-    pub version: u32,
-    pub name: String,
-    pub provider: String,
-    pub share_type: ShareType,
-    /// The data items' names.
-    pub items: Vec<String>,
-    pub share_methods: Vec<ShareMethod>,
-    pub not_shared_reason: Option<String>,
-    pub legal_basis: Option<String>,
-}
+pub use govshare_contract::api::requests::EntryView;
 
 /// Why a command is refused. Each says what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

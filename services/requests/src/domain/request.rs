@@ -1,11 +1,25 @@
-//! The request aggregate: `decide` and `evolve`.
+//! The request aggregate: its lifecycle ([`State`]), `decide` and `evolve`.
+//!
+//! A request's state is an enum of where it stands, each variant holding what that stage
+//! has and nothing else: a request waiting for its reply has no grant, a grant in force has
+//! its approval and its delivery. `decide` is split by phase: [`intake`] (submission),
+//! [`reply`] (Arts 20-21), [`grant`] (delivery, Art. 22, and the grant, Arts 25, 27) and
+//! [`verification`] (Art. 26). Stored and answered (`get_request`), a request is the flat
+//! [`RequestRecord`] of the contract, so rows written before the enum read unchanged.
+
+mod grant;
+mod intake;
+mod reply;
+mod verification;
 
 use chrono::TimeZone;
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use govshare_contract::api::requests::RequestRecord;
+pub use govshare_contract::api::requests::{DelayReason, DelayedDuty, Status, Verification};
 use govshare_runtime::{
     Service,
     calendar::TIME_ZONE,
-    duty::{About, CloseDuty, Closure, Duty, ExtendDuty, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term},
+    duty::{About, CloseDuty, Closure, Duty, DutyMessage, OpenDuty, Term},
     events::{
         ShareType,
         catalog::ShareMethod,
@@ -19,6 +33,8 @@ use govshare_runtime::{
     reply::Text,
 };
 use serde::{Deserialize, Serialize};
+
+pub use intake::{decide_submit, extended_grant};
 
 use super::{EntryView, RequestError};
 
@@ -54,81 +70,218 @@ pub fn usage_duty_id(request_id: &str) -> String {
     format!("request-{request_id}-usage-period")
 }
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Waiting for the provider's reply.
-    Received,
+/// Where a request stands, with what that stage holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for the provider's reply; an extension may be pending with the authority.
+    Received {
+        pending_extension: Option<ExtensionRequested>,
+    },
     /// The one-time supplement notice went out; the reply clock is stopped.
-    AwaitingSupplement,
-    /// Approved, waiting for delivery.
-    Approved,
-    Refused,
+    AwaitingSupplement {
+        pending_extension: Option<ExtensionRequested>,
+    },
+    /// Approved, waiting for delivery (Art. 22).
+    Approved(RequestApproved),
+    Refused(RequestRefused),
     /// Delivered: the grant is in force.
-    Active,
-    Suspended,
+    Active(Grant),
+    /// Suspended for misuse, with the requester's time to fix it (Art. 27).
+    Suspended(Grant, GrantSuspended),
     /// The grant ended (usage period over, purpose ended, terminated).
-    Ended,
+    Ended(Grant, GrantEnded),
 }
 
-impl Status {
-    /// The state's name in Chinese, for messages.
-    pub fn name_zh(self) -> &'static str {
+/// A grant: what was approved and delivered, and what happened to it since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub approved: RequestApproved,
+    pub delivered: DataDelivered,
+    /// How many times it was suspended (each suspension's fix duty is numbered).
+    pub suspensions: u32,
+    /// The last suspension, once lifted or ended.
+    pub last_suspension: Option<GrantSuspended>,
+    pub changes: Vec<GrantChanged>,
+    pub verifications: Vec<Verification>,
+}
+
+impl State {
+    pub fn status(&self) -> Status {
         match self {
-            Status::Received => "待答复",
-            Status::AwaitingSupplement => "待补正",
-            Status::Approved => "已批准",
-            Status::Refused => "已拒绝",
-            Status::Active => "授权生效中",
-            Status::Suspended => "授权已暂停",
-            Status::Ended => "授权已结束",
+            State::Received { .. } => Status::Received,
+            State::AwaitingSupplement { .. } => Status::AwaitingSupplement,
+            State::Approved(_) => Status::Approved,
+            State::Refused(_) => Status::Refused,
+            State::Active(_) => Status::Active,
+            State::Suspended(..) => Status::Suspended,
+            State::Ended(..) => Status::Ended,
         }
     }
 
-    pub fn name(self) -> &'static str {
+    /// The grant, once the data was delivered (in force or ended).
+    pub fn grant(&self) -> Option<&Grant> {
         match self {
-            Status::Received => "received",
-            Status::AwaitingSupplement => "awaiting_supplement",
-            Status::Approved => "approved",
-            Status::Refused => "refused",
-            Status::Active => "active",
-            Status::Suspended => "suspended",
-            Status::Ended => "ended",
+            State::Active(g) | State::Suspended(g, _) | State::Ended(g, _) => Some(g),
+            _ => None,
         }
     }
-}
 
-/// One verification request on a grant's data (Art. 26).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verification {
-    pub requested: VerificationRequested,
-    pub answered: Option<VerificationAnswered>,
+    fn grant_mut(&mut self) -> Option<&mut Grant> {
+        match self {
+            State::Active(g) | State::Suspended(g, _) | State::Ended(g, _) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The grant, while it is in force (active or suspended).
+    pub fn grant_in_force(&self) -> Option<&Grant> {
+        match self {
+            State::Active(g) | State::Suspended(g, _) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The extension waiting for the authority's decision, while the reply is due.
+    pub fn pending_extension(&self) -> Option<&ExtensionRequested> {
+        match self {
+            State::Received { pending_extension } | State::AwaitingSupplement { pending_extension } => {
+                pending_extension.as_ref()
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A request, and the grant it becomes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "RequestRecord", try_from = "RequestRecord")]
 pub struct Request {
     pub id: String,
     pub entry: EntryView,
     pub requester: String,
     pub form: RequestForm,
     pub extends: Option<Extends>,
-    pub status: Status,
     pub submitted_at: DateTime<Utc>,
+    /// The one supplement notice, once sent (一次性告知): a second is refused.
     pub supplement_notice: Option<SupplementRequested>,
-    pub pending_extension: Option<ExtensionRequested>,
+    /// Working days the authority added to the current reply term (at most 10, Art. 21).
     pub extended_days: u32,
-    pub approved: Option<RequestApproved>,
-    pub refused: Option<RequestRefused>,
-    pub delivered: Option<DataDelivered>,
-    pub suspended: Option<GrantSuspended>,
-    pub suspensions: u32,
-    pub ended: Option<GrantEnded>,
-    pub changes: Vec<GrantChanged>,
-    pub verifications: Vec<Verification>,
-    #[serde(default)]
+    /// Why a reply or delivery was late, as the provider recorded it (Art. 39).
     pub delay_reasons: Vec<DelayReason>,
+    pub state: State,
+}
+
+impl Request {
+    pub fn status(&self) -> Status {
+        self.state.status()
+    }
+}
+
+impl From<Request> for RequestRecord {
+    fn from(r: Request) -> Self {
+        let status = r.status();
+        let pending_extension = r.state.pending_extension().cloned();
+        let (mut approved, mut refused, mut suspended, mut ended) = (None, None, None, None);
+        let grant = match r.state {
+            State::Received { .. } | State::AwaitingSupplement { .. } => None,
+            State::Approved(a) => {
+                approved = Some(a);
+                None
+            }
+            State::Refused(x) => {
+                refused = Some(x);
+                None
+            }
+            State::Active(g) => Some(g),
+            State::Suspended(g, s) => {
+                suspended = Some(s);
+                Some(g)
+            }
+            State::Ended(g, e) => {
+                ended = Some(e);
+                Some(g)
+            }
+        };
+        let (mut delivered, mut suspensions, mut changes, mut verifications) = (None, 0, Vec::new(), Vec::new());
+        if let Some(g) = grant {
+            approved = Some(g.approved);
+            delivered = Some(g.delivered);
+            suspensions = g.suspensions;
+            suspended = suspended.or(g.last_suspension);
+            changes = g.changes;
+            verifications = g.verifications;
+        }
+        RequestRecord {
+            id: r.id,
+            entry: r.entry,
+            requester: r.requester,
+            form: r.form,
+            extends: r.extends,
+            status,
+            submitted_at: r.submitted_at,
+            supplement_notice: r.supplement_notice,
+            pending_extension,
+            extended_days: r.extended_days,
+            approved,
+            refused,
+            delivered,
+            suspended,
+            suspensions,
+            ended,
+            changes,
+            verifications,
+            delay_reasons: r.delay_reasons,
+        }
+    }
+}
+
+impl TryFrom<RequestRecord> for Request {
+    type Error = String;
+
+    /// Reads a record: a status without what it implies (a grant without its delivery, a
+    /// refusal without its reason) is not a request.
+    fn try_from(r: RequestRecord) -> Result<Self, String> {
+        let missing = |what: &str| format!("request {} is {} without {what}", r.id, r.status.name());
+        let grant = |r: &RequestRecord, lifted: Option<GrantSuspended>| -> Result<Grant, String> {
+            Ok(Grant {
+                approved: r.approved.clone().ok_or_else(|| missing("its approval"))?,
+                delivered: r.delivered.clone().ok_or_else(|| missing("its delivery"))?,
+                suspensions: r.suspensions,
+                last_suspension: lifted,
+                changes: r.changes.clone(),
+                verifications: r.verifications.clone(),
+            })
+        };
+        let pending_extension = r.pending_extension.clone();
+        let state = match r.status {
+            Status::Received => State::Received { pending_extension },
+            Status::AwaitingSupplement if r.supplement_notice.is_some() => {
+                State::AwaitingSupplement { pending_extension }
+            }
+            Status::AwaitingSupplement => return Err(missing("its supplement notice")),
+            Status::Approved => State::Approved(r.approved.clone().ok_or_else(|| missing("its approval"))?),
+            Status::Refused => State::Refused(r.refused.clone().ok_or_else(|| missing("its refusal"))?),
+            Status::Active => State::Active(grant(&r, r.suspended.clone())?),
+            Status::Suspended => {
+                State::Suspended(grant(&r, None)?, r.suspended.clone().ok_or_else(|| missing("its suspension"))?)
+            }
+            Status::Ended => {
+                State::Ended(grant(&r, r.suspended.clone())?, r.ended.clone().ok_or_else(|| missing("its end"))?)
+            }
+        };
+        Ok(Request {
+            id: r.id,
+            entry: r.entry,
+            requester: r.requester,
+            form: r.form,
+            extends: r.extends,
+            submitted_at: r.submitted_at,
+            supplement_notice: r.supplement_notice,
+            extended_days: r.extended_days,
+            delay_reasons: r.delay_reasons,
+            state,
+        })
+    }
 }
 
 /// What a command may change, and who may send it.
@@ -181,11 +334,6 @@ pub enum Command {
         reason: String,
         negotiation: Option<String>,
     },
-    /// `duty`: `reply` or `delivery`.
-    ExplainDelay {
-        duty: String,
-        reason: String,
-    },
     End {
         end: GrantEnd,
         reason: String,
@@ -222,61 +370,33 @@ pub struct Facts {
     pub violation_id: String,
 }
 
-/// A duty-contract message to send with the events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DutyMsg {
-    Open(OpenDuty),
-    Pause(PauseDuty),
-    Restart(RestartDuty),
-    Resume(ResumeDuty),
-    Extend(ExtendDuty),
-    Close(CloseDuty),
+govshare_contract::events! {
+    /// Everything a request announces.
+    pub enum Event {
+        Submitted(RequestSubmitted),
+        SupplementRequested(SupplementRequested),
+        Supplemented(RequestSupplemented),
+        Approved(RequestApproved),
+        Refused(RequestRefused),
+        ExtensionRequested(ExtensionRequested),
+        ExtensionDecided(ExtensionDecided),
+        Delivered(DataDelivered),
+        Suspended(GrantSuspended),
+        Resumed(GrantResumed),
+        Ended(GrantEnded),
+        Changed(GrantChanged),
+        VerificationRequested(VerificationRequested),
+        VerificationAnswered(VerificationAnswered),
+        /// A breach the system sees (Arts 39-41).
+        Violation(ViolationDetected),
+    }
 }
 
-/// Everything a request announces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Submitted(RequestSubmitted),
-    SupplementRequested(SupplementRequested),
-    Supplemented(RequestSupplemented),
-    Approved(RequestApproved),
-    Refused(RequestRefused),
-    ExtensionRequested(ExtensionRequested),
-    ExtensionDecided(ExtensionDecided),
-    Delivered(DataDelivered),
-    Suspended(GrantSuspended),
-    Resumed(GrantResumed),
-    Ended(GrantEnded),
-    Changed(GrantChanged),
-    VerificationRequested(VerificationRequested),
-    VerificationAnswered(VerificationAnswered),
-    /// The provider recorded why a reply or delivery is late: its breach is then no
-    /// violation (Art. 39: "without a recorded reason"). Kept in the request, not announced.
-    DelayExplained {
-        duty: String,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    /// A breach the system sees (Arts 39-41).
-    Violation(ViolationDetected),
-}
+/// What a request decided: its events and its duty-contract messages.
+pub type Decision = govshare_runtime::outbox::Decision<Event>;
 
-/// A recorded reason for a late reply or delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DelayReason {
-    pub duty: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decision {
-    pub events: Vec<Event>,
-    pub duties: Vec<DutyMsg>,
-}
-
-fn open(duty_id: String, article: u16, holder: &str, request_id: &str, title: Text, term: Term) -> DutyMsg {
-    DutyMsg::Open(OpenDuty {
+fn open(duty_id: String, article: u16, holder: &str, request_id: &str, title: Text, term: Term) -> DutyMessage {
+    DutyMessage::Open(OpenDuty {
         duty: Duty {
             duty_id,
             article,
@@ -289,8 +409,8 @@ fn open(duty_id: String, article: u16, holder: &str, request_id: &str, title: Te
     })
 }
 
-fn close(duty_id: String, closure: Closure, reason: &str, at: DateTime<Utc>) -> DutyMsg {
-    DutyMsg::Close(CloseDuty { duty_id, closure, reason: reason.to_owned(), at })
+fn close(duty_id: String, closure: Closure, reason: &str, at: DateTime<Utc>) -> DutyMessage {
+    DutyMessage::Close(CloseDuty { duty_id, closure, reason: reason.to_owned(), at })
 }
 
 /// The instant a usage period ending on `last_day` runs out: the end of that day, Beijing time.
@@ -303,140 +423,8 @@ pub fn end_of_day(last_day: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-impl Request {
-    fn reply_title(&self) -> Text {
-        Text::new(
-            format!("答复对《{}》的共享申请 {}", self.entry.name, self.id),
-            format!("reply to request {} for \"{}\"", self.id, self.entry.name),
-        )
-    }
-
-    fn provider(&self) -> &str {
-        &self.entry.provider
-    }
-
-    fn approval(
-        &self,
-        items: Vec<String>,
-        narrowing_reason: Option<String>,
-        by: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Decision {
-        let approved = RequestApproved {
-            request_id: self.id.clone(),
-            provider: self.provider().to_owned(),
-            requester: self.requester.clone(),
-            items,
-            narrowing_reason,
-            signed_off_by: by,
-            at: now,
-            delivery_duty_id: delivery_duty_id(&self.id),
-        };
-        let delivery = open(
-            delivery_duty_id(&self.id),
-            22,
-            self.provider(),
-            &self.id,
-            Text::new(
-                format!("交付共享申请 {} 的数据《{}》", self.id, self.entry.name),
-                format!("deliver the data of \"{}\" for request {}", self.entry.name, self.id),
-            ),
-            Term::WorkingDays { days: DELIVERY_DAYS, from: now },
-        );
-        Decision { events: vec![Event::Approved(approved)], duties: vec![delivery] }
-    }
-}
-
-/// Starts a request (`existing` is `None`) or refuses a repeat.
-pub fn decide_submit(
-    id: String,
-    entry: &EntryView,
-    form: RequestForm,
-    extends: Option<Extends>,
-    f: &Facts,
-) -> Result<(Request, Decision), RequestError> {
-    if entry.provider == f.org {
-        return Err(RequestError::OwnEntry);
-    }
-    if extends.is_some() && !f.extended_grant_in_force {
-        return Err(RequestError::ConsentNeeded(extends.as_ref().map(extended_grant).unwrap_or_default()));
-    }
-    let submitted = RequestSubmitted {
-        request_id: id.clone(),
-        entry_id: entry.entry_id.clone(),
-        requester: f.org.clone(),
-        provider: entry.provider.clone(),
-        share_type: entry.share_type,
-        submitted_at: f.now,
-        reply_duty_id: reply_duty_id(&id),
-        entry_version: Some(entry.version),
-        form: Some(form.clone()),
-        extends: extends.clone(),
-    };
-    let request = Request {
-        id: id.clone(),
-        entry: entry.clone(),
-        requester: f.org.clone(),
-        form: form.clone(),
-        extends: extends.clone(),
-        status: Status::Received,
-        submitted_at: f.now,
-        supplement_notice: None,
-        pending_extension: None,
-        extended_days: 0,
-        approved: None,
-        refused: None,
-        delivered: None,
-        suspended: None,
-        suspensions: 0,
-        ended: None,
-        changes: Vec::new(),
-        verifications: Vec::new(),
-        delay_reasons: Vec::new(),
-    };
-    let mut decision = Decision { events: vec![Event::Submitted(submitted)], duties: Vec::new() };
-    match reply_term(entry.share_type) {
-        // Art. 14: a not-shared entry is refused at once, with its reason and legal basis.
-        None => decision.events.push(Event::Refused(RequestRefused {
-            request_id: id,
-            provider: entry.provider.clone(),
-            requester: f.org.clone(),
-            reason: entry.not_shared_reason.clone().unwrap_or_else(|| "不予共享".into()),
-            legal_basis: entry.legal_basis.clone(),
-            signed_off_by: None,
-            at: f.now,
-        })),
-        // A request for more than the grant gave needs the provider's own consent, however
-        // the entry is shared (Art. 25): never approved automatically.
-        Some(_) if f.auto_approve && entry.share_type == ShareType::Unconditional && extends.is_none() => {
-            let approved = request.approval(form.items.clone(), None, None, f.now);
-            decision.events.extend(approved.events);
-            decision.duties.extend(approved.duties);
-        }
-        Some(days) => decision.duties.push(open(
-            reply_duty_id(&id),
-            21,
-            &entry.provider,
-            &id,
-            request.reply_title(),
-            Term::WorkingDays { days, from: f.now },
-        )),
-    }
-    let request = decision.events.iter().fold(request, evolve);
-    Ok((request, decision))
-}
-
-/// The grant a linked request extends.
-pub fn extended_grant(e: &Extends) -> String {
-    match e {
-        Extends::WiderScope { grant } | Extends::NewPurpose { grant } | Extends::OnwardTransfer { grant, .. } => {
-            grant.clone()
-        }
-    }
-}
-
 fn not_now(r: &Request, why_zh: &'static str, why: &'static str) -> RequestError {
-    RequestError::NotNow { state: r.status, why_zh, why }
+    RequestError::NotNow { state: r.status(), why_zh, why }
 }
 
 fn only(r: &Request, f: &Facts, who: &'static str) -> Result<(), RequestError> {
@@ -449,376 +437,58 @@ fn only(r: &Request, f: &Facts, who: &'static str) -> Result<(), RequestError> {
     if ok { Ok(()) } else { Err(RequestError::NotYours(who)) }
 }
 
-fn signed_off(by: &str, f: &Facts) -> Result<(), RequestError> {
-    if f.provider_office_heads.iter().any(|h| h == by) {
-        Ok(())
-    } else {
-        Err(RequestError::NotSharingOfficeHead(by.to_owned()))
+/// decide: what a command does to a request, phase by phase.
+pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestError> {
+    match cmd {
+        Command::AskSupplement { missing, signed_off_by } => reply::ask_supplement(r, missing, signed_off_by, f),
+        Command::Supplement { form } => reply::supplement(r, form, f),
+        Command::Approve { items, narrowing_reason, signed_off_by } => {
+            reply::approve(r, items, narrowing_reason, signed_off_by, f)
+        }
+        Command::Refuse { reason, incomplete, signed_off_by } => reply::refuse(r, reason, incomplete, signed_off_by, f),
+        Command::RequestExtension { working_days, reason } => reply::request_extension(r, working_days, reason, f),
+        Command::DecideExtension { approved } => reply::decide_extension(r, approved, f),
+        Command::Deliver { method, entry_version, content_hash, record_count } => {
+            grant::deliver(r, method, entry_version, content_hash, record_count, f)
+        }
+        Command::Suspend { reason, fix_days } => grant::suspend(r, reason, fix_days, f),
+        Command::Resume { note } => grant::resume(r, note, f),
+        Command::Terminate { reason, negotiation } => grant::terminate(r, reason, negotiation, f),
+        Command::Change { change, reason, negotiation } => grant::change(r, change, reason, negotiation, f),
+        Command::End { end, reason } => grant::end_by(r, end, reason, f),
+        Command::RequestVerification { verification_id, items, problem } => {
+            verification::request(r, verification_id, items, problem, f)
+        }
+        Command::AnswerVerification { verification_id, correction, reason } => {
+            verification::answer(r, verification_id, correction, reason, f)
+        }
     }
 }
 
-/// decide: what a command does to a request.
-pub fn decide(r: &Request, cmd: Command, f: &Facts) -> Result<Decision, RequestError> {
-    let now = f.now;
-    let id = r.id.clone();
-    let ev = |e: Event| Decision { events: vec![e], duties: Vec::new() };
-    match cmd {
-        Command::AskSupplement { missing, signed_off_by } => {
-            only(r, f, "provider")?;
-            signed_off(&signed_off_by, f)?;
-            match r.status {
-                Status::Received if r.supplement_notice.is_some() => Err(RequestError::SecondSupplementNotice),
-                Status::Received => Ok(Decision {
-                    events: vec![Event::SupplementRequested(SupplementRequested {
-                        request_id: id.clone(),
-                        missing,
-                        signed_off_by,
-                        at: now,
-                    })],
-                    duties: vec![DutyMsg::Pause(PauseDuty {
-                        duty_id: reply_duty_id(&id),
-                        at: now,
-                        reason: "supplement notice (一次性告知)".into(),
-                    })],
-                }),
-                _ => Err(not_now(
-                    r,
-                    "只有待答复的申请才能发出补正通知",
-                    "only a request awaiting its reply can be sent a supplement notice",
-                )),
-            }
-        }
-        Command::Supplement { form } => {
-            only(r, f, "requester")?;
-            if r.status != Status::AwaitingSupplement {
-                return Err(not_now(r, "未要求补正", "no supplement was asked for"));
-            }
-            // Art. 21: the reply clock restarts when the supplement arrives (a setting).
-            let clock = if f.supplement_restarts {
-                DutyMsg::Restart(RestartDuty {
-                    duty_id: reply_duty_id(&id),
-                    from: now,
-                    reason: "supplement received".into(),
-                })
-            } else {
-                DutyMsg::Resume(ResumeDuty { duty_id: reply_duty_id(&id), at: now })
-            };
-            Ok(Decision {
-                events: vec![Event::Supplemented(RequestSupplemented { request_id: id.clone(), form, at: now })],
-                duties: vec![clock],
-            })
-        }
-        Command::Approve { items, narrowing_reason, signed_off_by } => {
-            only(r, f, "provider")?;
-            if r.status != Status::Received {
-                return Err(not_now(r, "只有待答复的申请才能批准", "only a received request is approved"));
-            }
-            signed_off(&signed_off_by, f)?;
-            let items = items.unwrap_or_else(|| r.form.items.clone());
-            let extra: Vec<_> = items.iter().filter(|i| !r.form.items.contains(i)).cloned().collect();
-            if !extra.is_empty() {
-                return Err(RequestError::ItemsNotRequested(extra));
-            }
-            let narrowed = items.len() < r.form.items.len();
-            let narrowing_reason = narrowing_reason.filter(|s| !s.trim().is_empty());
-            if narrowed && narrowing_reason.is_none() {
-                return Err(RequestError::NarrowingWithoutReason);
-            }
-            let mut d = r.approval(items, narrowing_reason, Some(signed_off_by), now);
-            d.duties.insert(0, close(reply_duty_id(&id), Closure::Fulfilled, "approved", now));
-            Ok(d)
-        }
-        Command::Refuse { reason, incomplete, signed_off_by } => {
-            only(r, f, "provider")?;
-            if incomplete {
-                return Err(RequestError::RefusedForIncompleteness);
-            }
-            if r.status != Status::Received {
-                return Err(not_now(r, "只有待答复的申请才能拒绝", "only a received request is refused"));
-            }
-            signed_off(&signed_off_by, f)?;
-            Ok(Decision {
-                events: vec![Event::Refused(RequestRefused {
-                    request_id: id.clone(),
-                    provider: r.entry.provider.clone(),
-                    requester: r.requester.clone(),
-                    reason,
-                    legal_basis: None,
-                    signed_off_by: Some(signed_off_by),
-                    at: now,
-                })],
-                duties: vec![close(reply_duty_id(&id), Closure::Fulfilled, "refused", now)],
-            })
-        }
-        Command::RequestExtension { working_days, reason } => {
-            only(r, f, "provider")?;
-            if r.pending_extension.is_some() {
-                return Err(RequestError::ExtensionPending);
-            }
-            if r.status != Status::Received {
-                return Err(not_now(r, "只能在答复期限内申请延期", "an extension is asked for while the reply is due"));
-            }
-            let left = MAX_EXTENSION_DAYS - r.extended_days;
-            if working_days == 0 || working_days > left {
-                return Err(RequestError::ExtensionTooLong(left));
-            }
-            let authority = f.provider_authority.clone().ok_or(RequestError::NotYours("authority"))?;
-            Ok(ev(Event::ExtensionRequested(ExtensionRequested {
-                request_id: id,
-                working_days,
-                reason,
-                authority,
-                at: now,
-            })))
-        }
-        Command::DecideExtension { approved } => {
-            only(r, f, "authority")?;
-            let Some(asked) = &r.pending_extension else {
-                return Err(not_now(r, "没有待决定的延期申请", "no extension is pending"));
-            };
-            let decided = ExtensionDecided {
-                request_id: id.clone(),
-                requester: r.requester.clone(),
-                approved,
-                working_days: asked.working_days,
-                decided_by: f.org.clone(),
-                at: now,
-            };
-            let duties = if approved {
-                vec![DutyMsg::Extend(ExtendDuty {
-                    duty_id: reply_duty_id(&id),
-                    working_days: asked.working_days,
-                    approved_by: f.org.clone(),
-                    reason: asked.reason.clone(),
-                })]
-            } else {
-                Vec::new()
-            };
-            Ok(Decision { events: vec![Event::ExtensionDecided(decided)], duties })
-        }
-        Command::Deliver { method, entry_version, content_hash, record_count } => {
-            only(r, f, "provider")?;
-            if r.status != Status::Approved {
-                return Err(not_now(r, "只有已批准的申请才能交付", "only an approved request is delivered"));
-            }
-            let delivered = DataDelivered {
-                request_id: id.clone(),
-                entry_id: r.entry.entry_id.clone(),
-                entry_version,
-                provider: r.entry.provider.clone(),
-                requester: r.requester.clone(),
-                method,
-                content_hash,
-                record_count,
-                active_until: r.form.usage_until,
-                at: now,
-            };
-            let usage = open(
-                usage_duty_id(&id),
-                27,
-                &r.requester,
-                &id,
-                Text::new(
-                    format!("共享申请 {id} 的使用期限届满：按提供部门要求处置数据"),
-                    format!("the usage period of request {id} ends: dispose of the data as the provider requires"),
-                ),
-                // Art. 27: an end, not a deadline. Nobody is late for it: deadlines announces it
-                // once (`expiry`) and never escalates it; what follows is the disposal.
-                Term::Expires { at: end_of_day(r.form.usage_until) },
-            );
-            Ok(Decision {
-                events: vec![Event::Delivered(delivered)],
-                duties: vec![close(delivery_duty_id(&id), Closure::Fulfilled, "delivered", now), usage],
-            })
-        }
-        Command::Suspend { reason, fix_days } => {
-            if only(r, f, "provider").is_err() {
-                only(r, f, "authority")?;
-            }
-            if r.status != Status::Active {
-                return Err(not_now(r, "只有生效中的授权才能暂停", "only a grant in force is suspended"));
-            }
-            let fix_duty_id = format!("request-{id}-fix-{}", r.suspensions + 1);
-            let fix = open(
-                fix_duty_id.clone(),
-                27,
-                &r.requester,
-                &id,
-                Text::new(
-                    format!("整改被暂停的共享 {id}：{reason}"),
-                    format!("fix the suspended grant {id}: {reason}"),
-                ),
-                Term::WorkingDays { days: fix_days, from: now },
-            );
-            let suspended = GrantSuspended {
-                request_id: id,
-                requester: r.requester.clone(),
-                by: f.org.clone(),
-                reason,
-                fix_duty_id,
-                at: now,
-            };
-            Ok(Decision { events: vec![Event::Suspended(suspended)], duties: vec![fix] })
-        }
-        Command::Resume { note } => {
-            if only(r, f, "provider").is_err() {
-                only(r, f, "authority")?;
-            }
-            let Some(s) = r.suspended.as_ref().filter(|_| r.status == Status::Suspended) else {
-                return Err(not_now(r, "只有已暂停的授权才能恢复", "only a suspended grant is resumed"));
-            };
-            Ok(Decision {
-                events: vec![Event::Resumed(GrantResumed { request_id: id, by: f.org.clone(), note, at: now })],
-                duties: vec![close(s.fix_duty_id.clone(), Closure::Fulfilled, "fixed", now)],
-            })
-        }
-        Command::Terminate { reason, negotiation } => {
-            if only(r, f, "provider").is_err() {
-                only(r, f, "authority")?;
-            }
-            // Art. 27: a suspended grant not fixed may be terminated; a grant in force is
-            // ended by the provider only with a reason, after negotiating, filed with the
-            // authority. Ending it without the negotiation is recorded, and is a violation
-            // (Art. 39: unilateral termination): the system sees it rather than pretending
-            // it cannot happen.
-            let negotiation = negotiation.filter(|n| !n.trim().is_empty());
-            let unilateral = match r.status {
-                Status::Suspended => false,
-                Status::Active => negotiation.is_none(),
-                _ => {
-                    return Err(not_now(
-                        r,
-                        "只有生效中或已暂停的授权才能终止",
-                        "only a grant in force or suspended is terminated",
-                    ));
-                }
-            };
-            let mut d = end(r, GrantEnd::Terminated, reason.clone(), negotiation, f);
-            if unilateral {
-                d.events.push(violation(
-                    f,
-                    39,
-                    &r.entry.provider,
-                    "unilateral_termination",
-                    &r.id,
-                    None,
-                    Text::new(
-                        format!("提供部门未经协商单方面终止共享（{reason}）"),
-                        format!("the provider ended the grant without negotiating ({reason})"),
-                    ),
-                ));
-            }
-            Ok(d)
-        }
-        Command::Change { change, reason, negotiation } => {
-            only(r, f, "provider")?;
-            if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "只有生效中的授权才能变更", "only a grant in force is changed"));
-            }
-            let filed_with = f.provider_authority.clone().ok_or(RequestError::NotYours("authority"))?;
-            let negotiation = negotiation.filter(|n| !n.trim().is_empty());
-            let mut events = Vec::new();
-            if negotiation.is_none() {
-                events.push(violation(
-                    f,
-                    39,
-                    &r.entry.provider,
-                    "unilateral_change",
-                    &r.id,
-                    None,
-                    Text::new(
-                        format!("提供部门未经协商单方面变更共享服务（{change}）"),
-                        format!("the provider changed the service without negotiating ({change})"),
-                    ),
-                ));
-            }
-            events.insert(
-                0,
-                Event::Changed(GrantChanged { request_id: id, change, reason, negotiation, filed_with, at: now }),
-            );
-            Ok(Decision { events, duties: Vec::new() })
-        }
-        Command::ExplainDelay { duty, reason } => {
-            only(r, f, "provider")?;
-            let open = match duty.as_str() {
-                "reply" => r.status == Status::Received,
-                "delivery" => r.status == Status::Approved,
-                _ => false,
-            };
-            if !open {
-                return Err(not_now(
-                    r,
-                    "只能为尚未到期完成的答复或交付说明延迟理由",
-                    "a delay is explained for the reply or delivery still due",
-                ));
-            }
-            Ok(ev(Event::DelayExplained { duty, reason, at: now }))
-        }
-        Command::End { end: how, reason } => {
-            match how {
-                // The usage period's clock ran out: sent by this service itself.
-                GrantEnd::UsagePeriodEnded => {}
-                GrantEnd::Terminated => return Err(RequestError::NotYours("provider")),
-                _ => only(r, f, "requester")?,
-            }
-            if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "只有生效中的授权才能结束", "only a grant in force ends"));
-            }
-            Ok(end(r, how, reason, None, f))
-        }
-        Command::RequestVerification { verification_id, items, problem } => {
-            only(r, f, "requester")?;
-            if !matches!(r.status, Status::Active | Status::Suspended) {
-                return Err(not_now(r, "只有授权生效期间才能申请校核", "data is verified while the grant is in force"));
-            }
-            let duty_id = format!("request-{id}-verify-{verification_id}");
-            let duty = open(
-                duty_id.clone(),
-                26,
-                r.provider(),
-                &id,
-                Text::new(
-                    format!("核查并答复共享数据 {id} 的校核申请：{problem}"),
-                    format!("verify and answer the correction request on grant {id}: {problem}"),
-                ),
-                Term::WorkingDays { days: VERIFICATION_DAYS, from: now },
-            );
-            let requested = VerificationRequested {
-                request_id: id,
-                verification_id,
-                provider: r.entry.provider.clone(),
-                items,
-                problem,
-                duty_id,
-                at: now,
-            };
-            Ok(Decision { events: vec![Event::VerificationRequested(requested)], duties: vec![duty] })
-        }
-        Command::AnswerVerification { verification_id, correction, reason } => {
-            only(r, f, "provider")?;
-            let v = r
-                .verifications
-                .iter()
-                .find(|v| v.requested.verification_id == verification_id)
-                .ok_or_else(|| RequestError::UnknownVerification(verification_id.clone()))?;
-            if v.answered.is_some() {
-                return Err(RequestError::VerificationAlreadyAnswered(verification_id));
-            }
-            let answered = VerificationAnswered {
-                request_id: id,
-                verification_id,
-                requester: r.requester.clone(),
-                corrected: correction.is_some(),
-                content_hash: correction.as_ref().map(|c| c.0.clone()),
-                record_count: correction.as_ref().map(|c| c.1),
-                reason,
-                at: now,
-            };
-            Ok(Decision {
-                events: vec![Event::VerificationAnswered(answered)],
-                duties: vec![close(v.requested.duty_id.clone(), Closure::Fulfilled, "answered", now)],
-            })
-        }
+/// The provider records why its reply or delivery is late (Art. 39: a breach "without a
+/// recorded reason" is a violation). The reason is kept in the request and announced to
+/// nobody, so it is no event: the request takes it with [`Request::note_delay`].
+pub fn explain_delay(r: &Request, duty: DelayedDuty, reason: String, f: &Facts) -> Result<DelayReason, RequestError> {
+    only(r, f, "provider")?;
+    let due = match duty {
+        DelayedDuty::Reply => matches!(r.state, State::Received { .. }),
+        DelayedDuty::Delivery => matches!(r.state, State::Approved(_)),
+    };
+    if !due {
+        return Err(not_now(
+            r,
+            "只能为尚未到期完成的答复或交付说明延迟理由",
+            "a delay is explained for the reply or delivery still due",
+        ));
+    }
+    Ok(DelayReason { duty: duty.name().to_owned(), reason, at: f.now })
+}
+
+impl Request {
+    /// Keeps a delay reason [`explain_delay`] accepted.
+    pub fn note_delay(mut self, reason: DelayReason) -> Self {
+        self.delay_reasons.push(reason);
+        self
     }
 }
 
@@ -880,384 +550,81 @@ pub fn violation_for_breach(r: &Request, duty_id: &str, f: &Facts) -> Option<Eve
     Some(violation(f, article, party, kind, id, Some(duty_id.to_owned()), Text::new(zh, en)))
 }
 
-fn end(r: &Request, how: GrantEnd, reason: String, negotiation: Option<String>, f: &Facts) -> Decision {
-    let mut duties = vec![close(
-        usage_duty_id(&r.id),
-        if how == GrantEnd::UsagePeriodEnded { Closure::Fulfilled } else { Closure::Cancelled },
-        "grant ended",
-        f.now,
-    )];
-    if let Some(s) = r.suspended.as_ref().filter(|_| r.status == Status::Suspended) {
-        duties.push(close(s.fix_duty_id.clone(), Closure::Cancelled, "grant ended", f.now));
-    }
-    // Arts 27, 40: the requester disposes of the data as the provider requires: the recall
-    // service orders it from this grant's end (`grant.ended`) and clocks the receipt.
-    let filed_with = negotiation.as_ref().and(f.provider_authority.clone());
-    let ended = GrantEnded {
-        request_id: r.id.clone(),
-        entry_id: r.entry.entry_id.clone(),
-        provider: r.entry.provider.clone(),
-        requester: r.requester.clone(),
-        end: how,
-        reason,
-        negotiation,
-        filed_with,
-        at: f.now,
-    };
-    Decision { events: vec![Event::Ended(ended)], duties }
-}
-
-/// evolve: applies an event. Never fails: `decide` has checked it.
+/// evolve: applies an event. Never fails: `decide` has checked it, and an event that does
+/// not apply to the state (a violation, or one out of its order) leaves the state as it is.
 pub fn evolve(mut r: Request, event: &Event) -> Request {
-    match event {
-        Event::Submitted(_) => r.status = Status::Received,
-        Event::SupplementRequested(e) => {
-            r.status = Status::AwaitingSupplement;
+    let state = std::mem::replace(&mut r.state, State::Received { pending_extension: None });
+    r.state = match (state, event) {
+        (State::Received { pending_extension }, Event::SupplementRequested(e)) => {
             r.supplement_notice = Some(e.clone());
+            State::AwaitingSupplement { pending_extension }
         }
-        Event::Supplemented(e) => {
-            r.status = Status::Received;
+        (State::AwaitingSupplement { pending_extension }, Event::Supplemented(e)) => {
             r.form = e.form.clone();
             // The restarted term is a new count: extensions of the earlier one lapsed with it.
             r.extended_days = 0;
+            State::Received { pending_extension }
         }
-        Event::Approved(e) => {
-            r.status = Status::Approved;
-            r.approved = Some(e.clone());
-            r.pending_extension = None;
+        (State::Received { .. } | State::AwaitingSupplement { .. }, Event::Approved(e)) => State::Approved(e.clone()),
+        (State::Received { .. } | State::AwaitingSupplement { .. }, Event::Refused(e)) => State::Refused(e.clone()),
+        (State::Received { .. }, Event::ExtensionRequested(e)) => {
+            State::Received { pending_extension: Some(e.clone()) }
         }
-        Event::Refused(e) => {
-            r.status = Status::Refused;
-            r.refused = Some(e.clone());
-            r.pending_extension = None;
-        }
-        Event::ExtensionRequested(e) => r.pending_extension = Some(e.clone()),
-        Event::ExtensionDecided(e) => {
-            r.pending_extension = None;
+        (state @ (State::Received { .. } | State::AwaitingSupplement { .. }), Event::ExtensionDecided(e)) => {
             if e.approved {
                 r.extended_days += e.working_days;
             }
-        }
-        Event::Delivered(e) => {
-            r.status = Status::Active;
-            r.delivered = Some(e.clone());
-        }
-        Event::Suspended(e) => {
-            r.status = Status::Suspended;
-            r.suspended = Some(e.clone());
-            r.suspensions += 1;
-        }
-        Event::Resumed(_) => r.status = Status::Active,
-        Event::Ended(e) => {
-            r.status = Status::Ended;
-            r.ended = Some(e.clone());
-        }
-        Event::Changed(e) => r.changes.push(e.clone()),
-        Event::DelayExplained { duty, reason, at } => {
-            r.delay_reasons.push(DelayReason { duty: duty.clone(), reason: reason.clone(), at: *at })
-        }
-        Event::Violation(_) => {}
-        Event::VerificationRequested(e) => r.verifications.push(Verification { requested: e.clone(), answered: None }),
-        Event::VerificationAnswered(e) => {
-            if let Some(v) = r.verifications.iter_mut().find(|v| v.requested.verification_id == e.verification_id) {
-                v.answered = Some(e.clone());
+            match state {
+                State::AwaitingSupplement { .. } => State::AwaitingSupplement { pending_extension: None },
+                _ => State::Received { pending_extension: None },
             }
         }
-    }
+        (State::Approved(approved), Event::Delivered(e)) => State::Active(Grant {
+            approved,
+            delivered: e.clone(),
+            suspensions: 0,
+            last_suspension: None,
+            changes: Vec::new(),
+            verifications: Vec::new(),
+        }),
+        (State::Active(mut g), Event::Suspended(e)) => {
+            g.suspensions += 1;
+            State::Suspended(g, e.clone())
+        }
+        (State::Suspended(mut g, s), Event::Resumed(_)) => {
+            g.last_suspension = Some(s);
+            State::Active(g)
+        }
+        (State::Active(g), Event::Ended(e)) => State::Ended(g, e.clone()),
+        (State::Suspended(mut g, s), Event::Ended(e)) => {
+            g.last_suspension = Some(s);
+            State::Ended(g, e.clone())
+        }
+        (mut state, Event::Changed(e)) => {
+            if let Some(g) = state.grant_mut() {
+                g.changes.push(e.clone());
+            }
+            state
+        }
+        (mut state, Event::VerificationRequested(e)) => {
+            if let Some(g) = state.grant_mut() {
+                g.verifications.push(Verification { requested: e.clone(), answered: None });
+            }
+            state
+        }
+        (mut state, Event::VerificationAnswered(e)) => {
+            let asked = state
+                .grant_mut()
+                .and_then(|g| g.verifications.iter_mut().find(|v| v.requested.verification_id == e.verification_id));
+            if let Some(v) = asked {
+                v.answered = Some(e.clone());
+            }
+            state
+        }
+        (state, _) => state,
+    };
     r
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn entry(share_type: ShareType) -> EntryView {
-        EntryView {
-            entry_id: "e1".into(),
-            version: 2,
-            name: "户籍".into(),
-            provider: "gongan".into(),
-            share_type,
-            items: vec!["姓名".into(), "公民身份号码".into(), "住址".into()],
-            share_methods: vec![ShareMethod::Interface],
-            not_shared_reason: Some("涉及国家秘密以外的敏感信息".into()),
-            legal_basis: Some("《某法》第十条".into()),
-        }
-    }
-
-    fn form() -> RequestForm {
-        RequestForm {
-            items: vec!["姓名".into(), "公民身份号码".into()],
-            legal_basis: "《社会救助暂行办法》".into(),
-            scenario: "低保资格核验".into(),
-            scope: "本市".into(),
-            share_method: ShareMethod::Interface,
-            usage_from: "2026-12-01".parse().unwrap(),
-            usage_until: "2027-11-30".parse().unwrap(),
-            approved_by: "zhao".into(),
-        }
-    }
-
-    fn facts(org: &str) -> Facts {
-        Facts {
-            org: org.into(),
-            now: t("2026-11-23T02:00:00Z"),
-            provider_office_heads: vec!["li".into()],
-            provider_authority: Some("gd-auth".into()),
-            auto_approve: false,
-            extended_grant_in_force: false,
-            supplement_restarts: true,
-            violation_id: "v-1".into(),
-        }
-    }
-
-    fn submitted(share_type: ShareType) -> (Request, Decision) {
-        decide_submit("r1".into(), &entry(share_type), form(), None, &facts("minzheng")).unwrap()
-    }
-
-    /// Applies a command and returns the request after it, and the decision.
-    fn then(r: Request, cmd: Command, org: &str) -> (Request, Decision) {
-        let d = decide(&r, cmd, &facts(org)).unwrap();
-        (d.events.iter().fold(r, evolve), d)
-    }
-
-    fn approve() -> Command {
-        Command::Approve { items: None, narrowing_reason: None, signed_off_by: "li".into() }
-    }
-
-    fn delivered() -> Request {
-        let (r, _) = submitted(ShareType::Conditional);
-        let (r, _) = then(r, approve(), "gongan");
-        let deliver = Command::Deliver {
-            method: ShareMethod::Interface,
-            entry_version: 2,
-            content_hash: "sha256:ab".into(),
-            record_count: 10,
-        };
-        then(r, deliver, "gongan").0
-    }
-
-    #[test]
-    fn a_conditional_request_gives_the_provider_ten_working_days_to_reply() {
-        let (r, d) = submitted(ShareType::Conditional);
-        assert_eq!(r.status, Status::Received);
-        let [DutyMsg::Open(duty)] = d.duties.as_slice() else { panic!("{d:?}") };
-        assert_eq!((duty.duty.article, duty.duty.holder.as_str()), (21, "gongan"));
-        assert_eq!(duty.term, Term::WorkingDays { days: 10, from: t("2026-11-23T02:00:00Z") });
-    }
-
-    #[test]
-    fn an_unconditional_request_is_due_in_one_working_day_or_approved_at_once_when_the_provider_chose_so() {
-        let (_, d) = submitted(ShareType::Unconditional);
-        let [DutyMsg::Open(duty)] = d.duties.as_slice() else { panic!("{d:?}") };
-        assert_eq!(duty.term, Term::WorkingDays { days: 1, from: t("2026-11-23T02:00:00Z") });
-        let auto = Facts { auto_approve: true, ..facts("minzheng") };
-        let (r, d) = decide_submit("r1".into(), &entry(ShareType::Unconditional), form(), None, &auto).unwrap();
-        assert_eq!(r.status, Status::Approved);
-        assert_eq!(r.approved.unwrap().signed_off_by, None);
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Open(o)] if o.duty.article == 22), "delivery clock");
-    }
-
-    #[test]
-    fn a_not_shared_entry_is_refused_at_once_with_its_reason_and_legal_basis() {
-        let (r, d) = submitted(ShareType::NotShared);
-        assert_eq!(r.status, Status::Refused);
-        let refused = r.refused.unwrap();
-        assert_eq!(refused.legal_basis.as_deref(), Some("《某法》第十条"));
-        assert!(refused.reason.contains("敏感"));
-        assert!(d.duties.is_empty(), "no reply clock for a refusal given at once");
-    }
-
-    #[test]
-    fn an_incomplete_request_gets_one_notice_listing_everything_and_its_supplement_restarts_the_clock() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let missing = vec![
-            MissingItem { field: "legal_basis".into(), note: "请附条款原文".into() },
-            MissingItem { field: "scope".into(), note: "请说明人员范围".into() },
-        ];
-        let ask = Command::AskSupplement { missing, signed_off_by: "li".into() };
-        let (r, d) = then(r, ask.clone(), "gongan");
-        assert_eq!(r.status, Status::AwaitingSupplement);
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Pause(_)]));
-        let (r, d) = then(r, Command::Supplement { form: form() }, "minzheng");
-        assert_eq!(r.status, Status::Received);
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Restart(x)] if x.from == t("2026-11-23T02:00:00Z")));
-        assert_eq!(decide(&r, ask, &facts("gongan")), Err(RequestError::SecondSupplementNotice));
-    }
-
-    #[test]
-    fn a_request_is_not_refused_for_being_incomplete() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let refuse = Command::Refuse { reason: "材料不全".into(), incomplete: true, signed_off_by: "li".into() };
-        assert_eq!(decide(&r, refuse, &facts("gongan")), Err(RequestError::RefusedForIncompleteness));
-    }
-
-    #[test]
-    fn an_approval_that_narrows_the_items_says_why_and_is_signed_off_by_the_sharing_office_head() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let narrow = |reason: Option<&str>, by: &str| Command::Approve {
-            items: Some(vec!["姓名".into()]),
-            narrowing_reason: reason.map(str::to_owned),
-            signed_off_by: by.into(),
-        };
-        assert_eq!(decide(&r, narrow(None, "li"), &facts("gongan")), Err(RequestError::NarrowingWithoutReason));
-        assert_eq!(
-            decide(&r, narrow(Some("最小必要"), "wang"), &facts("gongan")),
-            Err(RequestError::NotSharingOfficeHead("wang".into()))
-        );
-        let widen =
-            Command::Approve { items: Some(vec!["住址".into()]), narrowing_reason: None, signed_off_by: "li".into() };
-        assert_eq!(decide(&r, widen, &facts("gongan")), Err(RequestError::ItemsNotRequested(vec!["住址".into()])));
-        let (r, d) = then(r, narrow(Some("最小必要"), "li"), "gongan");
-        assert_eq!(r.approved.unwrap().items, ["姓名"]);
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Close(c), DutyMsg::Open(o)]
-            if c.duty_id == "request-r1-reply" && o.duty.duty_id == "request-r1-delivery"));
-        assert_eq!(
-            decide(&submitted(ShareType::Conditional).0, approve(), &facts("weijian")),
-            Err(RequestError::NotYours("provider"))
-        );
-    }
-
-    #[test]
-    fn extensions_are_approved_by_the_same_level_authority_and_total_at_most_ten_working_days() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let ask = |days| Command::RequestExtension { working_days: days, reason: "数据量大".into() };
-        assert_eq!(decide(&r, ask(11), &facts("gongan")), Err(RequestError::ExtensionTooLong(10)));
-        let (r, _) = then(r, ask(6), "gongan");
-        assert_eq!(
-            decide(&r, ask(1), &facts("gongan")),
-            Err(RequestError::ExtensionPending),
-            "one at a time, and said so"
-        );
-        assert_eq!(
-            decide(&r, Command::DecideExtension { approved: true }, &facts("gongan")),
-            Err(RequestError::NotYours("authority"))
-        );
-        let (r, d) = then(r, Command::DecideExtension { approved: true }, "gd-auth");
-        assert!(
-            matches!(d.duties.as_slice(), [DutyMsg::Extend(x)] if x.working_days == 6 && x.approved_by == "gd-auth")
-        );
-        assert!(
-            matches!(&d.events[..], [Event::ExtensionDecided(e)] if e.requester == "minzheng"),
-            "the requester is told"
-        );
-        assert_eq!(decide(&r, ask(5), &facts("gongan")), Err(RequestError::ExtensionTooLong(4)));
-    }
-
-    #[test]
-    fn delivery_activates_the_grant_until_the_end_of_its_usage_period() {
-        let r = delivered();
-        assert_eq!(r.status, Status::Active);
-        let d = r.delivered.as_ref().unwrap();
-        assert_eq!((d.entry_version, d.record_count, d.active_until.to_string().as_str()), (2, 10, "2027-11-30"));
-        assert_eq!(end_of_day("2027-11-30".parse().unwrap()), t("2027-11-30T16:00:00Z"));
-    }
-
-    #[test]
-    fn delivery_opens_the_usage_period_as_an_end_the_requester_holds_not_a_deadline() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let (r, _) = then(r, approve(), "gongan");
-        let deliver = Command::Deliver {
-            method: ShareMethod::Interface,
-            entry_version: 2,
-            content_hash: "sha256:ab".into(),
-            record_count: 10,
-        };
-        let (_, d) = then(r, deliver, "gongan");
-        let [DutyMsg::Close(_), DutyMsg::Open(usage)] = d.duties.as_slice() else { panic!("{d:?}") };
-        assert_eq!((usage.duty.duty_id.as_str(), usage.duty.article), ("request-r1-usage-period", 27));
-        assert_eq!(usage.duty.holder, "minzheng");
-        assert_eq!(usage.term, Term::Expires { at: t("2027-11-30T16:00:00Z") }, "an end: never escalated");
-    }
-
-    #[test]
-    fn a_suspended_grant_not_fixed_may_be_terminated_but_one_in_force_only_after_negotiation() {
-        let r = delivered();
-        let terminate =
-            |n: Option<&str>| Command::Terminate { reason: "违规使用".into(), negotiation: n.map(str::to_owned) };
-        let (s, d) = then(r, Command::Suspend { reason: "超范围使用".into(), fix_days: 10 }, "gongan");
-        assert_eq!(s.status, Status::Suspended);
-        assert!(
-            matches!(d.duties.as_slice(), [DutyMsg::Open(o)] if o.duty.holder == "minzheng" && o.duty.article == 27)
-        );
-        let (ended, d) = then(s, terminate(None), "gongan");
-        assert_eq!(ended.status, Status::Ended);
-        assert_eq!(ended.ended.unwrap().end, GrantEnd::Terminated);
-        assert_eq!(d.duties.len(), 2, "the usage and fix clocks stop (recall orders the destruction)");
-        assert!(
-            !d.events.iter().any(|e| matches!(e, Event::Violation(_))),
-            "terminating an unfixed suspension is allowed"
-        );
-        let (ended, d) = then(delivered(), terminate(Some("2026-11-20 协商纪要")), "gongan");
-        assert_eq!(ended.ended.unwrap().filed_with.as_deref(), Some("gd-auth"), "filed with the same-level authority");
-        assert!(!d.events.iter().any(|e| matches!(e, Event::Violation(_))));
-    }
-
-    #[test]
-    fn ending_or_changing_a_grant_in_force_without_negotiating_is_recorded_as_a_violation() {
-        let terminate = Command::Terminate { reason: "不再提供".into(), negotiation: None };
-        let (ended, d) = then(delivered(), terminate, "gongan");
-        assert_eq!(ended.status, Status::Ended);
-        let Some(Event::Violation(v)) = d.events.last() else { panic!("{d:?}") };
-        assert_eq!((v.article, v.party.as_str(), v.kind.as_str()), (39, "gongan", "unilateral_termination"));
-        let change =
-            Command::Change { change: "改为按月批量".into(), reason: "系统升级".into(), negotiation: None };
-        let (_, d) = then(delivered(), change, "gongan");
-        assert!(matches!(&d.events[..], [Event::Changed(_), Event::Violation(v)] if v.kind == "unilateral_change"));
-    }
-
-    #[test]
-    fn a_late_reply_is_a_violation_unless_its_reason_was_recorded() {
-        let (r, _) = submitted(ShareType::Conditional);
-        let v = violation_for_breach(&r, "request-r1-reply", &facts("deadlines"));
-        assert!(
-            matches!(v, Some(Event::Violation(v)) if v.kind == "late_reply" && v.party == "gongan" && v.article == 39)
-        );
-        let explain = Command::ExplainDelay { duty: "reply".into(), reason: "数据源系统故障".into() };
-        let (r, _) = then(r, explain, "gongan");
-        assert_eq!(violation_for_breach(&r, "request-r1-reply", &facts("deadlines")), None);
-    }
-
-    #[test]
-    fn a_verification_request_is_answered_with_a_correction_within_ten_working_days() {
-        let verify = Command::RequestVerification {
-            verification_id: "v1".into(),
-            items: vec!["住址".into()],
-            problem: "地址过期".into(),
-        };
-        let (r, d) = then(delivered(), verify, "minzheng");
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Open(o)]
-            if o.duty.article == 26 && o.duty.holder == "gongan" && o.term == Term::WorkingDays { days: 10, from: t("2026-11-23T02:00:00Z") }));
-        let answer = Command::AnswerVerification {
-            verification_id: "v1".into(),
-            correction: Some(("sha256:cd".into(), 10)),
-            reason: None,
-        };
-        let (r, d) = then(r, answer.clone(), "gongan");
-        assert!(r.verifications[0].answered.as_ref().unwrap().corrected);
-        assert!(matches!(d.duties.as_slice(), [DutyMsg::Close(c)] if c.duty_id == "request-r1-verify-v1"));
-        assert_eq!(
-            decide(&r, answer, &facts("gongan")),
-            Err(RequestError::VerificationAlreadyAnswered("v1".into())),
-            "answered once, and the refusal says so"
-        );
-    }
-
-    #[test]
-    fn passing_data_on_needs_a_linked_request_for_a_grant_in_force_which_is_never_approved_automatically() {
-        let onward = Extends::OnwardTransfer { grant: "r0".into(), third_party: "jiaoyu".into() };
-        let auto = Facts { auto_approve: true, ..facts("minzheng") };
-        assert_eq!(
-            decide_submit("r2".into(), &entry(ShareType::Unconditional), form(), Some(onward.clone()), &auto),
-            Err(RequestError::ConsentNeeded("r0".into()))
-        );
-        let holding = Facts { extended_grant_in_force: true, ..auto };
-        let (r, _) =
-            decide_submit("r2".into(), &entry(ShareType::Unconditional), form(), Some(onward), &holding).unwrap();
-        assert_eq!(r.status, Status::Received, "waits for the provider's consent");
-    }
-}
+mod tests;

@@ -138,7 +138,7 @@ pub async fn save_request(db: &impl ConnectionTrait, r: &Request, read: Read) ->
         provider: Set(r.entry.provider.clone()),
         share_type: Set(enum_str(r.entry.share_type)),
         purpose: Set(Some(r.form.scenario.clone())),
-        status: Set(r.status.name().to_owned()),
+        status: Set(r.status().name().to_owned()),
         submitted_at: Set(r.submitted_at),
         reply_duty_id: Set(crate::domain::reply_duty_id(&r.id)),
         state: Set(Some(serde_json::to_string(r).expect("requests serialize"))),
