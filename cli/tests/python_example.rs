@@ -69,6 +69,25 @@ async fn credentials(creds_dir: &Path, nats_url: &str, org: &str) {
     }
 }
 
+/// `govshare up`, stopped as with ctrl-c when dropped (also when the test fails): it stops its
+/// services and takes its nats-server with it, which a SIGKILL would leave running.
+struct Up(tokio::process::Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            for _ in 0..150 {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = self.0.start_kill();
+    }
+}
+
 /// Makes the venv; its python, or why not.
 async fn venv_python() -> Result<PathBuf, String> {
     let script = repo().join("scripts/python-example.sh");
@@ -132,7 +151,7 @@ async fn the_python_example_department_system_runs_against_govshare_up() {
 
     // Given `govshare up` in a fresh folder (as cli/tests/up.rs starts it)
     let dir = tempfile::tempdir().unwrap();
-    let mut up = tokio::process::Command::new(env!("CARGO_BIN_EXE_govshare"))
+    let mut up = Up(tokio::process::Command::new(env!("CARGO_BIN_EXE_govshare"))
         .args(["up", "--nats-port", "0", "--http-port", "0"])
         .current_dir(dir.path())
         .env_remove("GOVSHARE_NATS__URL")
@@ -141,8 +160,8 @@ async fn the_python_example_department_system_runs_against_govshare_up() {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("govshare up starts");
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+        .expect("govshare up starts"));
+    let mut lines = BufReader::new(up.0.stdout.take().unwrap()).lines();
     let url = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.strip_prefix("govshare is up: NATS ") {
@@ -260,5 +279,5 @@ async fn the_python_example_department_system_runs_against_govshare_up() {
     assert!(kept > 0);
     let second = run_example(&python, &url, &creds, &cursor).await;
     assert!(second.contains(&format!(", cursor {kept}\n")), "the second run starts at the kept cursor: {second}");
-    let _ = up.kill().await;
+    drop(up);
 }
