@@ -82,6 +82,7 @@ async fn the_requester_hears_the_supplement_notice_and_the_extension_decision_an
 
     // When weijian supplies them and gongan asks gd-auth for 6 more working days
     let mut supplement = govshare_cli::fixtures::request("", "zhao");
+    supplement.as_object_mut().unwrap().remove("entry_id"); // a supplement has no entry_id: refused as unknown
     supplement["request_id"] = json!(id);
     p.command(Service::Requests, "weijian", "supplement", supplement).await.expect("supplemented");
     p.command(

@@ -68,6 +68,7 @@ async fn a_supplement_notice_stops_the_reply_clock_and_the_supplement_restarts_i
     // When the supplement arrives on Tuesday 1 December
     p.clock.set(t("2026-12-01T02:00:00Z"));
     let mut supplement = govshare_cli::fixtures::request("", "zhao");
+    supplement.as_object_mut().unwrap().remove("entry_id"); // a supplement has no entry_id: refused as unknown
     supplement["request_id"] = json!(id);
     cmd(&p, "weijian", "supplement", supplement).await;
 
