@@ -1,13 +1,15 @@
 //! Disputes (Art. 28) and the violations the system sees (Arts 39-41), over the bus.
 
+use govshare_cli::client::CallError;
 use govshare_runtime::{
-    Service,
+    ErrorCode, Service,
     duty::DutyBreached,
     events::{
         disputes::{DisputeClosed, DisputeEscalated, DisputeOpened, DisputeStep},
         requests::GrantEnded,
         violations::ViolationDetected,
     },
+    reply::WireError,
 };
 use govshare_tests::{Backend, Platform};
 use serde_json::{Value, json};
@@ -26,6 +28,13 @@ async fn register(p: &Platform, by: &str, id: &str, kind: &str, region: &str) {
 
 async fn cmd(p: &Platform, org: &str, name: &str, body: Value) -> Value {
     p.command(Service::Requests, org, name, body).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn refused(p: &Platform, org: &str, name: &str, body: Value) -> WireError {
+    match p.command(Service::Requests, org, name, body).await {
+        Err(CallError::Refused(e)) => e,
+        other => panic!("{name} should be refused: {other:?}"),
+    }
 }
 
 /// Every event of type `E` about `subject`, decoded, in bus order.
@@ -70,6 +79,19 @@ async fn a_dispute_between_two_departments_of_one_city_is_negotiated_then_coordi
     .await;
     assert_eq!((opened["step"].as_str(), opened["handled_by"].as_str()), (Some("negotiation"), Some("gz-gongan")));
     let id = opened["dispute_id"].as_str().unwrap().to_owned();
+
+    // When a party asks for the government's decision at negotiation, it is refused: the
+    // case is not at the decision step, and nothing changes
+    let early = json!({"dispute_id": id, "decision": "x"});
+    let e = refused(&p, "gz-weijian", "decide_dispute", early).await;
+    assert_eq!(e.code, ErrorCode::NotAllowed, "{e}");
+
+    // When a party names a field the call does not have, every problem comes at once
+    let body = json!({"dispute_id": id, "reason": " ", "coordinator": "gz-auth"});
+    let e = refused(&p, "gz-weijian", "escalate_dispute", body).await;
+    let mut found: Vec<_> = e.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+    found.sort();
+    assert_eq!(found, [("coordinator", "unknown_field"), ("reason", "required")], "{e}");
 
     // And when negotiation fails, the city's authority coordinates, and settles it
     let up = cmd(&p, "gz-weijian", "escalate_dispute", json!({"dispute_id": id, "reason": "协商未果"})).await;

@@ -4,6 +4,7 @@
 //! command read ([`govshare_runtime::revision`]): of two commands on one record at once, the
 //! second to commit changes nothing and is answered `conflict`.
 
+pub mod disputes;
 pub mod entities;
 mod m20261123_200001_create_requests;
 mod m20261123_200002_workflow;
@@ -230,39 +231,4 @@ pub async fn authority_at_or_above(
         }
     }
     Ok(None)
-}
-
-pub async fn dispute(db: &impl ConnectionTrait, id: &str) -> Result<Option<crate::domain::disputes::Dispute>, DbErr> {
-    Ok(dispute_at(db, id).await?.map(|(d, _)| d))
-}
-
-/// A dispute and the revision it was read at, for a step that will save it.
-pub async fn dispute_at(
-    db: &impl ConnectionTrait,
-    id: &str,
-) -> Result<Option<(crate::domain::disputes::Dispute, Read)>, DbErr> {
-    let Some(row) = entities::dispute::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
-    let d = serde_json::from_str(&row.state).map_err(|e| DbErr::Custom(format!("stored dispute: {e}")))?;
-    Ok(Some((d, Read::At(row.revision))))
-}
-
-/// Writes a dispute as read at `read` ([`Read::New`]: a new one); see [`save_request`].
-pub async fn save_dispute(
-    db: &impl ConnectionTrait,
-    d: &crate::domain::disputes::Dispute,
-    read: Read,
-) -> Result<(), SaveError> {
-    use entities::dispute::{ActiveModel, Column, Entity};
-    let row = ActiveModel {
-        id: Set(d.id.clone()),
-        claimant: Set(d.claimant.clone()),
-        respondent: Set(d.respondent.clone()),
-        handled_by: Set(d.handled_by.clone()),
-        step: Set(enum_str(d.step)),
-        closed: Set(d.closed.is_some()),
-        opened_at: Set(d.opened.at),
-        state: Set(serde_json::to_string(d).expect("disputes serialize")),
-        revision: NotSet,
-    };
-    revision::save::<Entity>(db, "dispute", (&[Column::Id], Column::Revision), &d.id, row, read).await
 }
