@@ -6,6 +6,7 @@ pub mod bus_cli;
 pub mod calendar_cli;
 pub mod catalog_cli;
 pub mod client;
+pub mod contract_cli;
 pub mod demo;
 pub mod dispute_cli;
 pub mod fixtures;

@@ -8,6 +8,7 @@ use govshare_cli::{
     calendar_cli::{self, CalendarCmd},
     catalog_cli::{self, CatalogCmd, RegionCmd},
     client::{CallError, Client},
+    contract_cli::ContractCmd,
     demo,
     dispute_cli::DisputeCmd,
     inbox_cli::InboxCmd,
@@ -95,6 +96,11 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         cmd: CalendarCmd,
+    },
+    /// The generated bus contract (docs/contract: AsyncAPI 3.0 and JSON Schemas): export, check.
+    Contract {
+        #[command(subcommand)]
+        cmd: ContractCmd,
     },
     /// GB/T 2260 regions, offline from the region table.
     Region {
@@ -282,6 +288,16 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Contract { cmd } => match govshare_cli::contract_cli::run(cmd) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        },
         Command::Region { cmd } => match catalog_cli::region(cmd) {
             Ok(line) => {
                 println!("{line}");

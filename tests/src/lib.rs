@@ -18,6 +18,7 @@ use govshare_cli::{
 use govshare_runtime::{
     Envelope, ManualClock, Service,
     app::Running,
+    bus::CallKind,
     config::{NatsSettings, Settings},
     envelope::EventPayload,
     trust::{Identities, Identity, KeyFolder},
@@ -305,6 +306,9 @@ pub struct Platform {
     pub base: Settings,
     dbs: HashMap<Service, TestDb>,
     running: HashMap<Service, Running>,
+    /// Envelopes the test itself put on the bus ([`Platform::send`]): possibly hostile on
+    /// purpose, so not held to the contract ([`contract_round_trip`]).
+    injected: std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>,
 }
 
 impl Platform {
@@ -348,6 +352,7 @@ impl Platform {
             base: test_settings(),
             dbs,
             running: HashMap::new(),
+            injected: Default::default(),
         };
         for s in services {
             p.start_service(*s).await;
@@ -410,14 +415,15 @@ impl Platform {
     }
 
     pub async fn command(&self, service: Service, org: &str, name: &str, body: Value) -> Result<Value, CallError> {
-        self.client.command(service, org, name, body).await
+        let answer = self.client.command(service, org, name, body.clone()).await;
+        contract_round_trip::call(service, CallKind::Command, name, body, &answer);
+        answer
     }
 
     pub async fn query(&self, service: Service, org: &str, name: &str, body: Value) -> Value {
-        self.client
-            .query(service, org, name, body)
-            .await
-            .unwrap_or_else(|e| panic!("query {} {name}: {e}", service.name()))
+        let answer = self.client.query(service, org, name, body.clone()).await;
+        contract_round_trip::call(service, CallKind::Query, name, body, &answer);
+        answer.unwrap_or_else(|e| panic!("query {} {name}: {e}", service.name()))
     }
 
     /// Waits until durable consumer `durable` has acked everything in `stream`.
@@ -427,7 +433,16 @@ impl Platform {
 
     /// Waits for an event of type `E` about `subject`.
     pub async fn wait_event<E: EventPayload>(&self, subject: &str) -> Envelope {
-        govshare_cli::demo::wait_for_event::<E>(&self.js, subject, WAIT).await.expect("event arrives")
+        let envelope = govshare_cli::demo::wait_for_event::<E>(&self.js, subject, WAIT).await.expect("event arrives");
+        self.check_event(&envelope);
+        envelope
+    }
+
+    /// Holds an envelope a service wrote to the published contract (not one the test sent).
+    fn check_event(&self, envelope: &Envelope) {
+        if !self.injected.lock().expect("injected").contains(&envelope.id) {
+            contract_round_trip::event(envelope);
+        }
     }
 
     /// Waits until deadlines reports duty `id` (as seen by `org`) in `state`; returns it.
@@ -490,6 +505,7 @@ impl Platform {
         for seq in state.first_sequence..=state.last_sequence {
             let m = s.get_raw_message(seq).await?;
             if let Ok(env) = Envelope::from_slice(&m.payload) {
+                self.check_event(&env);
                 out.push((m.subject.to_string(), env));
             }
         }
@@ -548,6 +564,7 @@ impl Platform {
     /// It publishes as the service whose `source` the envelope names (the bus admits nobody
     /// else on that service's subjects).
     pub async fn send(&self, out: &govshare_runtime::Outgoing) {
+        self.injected.lock().expect("injected").insert(out.envelope.id);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", out.envelope.id.to_string().as_str());
         let body = serde_json::to_vec(&out.envelope).expect("envelope serializes");
@@ -582,6 +599,55 @@ impl Platform {
 }
 
 /// Logs for a failing test: `RUST_LOG=info cargo test`.
+/// Round trip (issue 14): every call body the tests send and every answer and event they read
+/// holds to the schemas published in `docs/contract/`, so the schemas cannot drift from the wire.
+pub mod contract_round_trip {
+    use govshare_cli::{client::CallError, contract_cli};
+    use govshare_runtime::{Envelope, Service, bus::CallKind};
+    use serde_json::Value;
+
+    /// An accepted call: its body must be one the schema admits, its result one the schema
+    /// describes. (A refused body may be wrong on purpose.) Calls the contract does not type
+    /// yet are skipped (`None` below): this skip goes away when every call is typed.
+    pub fn call(service: Service, kind: CallKind, name: &str, body: Value, answer: &Result<Value, CallError>) {
+        let Ok(result) = answer else { return };
+        let mut body = body;
+        if let Some(fields) = body.as_object_mut() {
+            fields.entry("version").or_insert(Value::from(govshare_contract::calls::CALL_VERSION));
+        }
+        let what = format!("{} {kind:?} {name}", service.name());
+        if let Some(problems) = contract_cli::call_problems(service, kind, name, &body) {
+            assert!(
+                problems.is_empty(),
+                "{what}: the service accepted a body its published schema refuses:\n  {}\nbody: {body}",
+                problems.join("\n  ")
+            );
+        }
+        if let Some(problems) = contract_cli::result_problems(service, kind, name, result) {
+            assert!(
+                problems.is_empty(),
+                "{what}: the answer does not match its published schema (docs/contract/schemas):\n  {}\nresult: {result}",
+                problems.join("\n  ")
+            );
+        }
+    }
+
+    /// An event a service wrote: its envelope and its data hold to the published schemas.
+    /// A type the contract does not have (a test's unknown version) is not checked.
+    pub fn event(envelope: &Envelope) {
+        if let Some(problems) = contract_cli::event_problems(envelope) {
+            assert!(
+                problems.is_empty(),
+                "event {} ({}) does not match its published schema:\n  {}\nenvelope: {}",
+                envelope.event_type,
+                envelope.id,
+                problems.join("\n  "),
+                envelope.to_json()
+            );
+        }
+    }
+}
+
 fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
