@@ -380,12 +380,20 @@ impl Contract {
             }),
         );
         let (address, parameters, stream) = event_address(kind, &event_type);
+        let stream = match parameters.contains_key("org") {
+            true => format!(
+                "An organisation's notices, on the JetStream stream `{stream}`: the event subject a department system subscribes to (its own `org` only)."
+            ),
+            false => format!(
+                "On the JetStream stream `{stream}`; read by govshare's services and operators (a department system hears of it through its notices)."
+            ),
+        };
         let stem = type_stem(&event_type).trim_start_matches("govshare.");
         let channel = format!("evt.{stem}");
         let mut ch = json!({
             "address": address,
             "title": stem,
-            "description": format!("On the JetStream stream `{stream}`."),
+            "description": stream,
             "messages": {},
         });
         if !parameters.is_empty() {
@@ -453,13 +461,16 @@ impl Contract {
 }
 
 const INFO: &str = "Every command, query and event of govshare (government data sharing under 《政务数据共享条例》), \
-as a department system sees the bus: it sends commands and queries (NATS request-reply: the answer comes on the \
-caller's own inbox, `_INBOX.<org>.`) and receives events (JetStream; every event is a CloudEvents 1.0 JSON \
-envelope). Generated from the Rust types of the `govshare-contract` crate by `govshare contract export`; do not \
-edit by hand. Each message's JSON Schema 2020-12 document is under `schemas/` (`x-govshare-schema`). \
-Versioning: see VERSIONING.md; a call body carries `\"version\": 1`, an event's CloudEvents `type` ends in `.v<N>`.";
+from the side of those who connect to the bus: a department system sends commands and queries (NATS request-reply: \
+the answer comes on the caller's own inbox, `_INBOX.<org>.`) and receives its organisation's notices \
+(`govshare.evt.notify.org.<org>`, the only events a department's credentials may read). The other events are the \
+services' own traffic on JetStream (each a CloudEvents 1.0 JSON envelope), described here so that every service \
+and the operators' tools read one contract. Generated from the Rust types of the `govshare-contract` crate by \
+`govshare contract export`; do not edit by hand. Each message's JSON Schema 2020-12 document is under `schemas/` \
+(`x-govshare-schema`). Versioning (VERSIONING.md): a call body carries `\"version\": 1`, an event's CloudEvents \
+`type` ends in `.v<N>`.";
 
-const NKEY: &str = "Every connection authenticates with an NATS nkey (an Ed25519 key pair): the server sends a nonce, \
+const NKEY: &str = "Every connection authenticates with a NATS nkey (an Ed25519 key pair): the server sends a nonce, \
 the client signs it with its seed, the server checks the signature against the public keys it admits (an \
 organisation's keys are in the catalog's directory). AsyncAPI 3.0 has no security scheme for this \
 challenge-response, so it is described here and in `x-govshare-authentication`.";
