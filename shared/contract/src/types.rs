@@ -286,6 +286,13 @@ impl<const MIN: u32, const MAX: u32> JsonSchema for Count<MIN, MAX> {
     }
 }
 
+/// A page's cursor: the `next_after` of the page before, as the list answered it.
+pub type Cursor = Text<512>;
+
+/// Rows in one page. 200 is the most any list answers; a platform may set
+/// `calls.max_page_size` lower, and a limit over it is then `out_of_range`.
+pub type PageLimit = Count<1, 200>;
+
 /// The years a date may fall in, as a pattern on its text: the calendar counts nothing else.
 const YEAR_PATTERN: &str = "^(20[0-9]{2}|2100)-";
 

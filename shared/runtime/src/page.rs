@@ -62,6 +62,35 @@ impl Page {
         Self { after, limit: limit.unwrap_or(DEFAULT_LIMIT).clamp(1, max) }
     }
 
+    /// A page from a typed call's `after` and `limit` (their shape already checked by the
+    /// schema): a limit over `calls.max_page_size` or a cursor that is not this list's is a
+    /// problem on its field, both at once.
+    pub fn new(after: Option<&str>, limit: Option<u64>, settings: &CallSettings, parts: usize) -> Result<Self, ApiError> {
+        let max = settings.max_page_size.max(1);
+        let mut problems = Vec::new();
+        if limit.is_some_and(|l| l == 0 || l > max) {
+            problems.push(Problem::new(
+                "limit",
+                "out_of_range",
+                Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
+            ));
+        }
+        let after = match after.map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(raw) => match split(raw, parts) {
+                Some(keys) => Some(keys),
+                None => {
+                    problems.push(bad_cursor_problem());
+                    None
+                }
+            },
+        };
+        if !problems.is_empty() {
+            return Err(ApiError::validation(problems));
+        }
+        Ok(Self { after, limit: limit.unwrap_or(DEFAULT_LIMIT).clamp(1, max) })
+    }
+
     /// A page from the start (tests, and lists read whole inside a service).
     pub fn first(limit: u64) -> Self {
         Self { after: None, limit: limit.max(1) }
