@@ -15,7 +15,10 @@
 use std::{sync::Arc, time::Instant};
 
 use clap::Parser;
-use govshare_catalog::{domain::entry::Entry, store};
+use govshare_catalog::{
+    domain::entry::{Entry, Lifecycle},
+    store,
+};
 use govshare_cli::{client::Client, platform};
 use govshare_runtime::{
     ManualClock, Service,
@@ -90,9 +93,7 @@ async fn load(db: &sea_orm::DatabaseConnection, n: u32) -> anyhow::Result<()> {
             let entry = Entry {
                 id: v.entry_id.clone(),
                 provider: v.provider.clone(),
-                published: Some(v),
-                working: None,
-                withdrawn: false,
+                lifecycle: Lifecycle::Published { published: v, next: None },
                 update_duty: None,
                 review_duty: None,
                 refresh_duty: None,

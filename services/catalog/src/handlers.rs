@@ -289,7 +289,7 @@ async fn decide_and_apply(
     Ok(EntryChanged {
         entry_id: next.id.clone(),
         status: next.status().to_owned(),
-        version: next.latest().map(|v| v.version),
+        version: Some(next.latest().version),
         duties: duties_answer(&decision),
     })
 }
@@ -577,7 +577,7 @@ async fn get_entry(cat: &Catalog, call: &Call, b: api::GetEntry) -> Result<api::
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
     let provider = store::organisation(db, &entry.provider).await?;
     let insider = call.org == entry.provider || authority_check(db, &call.org, provider.map(|p| p.region)).await?;
-    if entry.published.is_none() && !insider {
+    if entry.published().is_none() && !insider {
         return Err(ApiError::not_found("entry", &id));
     }
     let history = if insider {
@@ -597,8 +597,9 @@ async fn get_entry(cat: &Catalog, call: &Call, b: api::GetEntry) -> Result<api::
     } else {
         Vec::new()
     };
-    let status = entry.status().to_owned();
-    let Entry { id: entry_id, provider, published, working, update_duty, review_duty, refresh_duty, .. } = entry;
+    let (status, published, working) =
+        (entry.status().to_owned(), entry.published().cloned(), entry.working().cloned());
+    let Entry { id: entry_id, provider, update_duty, review_duty, refresh_duty, .. } = entry;
     Ok(api::EntryView {
         entry_id,
         status,
@@ -671,7 +672,7 @@ async fn search_entries(cat: &Catalog, b: api::SearchEntries) -> Result<api::Sea
     let entries = rows
         .into_iter()
         .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
-        .filter_map(|e| e.published)
+        .filter_map(|e| e.published().cloned())
         .collect();
     Ok(api::SearchResults {
         total: total.min(TOTAL_CAP),
@@ -709,7 +710,7 @@ async fn export_dcat(cat: &Catalog, b: api::ExportDcat) -> Result<api::DcatCatal
         .into_iter()
         .filter_map(|r| {
             let e: Entry = serde_json::from_str(&r.state).ok()?;
-            Some(dcat_dataset(&e.published?, r.published_at))
+            Some(dcat_dataset(e.published()?, r.published_at))
         })
         .collect();
     Ok(api::DcatCatalog(json!({
@@ -820,7 +821,7 @@ async fn list_refreshes(cat: &Catalog, call: &Call, b: api::ListRefreshes) -> Re
     let id = String::from(b.entry_id);
     let db = &cat.ctx.db;
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
-    if entry.published.is_none() && call.org != entry.provider {
+    if entry.published().is_none() && call.org != entry.provider {
         let provider = store::organisation(db, &entry.provider).await?;
         if !authority_check(db, &call.org, provider.map(|p| p.region)).await? {
             return Err(ApiError::not_found("entry", &id));

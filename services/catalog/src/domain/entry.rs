@@ -149,42 +149,167 @@ fn stage_name(stage: &Stage) -> &'static str {
     }
 }
 
-/// A catalog entry: its published version, the version in progress, and its open duties.
+/// Where an entry is in its lifecycle (Art. 16); what it holds follows from where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Never published: its first version is in progress (a draft, submitted, or returned).
+    Unpublished(Working),
+    /// A version is published to all departments; the next may be in progress.
+    Published { published: EntryVersion, next: Option<Working> },
+    /// Withdrawn from the catalog: accepts nothing more. Holds what it was when withdrawn.
+    Withdrawn { was: Box<Lifecycle> },
+}
+
+impl Lifecycle {
+    /// The same lifecycle with `working` as the version in progress (withdrawn: unchanged).
+    fn with_working(self, working: Working) -> Self {
+        match self {
+            Lifecycle::Unpublished(_) => Lifecycle::Unpublished(working),
+            Lifecycle::Published { published, .. } => Lifecycle::Published { published, next: Some(working) },
+            withdrawn @ Lifecycle::Withdrawn { .. } => withdrawn,
+        }
+    }
+}
+
+/// A catalog entry: where it is in its lifecycle, and its open duties.
+///
+/// Stored as JSON in the same shape as before the lifecycle was an enum ([`StoredEntry`]), so
+/// entries stored earlier read unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StoredEntry", into = "StoredEntry")]
 pub struct Entry {
     pub id: String,
     pub provider: String,
-    pub published: Option<EntryVersion>,
-    pub working: Option<Working>,
-    pub withdrawn: bool,
+    pub lifecycle: Lifecycle,
     pub update_duty: Option<UpdateDuty>,
     pub review_duty: Option<String>,
     /// The open recurring refresh duty of the published version, if its data has cycles.
-    /// (Absent in entries stored before refresh duties existed: they have none open.)
-    #[serde(default)]
     pub refresh_duty: Option<String>,
     /// How many update duties were opened (names the next one).
     pub updates_required: u32,
 }
 
+/// An entry as stored (and as it was before [`Lifecycle`]): the published version, the
+/// version in progress and a withdrawn flag side by side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEntry {
+    id: String,
+    provider: String,
+    published: Option<EntryVersion>,
+    working: Option<Working>,
+    withdrawn: bool,
+    update_duty: Option<UpdateDuty>,
+    review_duty: Option<String>,
+    /// (Absent in entries stored before refresh duties existed: they have none open.)
+    #[serde(default)]
+    refresh_duty: Option<String>,
+    updates_required: u32,
+}
+
+impl TryFrom<StoredEntry> for Entry {
+    type Error = String;
+    fn try_from(s: StoredEntry) -> Result<Self, String> {
+        let current = match (s.published, s.working) {
+            (Some(published), next) => Lifecycle::Published { published, next },
+            (None, Some(working)) => Lifecycle::Unpublished(working),
+            (None, None) => return Err(format!("entry {} has no version", s.id)),
+        };
+        let lifecycle = if s.withdrawn { Lifecycle::Withdrawn { was: Box::new(current) } } else { current };
+        Ok(Entry {
+            id: s.id,
+            provider: s.provider,
+            lifecycle,
+            update_duty: s.update_duty,
+            review_duty: s.review_duty,
+            refresh_duty: s.refresh_duty,
+            updates_required: s.updates_required,
+        })
+    }
+}
+
+impl From<Entry> for StoredEntry {
+    fn from(e: Entry) -> Self {
+        let (published, working) = (e.published().cloned(), e.working().cloned());
+        StoredEntry {
+            withdrawn: e.is_withdrawn(),
+            id: e.id,
+            provider: e.provider,
+            published,
+            working,
+            update_duty: e.update_duty,
+            review_duty: e.review_duty,
+            refresh_duty: e.refresh_duty,
+            updates_required: e.updates_required,
+        }
+    }
+}
+
+/// The versions an entry holds.
+struct Held<'a> {
+    published: Option<&'a EntryVersion>,
+    working: Option<&'a Working>,
+    latest: &'a EntryVersion,
+}
+
 impl Entry {
+    /// A new entry whose first version is `working`.
+    pub fn new(working: Working) -> Self {
+        Entry {
+            id: working.version.entry_id.clone(),
+            provider: working.version.provider.clone(),
+            lifecycle: Lifecycle::Unpublished(working),
+            update_duty: None,
+            review_duty: None,
+            refresh_duty: None,
+            updates_required: 0,
+        }
+    }
+
+    /// What the entry holds: its versions, whether or not it was withdrawn.
+    fn holding(&self) -> Held<'_> {
+        let mut l = &self.lifecycle;
+        loop {
+            match l {
+                Lifecycle::Unpublished(w) => return Held { published: None, working: Some(w), latest: &w.version },
+                Lifecycle::Published { published, next } => {
+                    let latest = next.as_ref().map_or(published, |w| &w.version);
+                    return Held { published: Some(published), working: next.as_ref(), latest };
+                }
+                Lifecycle::Withdrawn { was } => l = was,
+            }
+        }
+    }
+
+    /// The version published to all departments, if any.
+    pub fn published(&self) -> Option<&EntryVersion> {
+        self.holding().published
+    }
+
+    /// The version in progress, if any.
+    pub fn working(&self) -> Option<&Working> {
+        self.holding().working
+    }
+
+    pub fn is_withdrawn(&self) -> bool {
+        matches!(self.lifecycle, Lifecycle::Withdrawn { .. })
+    }
+
     /// The status shown in queries.
     pub fn status(&self) -> &'static str {
-        match (&self.working, &self.published, self.withdrawn) {
-            (_, _, true) => "withdrawn",
-            (Some(w), _, _) => stage_name(&w.stage),
-            (None, Some(_), _) => "published",
-            (None, None, _) => "draft",
+        match &self.lifecycle {
+            Lifecycle::Withdrawn { .. } => "withdrawn",
+            Lifecycle::Unpublished(w) | Lifecycle::Published { next: Some(w), .. } => stage_name(&w.stage),
+            Lifecycle::Published { next: None, .. } => "published",
         }
     }
 
     /// The newest version: in progress, or else published.
-    pub fn latest(&self) -> Option<&EntryVersion> {
-        self.working.as_ref().map(|w| &w.version).or(self.published.as_ref())
+    pub fn latest(&self) -> &EntryVersion {
+        self.holding().latest
     }
 
     fn next_version(&self) -> u32 {
-        self.latest().map_or(1, |v| v.version + 1)
+        self.latest().version + 1
     }
 }
 
@@ -379,7 +504,7 @@ pub fn check_refresh(
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     match entry {
-        Some(e) if e.published.is_none() && e.provider == actor => problems.push(Problem::new(
+        Some(e) if e.published().is_none() && e.provider == actor => problems.push(Problem::new(
             "entry_id",
             "not_published",
             Text::new(
@@ -387,8 +512,8 @@ pub fn check_refresh(
                 format!("catalog entry {entry_id} is not published: the refresh duty starts at publication"),
             ),
         )),
-        Some(e) if e.published.is_some() => {
-            if e.withdrawn {
+        Some(e) if e.published().is_some() => {
+            if e.is_withdrawn() {
                 problems.push(Problem::new(
                     "entry_id",
                     "withdrawn",
@@ -444,19 +569,20 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             _ => Err(CatalogError::UnknownEntry(f.new_id.to_owned())),
         };
     };
-    if entry.withdrawn {
+    if entry.is_withdrawn() {
         return Err(CatalogError::Withdrawn);
     }
-    let stage = entry.working.as_ref().map(|w| &w.stage);
     match cmd {
         Command::SaveDraft(d) => {
             if !f.is_provider() {
                 return Err(CatalogError::NotTheProvider);
             }
-            let number = match stage {
-                Some(Stage::Submitted { .. }) => return Err(wrong_stage(entry, &Command::SaveDraft(d))),
+            let number = match entry.working() {
+                Some(Working { stage: Stage::Submitted { .. }, .. }) => {
+                    return Err(wrong_stage(entry, &Command::SaveDraft(d)));
+                }
                 // A draft in progress is edited in place; a published entry gets a new version.
-                Some(_) => entry.working.as_ref().expect("stage").version.version,
+                Some(w) => w.version.version,
                 None => entry.next_version(),
             };
             let version = version_of(&entry.id, number, f.provider, d);
@@ -466,7 +592,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             if !f.is_provider() {
                 return Err(CatalogError::NotTheProvider);
             }
-            let Some(working) = entry.working.as_ref().filter(|w| !matches!(w.stage, Stage::Submitted { .. })) else {
+            let Some(working) = entry.working().filter(|w| !matches!(w.stage, Stage::Submitted { .. })) else {
                 return Err(wrong_stage(
                     entry,
                     &Command::Submit { secrecy_assessment, personal_information_assessment, signed_off_by },
@@ -479,7 +605,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             let mut duties = Vec::new();
             // An update of a published entry: the authority reviews within 2 WD (Art. 17),
             // and the provider's update duty is fulfilled by submitting.
-            if entry.published.is_some() {
+            if entry.published().is_some() {
                 duties.push(duty(
                     review_duty_id(&entry.id, working.version.version),
                     17,
@@ -515,7 +641,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             if !f.is_reviewer() {
                 return Err(CatalogError::NotTheReviewer(f.provider.region.to_string()));
             }
-            let Some(working) = entry.working.as_ref().filter(|w| matches!(w.stage, Stage::Submitted { .. })) else {
+            let Some(working) = entry.working().filter(|w| matches!(w.stage, Stage::Submitted { .. })) else {
                 return Err(wrong_stage(entry, &cmd));
             };
             let mut duties: Vec<DutyMessage> =
@@ -543,7 +669,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             if !(f.is_provider() || f.is_reviewer()) {
                 return Err(CatalogError::NotTheProvider);
             }
-            let version = entry.latest().cloned().expect("an entry has a version");
+            let version = entry.latest().clone();
             let duties = entry
                 .update_duty
                 .iter()
@@ -570,7 +696,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
                 return Err(CatalogError::UpdateAlreadyRequired);
             }
             let duty_id = update_duty_id(&entry.id, entry.updates_required + 1);
-            let name = entry.latest().map(|v| v.name.clone()).unwrap_or_default();
+            let name = entry.latest().name.clone();
             Ok(Decision {
                 events: vec![Event::UpdateRequired(UpdateRequired {
                     entry_id: entry.id.clone(),
@@ -612,7 +738,7 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             if !f.is_provider() {
                 return Err(CatalogError::NotTheProvider);
             }
-            let Some(published) = &entry.published else {
+            let Some(published) = entry.published() else {
                 return Err(wrong_stage(entry, &Command::RecordRefresh { refreshed_at, note }));
             };
             if refreshed_at > f.now {
@@ -642,40 +768,28 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
 pub fn evolve(entry: Option<Entry>, event: &Event) -> Entry {
     let mut e = match (entry, event) {
         (Some(e), _) => e,
-        (None, Event::Drafted(d)) => Entry {
-            id: d.entry.entry_id.clone(),
-            provider: d.entry.provider.clone(),
-            published: None,
-            working: None,
-            withdrawn: false,
-            update_duty: None,
-            review_duty: None,
-            refresh_duty: None,
-            updates_required: 0,
-        },
+        (None, Event::Drafted(d)) => return Entry::new(Working { version: d.entry.clone(), stage: Stage::Draft }),
         (None, other) => panic!("a new entry starts with a draft, not {other:?}"),
     };
-    match event {
-        Event::Drafted(d) => e.working = Some(Working { version: d.entry.clone(), stage: Stage::Draft }),
-        Event::Submitted(s) => {
-            e.working =
-                Some(Working { version: s.entry.clone(), stage: Stage::Submitted { reviewer: s.reviewer.clone() } })
-        }
-        Event::Published(p) => {
-            e.published = Some(p.entry.clone());
-            e.working = None;
-        }
-        Event::Returned(r) => {
-            e.working =
-                Some(Working { version: r.entry.clone(), stage: Stage::Returned { reasons: r.reasons.clone() } })
-        }
-        Event::Withdrawn(_) => e.withdrawn = true,
+    e.lifecycle = match event {
+        Event::Drafted(d) => e.lifecycle.with_working(Working { version: d.entry.clone(), stage: Stage::Draft }),
+        Event::Submitted(s) => e.lifecycle.with_working(Working {
+            version: s.entry.clone(),
+            stage: Stage::Submitted { reviewer: s.reviewer.clone() },
+        }),
+        Event::Returned(r) => e
+            .lifecycle
+            .with_working(Working { version: r.entry.clone(), stage: Stage::Returned { reasons: r.reasons.clone() } }),
+        Event::Published(p) => Lifecycle::Published { published: p.entry.clone(), next: None },
+        Event::Withdrawn(_) if e.is_withdrawn() => e.lifecycle,
+        Event::Withdrawn(_) => Lifecycle::Withdrawn { was: Box::new(e.lifecycle) },
         Event::UpdateRequired(u) => {
             e.updates_required += 1;
             e.update_duty = Some(UpdateDuty { duty_id: u.duty_id.clone(), extended: false });
+            e.lifecycle
         }
-        Event::Refreshed(_) => {}
-    }
+        Event::Refreshed(_) => e.lifecycle,
+    };
     e
 }
 
@@ -814,6 +928,40 @@ mod tests {
     }
 
     #[test]
+    fn the_lifecycle_says_what_an_entry_holds_and_is_stored_in_the_shape_entries_had_before() {
+        // Given a published entry with version 2 in progress
+        let (entry, _) = published(draft());
+        let entry = apply(Some(entry.clone()), &when(&entry, &provider(), Command::SaveDraft(draft())).unwrap());
+        assert!(matches!(&entry.lifecycle, Lifecycle::Published { published, next: Some(w) }
+            if published.version == 1 && w.version.version == 2 && w.stage == Stage::Draft));
+        // then it is stored as before: published, working and withdrawn side by side
+        let stored = serde_json::to_value(&entry).unwrap();
+        assert_eq!((stored["published"]["version"].as_u64(), stored["withdrawn"].as_bool()), (Some(1), Some(false)));
+        assert_eq!(
+            (stored["working"]["version"]["version"].as_u64(), stored["working"]["stage"]["stage"].as_str()),
+            (Some(2), Some("draft"))
+        );
+        assert_eq!(serde_json::from_value::<Entry>(stored.clone()).unwrap(), entry);
+        // and a row stored before refresh duties existed still reads
+        let mut old = stored;
+        old.as_object_mut().unwrap().remove("refresh_duty");
+        assert_eq!(serde_json::from_value::<Entry>(old).unwrap().refresh_duty, None);
+
+        // When it is withdrawn, it keeps what it held, and says so
+        let w = when(&entry, &provider(), Command::Withdraw { reason: "停止采集".into() }).unwrap();
+        let withdrawn = apply(Some(entry), &w);
+        assert_eq!((withdrawn.status(), withdrawn.latest().version), ("withdrawn", 2));
+        assert_eq!(withdrawn.published().map(|p| p.version), Some(1));
+        let stored = serde_json::to_value(&withdrawn).unwrap();
+        assert_eq!(stored["withdrawn"], true);
+        assert_eq!(serde_json::from_value::<Entry>(stored).unwrap(), withdrawn);
+        // (a row with no version at all is refused, not guessed)
+        let empty = serde_json::json!({"id": "e9", "provider": "p", "published": null, "working": null,
+            "withdrawn": false, "update_duty": null, "review_duty": null, "updates_required": 0});
+        assert!(serde_json::from_value::<Entry>(empty).is_err());
+    }
+
+    #[test]
     fn a_conditional_entry_without_conditions_and_a_secret_one_are_both_reported() {
         let d = Draft { share_type: ShareType::Conditional, secrecy: Secrecy::StateSecret, ..draft() };
         let fields: Vec<_> = check_draft(&d).into_iter().map(|p| p.field).collect();
@@ -907,7 +1055,7 @@ mod tests {
         let Event::Drafted(d) = &revised.events[0] else { panic!() };
         assert_eq!(d.entry.version, 2);
         let entry = apply(Some(entry), &revised);
-        assert_eq!(entry.published.as_ref().unwrap().version, 1, "version 1 stays published meanwhile");
+        assert_eq!(entry.published().unwrap().version, 1, "version 1 stays published meanwhile");
         let submitted = when(&entry, &provider(), submit()).unwrap();
         let DutyMessage::Open(review) = &submitted.duties[0] else { panic!() };
         assert_eq!(review.duty.article, 17);

@@ -271,8 +271,8 @@ pub async fn known_entries(db: &impl ConnectionTrait, ids: &[String]) -> Result<
 /// saved it meanwhile (or took its id).
 pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Result<(), SaveError> {
     use entities::entry::{ActiveModel, Column, Entity};
-    let latest = e.latest().expect("an entry has a version");
-    let shown = e.published.as_ref().unwrap_or(latest);
+    let latest = e.latest();
+    let shown = e.published().unwrap_or(latest);
     let row = ActiveModel {
         id: Set(e.id.clone()),
         code: Set(latest.code()),
@@ -284,10 +284,10 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
         share_type: Set(enum_str(shown.share_type)),
         classification: Set(shown.classification.clone()),
         search_text: Set(format!("{}\n{}", shown.name, shown.summary).to_lowercase()),
-        published_version: Set(e.published.as_ref().map(|p| p.version as i32)),
+        published_version: Set(e.published().map(|p| p.version as i32)),
         // Stamped by `mark_published` (kept apart so a later draft does not move it); a
         // finished update of a published entry clears it until then.
-        published_at: if read == Read::New || (e.working.is_none() && e.published.is_some()) {
+        published_at: if read == Read::New || (e.working().is_none() && e.published().is_some()) {
             Set(None)
         } else {
             NotSet
@@ -296,7 +296,7 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
         revision: NotSet,
     };
     revision::save::<Entity>(db, "entry", (&[Column::Id], Column::Revision), &e.id, row, read).await?;
-    let listed = e.published.as_ref().filter(|_| !e.withdrawn);
+    let listed = e.published().filter(|_| !e.is_withdrawn());
     Ok(index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await?)
 }
 
