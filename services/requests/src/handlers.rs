@@ -39,11 +39,12 @@ use crate::{
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
 pub async fn call(ctx: &Context, call: Call) -> Result<Value, ApiError> {
+    // The service's three aggregates each have their set; a call goes to the one that has it.
     let (kind, name) = (call.kind, call.name.as_str());
-    if api::returns::Call::knows(kind, name) || crate::returns::handles(name) {
+    if api::returns::Call::knows(kind, name) {
         return crate::returns::call(ctx, call).await;
     }
-    if api::disputes::Call::knows(kind, name) || crate::disputes::handles(name) {
+    if api::disputes::Call::knows(kind, name) {
         return crate::disputes::call(ctx, call).await;
     }
     let org = call.org.clone();
