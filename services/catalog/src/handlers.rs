@@ -13,7 +13,7 @@ use govshare_runtime::{
     config::CallSettings,
     duty::DutyMessage,
     events::catalog::{DataItem, EntryVersion, OpenType, Roles, SourceDesignated},
-    page,
+    page::{self, Page},
     reply::Text,
     revision::Read,
     schedule::UpdateFrequency,
@@ -482,62 +482,28 @@ async fn revoke_bus_key(cat: &Catalog, call: &Call, b: api::BusKeyBody) -> Resul
     Ok(api::BusKeyRevoked { org_id: event.org_id, public_key: event.public_key, revoked: true })
 }
 
-/// A page a caller asked for (see `govshare_runtime::page`): the keys of the last row seen
-/// and how many rows to answer, within `calls.max_page_size`.
-struct Paged {
-    after: Option<Vec<String>>,
-    limit: u64,
+/// The page a typed call asks for (`after`, `limit`; see `govshare_runtime::page`).
+fn page_of(
+    after: Option<govshare_contract::types::Cursor>,
+    limit: Option<govshare_contract::types::PageLimit>,
+    settings: &CallSettings,
+    parts: usize,
+) -> Result<Page, ApiError> {
+    Page::new(after.as_deref(), limit.map(|l| u64::from(l.get())), settings, parts)
 }
 
-impl Paged {
-    /// `parts` is how many keys this list's cursor holds (1 for an id). A limit over the
-    /// configured maximum, or a cursor that is not this list's, is a problem on its field.
-    fn read(
-        after: Option<api::Cursor>,
-        limit: Option<api::Limit>,
-        settings: &CallSettings,
-        parts: usize,
-    ) -> Result<Self, ApiError> {
-        let max = settings.max_page_size.max(1);
-        let mut problems = Vec::new();
-        let limit = limit.map(|l| u64::from(l.get()));
-        if limit.is_some_and(|l| l > max) {
-            problems.push(Problem::new(
-                "limit",
-                "out_of_range",
-                Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
-            ));
-        }
-        let after = after.map(|raw| raw.split('|').map(str::to_owned).collect::<Vec<_>>());
-        if after.as_ref().is_some_and(|keys| keys.len() != parts.max(1) || keys.iter().any(String::is_empty)) {
-            problems.extend(page::bad_cursor().problems);
-        }
-        refuse(problems)?;
-        Ok(Self { after, limit: limit.unwrap_or(page::DEFAULT_LIMIT).min(max) })
-    }
-
-    fn after_id(&self) -> Option<&str> {
-        self.after.as_ref().and_then(|k| k.first()).map(String::as_str)
-    }
-
-    /// Rows to fetch: one more than the page, to know whether another follows.
-    fn fetch(&self) -> u64 {
-        self.limit + 1
-    }
-
-    /// Keeps at most `limit` of rows read with [`Paged::fetch`], and the cursor of the last
-    /// one kept if more followed.
-    fn end<T, A>(
-        &self,
-        mut rows: Vec<T>,
-        key: impl Fn(&T) -> Vec<String>,
-        render: impl FnMut(T) -> A,
-    ) -> (Vec<A>, Option<String>) {
-        let more = rows.len() as u64 > self.limit;
-        rows.truncate(self.limit as usize);
-        let next = if more { rows.last().map(|r| page::cursor(&key(r))) } else { None };
-        (rows.into_iter().map(render).collect(), next)
-    }
+/// Ends a page read with [`Page::fetch`] rows, typed: at most `limit` rows rendered, and the
+/// cursor of the last one kept if more followed (what [`Page::answer`] answers as JSON).
+fn page_end<T, A>(
+    page: &Page,
+    mut rows: Vec<T>,
+    key: impl Fn(&T) -> Vec<String>,
+    render: impl FnMut(T) -> A,
+) -> (Vec<A>, Option<String>) {
+    let more = rows.len() as u64 > page.limit;
+    rows.truncate(page.limit as usize);
+    let next = if more { rows.last().map(|r| page::cursor(&key(r))) } else { None };
+    (rows.into_iter().map(render).collect(), next)
 }
 
 /// Every organisation's bus identity (active public keys, possibly none), by id: what the
@@ -546,16 +512,12 @@ async fn list_bus_keys(cat: &Catalog, call: &Call, b: api::PageOnly) -> Result<a
     if call.org != PLATFORM_ORG {
         return Err(CatalogError::PlatformOnly.into());
     }
-    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
+    let page = page_of(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
     // By organisation id, a page at a time (read whole, then cut: an operator's rare call).
     let all = store::bus_identities(&cat.ctx.db).await?;
-    let after = page.after_id().map(str::to_owned);
-    let rows: Vec<_> = all
-        .into_iter()
-        .filter(|(o, _)| after.as_deref().is_none_or(|a| o.id.as_str() > a))
-        .take(page.fetch() as usize)
-        .collect();
-    let (identities, next_after) = page.end(
+    let rows = page.slice(all, |(o, _)| o.id.clone());
+    let (identities, next_after) = page_end(
+        &page,
         rows,
         |(o, _)| vec![o.id.clone()],
         |(o, keys)| api::BusIdentity { org_id: o.id, kind: o.kind, region: o.region.to_string(), public_keys: keys },
@@ -778,7 +740,7 @@ pub fn dcat_dataset(v: &EntryVersion, published_at: Option<DateTime<Utc>>) -> Va
 }
 
 async fn list_regions(cat: &Catalog, b: api::ListRegions) -> Result<api::RegionPage, ApiError> {
-    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
+    let page = page_of(b.after, b.limit, &cat.ctx.settings.calls, 1)?;
     use entities::region::{Column, Entity};
     // By code, a page at a time: the whole table is some 3,600 regions.
     let mut q = Entity::find().order_by_asc(Column::Code).limit(page.fetch());
@@ -789,7 +751,8 @@ async fn list_regions(cat: &Catalog, b: api::ListRegions) -> Result<api::RegionP
         q = q.filter(Column::Code.gt(after));
     }
     let rows = q.all(&cat.ctx.db).await?;
-    let (regions, next_after) = page.end(
+    let (regions, next_after) = page_end(
+        &page,
         rows,
         |r| vec![r.code.clone()],
         |r| api::Region {
@@ -817,7 +780,7 @@ async fn coordinator(cat: &Catalog, b: api::Coordinator) -> Result<api::Coordina
 /// The refreshes recorded for an entry, newest first. Visible like the entry: to everyone
 /// once published, before that only to its provider and reviewing authority.
 async fn list_refreshes(cat: &Catalog, call: &Call, b: api::ListRefreshes) -> Result<api::RefreshPage, ApiError> {
-    let page = Paged::read(b.after, b.limit, &cat.ctx.settings.calls, 2)?;
+    let page = page_of(b.after, b.limit, &cat.ctx.settings.calls, 2)?;
     let id = String::from(b.entry_id);
     let db = &cat.ctx.db;
     let entry = store::entry(db, &id).await?.ok_or_else(|| ApiError::not_found("entry", &id))?;
@@ -830,7 +793,7 @@ async fn list_refreshes(cat: &Catalog, call: &Call, b: api::ListRefreshes) -> Re
     // Newest first (refreshed_at, then id), a page at a time.
     use entities::refresh::{Column, Entity};
     let mut q = Entity::find().filter(Column::EntryId.eq(&id));
-    if let Some([at, rid]) = page.after.as_deref() {
+    if let Some([at, rid]) = page.after() {
         let at = DateTime::parse_from_rfc3339(at).map_err(|_| page::bad_cursor())?.with_timezone(&Utc);
         q = q.filter(page::keyset(
             vec![(Column::RefreshedAt, at.into()), (Column::RefreshId, rid.clone().into())],
@@ -842,7 +805,7 @@ async fn list_refreshes(cat: &Catalog, call: &Call, b: api::ListRefreshes) -> Re
     let key = |r: &entities::refresh::Model| {
         vec![r.refreshed_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), r.refresh_id.clone()]
     };
-    let (refreshes, next_after) = page.end(rows, key, |r| api::Refresh {
+    let (refreshes, next_after) = page_end(&page, rows, key, |r| api::Refresh {
         refresh_id: r.refresh_id,
         entry_id: r.entry_id,
         version: r.version,
@@ -995,13 +958,15 @@ mod tests {
     #[test]
     fn a_cursor_of_another_list_and_a_limit_over_the_setting_are_each_refused() {
         let settings = CallSettings { max_page_size: 50, ..CallSettings::default() };
-        let cursor = |s: &str| Some(api::Cursor::parse(s).unwrap());
-        let limit = Some(api::Limit::new(60).unwrap());
-        let err = Paged::read(cursor("only-one-part"), limit, &settings, 2).err().unwrap();
+        let cursor = |s: &str| Some(govshare_contract::types::Cursor::parse(s).unwrap());
+        let limit = Some(govshare_contract::types::PageLimit::new(60).unwrap());
+        let err = page_of(cursor("only-one-part"), limit, &settings, 2).err().unwrap();
         let fields: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
         assert_eq!(fields, [("limit", "out_of_range"), ("after", "invalid")]);
-        let page = Paged::read(cursor("2026-11-23T00:00:00Z|r1"), None, &settings, 2).unwrap();
-        assert_eq!((page.after.as_deref().map(<[String]>::len), page.limit), (Some(2), 50));
+        let page = page_of(cursor("2026-11-23T00:00:00Z|r1"), None, &settings, 2).unwrap();
+        assert_eq!((page.after().map(<[String]>::len), page.limit), (Some(2), 50));
+        let (rows, next) = page_end(&Page::first(2), vec![1, 2, 3], |n| vec![format!("k{n}")], |n| n * 10);
+        assert_eq!((rows, next.as_deref()), (vec![10, 20], Some("k2")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::{
         OrgKind, ShareType,
         catalog::{EntryVersion, OpenType, Roles, Sensitivity, ShareMethod, SourceDesignated},
     },
-    types::{Count, Instant, List, OrgId, Text},
+    types::{Count, Cursor, Instant, List, OrgId, PageLimit, Text},
 };
 
 crate::pattern_string!(
@@ -52,20 +52,6 @@ crate::pattern_string!(
     "应为 NATS 用户公钥（以 U 开头的 56 位 nkey；不是种子，也不是账户或服务器公钥）",
     "expected a NATS user public key (a 56-character nkey starting with U; not a seed, nor an account or server key)"
 );
-
-crate::pattern_string!(
-    /// A page cursor: the `next_after` of the previous page of the same list, passed back.
-    Cursor,
-    "^[^\\u0000]{1,512}$",
-    "应为此列表上一页答复中的 next_after",
-    "the next_after of this list's previous page"
-);
-
-/// The most rows a page may ask for (`calls.max_page_size` may lower it, never raise it).
-pub const MAX_PAGE_SIZE: u32 = 200;
-
-/// Rows in a page.
-pub type Limit = Count<1, MAX_PAGE_SIZE>;
 
 /// An account (a person or a system) holding a role in an organisation.
 pub type Account = Text<128>;
@@ -345,7 +331,7 @@ pub struct ListRegions {
     /// Only the regions directly under this one.
     pub parent: Option<RegionDigits>,
     pub after: Option<Cursor>,
-    pub limit: Option<Limit>,
+    pub limit: Option<PageLimit>,
 }
 
 /// `coordinator`: the two parties of a dispute.
@@ -370,7 +356,7 @@ pub struct GetSource {
 pub struct ListRefreshes {
     pub entry_id: EntryId,
     pub after: Option<Cursor>,
-    pub limit: Option<Limit>,
+    pub limit: Option<PageLimit>,
 }
 
 /// A body with only paging.
@@ -378,7 +364,7 @@ pub struct ListRefreshes {
 #[serde(deny_unknown_fields)]
 pub struct PageOnly {
     pub after: Option<Cursor>,
-    pub limit: Option<Limit>,
+    pub limit: Option<PageLimit>,
 }
 
 // ---------------------------------------------------------------------------------------------
