@@ -406,6 +406,30 @@ mod tests {
     }
 
     #[test]
+    fn contract_round_trip_checks_a_typed_call_and_an_event() {
+        use govshare_contract::{EventMeta, events::catalog::BusKeyRevoked};
+        let ok = serde_json::json!({"version": 1, "id": "gd-gongan"});
+        let bad = serde_json::json!({"version": 1, "id": "gd gongan", "bogus": true});
+        let q = CallKind::Query;
+        assert_eq!(call_problems(Service::Catalog, q, "get_organisation", &ok), Some(vec![]));
+        assert_eq!(call_problems(Service::Catalog, q, "get_organisation", &bad).map(|p| p.len()), Some(2));
+        assert_eq!(call_problems(Service::Catalog, q, "no_such_call", &ok), None);
+        let revoked = BusKeyRevoked {
+            org_id: "gd-gongan".into(),
+            public_key: "U1".into(),
+            revoked_by: "platform".into(),
+            at: chrono::Utc::now(),
+        };
+        let meta = EventMeta { acting_org: "platform".into(), correlation_id: "c".into(), ..Default::default() };
+        let mut envelope = Envelope::of(uuid::Uuid::now_v7(), &revoked, &meta, chrono::Utc::now());
+        assert_eq!(event_problems(&envelope), Some(vec![]));
+        envelope.data["at"] = serde_json::json!("yesterday");
+        assert_eq!(event_problems(&envelope).map(|p| p.len()), Some(1));
+        envelope.event_type = "govshare.catalog.organisation.bus_key_revoked.v9".into();
+        assert_eq!(event_problems(&envelope), None);
+    }
+
+    #[test]
     fn contract_error_answer_schema_holds_a_rendered_error() {
         let error = govshare_contract::reply::ApiError::validation(vec![govshare_contract::Problem::required("name")]);
         let answer = serde_json::json!({"ok": false, "error": error.render(govshare_contract::Lang::En)});
