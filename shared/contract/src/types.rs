@@ -294,7 +294,7 @@ pub type Cursor = Text<512>;
 pub type PageLimit = Count<1, 200>;
 
 /// The years a date may fall in, as a pattern on its text: the calendar counts nothing else.
-const YEAR_PATTERN: &str = "^(20[0-9]{2}|2100)-";
+pub const YEAR_PATTERN: &str = "^(20[0-9]{2}|2100)-";
 
 /// A calendar date (`YYYY-MM-DD`) in the years govshare accepts ([`dates`]: 2000 to 2100).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -57,6 +57,11 @@ pub fn parse<S: CallSet>(kind: CallKind, name: &str, body: &Value) -> Result<S, 
     for error in compiled.validator.iter_errors(body) {
         problems.extend(problems_of(&compiled.schema, &error));
     }
+    // A date outside the accepted years may also fail its `format` (a year of five digits):
+    // one problem per field, the one that says why.
+    let out_of_range: Vec<String> =
+        problems.iter().filter(|p| p.code == "out_of_range").map(|p| p.field.clone()).collect();
+    problems.retain(|p| p.code != "invalid" || !out_of_range.contains(&p.field));
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));
     }
@@ -159,6 +164,10 @@ fn problems_of(schema: &Value, error: &jsonschema::ValidationError<'_>) -> Vec<P
         ),
         ValidationErrorKind::Pattern { .. } if instance.as_str().is_some_and(|s| s.trim().is_empty()) => {
             one("required", format!("{at} 不能为空"), format!("{at} must not be blank"))
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == govshare_contract::types::YEAR_PATTERN => {
+            let value = instance.as_str().unwrap_or_default().to_owned();
+            vec![govshare_contract::dates::OutOfRange(value).problem(&path)]
         }
         ValidationErrorKind::Pattern { pattern } => {
             let node = schema_node(schema, error.schema_path().as_str());
@@ -320,6 +329,30 @@ mod tests {
         assert!(parse::<Calls>(CallKind::Query, "nothing", &serde_json::json!({"version": 1})).is_ok());
         let err = parse::<Calls>(CallKind::Query, "nothing", &serde_json::json!({"version": 1, "x": 1})).unwrap_err();
         assert_eq!(err.problems[0].code, "unknown_field");
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Period {
+        from: govshare_contract::types::Date,
+    }
+
+    govshare_contract::calls! {
+        pub enum DateCalls for Service::Requests {
+            command "period" => Period(Period) -> Done,
+        }
+    }
+
+    #[test]
+    fn a_date_outside_the_accepted_years_is_one_out_of_range_problem() {
+        for from in ["1999-12-31", "+10000-01-01", "0001-01-01"] {
+            let body = serde_json::json!({"version": 1, "from": from});
+            let err = parse::<DateCalls>(CallKind::Command, "period", &body).unwrap_err();
+            let got: Vec<_> = err.problems.iter().map(|p| (p.field.as_str(), p.code.as_str())).collect();
+            assert_eq!(got, [("from", "out_of_range")], "{from}");
+            assert!(err.problems[0].text.zh.contains("超出可接受的范围（2000 年至 2100 年）"));
+        }
     }
 
     #[test]
