@@ -936,7 +936,10 @@ mod tests {
             [("page".into(), "out_of_range".into()), ("page_size".into(), "out_of_range".into())]
         );
         let refresh = json!({"version": 1, "entry_id": "e1", "refreshed_at": "2101-01-01T00:00:00Z"});
-        assert_eq!(problems(CallKind::Command, "record_refresh", refresh), [("refreshed_at".into(), "invalid".into())]);
+        assert_eq!(
+            problems(CallKind::Command, "record_refresh", refresh),
+            [("refreshed_at".into(), "out_of_range".into())]
+        );
     }
 
     #[test]

@@ -646,22 +646,20 @@ pub fn decide(entry: Option<&Entry>, cmd: Command, f: &Facts) -> Result<Decision
             };
             let mut duties: Vec<DutyMessage> =
                 entry.review_duty.iter().map(|d| close(d, Closure::Fulfilled, "reviewed", f.now)).collect();
-            let event = match cmd {
-                Command::Approve => {
-                    duties.extend(refresh_handover(entry, &working.version, f.now));
-                    Event::Published(EntryPublished {
-                        entry: working.version.clone(),
-                        approved_by: f.actor.id(),
-                        published_at: f.now,
-                    })
-                }
-                Command::Return { reasons } => Event::Returned(EntryReturned {
+            let event = if let Command::Return { reasons } = cmd {
+                Event::Returned(EntryReturned {
                     entry: working.version.clone(),
                     returned_by: f.actor.id(),
                     reasons,
                     at: f.now,
-                }),
-                _ => unreachable!("matched above"),
+                })
+            } else {
+                duties.extend(refresh_handover(entry, &working.version, f.now));
+                Event::Published(EntryPublished {
+                    entry: working.version.clone(),
+                    approved_by: f.actor.id(),
+                    published_at: f.now,
+                })
             };
             Ok(Decision { events: vec![event], duties })
         }
