@@ -498,19 +498,7 @@ fn answer<T: serde::Serialize>(t: T) -> Value {
 
 /// A page of a list, as asked for by `after` and `limit` (see `govshare_runtime::page`).
 fn page(after: Option<&api::Cursor>, limit: Option<u64>, settings: &CallSettings) -> Result<Page, ApiError> {
-    // TODO(issue 14): `Page::new(after, limit, settings, parts)` in the runtime; until then the
-    // two typed fields are read as `Page::read` has always read them.
-    let mut map = serde_json::Map::new();
-    if let Some(a) = after {
-        map.insert("after".into(), json!(a.as_str()));
-    }
-    if let Some(l) = limit {
-        map.insert("limit".into(), json!(l));
-    }
-    let mut f = govshare_runtime::validate::Fields::from_map(map);
-    let page = Page::read(&mut f, settings, 1);
-    f.finish()?;
-    Ok(page)
+    Page::new(after.map(|a| a.as_str()), limit, settings, 1)
 }
 
 /// The channels a stored preference names (a JSON list).

@@ -160,19 +160,7 @@ fn page(
     settings: &CallSettings,
     parts: usize,
 ) -> Result<Page, ApiError> {
-    // TODO(issue 14): `Page::new(after, limit, settings, parts)` in the runtime; until then the
-    // two typed fields are read as `Page::read` has always read them.
-    let mut map = serde_json::Map::new();
-    if let Some(a) = after {
-        map.insert("after".into(), json!(a.as_str()));
-    }
-    if let Some(l) = limit {
-        map.insert("limit".into(), json!(l));
-    }
-    let mut f = govshare_runtime::validate::Fields::from_map(map);
-    let page = Page::read(&mut f, settings, parts);
-    f.finish()?;
-    Ok(page)
+    Page::new(after.map(|a| a.as_str()), limit, settings, parts)
 }
 
 fn entry_of(row: entry::Model) -> api::Entry {

@@ -358,23 +358,9 @@ fn page(
     settings: &CallSettings,
     parts: usize,
 ) -> Result<(Page, Option<Vec<String>>), ApiError> {
-    let max = settings.max_page_size.max(1);
-    let mut problems = Vec::new();
-    if limit.is_some_and(|l| l == 0 || l > max) {
-        problems.push(Problem::new(
-            "limit",
-            "out_of_range",
-            Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
-        ));
-    }
-    let keys = after.map(|raw| raw.splitn(parts, '|').map(str::to_owned).collect::<Vec<_>>());
-    if keys.as_ref().is_some_and(|k| k.len() != parts || k.iter().any(String::is_empty)) {
-        problems.extend(page::bad_cursor().problems);
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::validation(problems));
-    }
-    Ok((Page::first(limit.unwrap_or(page::DEFAULT_LIMIT).clamp(1, max)), keys))
+    let page = Page::new(after, limit, settings, parts)?;
+    let keys = page.after().map(<[String]>::to_vec);
+    Ok((page, keys))
 }
 
 /// A grant's usage records, in the order of their time (`at`, then id), a page at a time.
