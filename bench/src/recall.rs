@@ -49,7 +49,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Parser;
 use futures::StreamExt;
 use govshare_cli::platform;
-use govshare_recall::domain::recall::{Recall, Scope, holders};
+use govshare_recall::domain::recall::{self, Recall, Scope, holders};
 use govshare_runtime::{
     Envelope, EventMeta, Lang, Outgoing, Service, SystemClock,
     config::Settings,
@@ -277,7 +277,18 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
     );
     let deepest = orders.iter().map(|o| o.via.len()).max().unwrap_or(0);
     let t = Instant::now();
-    let recall = Recall::start("bench".into(), &root, RECALLER, Scope::Entry, "bench".into(), orders, Utc::now());
+    let (recall, _decision) = recall::start(
+        recall::Start {
+            id: "bench".into(),
+            entry_id: root.clone(),
+            provider: RECALLER.into(),
+            scope: Scope::Entry,
+            reason: "bench".into(),
+            orders,
+            receipt_days: 5,
+        },
+        Utc::now(),
+    );
     let state = serde_json::to_string(&recall)?;
     let state_s = t.elapsed().as_secs_f64();
     let state_len = state.len() as u64;

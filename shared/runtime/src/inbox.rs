@@ -152,31 +152,6 @@ pub trait EventHandler: Send + Sync {
     ) -> Result<Vec<Outgoing>, HandleError>;
 }
 
-/// Is `event` the same kind as `E` but a version this build does not know? Such an event is
-/// refused permanently (dead-lettered), never guessed at.
-pub fn unknown_version_of<E: crate::envelope::EventPayload>(event: &Envelope) -> bool {
-    let known = E::event_type();
-    let stem = known.rsplit_once(".v").map_or(known.as_str(), |(stem, _)| stem);
-    event.event_type != known && event.event_type.rsplit_once(".v").is_some_and(|(s, _)| s == stem)
-}
-
-/// Reads `event` as `E` if it is one: `Ok(Some)` for `E`, `Ok(None)` for another kind, and a
-/// permanent error for `E`'s kind in a version this build does not know, or bad data.
-pub fn decode_if<E: crate::envelope::EventPayload>(event: &Envelope) -> Result<Option<E>, HandleError> {
-    if event.is::<E>() {
-        return event.decode().map(Some).map_err(|e| HandleError::Permanent(e.to_string()));
-    }
-    if unknown_version_of::<E>(event) {
-        return Err(unsupported(event));
-    }
-    Ok(None)
-}
-
-/// The permanent error for an event of an unknown version.
-pub fn unsupported(event: &Envelope) -> HandleError {
-    HandleError::Permanent(format!("unsupported event type {}", event.event_type))
-}
-
 /// Which events a consumer reads, under which durable name.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
