@@ -223,7 +223,7 @@ impl Client {
 
 fn with_version(mut body: Value) -> Value {
     if let Value::Object(map) = &mut body {
-        map.entry("version").or_insert(Value::from(govshare_runtime::validate::CALL_VERSION));
+        map.entry("version").or_insert(Value::from(govshare_runtime::calls::CALL_VERSION));
     }
     body
 }

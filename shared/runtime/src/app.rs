@@ -23,7 +23,6 @@ use crate::{
     inbox::{self, ConsumerSpec, EventHandler, Inbox},
     outbox::{self, Outgoing, Relay, Waker},
     reply::{self, ApiError, ErrorCode, Lang},
-    validate::Fields,
 };
 
 /// What every part of a service shares.
@@ -75,8 +74,6 @@ pub struct Call {
     /// The body: a JSON object of at most `calls.max_payload_bytes`, whose `version` this
     /// service speaks. Read it into its typed call with [`Call::parse`].
     pub body: serde_json::Value,
-    /// The same body as a bag of fields, for the calls not yet typed (issue 14 removes it).
-    pub fields: Fields,
     pub lang: Lang,
     /// Copied onto every event the call causes.
     pub meta: EventMeta,
@@ -304,14 +301,13 @@ async fn answer<A: App>(app: &A, ctx: &Context, message: async_nats::Message) {
                 format!("a call in the name of {} must take its answer on that organisation's inbox prefix (_INBOX.{}.)", subject.org, subject.org),
             ));
         }
-        let fields = Fields::parse(&message.payload, ctx.settings.calls.max_payload_bytes)?;
+        let body = crate::calls::read_body(&message.payload, ctx.settings.calls.max_payload_bytes)?;
         let (traceparent, tracestate) = crate::telemetry::current_trace_context();
         let call = Call {
             kind: subject.kind,
             org: subject.org.clone(),
             name: subject.name,
-            body: fields.body(),
-            fields,
+            body,
             lang,
             meta: EventMeta { acting_org: subject.org, correlation_id, traceparent, tracestate },
         };

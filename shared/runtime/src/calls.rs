@@ -12,6 +12,7 @@ use std::{
     sync::{Arc, Mutex, OnceLock},
 };
 
+pub use govshare_contract::calls::CALL_VERSION;
 use govshare_contract::calls::{CallKind, CallSet, DecodeError, Operation};
 use jsonschema::{Validator, error::ValidationErrorKind};
 use serde_json::Value;
@@ -45,6 +46,41 @@ fn compiled(op: &Operation) -> Arc<Compiled> {
     let c = Arc::new(Compiled { schema, validator });
     cache.lock().expect("schema cache").insert(key, c.clone());
     c
+}
+
+/// Reads a call's payload as far as every call goes: size first (before parsing anything),
+/// then JSON, then an object whose `version` this platform speaks.
+pub fn read_body(payload: &[u8], max_bytes: usize) -> Result<Value, ApiError> {
+    if payload.len() > max_bytes {
+        return Err(ApiError::with_text(
+            ErrorCode::PayloadTooLarge,
+            format!("请求内容 {} 字节，超过上限 {max_bytes} 字节", payload.len()),
+            format!("payload is {} bytes, over the limit of {max_bytes}", payload.len()),
+        ));
+    }
+    let value: Value = serde_json::from_slice(payload).map_err(|e| {
+        ApiError::with_text(
+            ErrorCode::Malformed,
+            format!("请求不是有效的 JSON：{e}"),
+            format!("payload is not valid JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::new(ErrorCode::Malformed));
+    }
+    match value.get("version") {
+        Some(Value::Number(n)) if n.as_u64() == Some(u64::from(CALL_VERSION)) => Ok(value),
+        Some(other) => Err(ApiError::with_text(
+            ErrorCode::UnsupportedVersion,
+            format!("不支持的版本 {other}，支持的版本：{CALL_VERSION}"),
+            format!("unsupported version {other}; supported: {CALL_VERSION}"),
+        )),
+        None => Err(ApiError::with_text(
+            ErrorCode::UnsupportedVersion,
+            format!("缺少 version，支持的版本：{CALL_VERSION}"),
+            format!("version is missing; supported: {CALL_VERSION}"),
+        )),
+    }
 }
 
 /// Reads a call's body (a JSON object whose `version` was checked) as `S`.
@@ -353,6 +389,17 @@ mod tests {
             assert_eq!(got, [("from", "out_of_range")], "{from}");
             assert!(err.problems[0].text.zh.contains("超出可接受的范围（2000 年至 2100 年）"));
         }
+    }
+
+    #[test]
+    fn a_payload_is_refused_whole_when_too_large_not_json_not_an_object_or_of_another_version() {
+        let code = |payload: &[u8]| read_body(payload, 64).unwrap_err().code;
+        assert_eq!(code(&[b' '; 65]), ErrorCode::PayloadTooLarge);
+        assert_eq!(code(b"{"), ErrorCode::Malformed);
+        assert_eq!(code(b"[1]"), ErrorCode::Malformed);
+        assert_eq!(code(br#"{"version":2}"#), ErrorCode::UnsupportedVersion);
+        assert_eq!(code(br#"{}"#), ErrorCode::UnsupportedVersion);
+        assert!(read_body(br#"{"version":1,"x":1}"#, 64).is_ok());
     }
 
     #[test]

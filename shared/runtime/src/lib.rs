@@ -24,7 +24,6 @@ pub mod revision;
 pub mod store;
 pub mod telemetry;
 pub mod trust;
-pub mod validate;
 
 pub use app::{App, Context, run, serve};
 pub use async_trait::async_trait;

@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 use crate::{
     config::CallSettings,
     reply::{ApiError, Problem, Text},
-    validate::Fields,
 };
 
 /// The rows a page has when the caller names no `limit`.
@@ -39,33 +38,15 @@ pub struct Page {
 }
 
 impl Page {
-    /// Reads `after` and `limit` from a call. `parts` is how many keys this list's cursor
-    /// holds (1 for an id). A limit out of range or a cursor that is not this list's is a
-    /// problem on its field, listed with the call's others.
-    pub fn read(f: &mut Fields, settings: &CallSettings, parts: usize) -> Self {
-        let max = settings.max_page_size.max(1);
-        let limit: Option<u64> = f.optional("limit");
-        if limit.is_some_and(|l| l == 0 || l > max) {
-            f.problem(Problem::new(
-                "limit",
-                "out_of_range",
-                Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
-            ));
-        }
-        let after = f.optional_str("after").and_then(|raw| match split(&raw, parts) {
-            Some(keys) => Some(keys),
-            None => {
-                f.problem(bad_cursor_problem());
-                None
-            }
-        });
-        Self { after, limit: limit.unwrap_or(DEFAULT_LIMIT).clamp(1, max) }
-    }
-
     /// A page from a typed call's `after` and `limit` (their shape already checked by the
     /// schema): a limit over `calls.max_page_size` or a cursor that is not this list's is a
     /// problem on its field, both at once.
-    pub fn new(after: Option<&str>, limit: Option<u64>, settings: &CallSettings, parts: usize) -> Result<Self, ApiError> {
+    pub fn new(
+        after: Option<&str>,
+        limit: Option<u64>,
+        settings: &CallSettings,
+        parts: usize,
+    ) -> Result<Self, ApiError> {
         let max = settings.max_page_size.max(1);
         let mut problems = Vec::new();
         if limit.is_some_and(|l| l == 0 || l > max) {
@@ -179,34 +160,23 @@ pub fn keyset<C: ColumnTrait>(keys: Vec<(C, sea_orm::Value)>, descending: bool) 
 mod tests {
     use super::*;
 
-    fn fields(v: Value) -> Fields {
-        Fields::from_map(v.as_object().unwrap().clone())
-    }
-
     fn settings() -> CallSettings {
         CallSettings::default()
     }
 
     #[test]
     fn a_page_without_paging_fields_is_the_first_page_of_the_default_size() {
-        let mut f = fields(json!({}));
-        let page = Page::read(&mut f, &settings(), 1);
-        f.finish().unwrap();
+        let page = Page::new(None, None, &settings(), 1).unwrap();
         assert_eq!((page.after(), page.limit, page.fetch()), (None, DEFAULT_LIMIT, DEFAULT_LIMIT + 1));
     }
 
     #[test]
     fn a_limit_out_of_range_and_a_foreign_cursor_are_each_a_problem_on_their_field() {
-        let mut f = fields(json!({"limit": 201, "after": "only-one-part"}));
-        Page::read(&mut f, &settings(), 2);
-        let problems: Vec<_> =
-            f.finish().unwrap_err().problems.into_iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
+        let err = Page::new(Some("only-one-part"), Some(201), &settings(), 2).unwrap_err();
+        let problems: Vec<_> = err.problems.into_iter().map(|p| format!("{}:{}", p.field, p.code)).collect();
         assert_eq!(problems, ["limit:out_of_range", "after:invalid"]);
-        for bad in [json!({"limit": 0}), json!({"limit": -1}), json!({"limit": "ten"})] {
-            let mut f = fields(bad.clone());
-            Page::read(&mut f, &settings(), 1);
-            assert_eq!(f.finish().unwrap_err().problems[0].field, "limit", "{bad}");
-        }
+        let err = Page::new(None, Some(0), &settings(), 1).unwrap_err();
+        assert_eq!(err.problems[0].field, "limit");
     }
 
     #[test]
@@ -220,9 +190,8 @@ mod tests {
 
     #[test]
     fn a_cursor_reads_back_into_its_keys() {
-        let mut f = fields(json!({"after": cursor(&["2026-12-01T00:00:00Z", "01abc"])}));
-        let page = Page::read(&mut f, &settings(), 2);
-        f.finish().unwrap();
+        let after = cursor(&["2026-12-01T00:00:00Z", "01abc"]);
+        let page = Page::new(Some(&after), None, &settings(), 2).unwrap();
         assert_eq!(page.after().unwrap(), ["2026-12-01T00:00:00Z", "01abc"]);
     }
 
@@ -231,8 +200,7 @@ mod tests {
         let all: Vec<String> = (0..25).map(|n| format!("{n:03}")).collect();
         let (mut seen, mut after) = (Vec::new(), None::<String>);
         loop {
-            let mut f = fields(json!({"limit": 10, "after": after}));
-            let page = Page::read(&mut f, &settings(), 1);
+            let page = Page::new(after.as_deref(), Some(10), &settings(), 1).unwrap();
             let v = page.answer("rows", page.slice(all.clone(), Clone::clone), |r| vec![r.clone()], |r| json!(r));
             seen.extend(v["rows"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()));
             match v["next_after"].as_str() {

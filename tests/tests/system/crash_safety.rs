@@ -13,7 +13,6 @@ use govshare_runtime::{
     inbox::{self, ConsumerSpec, Inbox, Outcome},
     outbox,
     reply::Lang,
-    validate::Fields,
 };
 use govshare_tests::{Backend, Platform, WAIT};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
@@ -37,7 +36,6 @@ async fn committed_but_not_published_is_published_once_on_restart(backend: Backe
         org: "platform".into(),
         name: "register_organisation".into(),
         body: body.clone(),
-        fields: Fields::parse(body.to_string().as_bytes(), 65_536).unwrap(),
         lang: Lang::En,
         meta: EventMeta { acting_org: "platform".into(), correlation_id: "c-1".into(), ..Default::default() },
     };

@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use govshare_runtime::{
     Service,
     calendar::{Calendar, CalendarError, TIME_ZONE},
+    dates,
     duty::{
         CloseDuty, Closure, Duty, DutyBreached, DutyEscalated, DutyReminded, DutyScheduled, DutyUnschedulable,
         ExtendDuty, NextStep, OpenDuty, PauseDuty, RestartDuty, ResumeDuty, Term,
     },
     reply::Text,
-    validate::dates,
 };
 
 use super::{Announce, Policy};
