@@ -270,15 +270,7 @@ pub fn announce(
             due_at: clock.due_at,
             note,
         });
-        out.push(match a {
-            Announce::Scheduled(e) => Outgoing::event(e, meta, now),
-            Announce::Unschedulable(e) => Outgoing::event(e, meta, now),
-            Announce::Reminded(e) => Outgoing::event(e, meta, now),
-            Announce::Breached(e) => Outgoing::event(e, meta, now),
-            Announce::Escalated(e) => Outgoing::event(e, meta, now),
-            // Only the log keeps it.
-            Announce::Skipped { .. } => continue,
-        });
+        out.extend(a.event().map(|e| Outgoing::of(e, meta, now)));
     }
     out
 }

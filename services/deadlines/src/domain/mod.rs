@@ -44,6 +44,18 @@ impl Announce {
             Announce::Skipped { .. } => "reminder_skipped",
         }
     }
+
+    /// The event it becomes in the outbox; none for what only the clock's log keeps.
+    pub fn event(&self) -> Option<&dyn govshare_runtime::envelope::AnyEvent> {
+        match self {
+            Announce::Scheduled(e) => Some(e),
+            Announce::Unschedulable(e) => Some(e),
+            Announce::Reminded(e) => Some(e),
+            Announce::Breached(e) => Some(e),
+            Announce::Escalated(e) => Some(e),
+            Announce::Skipped { .. } => None,
+        }
+    }
 }
 
 /// When reminders and escalations fall (settings `deadlines.*`).
