@@ -240,8 +240,8 @@ pub fn check_markdown(file: &str, text: &str) -> (Vec<String>, usize) {
                     };
                     checked += 1;
                     let part = if arrow == '→' { "call" } else { "result" };
-                    // Calls not typed yet are not checked (this skip goes away when all are typed).
                     if operation_named(&current).is_none() {
+                        found(format!("no call {current} in the contract"));
                         continue;
                     }
                     report(&mut found, &format!("{current}.{part}"), &value);
@@ -254,13 +254,12 @@ pub fn check_markdown(file: &str, text: &str) -> (Vec<String>, usize) {
                 };
                 checked += 1;
                 match key {
-                    "result" if operation_named(arg).is_none() => {} // not typed yet (goes away when all are)
+                    "result" if operation_named(arg).is_none() => found(format!("no call {arg} in the contract")),
                     "result" => report(&mut found, &format!("{arg}.result"), &value),
-                    "answer" if value["ok"] == true => {
-                        if operation_named(arg).is_some() {
-                            report(&mut found, &format!("{arg}.result"), &value["result"]);
-                        }
-                    }
+                    "answer" if value["ok"] == true => match operation_named(arg) {
+                        Some(_) => report(&mut found, &format!("{arg}.result"), &value["result"]),
+                        None => found(format!("no call {arg} in the contract")),
+                    },
                     "answer" => report(&mut found, "error", &value),
                     "event" => {
                         if value["type"] != arg {
