@@ -404,7 +404,7 @@ mod tests {
                           "destroyed_at": "1999-01-01T00:00:00Z", "content_hash": "sha256:x", "colour": "red"});
         assert_eq!(
             problems(CallKind::Command, "submit_receipt", body),
-            ["colour:unknown_field", "destroyed_at:invalid", "method:required", "operator:required"]
+            ["colour:unknown_field", "destroyed_at:out_of_range", "method:required", "operator:required"]
         );
     }
 
