@@ -730,6 +730,7 @@ mod tests {
 
     crate::calls! {
         /// Test calls.
+        #[allow(dead_code)]
         pub enum TestCall for Service::Notify {
             /// Says hello.
             /// Twice.

@@ -134,7 +134,6 @@ macro_rules! calls {
     ) => {
         $(#[$meta])*
         #[derive(Debug)]
-        #[allow(dead_code)]
         pub enum $Enum {
             $( $(#[doc = $doc])* $Variant($Body), )*
         }
@@ -201,6 +200,7 @@ mod tests {
 
     crate::calls! {
         /// Test calls.
+        #[allow(dead_code)]
         pub enum TestCall for Service::Notify {
             /// Says hello.
             command "greet" => Greet(Greet) -> Greeted,

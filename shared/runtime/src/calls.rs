@@ -297,6 +297,7 @@ mod tests {
     struct Done {}
 
     govshare_contract::calls! {
+        #[allow(dead_code)]
         pub enum Calls for Service::Catalog {
             command "publish" => Publish(Publish) -> Done,
             query "nothing" => Nothing(Empty) -> Done,
@@ -375,6 +376,7 @@ mod tests {
     }
 
     govshare_contract::calls! {
+        #[allow(dead_code)]
         pub enum DateCalls for Service::Requests {
             command "period" => Period(Period) -> Done,
         }
