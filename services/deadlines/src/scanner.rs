@@ -187,16 +187,23 @@ impl Scanner {
         let tx = self.ctx.db.begin().await?;
         let rows = claim_due(clock::Entity::find(), clock::Column::NextAlarmAt, now, batch, &tx).await?;
         let claimed = rows.len();
-        let (mut outgoing, mut log) = (Vec::new(), Vec::new());
+        let (mut outgoing, mut log, mut saved) = (Vec::new(), Vec::new(), Vec::with_capacity(claimed));
         for row in rows {
             let (c, rev) = store::to_domain(row)?;
             let Change::Update(next, said) = domain::fire(&c, &k.calendar, &k.policy, now) else { continue };
-            if store::save(&tx, &next, Some(rev), &k.calendar_version).await? {
-                if let Some(at) = c.next_alarm_at {
-                    lag_histogram().record((now - at).num_milliseconds() as f64 / 1000.0, &[]);
-                }
-                outgoing.extend(handlers::announce(&next, &said, &meta(&c.duty.duty_id), now, &mut log));
+            if let Some(at) = c.next_alarm_at {
+                lag_histogram().record((now - at).num_milliseconds() as f64 / 1000.0, &[]);
             }
+            outgoing.extend(handlers::announce(&next, &said, &meta(&c.duty.duty_id), now, &mut log));
+            saved.push((next, rev));
+        }
+        // One set-based write for the batch. The rows are claimed (locked on PostgreSQL, the one
+        // writer on SQLite), so every revision still holds; if one did not, nothing of this
+        // batch is kept and the next pass claims again.
+        if store::save_read(&tx, &saved, &k.calendar_version).await? != saved.len() as u64 {
+            tracing::warn!("a fired clock was changed by another writer; the batch is retried");
+            tx.rollback().await?;
+            return Ok(0);
         }
         if !outgoing.is_empty() {
             tracing::info!(announced = outgoing.len(), "duty alarms fired");
