@@ -9,8 +9,7 @@ use govshare_contract::{
     calls::{CallKind, CallSet},
 };
 use govshare_runtime::{
-    ApiError, Context, Outgoing, Problem, Service, app::Call, bus::PLATFORM_ORG, events::returns::Emitted, reply::Text,
-    revision::Read,
+    ApiError, Context, Outgoing, Service, app::Call, bus::PLATFORM_ORG, events::returns::Emitted, revision::Read,
 };
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
@@ -180,16 +179,8 @@ pub(crate) fn page_limit(
     limit: Option<govshare_contract::types::Count<1, { api::MAX_PAGE }>>,
     max: u64,
 ) -> Result<u64, ApiError> {
-    let max = max.max(1);
-    match limit.map(|l| u64::from(l.get())) {
-        Some(l) if l > max => Err(ApiError::validation(vec![Problem::new(
-            "limit",
-            "out_of_range",
-            Text::new(format!("limit 应在 1 到 {max} 之间"), format!("limit must be between 1 and {max}")),
-        )])),
-        Some(l) => Ok(l),
-        None => Ok(govshare_runtime::page::DEFAULT_LIMIT.min(max)),
-    }
+    let settings = govshare_runtime::config::CallSettings { max_page_size: max, ..Default::default() };
+    Ok(govshare_runtime::page::Page::new(None, limit.map(|l| u64::from(l.get())), &settings, 1)?.limit)
 }
 
 /// The subscriptions the caller provides or receives, by id (UUIDv7: the order they were

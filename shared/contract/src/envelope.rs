@@ -91,23 +91,7 @@ impl Envelope {
 
     /// Wraps a payload. `id` and `now` are arguments: the caller owns ids and time.
     pub fn new<E: EventPayload>(id: Uuid, payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
-        Self {
-            specversion: Self::SPEC_VERSION.to_owned(),
-            id,
-            source: E::SERVICE.source(),
-            event_type: E::event_type(),
-            subject: payload.subject(),
-            time: now,
-            datacontenttype: "application/json".to_owned(),
-            data: serde_json::to_value(payload).expect("event payloads serialize to JSON"),
-            actingorg: meta.acting_org.clone(),
-            correlationid: meta.correlation_id.clone(),
-            // Every envelope carries W3C trace context, exported or not: an event with no
-            // cause in a trace (a scanner's alarm, a retry) starts a trace of its own, so a
-            // consumer's spans and logs always have one to join (issue 13 item 5).
-            traceparent: meta.traceparent.clone().or_else(|| Some(new_traceparent(id))),
-            tracestate: meta.tracestate.clone(),
-        }
+        Self::of(id, payload, meta, now)
     }
 
     /// Is this envelope of `E`'s type and version?
@@ -262,6 +246,9 @@ impl Envelope {
             data: event.data(),
             actingorg: meta.acting_org.clone(),
             correlationid: meta.correlation_id.clone(),
+            // Every envelope carries W3C trace context, exported or not: an event with no
+            // cause in a trace (a scanner's alarm, a retry) starts a trace of its own, so a
+            // consumer's spans and logs always have one to join.
             traceparent: meta.traceparent.clone().or_else(|| Some(new_traceparent(id))),
             tracestate: meta.tracestate.clone(),
         }

@@ -43,13 +43,13 @@ pub struct Outgoing {
 impl Outgoing {
     /// An event, with a fresh UUIDv7 id.
     pub fn event<E: EventPayload>(payload: &E, meta: &EventMeta, now: DateTime<Utc>) -> Self {
-        Self { subject: E::nats_subject(), envelope: Envelope::new(Uuid::now_v7(), payload, meta, now) }
+        Self::of(payload, meta, now)
     }
 
     /// A duty-contract message from `opener`: it travels on the duty stream with the opener as
     /// its `source`, which is how deadlines knows who may change the duty later.
-    pub fn duty<E: EventPayload>(payload: &E, opener: crate::Service, meta: &EventMeta, now: DateTime<Utc>) -> Self {
-        let mut out = Self::event(payload, meta, now);
+    pub fn duty(message: &dyn AnyEvent, opener: crate::Service, meta: &EventMeta, now: DateTime<Utc>) -> Self {
+        let mut out = Self::of(message, meta, now);
         out.envelope.source = opener.source();
         out
     }
@@ -102,11 +102,7 @@ impl<E: EventSet> Decision<E> {
     /// `service` as their opener (deadlines lets only the opener change a duty).
     pub fn outgoing(&self, service: crate::Service, meta: &EventMeta, now: DateTime<Utc>) -> Vec<Outgoing> {
         let events = self.events.iter().map(|e| Outgoing::of(e.as_any(), meta, now));
-        let duties = self.duties.iter().map(|d| {
-            let mut out = Outgoing::of(d.as_any(), meta, now);
-            out.envelope.source = service.source();
-            out
-        });
+        let duties = self.duties.iter().map(|d| Outgoing::duty(d.as_any(), service, meta, now));
         events.chain(duties).collect()
     }
 }
