@@ -42,7 +42,7 @@ pub struct Clocking {
 /// Applies the duty contract.
 pub struct DutyContract {
     pub clocking: Arc<Clocking>,
-    pub rescan: Arc<tokio::sync::Notify>,
+    pub rescan: Arc<crate::scanner::Rescan>,
     /// The service's refusal counts: a message about another service's duty is counted as
     /// a forged event (the evidence that a service tried to speak for another).
     pub refusals: Refusals,
@@ -105,7 +105,7 @@ impl EventHandler for DutyContract {
                 if let Some(rec) = opened {
                     store::save_recurrence(tx, &rec, None).await?;
                     store::log(tx, &rec.duty.duty_id, now, op, None, &note).await?;
-                    self.rescan.notify_one();
+                    self.rescan.due(rec.next_cycle_at);
                 }
                 return Ok(Vec::new());
             }
@@ -185,7 +185,7 @@ impl DutyContract {
                     return Err(HandleError::Transient(format!("clock {} changed meanwhile", next.duty.duty_id)));
                 }
                 store::log(tx, &next.duty.duty_id, now, op, next.due_at, note).await?;
-                self.rescan.notify_one();
+                self.rescan.due(next.next_alarm_at);
                 let mut log = Vec::new();
                 let out = announce(&next, &said, meta, now, &mut log);
                 store::append_log(tx, log).await?;

@@ -30,7 +30,7 @@ pub struct App {
     /// The configured calendar; an unreadable calendar file stops the start (in `init`).
     clocking: Result<Arc<Clocking>, String>,
     /// Woken when this replica opens or moves a clock, so the scanner re-reads the next due.
-    rescan: Arc<tokio::sync::Notify>,
+    rescan: Arc<scanner::Rescan>,
     reprojection: Arc<Mutex<Option<Text>>>,
 }
 
@@ -97,6 +97,7 @@ impl govshare_runtime::App for App {
                 durable: "deadlines-duties".into(),
                 stream: bus::DUTY_STREAM.into(),
                 filter_subject: bus::DUTY_SUBJECTS.into(),
+                order: govshare_runtime::inbox::Order::PerSubject,
             },
             Arc::new(handlers::DutyContract {
                 clocking: self.clocking(),

@@ -50,10 +50,53 @@ const NEXT_YEAR: &str = "next-year-calendar";
 /// Most duties listed per holder in one digest (the count says how many there are).
 const DIGEST_LIST: usize = 50;
 
+/// Wakes the scanner when a clock or cycle falls due before the time it sleeps until, and
+/// only then (issue 15: woken by every opened duty, it made ~0.7 passes of seven queries per
+/// request, for clocks due days later).
+///
+/// While a pass runs, every due time wakes it again: the pass may have read the head of the
+/// index before that clock was written. Otherwise a due time at or after the one the scanner
+/// waits for changes nothing. A clock written by another replica, or one whose wake came
+/// before its commit, is found by the periodic rescan (`deadlines.rescan_interval_ms`).
+#[derive(Debug, Default)]
+pub struct Rescan {
+    notify: tokio::sync::Notify,
+    watch: std::sync::Mutex<Watch>,
+}
+
+#[derive(Debug, Default)]
+struct Watch {
+    scanning: bool,
+    /// When the scanner looks next; `None`: nothing is due at all.
+    next: Option<DateTime<Utc>>,
+}
+
+impl Rescan {
+    /// A clock or cycle now falls due at `at`.
+    pub fn due(&self, at: Option<DateTime<Utc>>) {
+        let Some(at) = at else { return };
+        let mut watch = self.watch.lock().expect("not poisoned");
+        if watch.scanning {
+            self.notify.notify_one();
+        } else if watch.next.is_none_or(|next| at < next) {
+            watch.next = Some(at);
+            self.notify.notify_one();
+        }
+    }
+
+    fn scanning(&self) {
+        self.watch.lock().expect("not poisoned").scanning = true;
+    }
+
+    fn scanned(&self, next: Option<DateTime<Utc>>) {
+        *self.watch.lock().expect("not poisoned") = Watch { scanning: false, next };
+    }
+}
+
 pub struct Scanner {
     pub ctx: Context,
     pub clocking: Arc<Clocking>,
-    pub rescan: Arc<tokio::sync::Notify>,
+    pub rescan: Arc<Rescan>,
     /// Why clocks counted with an older calendar are counted again (set at start); taken
     /// once re-projection is done.
     pub reprojection: Arc<Mutex<Option<Text>>>,
@@ -130,6 +173,7 @@ impl Scanner {
     pub async fn run(self, stop: CancellationToken) {
         let rescan_every = Duration::from_millis(self.ctx.settings.deadlines.rescan_interval_ms);
         loop {
+            self.rescan.scanning();
             let next = match self.pass().await {
                 Ok(next) => next,
                 Err(err) => {
@@ -137,6 +181,7 @@ impl Scanner {
                     None
                 }
             };
+            self.rescan.scanned(next);
             let clock = self.ctx.clock.clone();
             let until_due = async move {
                 match next {
@@ -147,7 +192,7 @@ impl Scanner {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = until_due => {}
-                _ = self.rescan.notified() => {}
+                _ = self.rescan.notify.notified() => {}
                 _ = tokio::time::sleep(rescan_every) => {}
             }
         }

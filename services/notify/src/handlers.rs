@@ -180,6 +180,10 @@ pub struct DutyEvents;
 
 #[async_trait]
 impl EventHandler for DutyEvents {
+    fn wants(&self, event: &Envelope) -> bool {
+        FromDeadlines::concerns(&event.event_type)
+    }
+
     async fn handle(
         &self,
         tx: &DatabaseTransaction,
@@ -199,7 +203,7 @@ impl EventHandler for DutyEvents {
             Decoded::Event(FromDeadlines::Escalated(e)) => DutyNotice::Escalated(e),
             Decoded::Event(FromDeadlines::Unschedulable(e)) => DutyNotice::Unschedulable(e),
             Decoded::Event(FromDeadlines::Digest(e)) => DutyNotice::Digest(e),
-            // `duty.scheduled`, for one, is nobody's to hear of.
+            // `duty.scheduled`, for one, is nobody's to hear of (and passed by: `wants`).
             Decoded::Other => return Ok(Vec::new()),
             Decoded::Refused(why) => return Err(HandleError::Permanent(why)),
         };
@@ -265,6 +269,10 @@ impl<H: EventHandler> EventHandler for Bounded<H> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError> {
         with_max_recipients(self.max, self.inner.handle(tx, event, now)).await
+    }
+
+    fn wants(&self, event: &Envelope) -> bool {
+        self.inner.wants(event)
     }
 }
 
@@ -366,6 +374,10 @@ pub struct RequestEvents;
 
 #[async_trait]
 impl EventHandler for RequestEvents {
+    fn wants(&self, event: &Envelope) -> bool {
+        FromRequests::concerns(&event.event_type)
+    }
+
     async fn handle(
         &self,
         tx: &DatabaseTransaction,

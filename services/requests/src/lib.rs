@@ -43,6 +43,7 @@ impl govshare_runtime::App for App {
                     durable: "requests-catalog".into(),
                     stream: Service::Catalog.stream(),
                     filter_subject: Service::Catalog.event_subjects(),
+                    order: govshare_runtime::inbox::Order::Stream,
                 },
                 Arc::new(handlers::CatalogEvents),
             ),
@@ -53,6 +54,7 @@ impl govshare_runtime::App for App {
                     filter_subject:
                         <govshare_runtime::duty::DutyBreached as govshare_runtime::envelope::EventPayload>::nats_subject(
                         ),
+                    order: govshare_runtime::inbox::Order::Stream,
                 },
                 Arc::new(handlers::DeadlineEvents { settings: self.ctx.settings.requests.clone() }),
             ),

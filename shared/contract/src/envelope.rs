@@ -296,6 +296,13 @@ pub trait EventSet: Sized {
     fn decode(envelope: &Envelope) -> Decoded<Self>;
     /// Every event type of the set, for the generated contract.
     fn kinds() -> Vec<EventKind>;
+    /// Would [`EventSet::decode`] read this type as the set's, or refuse it as an unknown
+    /// version of one? `false` means `Decoded::Other`: a consumer may pass the event by
+    /// without a transaction, as it has nothing to do.
+    fn concerns(event_type: &str) -> bool {
+        let stem = type_stem(event_type);
+        Self::kinds().iter().any(|k| type_stem(&(k.event_type)()) == stem)
+    }
 }
 
 /// Declares a set of events as one enum: what an aggregate emits (its decision's events) or

@@ -377,6 +377,10 @@ pub struct InboxSettings {
     pub backoff_max_ms: u64,
     /// Handled ids are kept this long: longer than any redelivery can arrive.
     pub retention_hours: u64,
+    /// Events of different aggregates a consumer that allows it ([`crate::inbox::Order::PerSubject`])
+    /// handles side by side, each aggregate's in stream order. PostgreSQL only: SQLite has one
+    /// writer, so its consumers handle one event at a time whatever this says.
+    pub lanes: usize,
 }
 
 impl Default for InboxSettings {
@@ -387,6 +391,7 @@ impl Default for InboxSettings {
             backoff_base_ms: 500,
             backoff_max_ms: 60_000,
             retention_hours: 24 * 40,
+            lanes: 8,
         }
     }
 }

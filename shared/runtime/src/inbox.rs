@@ -150,9 +150,17 @@ pub trait EventHandler: Send + Sync {
         event: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, HandleError>;
+
+    /// Does this handler do anything with `event`? An event it passes by is acked without a
+    /// transaction: it has no effect, so a repeat is as harmless as the first (issue 15: notify
+    /// committed an empty transaction for every `duty.scheduled`). Say `false` only for what
+    /// `handle` would return `Ok(vec![])` for without reading or writing anything.
+    fn wants(&self, _event: &Envelope) -> bool {
+        true
+    }
 }
 
-/// Which events a consumer reads, under which durable name.
+/// Which events a consumer reads, under which durable name, and in which order.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     /// Durable consumer name, also the inbox key: `<service>-<purpose>`.
@@ -160,6 +168,23 @@ pub struct ConsumerSpec {
     pub stream: String,
     /// One filter subject: JetStream 2.9 has no multi-filter consumers.
     pub filter_subject: String,
+    pub order: Order,
+}
+
+/// The order a consumer's events are handled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// One at a time, in stream order: for a handler that reads what it wrote for events of
+    /// other aggregates (a directory copy, say).
+    #[default]
+    Stream,
+    /// In stream order per aggregate (the envelope's `subject`: a request, a duty), with up to
+    /// `inbox.lanes` aggregates side by side. For a handler whose effect on one aggregate reads
+    /// only that aggregate's own rows, so that one slow transaction no longer holds up every
+    /// other aggregate behind it (issue 15: one event at a time bounded the intake at the
+    /// deadlines consumer's ~200 commits/s). Ordering within an aggregate is what the domain
+    /// needs (a duty's open before its close); exactly-once is the inbox's, lane or no lane.
+    PerSubject,
 }
 
 /// The outcome of processing one event.
@@ -168,6 +193,8 @@ pub enum Outcome {
     Handled,
     /// Seen before: no effect, just ack.
     Duplicate,
+    /// Nothing for this handler ([`EventHandler::wants`]): ack.
+    PassedBy,
 }
 
 /// Applies events exactly once to a service's store.
@@ -192,6 +219,9 @@ impl std::fmt::Debug for Inbox {
 impl Inbox {
     /// Records the id, applies the effect and writes the outbox in one transaction.
     pub async fn process(&self, event: &Envelope) -> Result<Outcome, HandleError> {
+        if !self.handler.wants(event) {
+            return Ok(Outcome::PassedBy);
+        }
         let tx = self.db.begin().await?;
         let row = entity::ActiveModel {
             consumer: Set(self.consumer.clone()),
@@ -276,9 +306,14 @@ pub async fn durable_consumer(
     Ok(consumer)
 }
 
-/// Runs one consumer until `stop`. The message in hand is finished before it returns; a
+/// Runs one consumer until `stop`. The messages in hand are finished before it returns; a
 /// message that cannot be handled, even by a panic, is dead-lettered and counted in `failures`,
 /// and the consumer goes on.
+///
+/// Messages are pulled in stream order and handed to lanes: one lane for [`Order::Stream`]
+/// (or on SQLite), else `settings.lanes`, each aggregate (envelope `subject`) always to the
+/// same lane, so its events are handled one after the other in stream order. Acks may then
+/// go out of stream order, which explicit acks allow.
 pub async fn run_consumer(
     js: jetstream::Context,
     spec: ConsumerSpec,
@@ -287,9 +322,38 @@ pub async fn run_consumer(
     stop: CancellationToken,
     failures: Failures,
 ) {
+    let lanes = match spec.order {
+        Order::PerSubject if crate::store::is_postgres(&inbox.db) => settings.lanes.max(1),
+        _ => 1,
+    };
+    let worker =
+        Lane { js: js.clone(), spec: spec.clone(), inbox: inbox.clone(), settings: settings.clone(), failures };
+    let mut senders = Vec::with_capacity(lanes);
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..lanes {
+        // A small queue: the pull stream's own buffer is the backlog, and a lane that falls
+        // behind holds up only the dispatch, never reorders.
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        senders.push(tx);
+        running.spawn(worker.clone().run(rx, stop.clone()));
+    }
+    dispatch(&js, &spec, &inbox, &settings, &stop, &senders).await;
+    drop(senders);
+    while running.join_next().await.is_some() {}
+}
+
+/// Pulls messages and hands each to its aggregate's lane, until `stop` or a lane is gone.
+async fn dispatch(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    inbox: &Inbox,
+    settings: &InboxSettings,
+    stop: &CancellationToken,
+    lanes: &[tokio::sync::mpsc::Sender<Pulled>],
+) {
     let mut handled: u64 = 0;
     while !stop.is_cancelled() {
-        let consumer = match durable_consumer(&js, &spec, &settings).await {
+        let consumer = match durable_consumer(js, spec, settings).await {
             Ok(c) => c,
             Err(err) => {
                 tracing::warn!(consumer = %spec.durable, error = %err, "cannot open consumer; retrying");
@@ -316,21 +380,67 @@ pub async fn run_consumer(
                 }
                 None => break,
             };
-            let handling = handle_message(&js, &spec, &inbox, &settings, &failures, &message);
-            // `process` catches a handler's panic; this catches one anywhere else (decoding,
-            // the trust check, dead-lettering) so that the loop goes on all the same.
-            if let Err(panic) = AssertUnwindSafe(handling).catch_unwind().await {
-                let reason = format!("consumer panicked: {}", panic_message(&*panic));
-                tracing::error!(consumer = %spec.durable, %reason, "message dead-lettered");
-                failures.count(&spec.durable, Failure::Panic);
-                dead_letter(&js, inbox.service, &spec, &message, &reason).await;
-                ack(&message, AckKind::Term).await;
+            // Decoded once, here, to find the lane; a message that is no envelope goes to the
+            // first lane, which dead-letters it.
+            let envelope = Envelope::from_slice(&message.payload);
+            let lane = match &envelope {
+                Ok(env) if lanes.len() > 1 => lane_of(&env.subject, lanes.len()),
+                _ => 0,
+            };
+            if lanes[lane].send(Pulled { message, envelope }).await.is_err() {
+                return;
             }
             handled += 1;
             if handled.is_multiple_of(10_000)
                 && let Err(err) = inbox.trim(Duration::from_secs(settings.retention_hours * 3600)).await
             {
                 tracing::warn!(error = %err, "inbox trim failed");
+            }
+        }
+    }
+}
+
+/// The lane of an aggregate: the same subject always maps to the same lane.
+fn lane_of(subject: &str, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    subject.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// A pulled message and its envelope, decoded once.
+struct Pulled {
+    message: jetstream::Message,
+    envelope: Result<Envelope, String>,
+}
+
+/// Handles the messages of one lane, one after the other.
+#[derive(Clone)]
+struct Lane {
+    js: jetstream::Context,
+    spec: ConsumerSpec,
+    inbox: Inbox,
+    settings: InboxSettings,
+    failures: Failures,
+}
+
+impl Lane {
+    async fn run(self, mut queue: tokio::sync::mpsc::Receiver<Pulled>, stop: CancellationToken) {
+        while let Some(Pulled { message, envelope }) = queue.recv().await {
+            if stop.is_cancelled() {
+                // Not acked: redelivered after `ack_wait`, and the inbox makes that harmless.
+                return;
+            }
+            let Lane { js, spec, inbox, settings, failures } = &self;
+            let handling = handle_message(js, spec, inbox, settings, failures, &message, envelope);
+            // `process` catches a handler's panic; this catches one anywhere else (the trust
+            // check, dead-lettering) so that the lane goes on all the same.
+            if let Err(panic) = AssertUnwindSafe(handling).catch_unwind().await {
+                let reason = format!("consumer panicked: {}", panic_message(&*panic));
+                tracing::error!(consumer = %spec.durable, %reason, "message dead-lettered");
+                failures.count(&spec.durable, Failure::Panic);
+                dead_letter(js, inbox.service, spec, &message, &reason).await;
+                ack(&message, AckKind::Term).await;
             }
         }
     }
@@ -343,9 +453,10 @@ async fn handle_message(
     settings: &InboxSettings,
     failures: &Failures,
     message: &jetstream::Message,
+    envelope: Result<Envelope, String>,
 ) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-    let envelope = match Envelope::from_slice(&message.payload) {
+    let envelope = match envelope {
         Ok(env) => env,
         Err(reason) => {
             failures.count(&spec.durable, Failure::Permanent);
@@ -378,7 +489,7 @@ async fn handle_message(
     let result = inbox.process(&envelope).instrument(span.clone()).await;
     let _enter = span.enter();
     match result {
-        Ok(Outcome::Handled) => ack(message, AckKind::Ack).await,
+        Ok(Outcome::Handled | Outcome::PassedBy) => ack(message, AckKind::Ack).await,
         Ok(Outcome::Duplicate) => {
             tracing::info!("event handled before; acked without effect");
             ack(message, AckKind::Ack).await;

@@ -26,8 +26,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         });
     } else {
         opts.max_connections(max_connections);
+        let tls_asked = url.contains("sslmode=");
+        opts.map_sqlx_postgres_opts(move |o| {
+            if !tls_asked && is_local(o.get_host()) {
+                o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+            } else {
+                o
+            }
+        });
     }
     Database::connect(opts).await
+}
+
+/// Is `host` this machine? sqlx's default `sslmode=prefer` negotiates TLS with any server
+/// that has it on, a local one too, and rustls then costs CPU on every round trip (issue 15's
+/// intake profile). So a URL with no `sslmode` speaks plain to a loopback host or a Unix
+/// socket, where TLS protects nothing; any other host, or any `sslmode` written in the URL,
+/// keeps what sqlx and the URL say.
+fn is_local(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]") || host.starts_with('/')
 }
 
 /// Connects and brings the schema up to date.
@@ -76,5 +93,20 @@ pub fn json_text<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::O
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(value) => value.serialize(serializer),
         Err(_) => serializer.serialize_str(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local;
+
+    #[test]
+    fn only_loopback_hosts_and_sockets_count_as_local() {
+        for host in ["localhost", "127.0.0.1", "::1", "[::1]", "/var/run/postgresql"] {
+            assert!(is_local(host), "{host}");
+        }
+        for host in ["db", "10.0.0.5", "postgres.govshare.svc", "127.0.0.2.example"] {
+            assert!(!is_local(host), "{host}");
+        }
     }
 }

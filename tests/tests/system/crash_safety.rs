@@ -115,6 +115,7 @@ async fn a_consumer_killed_after_its_effect_but_before_its_ack_does_not_repeat_i
         durable: "notify-deadlines".into(),
         stream: Service::Deadlines.stream(),
         filter_subject: Service::Deadlines.event_subjects(),
+        order: govshare_runtime::inbox::Order::Stream,
     };
     let consumer = inbox::durable_consumer(&p.js, &spec, &p.base.inbox).await.unwrap();
     // (the consumer reads every deadlines event: the others stay unacked and come again)

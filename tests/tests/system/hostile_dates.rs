@@ -163,6 +163,7 @@ async fn a_handler_that_panics_is_dead_lettered_with_the_panic_and_the_consumer_
         durable: "deadlines-duties".into(),
         stream: bus::DUTY_STREAM.into(),
         filter_subject: bus::DUTY_SUBJECTS.into(),
+        order: govshare_runtime::inbox::Order::Stream,
     };
     inbox::durable_consumer(&ctx.js, &spec, &p.base.inbox).await.unwrap();
     let handler = Arc::new(Panicky::default());
