@@ -68,6 +68,15 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Like [`Table::compare`], with the ratio to two decimals (ratios well below 1 stay
+    /// readable); no ratio where it cannot be had (a zero or missing baseline).
+    pub fn compare_fine(&mut self, name: &str, value: String, baseline: String, ratio: f64) {
+        let ratio = if ratio.is_finite() { format!("{ratio:.2}") } else { String::new() };
+        self.0.push([name.into(), value, baseline, ratio]);
+    }
+}
+
 /// The local bus a benchmark runs on, with authorization on as `govshare up` runs it: the
 /// platform's keys and one identity per organisation the benchmark acts for, so what is
 /// measured includes the server's permission checks.
