@@ -23,7 +23,11 @@
 //! Only ratios travel (the machine is shared and noisy): each result is printed with its
 //! baseline from the same run.
 //!
+//! With `--bullmq`, BullMQ runs the same three shapes afterwards (`bench/bullmq/run.sh`, on
+//! the Redis at 127.0.0.1:6379) and each govshare figure is printed against it.
+//!
 //! ```sh
+//! cargo run --release -p govshare-bench --bin deadlines -- --bullmq --json target/bench/deadlines.json
 //! cargo run --release -p govshare-bench --bin deadlines
 //! cargo run --release -p govshare-bench --bin deadlines -- --clocks 100000 --burst 20000 --lag-clocks 500
 //! cargo run --release -p govshare-bench --bin deadlines -- --backend sqlite --batch-size 500
@@ -78,6 +82,13 @@ struct Args {
     /// Keep the database afterwards (to inspect plans and sizes).
     #[arg(long)]
     keep: bool,
+    /// Also run BullMQ (`bench/bullmq/run.sh`, Node.js and the Redis on 127.0.0.1:6379) on the
+    /// same three shapes, after govshare, and print govshare's ratio against it.
+    #[arg(long)]
+    bullmq: bool,
+    /// Write every figure as one JSON object per line to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 /// Rows per `INSERT` statement.
@@ -165,6 +176,7 @@ async fn run(args: &Args, b: &Bench, js: &jetstream::Context) -> anyhow::Result<
     b.db.execute_unprepared(if b.postgres { "VACUUM ANALYZE clocks" } else { "ANALYZE" }).await?;
     let vacuum_s = t.elapsed().as_secs_f64();
     let (total, heap) = b.clocks_size().await?;
+    let bytes_per_clock = total as f64 / f64::from(args.clocks);
     table.row(
         &format!("{} pending clocks: insert ({INSERT_ROWS}-row INSERTs)", args.clocks),
         format!("{insert_s:.1} s ({:.0} rows/s)", f64::from(args.clocks) / insert_s),
@@ -373,8 +385,91 @@ async fn run(args: &Args, b: &Bench, js: &jetstream::Context) -> anyhow::Result<
         s.database.max_connections,
         s.nats.ack_timeout_ms
     );
+    let mut figures = vec![
+        Figure::new("pending_bytes_per_clock", bytes_per_clock, "B"),
+        Figure::new("pending_rss_delta", settled.rss.saturating_sub(before.rss) as f64, "B"),
+        Figure::new("lag_p50", lag.at(0.5), "ms").baseline(floor.at(0.5)),
+        Figure::new("lag_p99", lag.at(0.99), "ms").baseline(floor.at(0.99)),
+        Figure::new("burst_drain", in_js_s, "s").baseline(baseline_s),
+    ];
+    if args.bullmq {
+        eprintln!("BullMQ on the same shapes (bench/bullmq/run.sh) ...");
+        let bull = bullmq(args)?;
+        table.heading("govshare against BullMQ (same run)", "BullMQ", "ratio");
+        let mut versus = |name: &str, ours: f64, shape: &str, text: &dyn Fn(f64) -> String| {
+            let Some(theirs) = bull.get(shape) else {
+                table.row(name, format!("{} (BullMQ gave no {shape})", text(ours)));
+                return;
+            };
+            table.compare(name, text(ours), text(*theirs), ours / theirs);
+            figures.push(Figure::new(&format!("{shape}_vs_bullmq"), ours, "").against_bullmq(*theirs));
+        };
+        versus("  burst: all breaches durable (lower is better)", in_js_s, "burst_drain_best", &|v| {
+            format!("{v:.1} s")
+        });
+        versus("  pending: bytes per clock (disk) vs per job (RAM)", bytes_per_clock, "pending_memory_per_job", &|v| {
+            format!("{v:.0} B")
+        });
+        versus("  lag due -> breach received p99", lag.at(0.99), "steady_lag_p99", &ms_text);
+    }
     table.print();
+    if let Some(path) = &args.json {
+        let lines: Vec<String> = figures.iter().map(|f| f.json(&args.backend)).collect();
+        std::fs::write(path, lines.join("\n") + "\n")?;
+        eprintln!("figures written to {}", path.display());
+    }
     Ok(())
+}
+
+/// One figure for `--json`: its value, and the baseline it is compared with.
+struct Figure {
+    name: String,
+    value: f64,
+    unit: String,
+    baseline: Option<f64>,
+    bullmq: Option<f64>,
+}
+
+impl Figure {
+    fn new(name: &str, value: f64, unit: &str) -> Self {
+        Self { name: name.into(), value, unit: unit.into(), baseline: None, bullmq: None }
+    }
+
+    fn baseline(self, baseline: f64) -> Self {
+        Self { baseline: Some(baseline), ..self }
+    }
+
+    fn against_bullmq(self, bullmq: f64) -> Self {
+        Self { bullmq: Some(bullmq), ..self }
+    }
+
+    fn json(&self, backend: &str) -> String {
+        let against = self.baseline.or(self.bullmq);
+        serde_json::json!({
+            "bench": "deadlines", "backend": backend, "figure": self.name, "value": self.value, "unit": self.unit,
+            "baseline": self.baseline, "bullmq": self.bullmq, "ratio": against.map(|b| self.value / b),
+        })
+        .to_string()
+    }
+}
+
+/// Runs BullMQ on the same shapes and reads its JSON lines (`{"shape", "value", ...}`).
+fn bullmq(args: &Args) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bullmq/run.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(["--burst", &args.burst.to_string(), "--pending", &args.clocks.to_string()])
+        .args(["--steady-seconds", &args.lag_window.to_string(), "--steady-jobs", &args.lag_clocks.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    anyhow::ensure!(out.status.success(), "bench/bullmq/run.sh failed: {}", out.status);
+    let figures = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["shape"].as_str()?.to_owned(), v["value"].as_f64()?)))
+        .collect();
+    Ok(figures)
 }
 
 impl Bench {
