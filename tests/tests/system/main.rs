@@ -4,6 +4,7 @@ mod bad_input;
 mod catalog;
 mod catalog_refresh;
 mod concurrency;
+mod consumer_lanes;
 mod crash_safety;
 mod deadlines;
 mod disputes;
