@@ -18,9 +18,7 @@ use govshare_runtime::{
     revision::Read,
     schedule::UpdateFrequency,
 };
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -586,84 +584,36 @@ async fn authority_check(
 }
 
 async fn search_entries(cat: &Catalog, b: api::SearchEntries) -> Result<api::SearchResults, ApiError> {
-    use entities::entry::{Column, Entity};
     let page = u64::from(b.page.map_or(1, |p| p.get()));
     let page_size = u64::from(b.page_size.map_or(20, |s| s.get()));
-    let db = &cat.ctx.db;
-    // Literal SQL, the same text as the partial indexes' predicate, so both databases use them.
-    let mut cond = Condition::all().add(Expr::cust(LISTED));
-    if let Some(p) = b.provider {
-        cond = cond.add(Column::Provider.eq(String::from(p)));
-    }
-    if let Some(r) = b.region {
-        cond = cond.add(Column::Region.eq(String::from(r)));
-    }
-    if let Some(s) = b.share_type {
-        cond = cond.add(Column::ShareType.eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))));
-    }
-    // Key-driven filters (classification path, text bigrams) go through the inverted index.
-    let mut keys = Vec::new();
-    if let Some(c) = &b.classification {
-        keys.push(format!("c:{c}"));
-    }
-    let text = b.text.map(|t| t.to_lowercase());
-    if let Some(t) = &text {
-        keys.extend(store::bigrams(t).into_iter().map(|b| format!("t:{b}")));
-    }
-    if !keys.is_empty() {
-        // The two rarest keys drive the search (counted up to a small cap: enough to rank).
-        let mut counted = Vec::new();
-        for k in keys {
-            counted.push((store::key_count(db, &k, RANK_CAP).await?, k));
-        }
-        counted.sort();
-        for (_, k) in counted.into_iter().take(2) {
-            cond = cond.add(Column::Id.in_subquery(keyed(&k)));
-        }
-    }
-    if let Some(t) = text {
-        cond = cond.add(Column::SearchText.contains(t));
-    }
-    let query = Entity::find().filter(cond);
+    let filter = store::search::Filter {
+        provider: b.provider.map(String::from),
+        region: b.region.map(String::from),
+        share_type: b
+            .share_type
+            .map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+        classification: b.classification.map(|c| c.to_string()),
+        text: b.text.map(|t| t.to_string()),
+    };
     // Counting is bounded: past TOTAL_CAP matches the answer says `total_capped`.
-    let ids: Vec<String> =
-        query.clone().select_only().column(Column::Id).limit(TOTAL_CAP + 1).into_tuple().all(db).await?;
-    let total = ids.len() as u64;
-    let rows =
-        query.order_by_asc(Column::Code).offset((page - 1) * page_size).limit(page_size).all(&cat.ctx.db).await?;
-    let entries = rows
-        .into_iter()
-        .filter_map(|r| serde_json::from_str::<Entry>(&r.state).ok())
-        .filter_map(|e| e.published().cloned())
-        .collect();
+    let found = store::search::search(&cat.ctx.db, &filter, (page - 1) * page_size, page_size, TOTAL_CAP).await?;
+    let entries = found.entries.into_iter().filter_map(|e| e.published().cloned()).collect();
     Ok(api::SearchResults {
-        total: total.min(TOTAL_CAP),
-        total_capped: total > TOTAL_CAP,
+        total: found.counted.min(TOTAL_CAP),
+        total_capped: found.counted > TOTAL_CAP,
         page: page as u32,
         page_size: page_size as u32,
         entries,
     })
 }
 
-/// Keys are ranked by how many entries hold them, counted up to this many.
-const RANK_CAP: u64 = 2_000;
-
 /// Searches count matches up to this many.
 const TOTAL_CAP: u64 = 1_000;
-
-/// Listed entries: published and not withdrawn (the partial indexes' predicate).
-const LISTED: &str = "published_version IS NOT NULL AND status <> 'withdrawn'";
-
-/// `SELECT entry_id FROM entry_keys WHERE key = ?`
-fn keyed(key: &str) -> sea_orm::sea_query::SelectStatement {
-    use entities::key::{Column, Entity};
-    sea_orm::sea_query::Query::select().column(Column::EntryId).from(Entity).and_where(Column::Key.eq(key)).to_owned()
-}
 
 /// The published catalog as DCAT-AP JSON-LD.
 async fn export_dcat(cat: &Catalog, b: api::ExportDcat) -> Result<api::DcatCatalog, ApiError> {
     use entities::entry::{Column, Entity};
-    let mut q = Entity::find().filter(Expr::cust(LISTED));
+    let mut q = Entity::find().filter(Expr::cust(store::search::LISTED));
     if let Some(p) = b.provider {
         q = q.filter(Column::Provider.eq(String::from(p)));
     }

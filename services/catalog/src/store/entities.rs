@@ -130,17 +130,39 @@ pub mod source {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod key {
-    //! The search index: one row per (key, entry) of listed entries.
+pub mod posting {
+    //! The search index: each listed entry under each of its search keys, at its code, so a
+    //! key's entries are read in the order a search answers them.
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "entry_keys")]
+    #[sea_orm(table_name = "entry_postings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub key: String,
+        /// The entry's code (`entries.code`), its place in a search's order.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub entry_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod key_count {
+    //! How many listed entries hold each search key, kept with the postings.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "search_key_counts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub holders: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

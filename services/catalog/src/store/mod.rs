@@ -10,6 +10,8 @@ mod m20261123_100002_search;
 mod m20261123_100003_data_refreshes;
 mod m20261201_100004_bus_keys;
 mod m20261203_100005_revisions;
+mod m20261204_100006_search_postings;
+pub mod search;
 
 use govshare_runtime::{
     Envelope,
@@ -26,6 +28,8 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
+pub use search::{bigrams, search_keys};
+
 use crate::domain::{Level, Organisation, RegionCode, Regions, bus_keys::BusKey, entry::Entry};
 
 /// The catalog's migrations, shared outbox and inbox first.
@@ -39,6 +43,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_100003_data_refreshes::Migration));
         m.push(Box::new(m20261201_100004_bus_keys::Migration));
         m.push(Box::new(m20261203_100005_revisions::Migration));
+        m.push(Box::new(m20261204_100006_search_postings::Migration));
         m
     }
 }
@@ -266,13 +271,15 @@ pub async fn known_entries(db: &impl ConnectionTrait, ids: &[String]) -> Result<
     Ok(Entity::find().filter(Column::Id.is_in(ids.to_vec())).all(db).await?.into_iter().map(|r| r.id).collect())
 }
 
-/// evolve's result, written: the aggregate and the published version's search columns, as
-/// read at `read` ([`Read::New`]: a new entry). A [`revision::Conflict`] when another command
-/// saved it meanwhile (or took its id).
+/// evolve's result, written: the aggregate, the published version's search columns and its
+/// postings ([`search`]), as read at `read` ([`Read::New`]: a new entry). A
+/// [`revision::Conflict`] when another command saved it meanwhile (or took its id).
 pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Result<(), SaveError> {
     use entities::entry::{ActiveModel, Column, Entity};
     let latest = e.latest();
     let shown = e.published().unwrap_or(latest);
+    // Lower-cased name and summary: matched by text searches, and what the keys are made of.
+    let search_text = format!("{}\n{}", shown.name, shown.summary).to_lowercase();
     let row = ActiveModel {
         id: Set(e.id.clone()),
         code: Set(latest.code()),
@@ -283,7 +290,7 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
         summary: Set(shown.summary.clone()),
         share_type: Set(enum_str(shown.share_type)),
         classification: Set(shown.classification.clone()),
-        search_text: Set(format!("{}\n{}", shown.name, shown.summary).to_lowercase()),
+        search_text: Set(search_text.clone()),
         published_version: Set(e.published().map(|p| p.version as i32)),
         // Stamped by `mark_published` (kept apart so a later draft does not move it); a
         // finished update of a published entry clears it until then.
@@ -297,63 +304,9 @@ pub async fn save_entry(db: &impl ConnectionTrait, e: &Entry, read: Read) -> Res
     };
     revision::save::<Entity>(db, "entry", (&[Column::Id], Column::Revision), &e.id, row, read).await?;
     let listed = e.published().filter(|_| !e.is_withdrawn());
-    Ok(index_keys(db, &e.id, listed.map(search_keys).unwrap_or_default()).await?)
-}
-
-/// The search keys of a listed version: its classification and every ancestor path
-/// (`c:基础信息`, `c:基础信息/人口`), and the bigrams of its name and summary (`t:户籍`).
-pub fn search_keys(v: &govshare_runtime::events::catalog::EntryVersion) -> Vec<String> {
-    let mut keys: Vec<String> = Vec::new();
-    let mut path = String::new();
-    for part in v.classification.split('/') {
-        if !path.is_empty() {
-            path.push('/');
-        }
-        path.push_str(part);
-        keys.push(format!("c:{path}"));
-    }
-    keys.extend(bigrams(&format!("{}\n{}", v.name, v.summary)).into_iter().map(|b| format!("t:{b}")));
-    keys.sort_unstable();
-    keys.dedup();
-    keys
-}
-
-/// Lower-cased character bigrams, not spanning white space.
-pub fn bigrams(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.to_lowercase().chars().collect();
-    let mut out: Vec<String> = chars
-        .windows(2)
-        .filter(|w| !w[0].is_whitespace() && !w[1].is_whitespace())
-        .map(|w| w.iter().collect())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// Replaces an entry's search keys.
-async fn index_keys(db: &impl ConnectionTrait, entry_id: &str, keys: Vec<String>) -> Result<(), DbErr> {
-    use entities::key::{ActiveModel, Column, Entity};
-    Entity::delete_many().filter(Column::EntryId.eq(entry_id)).exec(db).await?;
-    for chunk in keys.chunks(500) {
-        let rows = chunk.iter().map(|k| ActiveModel { key: Set(k.clone()), entry_id: Set(entry_id.to_owned()) });
-        Entity::insert_many(rows).exec_without_returning(db).await?;
-    }
-    Ok(())
-}
-
-/// How many entries hold `key`, counting at most `cap` (enough to pick the rarest key),
-/// inside the database: `SELECT COUNT(*) FROM (SELECT 1 ... WHERE key = ? LIMIT cap)`.
-pub async fn key_count(db: &impl ConnectionTrait, key: &str, cap: u64) -> Result<u64, DbErr> {
-    use entities::key::{Column, Entity};
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let inner = Query::select().expr(Expr::val(1)).from(Entity).and_where(Column::Key.eq(key)).limit(cap).to_owned();
-    let count = Query::select()
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .from_subquery(inner, Alias::new("k"))
-        .to_owned();
-    let row = db.query_one(&count).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
+    // Listed: the published version is the one shown.
+    let keys = listed.map(|p| search_keys(&p.classification, &search_text)).unwrap_or_default();
+    Ok(search::file_entry(db, &e.id, &latest.code(), keys).await?)
 }
 
 /// Stamps the publication time (kept apart so a later draft does not move it).
@@ -439,16 +392,4 @@ pub async fn upsert_source(db: &impl ConnectionTrait, e: &SourceDesignated) -> R
     .exec_without_returning(db)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bigrams_are_lower_cased_pairs_that_do_not_span_white_space() {
-        assert_eq!(bigrams("户籍人口"), ["人口", "户籍", "籍人"]);
-        assert_eq!(bigrams("Ab c"), ["ab"]);
-        assert!(bigrams("户").is_empty());
-    }
 }
