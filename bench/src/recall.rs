@@ -7,13 +7,15 @@
 //! of the derived entries, one distinct org each; the other half are grantees, one grant of
 //! version 1 each, spread evenly over all entries. Rows go in with 1000-row `INSERT`s.
 //!
-//! Then measures, in one run against a fresh database and a local nats-server:
+//! Then measures, in one run against a fresh database and a local nats-server (the service
+//! first, so that the baseline's data does not sit in this process's heap while the
+//! service's memory is measured):
 //!
 //! 1. **Baseline.** The pure [`holders`] on the graph as `store::holders_graph` loads it
 //!    (in-process, no database): the least work a recall must do.
 //! 2. **Send → answer.** The `recall` command sent as `p0` on the root entry, to the service
 //!    started in-process, until its answer: holders resolved, the recall stored, and one
-//!    `OpenDuty` + one `DestructionOrdered` per holder committed to the outbox.
+//!    `DestructionOrdered` + one `OpenDuty` per holder issued (stored in JetStream).
 //! 3. **Send → last destruction order in JetStream.** Until a durable consumer of
 //!    `govshare.evt.recall.destruction.ordered` counts N pending; then every event is read back
 //!    to check that exactly N distinct holders got one order each.
@@ -24,8 +26,13 @@
 //! and the two messages that list every holder (the `RecallStarted` envelope, the answer) are
 //! sized against the server's `max_payload`.
 //!
-//! Only ratios travel (the machine is shared and noisy): (2) and (3) are printed against (1)
-//! from the same run.
+//! 4. **Send → last receipt duty in JetStream.** Until a durable consumer of
+//!    `govshare.duty.opened` counts N pending (every holder's `OpenDuty`, for deadlines); then
+//!    each is read back to check that every holder's duty was opened once.
+//!
+//! Only ratios travel (the machine is shared and noisy): (2), (3) and (4) are printed against
+//! (1) from the same run, and (3) and the peak RSS against issue 15's goals (< 10 s, < 300 MB).
+//! Every figure is also written to stdout as one JSON object per line, prefixed `RESULT `.
 //!
 //! ```sh
 //! cargo run --release -p govshare-bench --bin recall
@@ -53,6 +60,7 @@ use govshare_recall::domain::recall::{self, Recall, Scope, holders};
 use govshare_runtime::{
     Envelope, EventMeta, Lang, Outgoing, Service, SystemClock,
     config::Settings,
+    duty::OpenDuty,
     envelope::EventPayload,
     events::recall::{DestructionOrdered, RecallStarted},
 };
@@ -90,6 +98,11 @@ const INSERT_ROWS: usize = 1000;
 const RECALLER: &str = "p0";
 /// Marks the bench's own queries, so the `pg_stat_activity` sampler leaves them out.
 const MINE: &str = "/* bench */ ";
+/// Issue 15's goals: one recall to 100,000 holders, to its last order in JetStream, in under
+/// this many seconds ...
+const GOAL_S: f64 = 10.0;
+/// ... with the process's peak memory under this many bytes.
+const GOAL_PEAK: u64 = 300 * 1_048_576;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -250,56 +263,7 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         format!("entries per level {:?}", shape.levels),
     );
 
-    // 1. The baseline: the pure walk over the loaded graph.
     let root = Shape::root();
-    let t = Instant::now();
-    let (grants, lineage) = govshare_recall::store::holders_graph(&b.db).await?;
-    let load_s = t.elapsed().as_secs_f64();
-    eprintln!("baseline: holders() over {} grants and {} entries ...", grants.len(), lineage.provider.len());
-    let mut runs = Vec::new();
-    let spent = Instant::now();
-    let orders = loop {
-        let t = Instant::now();
-        let orders = holders(&root, &Scope::Entry, RECALLER, &grants, &lineage);
-        runs.push(t.elapsed().as_secs_f64());
-        if spent.elapsed() > Duration::from_secs(3) || runs.len() >= 21 {
-            break orders;
-        }
-    };
-    runs.sort_by(f64::total_cmp);
-    let baseline_s = runs[runs.len() / 2];
-    let distinct: HashSet<&str> = orders.iter().map(|o| o.holder.as_str()).collect();
-    anyhow::ensure!(
-        orders.len() == n as usize && distinct.len() == n as usize,
-        "the built graph has {} orders to {} holders, not {n}",
-        orders.len(),
-        distinct.len()
-    );
-    let deepest = orders.iter().map(|o| o.via.len()).max().unwrap_or(0);
-    let t = Instant::now();
-    let (recall, _decision) = recall::start(
-        recall::Start {
-            id: "bench".into(),
-            entry_id: root.clone(),
-            provider: RECALLER.into(),
-            scope: Scope::Entry,
-            reason: "bench".into(),
-            orders,
-            receipt_days: 5,
-        },
-        Utc::now(),
-    );
-    let state = serde_json::to_string(&recall)?;
-    let state_s = t.elapsed().as_secs_f64();
-    let state_len = state.len() as u64;
-    let (started_len, reply_len) = big_messages(&recall);
-    drop((grants, lineage, recall, state));
-    table.row("  store::holders_graph on the bench's connection", format!("{load_s:.2} s"));
-    table.row(
-        &format!("(1) holders() in-process, no DB: {n} orders, deepest via {deepest} entries"),
-        format!("{} (median of {})", secs(baseline_s), runs.len()),
-    );
-    table.row("  then Recall::start + the recall's JSON state", format!("{} ({})", secs(state_s), mb(state_len)));
 
     // 2 and 3. The command, to the service in-process.
     let before = Memory::now();
@@ -308,10 +272,6 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
     let mut client = b.bus.client_as(RECALLER).await?.with_lang(Lang::En);
     client.timeout = Duration::from_secs(args.call_timeout);
     let max_payload = client.nats.server_info().max_payload as u64;
-    table.row(
-        "  RecallStarted envelope / the answer, as they would be",
-        format!("{} / {} (server max_payload {})", kb(started_len), kb(reply_len), kb(max_payload)),
-    );
     // (the recaller has no JetStream: the operators watch the stream)
     let js = b.bus.client_as(govshare_runtime::bus::PLATFORM_ORG).await?.jetstream();
     let stream = js.get_stream(Service::Recall.stream()).await?;
@@ -319,6 +279,16 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         .create_consumer(pull::Config {
             durable_name: Some("bench-recall".into()),
             filter_subject: DestructionOrdered::nats_subject(),
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await?;
+    let duties = js.get_stream(govshare_runtime::bus::DUTY_STREAM).await?;
+    let mut duty_counter = duties
+        .create_consumer(pull::Config {
+            durable_name: Some("bench-recall-duties".into()),
+            filter_subject: OpenDuty::nats_subject(),
             deliver_policy: jetstream::consumer::DeliverPolicy::All,
             ack_policy: jetstream::consumer::AckPolicy::None,
             ..Default::default()
@@ -349,10 +319,11 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
     }));
     let mut answer = None;
     let mut after_answer = None;
-    let (mut first_s, mut all_s) = (None, None);
+    let (mut first_s, mut all_s, mut duties_s) = (None, None, None);
     let mut last_report = Instant::now();
     let target = u64::from(n);
-    let pending = loop {
+    let (mut pending, mut duties_pending) = (0, 0);
+    loop {
         if call.as_ref().is_some_and(|c| c.is_finished()) {
             let (a, at) = call.take().expect("finished").await?;
             sampling.store(false, Ordering::Relaxed);
@@ -360,28 +331,42 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
             eprintln!("  {at:.1} s: answered{}", if a.is_ok() { "" } else { " with an error" });
             answer = Some((a, at));
         }
-        let pending = counter.info().await?.num_pending;
-        if pending > 0 && first_s.is_none() {
-            first_s = Some(sent.elapsed().as_secs_f64());
+        if all_s.is_none() {
+            pending = counter.info().await?.num_pending;
+            if pending > 0 && first_s.is_none() {
+                first_s = Some(sent.elapsed().as_secs_f64());
+            }
+            if pending >= target {
+                all_s = Some(sent.elapsed().as_secs_f64());
+            }
         }
-        if pending >= target {
-            all_s = Some(sent.elapsed().as_secs_f64());
-            break pending;
+        if duties_s.is_none() {
+            duties_pending = duty_counter.info().await?.num_pending;
+            if duties_pending >= target {
+                duties_s = Some(sent.elapsed().as_secs_f64());
+            }
+        }
+        // Done when every order and every duty is in JetStream and the command has answered.
+        if all_s.is_some() && duties_s.is_some() && answer.is_some() {
+            break;
         }
         let since = sent.elapsed().as_secs_f64();
         match &answer {
             // A refused recall commits nothing: give a stray event a few seconds to show.
-            Some((Err(_), at)) if since > at + 5.0 => break pending,
-            Some((Ok(_), at)) if since > at + args.wait as f64 => break pending,
+            Some((Err(_), at)) if since > at + 5.0 => break,
+            Some((Ok(_), at)) if since > at + args.wait as f64 => break,
             _ => {}
         }
         if last_report.elapsed() > Duration::from_secs(10) {
             let outbox = b.scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").await.unwrap_or(0);
-            eprintln!("  {since:.0} s: {pending} of {n} orders in JetStream, {outbox} committed rows unsent");
+            eprintln!(
+                "  {since:.0} s: {pending} of {n} orders and {duties_pending} duties in JetStream, \
+                 {outbox} committed rows unsent"
+            );
             last_report = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        tokio::time::sleep(Duration::from_millis(if all_s.is_none() { 20 } else { 50 })).await;
+    }
     let after_all = Memory::now();
     sampling.store(false, Ordering::Relaxed);
     if let Some(call) = call {
@@ -417,13 +402,80 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         }
     }
     drop(read);
+    let mut read = duty_counter.stream().max_messages_per_batch(1000).messages().await?;
+    let (mut duty_events, mut duty_ids) = (0u64, HashSet::new());
+    for _ in 0..duties_pending {
+        let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), read.next()).await else { break };
+        let m = m?;
+        let d: OpenDuty = Envelope::from_slice(&m.payload).map_err(anyhow::Error::msg)?.decode()?;
+        if Some(&d.duty.about.id) == recall_id.as_ref() {
+            duty_events += 1;
+            duty_ids.insert((d.duty.holder, d.duty.duty_id));
+        }
+    }
+    drop(read);
     let outbox_rows = b.scalar("SELECT COUNT(*) FROM outbox").await?;
+
+    // 1. The baseline: the pure walk over the loaded graph. Measured after the service, so
+    // that what it leaves in this process's heap does not count in the service's memory.
+    let t = Instant::now();
+    let (grants, lineage) = govshare_recall::store::holders_graph(&b.db).await?;
+    let load_s = t.elapsed().as_secs_f64();
+    eprintln!("baseline: holders() over {} grants and {} entries ...", grants.len(), lineage.provider.len());
+    let mut runs = Vec::new();
+    let spent = Instant::now();
+    let orders = loop {
+        let t = Instant::now();
+        let orders = holders(&root, &Scope::Entry, RECALLER, &grants, &lineage);
+        runs.push(t.elapsed().as_secs_f64());
+        if spent.elapsed() > Duration::from_secs(3) || runs.len() >= 21 {
+            break orders;
+        }
+    };
+    runs.sort_by(f64::total_cmp);
+    let baseline_s = runs[runs.len() / 2];
+    let distinct: HashSet<&str> = orders.iter().map(|o| o.holder.as_str()).collect();
+    anyhow::ensure!(
+        orders.len() == n as usize && distinct.len() == n as usize,
+        "the built graph has {} orders to {} holders, not {n}",
+        orders.len(),
+        distinct.len()
+    );
+    let deepest = orders.iter().map(|o| o.via.len()).max().unwrap_or(0);
+    let t = Instant::now();
+    let (recall, _decision) = recall::start(
+        recall::Start {
+            id: "bench".into(),
+            entry_id: root.clone(),
+            provider: RECALLER.into(),
+            scope: Scope::Entry,
+            reason: "bench".into(),
+            orders,
+        },
+        Utc::now(),
+    );
+    let state = serde_json::to_string(&recall)?;
+    let state_s = t.elapsed().as_secs_f64();
+    let state_len = state.len() as u64;
+    let (started_len, reply_len) = big_messages(&recall);
+    drop((grants, lineage, recall, state));
+    table.row("  store::holders_graph on the bench's connection", format!("{load_s:.2} s"));
+    table.row(
+        &format!("(1) holders() in-process, no DB: {n} orders, deepest via {deepest} entries"),
+        format!("{} (median of {})", secs(baseline_s), runs.len()),
+    );
+    table.row("  then Recall::start + the recall's JSON state", format!("{} ({})", secs(state_s), mb(state_len)));
+
+    table.row(
+        "  RecallStarted envelope / the answer, as they would be",
+        format!("{} / {} (server max_payload {})", kb(started_len), kb(reply_len), kb(max_payload)),
+    );
 
     table.heading(&format!("recall of {root} by {RECALLER}: {n} holders"), "baseline (1)", "ratio");
     let failure = match &answer {
         Some((Ok(v), at)) => {
             table.compare(
-                "(2) send -> answer (holders resolved, orders committed)",
+                "(2) send -> answer (holders resolved, every order and duty issued)",
                 secs(*at),
                 secs(baseline_s),
                 at / baseline_s,
@@ -463,6 +515,27 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         );
     }
     let since = |at: Option<DateTime<Utc>>| at.map_or("-".into(), |at| secs(in_s(at - t0)));
+    match all_s {
+        Some(all) => table.compare(
+            &format!("(3) against issue 15's goal: {}", if all < GOAL_S { "MET" } else { "NOT MET" }),
+            secs(all),
+            format!("goal < {}", secs(GOAL_S)),
+            all / GOAL_S,
+        ),
+        None => table.row("(3) against issue 15's goal", format!("NOT MET (goal < {})", secs(GOAL_S))),
+    }
+    match duties_s {
+        Some(d) => table.compare(
+            "(4) send -> last OpenDuty in JetStream (every receipt duty)",
+            secs(d),
+            secs(baseline_s),
+            d / baseline_s,
+        ),
+        None => table.row(
+            "(4) send -> last OpenDuty in JetStream",
+            format!("not reached: {duties_pending} of {n} after {}", secs(sent.elapsed().as_secs_f64())),
+        ),
+    }
     table.row("  first order seen by the counting consumer", first_s.map_or("-".into(), secs));
     table.row("  first order stored in JetStream (server time)", since(first_stored));
     table.row("  last order stored in JetStream (server time)", since(last_stored));
@@ -475,13 +548,44 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
             if others > 0 { format!(" ({others} of another recall)") } else { String::new() }
         ),
     );
-    table.row("  outbox rows after the run (expected 2N+1 on success)", outbox_rows.to_string());
+    let duties_ok = duty_events == target && duty_ids.len() == n as usize;
+    table.row(
+        "  OpenDuty messages / distinct holders' duties",
+        format!("{duty_events} / {} of {n}{}", duty_ids.len(), if duties_ok { "  OK" } else { "  MISMATCH" }),
+    );
+    table.row(
+        "  outbox rows after the run (the RecallStarted; orders go straight to JetStream)",
+        outbox_rows.to_string(),
+    );
     table.row("process RSS before the service starts", mb(before.rss));
     table.row("process RSS at the answer", after_answer.map_or("-".into(), |m| mb(m.rss)));
     table.row(
-        "process RSS at the last order (peak since the command was sent)",
+        "process RSS at the last order and duty (peak since the command was sent)",
         format!("{} ({})", mb(after_all.rss), after_all.peak.map_or("?".into(), mb)),
     );
+    let peak = after_all.peak.unwrap_or(after_all.rss);
+    table.compare(
+        &format!("  peak RSS against issue 15's goal: {}", if peak < GOAL_PEAK { "MET" } else { "NOT MET" }),
+        mb(peak),
+        format!("goal < {}", mb(GOAL_PEAK)),
+        peak as f64 / GOAL_PEAK as f64,
+    );
+    let orders_ok = events == target && ids.len() == n as usize;
+    let base = json!({"bench": "recall", "backend": args.backend, "holders": n, "levels": args.levels,
+        "baseline": "holders() in-process, no DB", "baseline_s": baseline_s});
+    let result = |metric: &str, value: Option<f64>, unit: &str, extra: serde_json::Value| {
+        let mut line = base.clone();
+        line["metric"] = json!(metric);
+        line["value"] = json!(value);
+        line["unit"] = json!(unit);
+        if let (Some(v), "s") = (value, unit) {
+            line["ratio_to_baseline"] = json!(v / baseline_s);
+        }
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            line[k] = v.clone();
+        }
+        println!("RESULT {line}");
+    };
 
     println!(
         "recall benchmark on {}: {n} holders over {} levels ({} entries, {} grants)",
@@ -504,12 +608,40 @@ async fn run(args: &Args, b: &Bench) -> anyhow::Result<()> {
         args.wait
     );
     table.print();
+    let answered = match &answer {
+        Some((Ok(_), at)) => Some(*at),
+        _ => None,
+    };
+    result("send_to_answer", answered, "s", json!({}));
+    result(
+        "send_to_last_destruction_order_in_jetstream",
+        all_s,
+        "s",
+        json!({"goal_s": GOAL_S, "goal_met": all_s.is_some_and(|a| a < GOAL_S) && orders_ok,
+               "orders": events, "distinct_holders": ids.len()}),
+    );
+    result(
+        "send_to_last_open_duty_in_jetstream",
+        duties_s,
+        "s",
+        json!({"duties": duty_events, "distinct_duties": duty_ids.len()}),
+    );
+    result(
+        "peak_rss",
+        Some(peak as f64 / 1_048_576.0),
+        "MB",
+        json!({"goal_mb": GOAL_PEAK / 1_048_576, "goal_met": peak < GOAL_PEAK,
+               "rss_before_mb": before.rss as f64 / 1_048_576.0}),
+    );
     if b.postgres {
         let until = answer.as_ref().map_or(f64::INFINITY, |(_, at)| *at);
         print_sessions(&samples, sent, until);
     }
     match failure {
         Some(f) => anyhow::bail!(f),
+        None if !orders_ok || !duties_ok => {
+            anyhow::bail!("not one order and one duty per holder: {events} orders, {duty_events} duties, {n} holders")
+        }
         None => Ok(()),
     }
 }

@@ -13,9 +13,11 @@ use govshare_runtime::{
     config::CallSettings,
     events::{
         catalog::EntryPublished,
+        recall::Emitted,
         requests::{DataDelivered, GrantEnded},
     },
     inbox::{EventHandler, HandleError},
+    outbox::Decision,
     page::Page,
     reply::Text,
     revision::Read,
@@ -27,6 +29,7 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::recall::{self, Recall, Receipt, ReceiptError, Scope},
+    issuer::{self, Issuer},
     store::{self, entities::entry},
 };
 
@@ -98,38 +101,34 @@ impl EventHandler for RequestEvents {
         if store::recall(tx, &id).await?.is_some() {
             return Ok(Vec::new());
         }
-        Ok(start(tx, id, &e.entry_id, &e.provider, scope, reason, self.receipt_days, &meta, now).await?)
+        // One holder at most: issued whole, in the event's own transaction.
+        let (r, decision) = started(tx, id, &e.entry_id, &e.provider, scope, reason, now).await?;
+        let mut out = decision.outgoing(Service::Recall, &meta, now);
+        let issue = recall::issue(&r, self.receipt_days, 0..recall::issue_len(&r));
+        out.extend(issue.outgoing(Service::Recall, &meta, now));
+        Ok(out)
     }
 }
 
-/// Starts a recall: resolves the holders, records it, and announces the orders with their
-/// receipt duties.
-#[allow(clippy::too_many_arguments)]
-async fn start(
+/// Starts a recall: resolves the holders and records it with an order for each; says it
+/// started. Its orders are issued after ([`recall::issue`]).
+async fn started(
     db: &impl ConnectionTrait,
     id: String,
     entry_id: &str,
     provider: &str,
     scope: Scope,
     reason: String,
-    receipt_days: u32,
-    meta: &EventMeta,
     now: DateTime<Utc>,
-) -> Result<Vec<Outgoing>, DbErr> {
+) -> Result<(Recall, Decision<Emitted>), DbErr> {
     let (grants, lineage) = store::holders_graph(db).await?;
     let orders = recall::holders(entry_id, &scope, provider, &grants, &lineage);
-    let start = recall::Start {
-        id,
-        entry_id: entry_id.to_owned(),
-        provider: provider.to_owned(),
-        scope,
-        reason,
-        orders,
-        receipt_days,
-    };
+    drop((grants, lineage));
+    let start =
+        recall::Start { id, entry_id: entry_id.to_owned(), provider: provider.to_owned(), scope, reason, orders };
     let (r, decision) = recall::start(start, now);
     store::save_recall(db, &r, Read::New).await?;
-    Ok(decision.outgoing(Service::Recall, meta, now))
+    Ok((r, decision))
 }
 
 #[tracing::instrument(skip_all, fields(call = %call.name, org = %call.org))]
@@ -210,11 +209,16 @@ async fn recall_data(ctx: &Context, call: &Call, body: api::StartRecall) -> Resu
     let id = uuid::Uuid::now_v7().to_string();
     let days = ctx.settings.recall.receipt_working_days;
     let scope = body.scope.map_or(Scope::Entry, Scope::from);
-    let out =
-        start(&tx, id.clone(), &entry.entry_id, &entry.provider, scope, body.reason.into(), days, &call.meta, now)
-            .await?;
-    ctx.commit(tx, &out).await?;
-    let r = store::recall(&ctx.db, &id).await?.expect("just saved");
+    let (r, decision) = started(&tx, id, &entry.entry_id, &entry.provider, scope, body.reason.into(), now).await?;
+    let issue = issuer::new_issue(&r, days, &call.meta);
+    store::open_issue(&tx, &issue, issuer::lease_until(now)).await?;
+    ctx.commit(tx, &decision.outgoing(Service::Recall, &call.meta, now)).await?;
+    drop(decision);
+    // The recall stands from here: its orders go out a stretch at a time, and a stretch that
+    // fails is left to the issuer's sweep (on any replica) once its lease runs out.
+    if let Err(err) = Issuer::of(ctx).issue(&r, &issue, 0).await {
+        tracing::warn!(recall_id = %r.id, error = %err, "issuing a recall stopped; the sweep goes on with it");
+    }
     Ok(summary(&r))
 }
 
@@ -268,7 +272,9 @@ async fn receive(
         let now = ctx.clock.now();
         let tx = ctx.begin().await?;
         let (r, read) = store::recall_at(&tx, id).await?.ok_or_else(|| ApiError::not_found("recall", id))?;
-        let decision = recall::receive(&r, org, receipt).map_err(|e| match e {
+        // How far its issue is out (read after the recall): a duty counted here is open.
+        let issued = store::issued(&tx, id).await?.unwrap_or_else(|| recall::issue_len(&r));
+        let decision = recall::receive(&r, org, receipt, issued).map_err(|e| match e {
             ReceiptError::NotOrdered(ref org) => ApiError::with_text(
                 ErrorCode::Forbidden,
                 format!("{org} 未被要求在此次召回中销毁数据，回执不予接收"),
@@ -277,6 +283,11 @@ async fn receive(
             ReceiptError::AlreadyReceipted(ref org) => {
                 ApiError::with_text(ErrorCode::Conflict, format!("{org} 已提交销毁回执"), e.to_string())
             }
+            ReceiptError::NotYetIssued(ref org) => ApiError::with_text(
+                ErrorCode::Unavailable,
+                format!("召回仍在下达中，{org} 的回执义务尚未开启，请稍后重试"),
+                e.to_string(),
+            ),
         })?;
         let r = decision.events.iter().fold(r, recall::evolve);
         match store::save_recall(&tx, &r, read).await {

@@ -5,9 +5,13 @@
 
 pub mod domain;
 pub mod handlers;
+pub mod issuer;
 pub mod store;
 
 use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
 
 use govshare_runtime::{
     Service,
@@ -56,5 +60,10 @@ impl govshare_runtime::App for App {
                 Arc::new(handlers::RequestEvents { receipt_days: self.ctx.settings.recall.receipt_working_days }),
             ),
         ]
+    }
+
+    /// Goes on with the recalls whose issue stopped part way (a crash, a failed publish).
+    fn tasks(&self, stop: CancellationToken) -> Vec<BoxFuture<'static, ()>> {
+        vec![Box::pin(issuer::Issuer::of(&self.ctx).run(stop))]
     }
 }

@@ -3,7 +3,10 @@
 //! and, transitively, whoever holds an entry declared derived from a recalled entry, at any
 //! depth. Each holder gets one destruction order and answers with one receipt.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet, VecDeque},
+    ops::Range,
+};
 
 use chrono::{DateTime, Utc};
 pub use govshare_contract::api::recall::{Receipt, ReportRow, Scope};
@@ -188,9 +191,11 @@ pub enum ReceiptError {
     NotOrdered(String),
     #[error("{0} has already sent its receipt")]
     AlreadyReceipted(String),
+    #[error("the recall is still being issued: {0}'s receipt duty is not open yet; try again shortly")]
+    NotYetIssued(String),
 }
 
-/// How a recall starts: what, why, who holds it, and how long each holder has.
+/// How a recall starts: what, why, and who holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Start {
     pub id: String,
@@ -200,12 +205,12 @@ pub struct Start {
     pub reason: String,
     /// Everyone who holds the recalled data ([`holders`]).
     pub orders: Vec<Order>,
-    /// Working days each holder has for its receipt.
-    pub receipt_days: u32,
 }
 
-/// decide: a recall starts: announced, one destruction order (and its receipt duty, Art. 29)
-/// per holder, and complete at once when nobody holds the data.
+/// decide: a recall starts: announced, with one order per holder in its state, and complete
+/// at once when nobody holds the data. What tells the holders (a destruction order and a
+/// receipt duty each, Art. 29) is issued after, a stretch at a time ([`issue`]): a recall of
+/// 100,000 holders is 200,000 messages, too many to build or commit in one piece.
 pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
     let started = RecallStarted {
         recall_id: s.id.clone(),
@@ -216,37 +221,7 @@ pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
         holders: s.orders.len(),
         at: now,
     };
-    let mut decision = Decision::event(started.clone());
-    let scope_text = scope_text(&s.scope);
-    for o in &s.orders {
-        let duty_id = order_duty_id(&s.id, &o.holder);
-        decision = decision
-            .with_duty(OpenDuty {
-                duty: Duty {
-                    duty_id: duty_id.clone(),
-                    article: 29,
-                    holder: o.holder.clone(),
-                    about: About { kind: "recall".into(), id: s.id.clone() },
-                    title: Text::new(
-                        format!("销毁召回数据并提交销毁回执（召回 {}）", s.id),
-                        format!("destroy the recalled data and send the receipt (recall {})", s.id),
-                    ),
-                },
-                term: Term::WorkingDays { days: s.receipt_days, from: now },
-                opened_by: Service::Recall,
-            })
-            .with(DestructionOrdered {
-                recall_id: s.id.clone(),
-                holder: o.holder.clone(),
-                entry_id: s.entry_id.clone(),
-                scope: scope_text.clone(),
-                reason: s.reason.clone(),
-                via: o.via.clone(),
-                duty_id,
-                due_at: None,
-                at: now,
-            });
-    }
+    let mut decision = Decision::event(started);
     if s.orders.is_empty() {
         decision = decision.with(RecallCompleted {
             recall_id: s.id.clone(),
@@ -255,6 +230,17 @@ pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
             at: now,
         });
     }
+    let orders = s
+        .orders
+        .into_iter()
+        .map(|o| OrderState {
+            duty_id: order_duty_id(&s.id, &o.holder),
+            holder: o.holder,
+            via: o.via,
+            ordered_at: now,
+            receipt: None,
+        })
+        .collect();
     let recall = decision.events.iter().fold(
         Recall {
             id: s.id,
@@ -263,7 +249,7 @@ pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
             scope: s.scope,
             reason: s.reason,
             started_at: now,
-            orders: Vec::new(),
+            orders,
             progress: Progress::Outstanding,
         },
         evolve,
@@ -271,12 +257,97 @@ pub fn start(s: Start, now: DateTime<Utc>) -> (Recall, Decision<Emitted>) {
     (recall, decision)
 }
 
+/// How many messages issue `r`'s orders: a destruction order and a receipt duty per holder.
+pub fn issue_len(r: &Recall) -> usize {
+    2 * r.orders.len()
+}
+
+/// decide: the messages at `positions` of those that issue a started recall's orders, numbered
+/// `0..issue_len(r)`: first every holder's destruction order, in the order of `r.orders` (so
+/// that destruction starts as early as it can), then every holder's receipt duty (Art. 29),
+/// each due `receipt_days` working days after the start. The same positions always give the
+/// same messages, so an issue cut off half way goes on where it stopped.
+pub fn issue(r: &Recall, receipt_days: u32, positions: Range<usize>) -> Decision<Emitted> {
+    let n = r.orders.len();
+    let end = positions.end.min(2 * n);
+    let (start, scope) = (positions.start.min(end), scope_text(&r.scope));
+    let mut decision = Decision::none();
+    for o in &r.orders[start.min(n)..end.min(n)] {
+        decision = decision.with(DestructionOrdered {
+            recall_id: r.id.clone(),
+            holder: o.holder.clone(),
+            entry_id: r.entry_id.clone(),
+            scope: scope.clone(),
+            reason: r.reason.clone(),
+            via: o.via.clone(),
+            duty_id: o.duty_id.clone(),
+            due_at: None,
+            at: o.ordered_at,
+        });
+    }
+    let title = Text::new(
+        format!("销毁召回数据并提交销毁回执（召回 {}）", r.id),
+        format!("destroy the recalled data and send the receipt (recall {})", r.id),
+    );
+    for o in &r.orders[start.max(n) - n..end.max(n) - n] {
+        decision = decision.with_duty(OpenDuty {
+            duty: Duty {
+                duty_id: o.duty_id.clone(),
+                article: 29,
+                holder: o.holder.clone(),
+                about: About { kind: "recall".into(), id: r.id.clone() },
+                title: title.clone(),
+            },
+            term: Term::WorkingDays { days: receipt_days, from: r.started_at },
+            opened_by: Service::Recall,
+        });
+    }
+    decision
+}
+
+/// The id of the message at `position` of `r`'s issue: the same whenever it is built, so a
+/// message published again (after a crash part way) is dropped as the duplicate it is. A
+/// UUIDv7 of the recall's start, its 12 + 20 "random" bits the position (so a recall's messages
+/// sort in issue order) and its last 42 a hash of the recall's id (so two recalls started in
+/// one millisecond do not share ids).
+pub fn issue_id(r: &Recall, position: usize) -> uuid::Uuid {
+    let ms = r.started_at.timestamp_millis().max(0) as u64 & 0xFFFF_FFFF_FFFF;
+    let position = position as u64 & 0xFFFF_FFFF;
+    let hash = fnv1a(r.id.as_bytes()) & ((1 << 42) - 1);
+    let high = (ms << 16) | 0x7000 | (position >> 20);
+    let low = (0b10 << 62) | ((position & 0xF_FFFF) << 42) | hash;
+    uuid::Uuid::from_u64_pair(high, low)
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and platforms.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// Where the receipt duty of the holder at `index` of `r.orders` stands among the messages
+/// of [`issue`]: its receipt is taken once the messages up to it are out.
+pub fn duty_position(r: &Recall, index: usize) -> usize {
+    r.orders.len() + index
+}
+
 /// decide: `org`'s destruction receipt: refused if it was never ordered or has answered
 /// already; else recorded, its receipt duty closed, and the recall complete with the last one.
-pub fn receive(r: &Recall, org: &str, receipt: Receipt) -> Result<Decision<Emitted>, ReceiptError> {
-    let order = r.orders.iter().find(|o| o.holder == org).ok_or_else(|| ReceiptError::NotOrdered(org.to_owned()))?;
+///
+/// `issued` is how many of the recall's messages ([`issue`]) are out: a receipt that comes
+/// before its holder's duty is out is refused for now ([`ReceiptError::NotYetIssued`]), so the
+/// duty it closes is always opened first.
+pub fn receive(r: &Recall, org: &str, receipt: Receipt, issued: usize) -> Result<Decision<Emitted>, ReceiptError> {
+    let (index, order) = r
+        .orders
+        .iter()
+        .enumerate()
+        .find(|(_, o)| o.holder == org)
+        .ok_or_else(|| ReceiptError::NotOrdered(org.to_owned()))?;
     if order.receipt.is_some() {
         return Err(ReceiptError::AlreadyReceipted(org.to_owned()));
+    }
+    if issued <= duty_position(r, index) {
+        return Err(ReceiptError::NotYetIssued(org.to_owned()));
     }
     let now = receipt.received_at;
     let mut decision = Decision::event(DestructionReceipted {
@@ -309,14 +380,8 @@ pub fn receive(r: &Recall, org: &str, receipt: Receipt) -> Result<Decision<Emitt
 /// evolve: a recall after one of its events.
 pub fn evolve(mut r: Recall, event: &Emitted) -> Recall {
     match event {
-        Emitted::RecallStarted(_) => {}
-        Emitted::DestructionOrdered(e) => r.orders.push(OrderState {
-            holder: e.holder.clone(),
-            via: e.via.clone(),
-            duty_id: e.duty_id.clone(),
-            ordered_at: e.at,
-            receipt: None,
-        }),
+        // The orders are in the recall's state from its start; issuing them changes nothing.
+        Emitted::RecallStarted(_) | Emitted::DestructionOrdered(_) => {}
         Emitted::DestructionReceipted(e) => {
             if let Some(o) = r.orders.iter_mut().find(|o| o.holder == e.holder) {
                 o.receipt = Some(Receipt {
@@ -447,7 +512,6 @@ mod tests {
             scope: Scope::Entry,
             reason: "wrong".into(),
             orders,
-            receipt_days: 5,
         };
         start(s, at("2026-11-23T02:00:00Z"))
     }
@@ -473,11 +537,11 @@ mod tests {
     fn a_started_recall_orders_each_holder_with_a_receipt_duty() {
         // given holders a and b; when the recall starts
         let (r, d) = started(&["a", "b"]);
-        // then it is announced, each holder is ordered and given a duty, and nothing is complete
+        // then it is announced, and issuing it orders each holder and then gives each a duty
+        assert_eq!(kinds(&d), ["govshare.recall.recall.started.v1"]);
         assert_eq!(
-            kinds(&d),
+            kinds(&issue(&r, 5, 0..issue_len(&r))),
             [
-                "govshare.recall.recall.started.v1",
                 "govshare.recall.destruction.ordered.v1",
                 "govshare.recall.destruction.ordered.v1",
                 "govshare.duty.opened.v1",
@@ -486,6 +550,55 @@ mod tests {
         );
         assert_eq!(r.orders.iter().map(|o| o.duty_id.as_str()).collect::<Vec<_>>(), ["recall-r1-a", "recall-r1-b"]);
         assert_eq!(r.progress, Progress::Outstanding);
+    }
+
+    #[test]
+    fn a_recall_issued_in_stretches_says_what_it_says_in_one_piece() {
+        // given a recall of five holders
+        let (r, _) = started(&["a", "b", "c", "d", "e"]);
+        let whole = issue(&r, 5, 0..issue_len(&r));
+        // when it is issued three messages at a time, across the orders and the duties
+        let mut pieces = Decision::<Emitted>::none();
+        for from in (0..issue_len(&r)).step_by(3) {
+            let piece = issue(&r, 5, from..from + 3);
+            pieces.events.extend(piece.events);
+            pieces.duties.extend(piece.duties);
+        }
+        // then the same messages come out, each once, and nothing past the end
+        assert_eq!(pieces, whole);
+        assert_eq!((whole.events.len(), whole.duties.len()), (5, 5));
+        assert_eq!(issue(&r, 5, 10..13), Decision::none());
+        assert_eq!(issue(&r, 5, 4..6).events.len() + issue(&r, 5, 4..6).duties.len(), 2, "e's order, a's duty");
+    }
+
+    #[test]
+    fn an_issued_message_has_the_same_id_whenever_it_is_built_and_the_ids_sort_in_issue_order() {
+        let (r, _) = started(&["a", "b", "c"]);
+        let ids: Vec<_> = (0..issue_len(&r)).map(|p| issue_id(&r, p)).collect();
+        assert_eq!(ids, (0..issue_len(&r)).map(|p| issue_id(&r, p)).collect::<Vec<_>>());
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(ids[0].get_version_num(), 7);
+        assert_eq!(ids[0].get_variant(), uuid::Variant::RFC4122);
+        let ms = ids[0].get_timestamp().unwrap().to_unix();
+        assert_eq!((ms.0 as i64, ms.1 / 1_000_000), (r.started_at.timestamp(), 0));
+        // a position past 2^20 still sorts after the ones before it
+        assert!(issue_id(&r, (1 << 20) - 1) < issue_id(&r, 1 << 20));
+        // another recall started in the same millisecond has other ids
+        let mut other = r.clone();
+        other.id = "r2".into();
+        assert_ne!(issue_id(&other, 0), ids[0]);
+    }
+
+    #[test]
+    fn a_receipt_before_its_duty_is_opened_is_refused_for_now() {
+        // given a recall of a and b whose orders are issued and whose duties are not yet
+        let (r, _) = started(&["a", "b"]);
+        // when a sends its receipt: refused for now, nothing said
+        assert_eq!(receive(&r, "a", receipt(), 2).unwrap_err(), ReceiptError::NotYetIssued("a".into()));
+        // once a's duty is issued (position 2), a's receipt is taken; b's still waits
+        assert!(receive(&r, "a", receipt(), 3).is_ok());
+        assert_eq!(receive(&r, "b", receipt(), 3).unwrap_err(), ReceiptError::NotYetIssued("b".into()));
+        assert!(receive(&r, "b", receipt(), 4).is_ok());
     }
 
     #[test]
@@ -500,21 +613,21 @@ mod tests {
         // given a recall of a and b
         let (r, _) = started(&["a", "b"]);
         // when c, never ordered, sends a receipt: refused
-        assert_eq!(receive(&r, "c", receipt()).unwrap_err(), ReceiptError::NotOrdered("c".into()));
+        assert_eq!(receive(&r, "c", receipt(), 4).unwrap_err(), ReceiptError::NotOrdered("c".into()));
         // when a sends its receipt: recorded and its duty closed, the recall still open
-        let d = receive(&r, "a", receipt()).unwrap();
+        let d = receive(&r, "a", receipt(), 4).unwrap();
         assert_eq!(kinds(&d), ["govshare.recall.destruction.receipted.v1", "govshare.duty.closed.v1"]);
         let r = d.events.iter().fold(r, evolve);
         assert_eq!(r.progress, Progress::Outstanding);
         // when a sends it again: refused
-        assert_eq!(receive(&r, "a", receipt()).unwrap_err(), ReceiptError::AlreadyReceipted("a".into()));
+        assert_eq!(receive(&r, "a", receipt(), 4).unwrap_err(), ReceiptError::AlreadyReceipted("a".into()));
         assert_eq!(r.outstanding().iter().map(|o| o.holder.as_str()).collect::<Vec<_>>(), ["b"]);
         let csv = report_csv(&report(&r));
         assert!(csv.starts_with("holder,via,ordered_at,status,"), "{csv}");
         assert!(csv.contains("a,e1,2026-11-23T02:00:00Z,receipted"), "{csv}");
         assert!(csv.contains("b,e1,2026-11-23T02:00:00Z,outstanding"), "{csv}");
         // when b sends the last receipt: the recall is complete
-        let d = receive(&r, "b", receipt()).unwrap();
+        let d = receive(&r, "b", receipt(), 4).unwrap();
         assert!(kinds(&d).contains(&"govshare.recall.recall.completed.v1".to_owned()));
         let r = d.events.iter().fold(r, evolve);
         assert_eq!(r.progress, Progress::Complete { at: at("2026-11-24T03:00:00Z") });

@@ -72,3 +72,30 @@ pub mod recall {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod recall_issue {
+    //! Where issuing a recall's orders stands ([`crate::domain::recall::issue`]).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recall_issues")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub recall_id: String,
+        /// Messages stored in JetStream so far, of `total`.
+        pub issued: i32,
+        pub total: i32,
+        /// Working days each holder has for its receipt.
+        pub receipt_days: i32,
+        /// JSON of the [`govshare_runtime::EventMeta`] of the command that started the recall.
+        #[sea_orm(column_type = "Text")]
+        pub meta: String,
+        /// Until when the issuer that last moved it on holds it; after that, anyone may go on.
+        pub lease_until: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

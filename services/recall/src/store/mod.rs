@@ -7,16 +7,19 @@
 pub mod entities;
 mod m20261123_400001_create_entries;
 mod m20261123_400002_recalls;
+mod m20261201_400004_issues;
 mod m20261203_400003_revisions;
 
+use chrono::{DateTime, Utc};
 use govshare_runtime::{
+    EventMeta,
     events::catalog::EntryPublished,
     revision::{self, Read, SaveError},
 };
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -28,6 +31,7 @@ impl MigratorTrait for Migrator {
         m.push(Box::new(m20261123_400001_create_entries::Migration));
         m.push(Box::new(m20261123_400002_recalls::Migration));
         m.push(Box::new(m20261203_400003_revisions::Migration));
+        m.push(Box::new(m20261201_400004_issues::Migration));
         m
     }
 }
@@ -102,25 +106,37 @@ pub async fn record_delivery(
 }
 
 /// Every grant that received data, and the lineage: what [`crate::domain::recall::holders`]
-/// walks. (Loaded whole: a recall is rare; see the benchmark for 100,000 holders.)
+/// walks. (Loaded whole, only the columns the walk reads: a recall is rare; see the benchmark
+/// for 100,000 holders.)
 pub async fn holders_graph(
     db: &impl ConnectionTrait,
 ) -> Result<(Vec<crate::domain::recall::Grant>, crate::domain::recall::Lineage), DbErr> {
-    let grants = entities::grant::Entity::find()
+    use entities::{entry, grant};
+    let grants: Vec<(String, String, String, String)> = grant::Entity::find()
+        .select_only()
+        .columns([grant::Column::RequestId, grant::Column::EntryId, grant::Column::Holder, grant::Column::Versions])
+        .into_tuple()
         .all(db)
-        .await?
+        .await?;
+    let grants = grants
         .into_iter()
-        .map(|g| crate::domain::recall::Grant {
-            versions: serde_json::from_str(&g.versions).unwrap_or_default(),
-            request_id: g.request_id,
-            entry_id: g.entry_id,
-            holder: g.holder,
+        .map(|(request_id, entry_id, holder, versions)| crate::domain::recall::Grant {
+            versions: serde_json::from_str(&versions).unwrap_or_default(),
+            request_id,
+            entry_id,
+            holder,
         })
         .collect();
+    let entries: Vec<(String, String, String)> = entry::Entity::find()
+        .select_only()
+        .columns([entry::Column::EntryId, entry::Column::Provider, entry::Column::DerivedFrom])
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut lineage = crate::domain::recall::Lineage::default();
-    for e in entities::entry::Entity::find().all(db).await? {
-        let from: Vec<String> = serde_json::from_str(&e.derived_from).unwrap_or_default();
-        lineage.add(&e.entry_id, &e.provider, &from);
+    for (entry_id, provider, derived_from) in entries {
+        let from: Vec<String> = serde_json::from_str(&derived_from).unwrap_or_default();
+        lineage.add(&entry_id, &provider, &from);
     }
     Ok((grants, lineage))
 }
@@ -157,4 +173,92 @@ pub async fn save_recall(
         revision: NotSet,
     };
     revision::save::<Entity>(db, "recall", (&[Column::Id], Column::Revision), &r.id, row, read).await
+}
+
+/// Where issuing a recall's orders stands, as [`crate::issuer`] goes on with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub recall_id: String,
+    /// Messages committed so far, of `total`.
+    pub issued: usize,
+    pub total: usize,
+    pub receipt_days: u32,
+    /// Of the command that started the recall: every message it issues carries it.
+    pub meta: EventMeta,
+}
+
+impl Issue {
+    fn of(row: entities::recall_issue::Model) -> Result<Self, DbErr> {
+        Ok(Self {
+            meta: serde_json::from_str(&row.meta).map_err(|e| DbErr::Custom(format!("stored issue meta: {e}")))?,
+            recall_id: row.recall_id,
+            issued: row.issued.max(0) as usize,
+            total: row.total.max(0) as usize,
+            receipt_days: row.receipt_days.max(0) as u32,
+        })
+    }
+}
+
+/// Records that `issue` has begun, held by its issuer until `lease_until`: in the transaction
+/// that saves the recall, so a recall is never kept without its issue.
+pub async fn open_issue(db: &impl ConnectionTrait, issue: &Issue, lease_until: DateTime<Utc>) -> Result<(), DbErr> {
+    use entities::recall_issue::{ActiveModel, Entity};
+    Entity::insert(ActiveModel {
+        recall_id: Set(issue.recall_id.clone()),
+        issued: Set(count(issue.issued)?),
+        total: Set(count(issue.total)?),
+        receipt_days: Set(issue.receipt_days as i32),
+        meta: Set(serde_json::to_string(&issue.meta).expect("metas serialize")),
+        lease_until: Set(lease_until),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+fn count(n: usize) -> Result<i32, DbErr> {
+    i32::try_from(n).map_err(|_| DbErr::Custom(format!("{n} messages do not fit one recall")))
+}
+
+/// How many of recall `id`'s messages are in JetStream; `None` for a recall whose messages
+/// went to the outbox in the transaction that started it (a grant's end, and recalls from
+/// before issues).
+pub async fn issued(db: &impl ConnectionTrait, id: &str) -> Result<Option<usize>, DbErr> {
+    use entities::recall_issue::{Column, Entity};
+    let issued: Option<i32> =
+        Entity::find_by_id(id.to_owned()).select_only().column(Column::Issued).into_tuple().one(db).await?;
+    Ok(issued.map(|n| n.max(0) as usize))
+}
+
+/// Moves recall `id`'s issue from `from` to `to` and holds it until `lease_until`, if it still
+/// stands at `from`: `false` (nothing changed) when another issuer moved it meanwhile.
+pub async fn advance_issue(
+    db: &impl ConnectionTrait,
+    id: &str,
+    from: usize,
+    to: usize,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use entities::recall_issue::{Column, Entity};
+    let moved = Entity::update_many()
+        .col_expr(Column::Issued, sea_orm::sea_query::Expr::value(count(to)?))
+        .col_expr(Column::LeaseUntil, sea_orm::sea_query::Expr::value(lease_until))
+        .filter(Column::RecallId.eq(id))
+        .filter(Column::Issued.eq(count(from)?))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected == 1)
+}
+
+/// The unfinished issues nobody holds at `now`: their issuer stopped (a crash, a failed
+/// stretch) and someone must go on with them.
+pub async fn stalled_issues(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<Issue>, DbErr> {
+    use entities::recall_issue::{Column, Entity};
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let rows = Entity::find()
+        .filter(Expr::col(Column::Issued).lt(Expr::col(Column::Total)))
+        .filter(Column::LeaseUntil.lt(now))
+        .all(db)
+        .await?;
+    rows.into_iter().map(Issue::of).collect()
 }
