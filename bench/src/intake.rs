@@ -1095,7 +1095,9 @@ fn cpu_rows(table: &mut Table, pass: &Pass, base: Option<&Pass>) {
         let base_ms = base.and_then(|b| b.cpu.get(who)).copied();
         let name = format!("    CPU/request {who}");
         match base_ms {
-            Some(b) if b > 0.0 => table.compare_fine(&name, format!("{ms:.2} ms"), format!("{b:.2} ms"), ms / b),
+            // Below ~0.05 ms per operation the baseline is one or two clock ticks over the pass:
+            // a ratio against it says nothing.
+            Some(b) if b >= 0.05 => table.compare_fine(&name, format!("{ms:.2} ms"), format!("{b:.2} ms"), ms / b),
             Some(b) => table.compare_fine(&name, format!("{ms:.2} ms"), format!("{b:.2} ms"), f64::NAN),
             None => table.row(&name, format!("{ms:.2} ms")),
         }

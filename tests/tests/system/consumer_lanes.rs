@@ -93,7 +93,8 @@ async fn run(backend: Backend, order: Order) -> (BTreeMap<String, Vec<u32>>, usi
     let stop = tokio_util::sync::CancellationToken::new();
     let mut settings = p.base.inbox.clone();
     settings.lanes = 4;
-    let consumer = tokio::spawn(inbox::run_consumer(ctx.js.clone(), spec, inbox, settings, stop.clone(), ctx.failures.clone()));
+    let consumer =
+        tokio::spawn(inbox::run_consumer(ctx.js.clone(), spec, inbox, settings, stop.clone(), ctx.failures.clone()));
 
     let now = p.clock.now();
     for days in 1..=5 {
