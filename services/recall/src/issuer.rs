@@ -21,7 +21,7 @@
 
 use std::{fmt::Debug, sync::Arc, time::Duration};
 
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use govshare_runtime::{EventMeta, Outgoing, Service, SharedClock, async_trait};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -70,11 +70,11 @@ impl Publisher for JetStream {
         let failed = |m: &Outgoing, reason: String| IssueError::Publish { id: m.envelope.id.to_string(), reason };
         let mut acks = Vec::with_capacity(messages.len());
         for m in messages {
-            let mut publish =
-                PublishMessage::build().payload(m.envelope.to_json().into()).message_id(m.envelope.id.to_string());
-            if let Some(tp) = &m.envelope.traceparent {
-                publish = publish.header("traceparent", tp.as_str());
-            }
+            let publish = govshare_runtime::outbox::publication(
+                &m.envelope.id.to_string(),
+                m.envelope.to_json().into(),
+                m.envelope.traceparent.as_deref(),
+            );
             let ack = self.0.send_publish(m.subject.clone(), publish).await.map_err(|e| failed(m, e.to_string()))?;
             acks.push((m, ack));
         }

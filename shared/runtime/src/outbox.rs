@@ -223,10 +223,7 @@ impl Relay {
         // Send every publish first, then wait for the acks: the batch costs one round trip.
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            let mut publish = PublishMessage::build().payload(row.envelope.clone().into()).message_id(&row.id);
-            if let Some(tp) = traceparent_of(&row.envelope) {
-                publish = publish.header("traceparent", tp.as_str());
-            }
+            let publish = publication(&row.id, row.envelope.clone().into(), traceparent_of(&row.envelope).as_deref());
             pending.push(self.js.send_publish(row.subject.clone(), publish).await);
         }
         // Mark only the acked prefix, so a failed message is retried before anything after it.
@@ -289,6 +286,17 @@ impl Relay {
 pub async fn pending_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     entity::Entity::find().filter(entity::Column::PublishedAt.is_null()).count(db).await
+}
+
+/// How an event goes to JetStream, from the relay or from a service that publishes derived
+/// messages itself (recall's issuer): its id as `Nats-Msg-Id`, so that a second send is dropped,
+/// and its trace context as a header.
+pub fn publication(id: &str, envelope_json: bytes::Bytes, traceparent: Option<&str>) -> PublishMessage {
+    let publish = PublishMessage::build().payload(envelope_json).message_id(id);
+    match traceparent {
+        Some(tp) => publish.header("traceparent", tp),
+        None => publish,
+    }
 }
 
 fn traceparent_of(envelope_json: &str) -> Option<String> {

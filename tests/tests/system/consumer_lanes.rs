@@ -15,12 +15,13 @@ use govshare_runtime::{
     Clock, EventMeta, Service,
     app::connect,
     bus,
-    duty::{About, Duty, DutyMessage, OpenDuty, Term},
+    duty::{DutyMessage, Term},
     envelope::{Decoded, EventSet},
     inbox::{self, ConsumerSpec, EventHandler, HandleError, Inbox, Order},
-    reply::Text,
 };
 use govshare_tests::{Backend, Platform};
+
+use crate::hostile_dates::open;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 /// Records, per duty, the term of each open in the order handled, and how many handlers ran
@@ -51,20 +52,6 @@ impl EventHandler for Recorder {
         self.seen.lock().unwrap().entry(event.subject.clone()).or_default().push(days);
         self.running.fetch_sub(1, Ordering::SeqCst);
         Ok(Vec::new())
-    }
-}
-
-fn open(duty_id: &str, days: u32, from: DateTime<Utc>) -> OpenDuty {
-    OpenDuty {
-        duty: Duty {
-            duty_id: duty_id.into(),
-            article: 21,
-            holder: "gongan".into(),
-            about: About { kind: "request".into(), id: duty_id.into() },
-            title: Text::new("答复", "reply"),
-        },
-        term: Term::WorkingDays { days, from },
-        opened_by: Service::Requests,
     }
 }
 
@@ -99,7 +86,7 @@ async fn run(backend: Backend, order: Order) -> (BTreeMap<String, Vec<u32>>, usi
     let now = p.clock.now();
     for days in 1..=5 {
         for duty in 0..6 {
-            let msg = open(&format!("duty-{duty}"), days, now);
+            let msg = open(&format!("duty-{duty}"), Term::WorkingDays { days, from: now });
             p.send(&govshare_runtime::Outgoing::duty(&msg, Service::Requests, &EventMeta::default(), now)).await;
         }
     }

@@ -23,7 +23,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn open(duty_id: &str, term: Term) -> OpenDuty {
+pub(crate) fn open(duty_id: &str, term: Term) -> OpenDuty {
     OpenDuty {
         duty: Duty {
             duty_id: duty_id.into(),
